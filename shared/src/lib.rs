@@ -1,0 +1,19 @@
+//! Code that both sides of the product compile: the gateway (native) and the
+//! browser client (`wasm32-unknown-unknown`).
+//!
+//! Nothing here does I/O, reads the clock or spawns tasks: time comes in as an
+//! argument (`now`), bytes come in as slices, and what must be sent comes out
+//! of `poll_*` methods. The gateway's tokio shell and the client's browser
+//! shell drive the same state machines.
+//!
+//! - [`sip`]: the SIP message layer (a normalising front end before rsip,
+//!   request validation, responses, digest authentication), the RFC 3261 §17
+//!   transaction state machines and the client registration state machine.
+//! - [`api`]: the JSON types of the REST API, shared so that the client and
+//!   the gateway cannot drift apart.
+//! - [`e164`]: phone number normalisation to E.164 with a default country.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod e164;
+pub mod sip;

@@ -1,0 +1,1 @@
+pub use web_time::Instant;
