@@ -1,1 +1,77 @@
-fn main() {}
+//! `gateway`: parses settings, starts the gateway, prints one ready line on
+//! stdout and runs until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gateway::config::{Args, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::resolve(Args::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let running = match gateway::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if running.first_start {
+        match &running.first_start_credentials {
+            Some(path) => eprintln!(
+                "First start: created accounts `admin` and `demo` (agent); their passwords are in {}",
+                path.display()
+            ),
+            None => eprintln!(
+                "First start: created accounts `admin` and `demo` (agent) with the passwords from \
+                 GATEWAY_ADMIN_PASSWORD / GATEWAY_DEMO_PASSWORD"
+            ),
+        }
+    }
+    eprintln!(
+        "Open http://{} in a browser and sign in as `demo` to use the phone.",
+        running.http
+    );
+    println!(
+        "gateway ready http={} sip_udp={} sip_tcp={}",
+        running.http, running.sip_udp, running.sip_tcp
+    );
+
+    wait_for_signal().await;
+    eprintln!("gateway: shutting down");
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

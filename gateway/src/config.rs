@@ -1,0 +1,311 @@
+//! Settings: defaults, then a TOML file (`--config`), then `GATEWAY_*`
+//! environment variables, then flags. Each setting is checked once here and
+//! turned into a typed value, so the rest of the gateway never re-validates.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// A setting that could not be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Command-line flags. Each has a `GATEWAY_*` environment twin; both override
+/// the config file.
+#[derive(Debug, Default, Parser)]
+#[command(name = "gateway", version, about = "Browser dialer SIP gateway")]
+pub struct Args {
+    /// TOML file with the same settings as the flags (snake_case keys).
+    #[arg(long, env = "GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address the HTTP server (web client, API, SIP WebSocket) listens on.
+    #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Address for SIP over UDP (carriers).
+    #[arg(long, env = "GATEWAY_SIP_UDP")]
+    pub sip_udp: Option<String>,
+    /// Address for SIP over TCP (carriers).
+    #[arg(long, env = "GATEWAY_SIP_TCP")]
+    pub sip_tcp: Option<String>,
+    /// IP address written into SIP and SDP that peers use to reach us.
+    #[arg(long, env = "GATEWAY_ADVERTISED_ADDRESS")]
+    pub advertised_address: Option<String>,
+    /// SIP domain of agents' addresses of record and the digest realm.
+    #[arg(long, env = "GATEWAY_SIP_DOMAIN")]
+    pub sip_domain: Option<String>,
+    /// UDP port range for RTP toward carriers, e.g. 20000-20999.
+    #[arg(long, env = "GATEWAY_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Database URL; defaults to SQLite `gateway.db` in the data directory.
+    #[arg(long, env = "GATEWAY_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for the database and first-start credentials.
+    #[arg(long, env = "GATEWAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory of the built web client (Trunk's `dist`).
+    #[arg(long, env = "GATEWAY_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace or a tracing directive list.
+    #[arg(long, env = "GATEWAY_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log every SIP message in full (contains phone numbers; debug use only).
+    #[arg(long, env = "GATEWAY_LOG_SIP")]
+    pub log_sip: bool,
+    /// Mark the session cookie `Secure` (set when serving over HTTPS).
+    #[arg(long, env = "GATEWAY_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+/// The same settings, read from the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    http_listen: Option<String>,
+    sip_udp: Option<String>,
+    sip_tcp: Option<String>,
+    advertised_address: Option<String>,
+    sip_domain: Option<String>,
+    rtp_ports: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    static_dir: Option<PathBuf>,
+    log_level: Option<String>,
+    log_sip: Option<bool>,
+    secure_cookies: Option<bool>,
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http_listen: SocketAddr,
+    pub sip_udp: SocketAddr,
+    pub sip_tcp: SocketAddr,
+    pub advertised_address: IpAddr,
+    pub sip_domain: String,
+    pub rtp_ports: RangeInclusive<u16>,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub static_dir: PathBuf,
+    pub log_level: String,
+    pub log_sip: bool,
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    /// Resolves flags and environment (already merged by clap) over the
+    /// config file over defaults.
+    pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let pick = |flag: Option<String>, file: Option<String>, default: &str| {
+            flag.or(file).unwrap_or_else(|| default.to_owned())
+        };
+
+        let http_listen = socket_addr(
+            "http_listen",
+            &pick(args.http_listen, file.http_listen, "127.0.0.1:8080"),
+        )?;
+        let sip_udp = socket_addr(
+            "sip_udp",
+            &pick(args.sip_udp, file.sip_udp, "127.0.0.1:5060"),
+        )?;
+        let sip_tcp = socket_addr(
+            "sip_tcp",
+            &pick(args.sip_tcp, file.sip_tcp, "127.0.0.1:5060"),
+        )?;
+        let advertised_address = match args.advertised_address.or(file.advertised_address) {
+            Some(text) => text.trim().parse::<IpAddr>().map_err(|_| {
+                bad(
+                    "advertised_address",
+                    format!("`{text}` is not an IP address"),
+                )
+            })?,
+            None if sip_udp.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None => sip_udp.ip(),
+        };
+        if advertised_address.is_unspecified() {
+            return Err(bad(
+                "advertised_address",
+                "0.0.0.0 / :: cannot be reached by peers; give the address they should use",
+            ));
+        }
+        let sip_domain = args
+            .sip_domain
+            .or(file.sip_domain)
+            .unwrap_or_else(|| advertised_address.to_string());
+        if sip_domain.is_empty()
+            || !sip_domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        {
+            return Err(bad(
+                "sip_domain",
+                format!("`{sip_domain}` is not a host name or address"),
+            ));
+        }
+        let rtp_ports = port_range(&pick(args.rtp_ports, file.rtp_ports, "20000-20999"))?;
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args.database_url.or(file.database_url).unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("gateway.db").to_string_lossy()
+            )
+        });
+        if !database_url.starts_with("sqlite:") {
+            return Err(bad(
+                "database_url",
+                "only SQLite URLs (sqlite://PATH) are supported",
+            ));
+        }
+        let static_dir = args
+            .static_dir
+            .or(file.static_dir)
+            .unwrap_or_else(|| PathBuf::from("dist"));
+        let log_level = pick(args.log_level, file.log_level, "info");
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad(
+                "log_level",
+                format!("`{log_level}` is not a level (error, warn, info, debug, trace)"),
+            ));
+        }
+        Ok(Config {
+            http_listen,
+            sip_udp,
+            sip_tcp,
+            advertised_address,
+            sip_domain,
+            rtp_ports,
+            database_url,
+            data_dir,
+            static_dir,
+            log_level,
+            log_sip: args.log_sip || file.log_sip.unwrap_or(false),
+            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad("config", format!("{}: {e}", path.display())))
+}
+
+fn socket_addr(setting: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        bad(
+            setting,
+            format!("`{text}` is not an address with a port, like 127.0.0.1:5060"),
+        )
+    })
+}
+
+fn port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+    let err = || {
+        bad(
+            "rtp_ports",
+            format!("`{text}` is not a port range like 20000-20999"),
+        )
+    };
+    let (low, high) = text.trim().split_once('-').ok_or_else(err)?;
+    let low: u16 = low.trim().parse().map_err(|_| err())?;
+    let high: u16 = high.trim().parse().map_err(|_| err())?;
+    if low < 1024 || high < low {
+        return Err(bad(
+            "rtp_ports",
+            format!("`{text}`: the range must be ascending and above 1023"),
+        ));
+    }
+    if high - low < 1 {
+        return Err(bad(
+            "rtp_ports",
+            "the range needs at least two ports (RTP uses an even port, RTCP the next)",
+        ));
+    }
+    Ok(low..=high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(f: impl FnOnce(&mut Args)) -> Args {
+        let mut a = Args::default();
+        f(&mut a);
+        a
+    }
+
+    #[test]
+    fn defaults_are_loopback() {
+        let c = Config::resolve(Args::default()).expect("defaults are valid");
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.sip_domain, "127.0.0.1");
+        assert_eq!(c.rtp_ports, 20000..=20999);
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let cases: Vec<(Args, &str)> = vec![
+            (args(|a| a.http_listen = Some("nowhere".into())), "http_listen"),
+            (args(|a| a.sip_udp = Some("1.2.3.4".into())), "sip_udp"),
+            (args(|a| a.rtp_ports = Some("30000-20000".into())), "rtp_ports"),
+            (args(|a| a.rtp_ports = Some("abc".into())), "rtp_ports"),
+            (
+                args(|a| a.advertised_address = Some("0.0.0.0".into())),
+                "advertised_address",
+            ),
+            (
+                args(|a| a.database_url = Some("postgres://x".into())),
+                "database_url",
+            ),
+            (args(|a| a.log_level = Some("loud[".into())), "log_level"),
+            (
+                args(|a| a.config = Some("/nonexistent/gateway.toml".into())),
+                "config",
+            ),
+        ];
+        for (a, setting) in cases {
+            let err = Config::resolve(a).expect_err(setting);
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn file_settings_are_overridden_by_flags() {
+        let dir = std::env::temp_dir().join(format!("gw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("gateway.toml");
+        std::fs::write(&path, "http_listen = \"127.0.0.1:9000\"\nsip_domain = \"pbx.example\"\n")
+            .expect("write config");
+        let c = Config::resolve(args(|a| {
+            a.config = Some(path.clone());
+            a.http_listen = Some("127.0.0.1:9001".into());
+        }))
+        .expect("valid");
+        assert_eq!(c.http_listen.port(), 9001);
+        assert_eq!(c.sip_domain, "pbx.example");
+        std::fs::write(&path, "colour = \"blue\"\n").expect("write config");
+        let err = Config::resolve(args(|a| a.config = Some(path.clone()))).expect_err("unknown key");
+        assert_eq!(err.setting, "config");
+        assert!(err.message.contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,356 @@
+//! The SQLite database: schema migrations (`gateway/migrations`), first-start
+//! accounts and the queries of the rest of the gateway. Queries are plain
+//! `sqlx::query` calls so that building needs no database.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use rand::Rng;
+use shared::api::Role;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+
+use crate::auth;
+
+pub type Db = SqlitePool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens (creating when missing) and migrates the database.
+pub async fn open(url: &str) -> Result<Db, DbError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+/// What first start created, for the console message.
+pub struct FirstStart {
+    /// Where random passwords were written, when they were generated.
+    pub credentials_file: Option<std::path::PathBuf>,
+}
+
+/// On an empty database creates `admin` and the demo agent `demo`. Their
+/// passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`, or
+/// are generated and written to `<data_dir>/initial-credentials.txt` (mode
+/// 0600) — never to the log.
+pub async fn seed_if_empty(
+    db: &Db,
+    data_dir: &Path,
+    now: i64,
+) -> Result<Option<FirstStart>, DbError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(db)
+        .await?;
+    if count > 0 {
+        return Ok(None);
+    }
+    let mut generated = Vec::new();
+    let mut password_for = |var: &str, user: &str| match std::env::var(var) {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let p = random_password();
+            generated.push(format!("{user}\t{p}"));
+            p
+        }
+    };
+    let admin_password = password_for("GATEWAY_ADMIN_PASSWORD", "admin");
+    let demo_password = password_for("GATEWAY_DEMO_PASSWORD", "demo");
+    let admin_hash = hash_blocking(admin_password).await?;
+    let demo_hash = hash_blocking(demo_password).await?;
+    insert_account(db, "admin", "Administrator", Role::Admin, &admin_hash, now).await?;
+    insert_account(db, "demo", "Demo Agent", Role::Agent, &demo_hash, now).await?;
+
+    let credentials_file = if generated.is_empty() {
+        None
+    } else {
+        let path = data_dir.join("initial-credentials.txt");
+        let text = format!(
+            "# First-start passwords. Sign in, change them, then delete this file.\n{}\n",
+            generated.join("\n")
+        );
+        write_private(&path, &text)
+            .map_err(|e| DbError::Other(format!("cannot write {}: {e}", path.display())))?;
+        Some(path)
+    };
+    Ok(Some(FirstStart { credentials_file }))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+async fn hash_blocking(password: String) -> Result<String, DbError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| DbError::Other(format!("hashing task: {e}")))?
+        .map_err(|e| DbError::Other(format!("hashing: {e}")))
+}
+
+pub async fn insert_account(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> Result<i64, DbError> {
+    let id = sqlx::query(
+        "INSERT INTO accounts (username, display_name, role, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(username)
+    .bind(display_name)
+    .bind(role_str(role))
+    .bind(password_hash)
+    .bind(now)
+    .execute(db)
+    .await?
+    .last_insert_rowid();
+    Ok(id)
+}
+
+fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Supervisor => "supervisor",
+        Role::Agent => "agent",
+    }
+}
+
+fn parse_role(s: &str) -> Role {
+    match s {
+        "admin" => Role::Admin,
+        "supervisor" => Role::Supervisor,
+        // The schema's CHECK constraint allows nothing else.
+        _ => Role::Agent,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<i64>,
+}
+
+fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: parse_role(row.try_get::<&str, _>("role")?),
+        password_hash: row.try_get("password_hash")?,
+        enabled: row.try_get("enabled")?,
+        failed_sign_ins: row.try_get("failed_sign_ins")?,
+        locked_until: row.try_get("locked_until")?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, username, display_name, role, password_hash, enabled, failed_sign_ins, locked_until";
+
+pub async fn account_by_username(db: &Db, username: &str) -> Result<Option<Account>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = ?"
+    ))
+    .bind(username)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.as_ref().map(account_from_row).transpose()?)
+}
+
+/// Records a failed sign-in; after `limit` failures in a row the account is
+/// locked until `now + lock_secs`.
+pub async fn record_failed_sign_in(
+    db: &Db,
+    account_id: i64,
+    now: i64,
+    limit: i64,
+    lock_secs: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE accounts SET failed_sign_ins = failed_sign_ins + 1,
+             locked_until = CASE WHEN failed_sign_ins + 1 >= ? THEN ? ELSE locked_until END
+         WHERE id = ?",
+    )
+    .bind(limit)
+    .bind(now + lock_secs)
+    .bind(account_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_successful_sign_in(db: &Db, account_id: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE accounts SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?")
+        .bind(account_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_session(
+    db: &Db,
+    token_hash: &str,
+    account_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO web_sessions (token_hash, account_id, created_at, expires_at)
+         VALUES (?, ?, ?, ?)",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The account behind a live session token hash.
+pub async fn session_account(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<Account>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts
+         WHERE id = (SELECT account_id FROM web_sessions WHERE token_hash = ? AND expires_at > ?)
+           AND enabled = 1"
+    ))
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.as_ref().map(account_from_row).transpose()?)
+}
+
+/// Deletes a session and (by cascade) the SIP credentials issued with it.
+pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM web_sessions WHERE token_hash = ?")
+        .bind(token_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A SIP credential as the registrar needs it: HA1 values, never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipCredentialRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub session: String,
+    pub username: String,
+    pub realm: String,
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    pub expires_at: i64,
+}
+
+/// Stores a SIP credential and returns its id.
+pub async fn insert_sip_credential(db: &Db, c: &SipCredentialRecord) -> Result<i64, DbError> {
+    let id = sqlx::query(
+        "INSERT INTO sip_credentials
+             (account_id, session, username, realm, ha1_md5, ha1_sha256, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(c.account_id)
+    .bind(&c.session)
+    .bind(&c.username)
+    .bind(&c.realm)
+    .bind(&c.ha1_md5)
+    .bind(&c.ha1_sha256)
+    .bind(c.expires_at)
+    .execute(db)
+    .await?
+    .last_insert_rowid();
+    Ok(id)
+}
+
+/// Unexpired SIP credentials, loaded into the registrar at start.
+pub async fn live_sip_credentials(db: &Db, now: i64) -> Result<Vec<SipCredentialRecord>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, account_id, session, username, realm, ha1_md5, ha1_sha256, expires_at
+         FROM sip_credentials WHERE expires_at > ?",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SipCredentialRecord {
+                id: r.try_get("id")?,
+                account_id: r.try_get("account_id")?,
+                session: r.try_get("session")?,
+                username: r.try_get("username")?,
+                realm: r.try_get("realm")?,
+                ha1_md5: r.try_get("ha1_md5")?,
+                ha1_sha256: r.try_get("ha1_sha256")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
+}
+
+/// Removes expired sessions and credentials.
+pub async fn purge_expired(db: &Db, now: i64) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
+        .bind(now)
+        .execute(db)
+        .await?;
+    sqlx::query("DELETE FROM sip_credentials WHERE expires_at <= ?")
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ids of the SIP credentials issued with one session.
+pub async fn session_credential_ids(db: &Db, token_hash: &str) -> Result<Vec<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM sip_credentials WHERE session = ?")
+            .bind(token_hash)
+            .fetch_all(db)
+            .await?,
+    )
+}

@@ -1,0 +1,97 @@
+//! API errors: each maps to an HTTP status and an [`shared::api::ApiError`]
+//! JSON body. Internal failures are logged and reported without detail.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::api::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("account locked")]
+    Locked { minutes: i64 },
+    #[error("not signed in")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        AppError::BadRequest {
+            code: "invalid_body",
+            message: rejection.body_text(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = match self {
+            AppError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Wrong username or password.".to_owned(),
+                None,
+            ),
+            AppError::Locked { minutes } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                format!(
+                    "Too many failed sign-ins. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+                None,
+            ),
+            AppError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "Sign in first.".to_owned(),
+                None,
+            ),
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No such API endpoint.".to_owned(),
+                None,
+            ),
+            AppError::BadRequest {
+                code,
+                message,
+                field,
+            } => (StatusCode::BAD_REQUEST, code, message, field),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong on the server; it has been logged.".to_owned(),
+                    None,
+                )
+            }
+        };
+        let body = ApiError {
+            code: code.to_owned(),
+            message,
+            field,
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,121 @@
+//! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
+//! under `/api/v1` and the SIP WebSocket at `/ws`.
+
+mod error;
+mod session;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::AppError;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::transport::SipHandle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub sip: SipHandle,
+    pub config: Arc<Config>,
+}
+
+/// The whole HTTP application; tests drive it with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    let static_dir = state.config.static_dir.clone();
+    let api = Router::new().route(
+        "/session",
+        get(session::current)
+            .post(session::sign_in)
+            .delete(session::sign_out),
+    );
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/ws", get(sip_websocket))
+        .nest("/api/v1", api.fallback(api_not_found))
+        .fallback_service(static_files(&static_dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+/// The single-page app: unknown paths fall back to `index.html` so that the
+/// client's routes survive a reload.
+fn static_files(dir: &Path) -> ServeDir<tower_http::set_status::SetStatus<ServeFile>> {
+    ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("index.html")))
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(shared::api::Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+async fn api_not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// RFC 7118 §4: the client must ask for the `sip` subprotocol; an upgrade
+/// without it is not a SIP connection and is refused.
+async fn sip_websocket(
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return AppError::BadRequest {
+                code: "not_a_websocket",
+                message: format!("/ws takes a WebSocket upgrade: {rejection}"),
+                field: None,
+            }
+            .into_response();
+        }
+    };
+    let offers_sip = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == "sip");
+    if !offers_sip {
+        return AppError::BadRequest {
+            code: "sip_subprotocol_required",
+            message: "the WebSocket must be opened with the `sip` subprotocol (RFC 7118)"
+                .to_owned(),
+            field: None,
+        }
+        .into_response();
+    }
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let core = state.sip.clone();
+    ws.protocols(["sip"])
+        .max_message_size(crate::transport::ws::MAX_FRAME)
+        .max_frame_size(crate::transport::ws::MAX_FRAME)
+        .on_upgrade(move |socket| crate::transport::ws::serve(socket, peer, secure, core))
+}
+
+#[cfg(test)]
+mod tests;

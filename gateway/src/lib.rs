@@ -1,0 +1,151 @@
+//! The gateway: a B2BUA between browsers (SIP over WebSocket, WebRTC) and
+//! carrier SIP trunks, with the admin API and the web client.
+//!
+//! Protocol logic is sans-IO and lives in [`sip`] (and in the `shared`
+//! crate); everything that touches a socket is in [`transport`] (SIP) and
+//! [`http`] (web, API, WebSocket upgrade). [`start`] wires them together.
+//!
+//! - [`config`]: settings from file, environment and flags.
+//! - [`db`]: SQLite schema, first-start accounts, queries.
+//! - [`auth`]: argon2 passwords, random tokens.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod sip;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use shared::sip::Limits;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::sip::core::CoreConfig;
+use crate::sip::registrar::RegistrarConfig;
+use crate::transport::{CoreInput, SipListeners};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started gateway: where it listens, and how to stop it.
+pub struct Running {
+    pub http: SocketAddr,
+    pub sip_udp: SocketAddr,
+    pub sip_tcp: SocketAddr,
+    /// Passwords generated on first start were written here.
+    pub first_start_credentials: Option<std::path::PathBuf>,
+    pub first_start: bool,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting HTTP requests and waits for open ones to finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.server.await;
+    }
+}
+
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let database = db::open(&config.database_url).await?;
+    let now = transport::now();
+    db::purge_expired(&database, now.unix).await?;
+    let seeded = db::seed_if_empty(&database, &config.data_dir, now.unix).await?;
+
+    let listeners = SipListeners::bind(config.sip_udp, config.sip_tcp)
+        .await
+        .map_err(|source| StartError::Bind {
+            what: "SIP UDP/TCP",
+            addr: config.sip_udp,
+            source,
+        })?;
+    let sip_udp = listeners.udp.local_addr().map_err(|source| StartError::Bind {
+        what: "SIP UDP",
+        addr: config.sip_udp,
+        source,
+    })?;
+    let sip_tcp = listeners.tcp.local_addr().map_err(|source| StartError::Bind {
+        what: "SIP TCP",
+        addr: config.sip_tcp,
+        source,
+    })?;
+    let http_listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.http_listen,
+            source,
+        })?;
+    let http = http_listener.local_addr().map_err(|source| StartError::Bind {
+        what: "HTTP",
+        addr: config.http_listen,
+        source,
+    })?;
+
+    let core_config = CoreConfig {
+        registrar: RegistrarConfig::new(config.sip_domain.clone()),
+        limits: Limits::default(),
+    };
+    let sip = transport::start_core(core_config, listeners.udp.clone(), config.log_sip);
+    for credential in db::live_sip_credentials(&database, now.unix).await? {
+        sip.send(CoreInput::CredentialIssued(credential.into())).await;
+    }
+    tokio::spawn(transport::udp::receive_loop(listeners.udp, sip.clone()));
+    tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
+
+    if !config.static_dir.join("index.html").exists() {
+        warn!(
+            dir = %config.static_dir.display(),
+            "web client not built there (run `trunk build --release`); / will answer 404"
+        );
+    }
+    let state = http::AppState {
+        db: database,
+        sip,
+        config: Arc::new(config),
+    };
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let result = axum::serve(http_listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await;
+        if let Err(e) = result {
+            warn!("HTTP server: {e}");
+        }
+    });
+    info!(%http, %sip_udp, %sip_tcp, "gateway started");
+    Ok(Running {
+        http,
+        sip_udp,
+        sip_tcp,
+        first_start: seeded.is_some(),
+        first_start_credentials: seeded.and_then(|s| s.credentials_file),
+        shutdown,
+        server,
+    })
+}

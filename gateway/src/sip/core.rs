@@ -1,0 +1,278 @@
+//! The SIP core: every message the transports receive comes here as bytes
+//! plus where it came from; what must be sent comes out of
+//! [`SipCore::poll_transmit`].
+//!
+//! ```text
+//!  bytes ─► shared::sip::inbound ─┬─ Drop ────────────► (debug log)
+//!                                 ├─ Reject(resp) ────► transmit resp
+//!                                 ├─ Response ────────► (no client transactions yet)
+//!                                 └─ Request ─► method ─┬─ REGISTER (WS) ─► registrar
+//!                                                       ├─ OPTIONS ──────► 200
+//!                                                       ├─ ACK ──────────► absorbed
+//!                                                       ├─ in-dialog ────► 481
+//!                                                       └─ other ────────► 405 / 501
+//! ```
+//!
+//! UDP responses go back to the datagram's source address and port (as with
+//! `rport`, RFC 3581), never to a host named in Via: a forged Via cannot make
+//! the gateway send to a third party.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use rsip::prelude::*;
+use shared::sip::response::response_to;
+use shared::sip::{Inbound, Limits, Transport, inbound};
+use web_time::Instant;
+
+use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
+use super::{ConnId, Now};
+
+/// Methods this gateway implements, for `Allow` headers.
+pub const ALLOW: &str = "REGISTER, OPTIONS, ACK";
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub transport: Transport,
+    pub peer: SocketAddr,
+    /// The connection, for stream transports (WS, WSS, TCP, TLS).
+    pub conn: Option<ConnId>,
+}
+
+impl Source {
+    fn reply_to(&self) -> Destination {
+        match self.conn {
+            Some(conn) => Destination::Conn(conn),
+            None => Destination::Udp(self.peer),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Udp(SocketAddr),
+    Conn(ConnId),
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: Destination,
+    pub bytes: Vec<u8>,
+}
+
+/// What the core tells the shell about, beyond transmits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoreEvent {
+    Registrar(RegistrarEvent),
+    /// A message was refused or dropped: counted for the ban list.
+    Refused {
+        peer: SocketAddr,
+        code: Option<u16>,
+        reason: String,
+    },
+}
+
+pub struct CoreConfig {
+    pub registrar: RegistrarConfig,
+    pub limits: Limits,
+}
+
+pub struct SipCore {
+    registrar: Registrar,
+    limits: Limits,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<CoreEvent>,
+}
+
+impl SipCore {
+    pub fn new(config: CoreConfig, seed: [u8; 32]) -> Self {
+        SipCore {
+            registrar: Registrar::new(config.registrar, seed),
+            limits: config.limits,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn add_credential(&mut self, credential: Credential) {
+        self.registrar.add_credential(credential);
+    }
+
+    pub fn remove_credential(&mut self, id: i64) {
+        self.registrar.remove_credential(id);
+    }
+
+    pub fn connection_closed(&mut self, conn: ConnId) {
+        self.registrar.connection_closed(conn);
+        self.drain_registrar_events();
+    }
+
+    /// One message (a datagram, a WebSocket frame, or one framed TCP message).
+    pub fn handle_input(&mut self, now: Now, source: Source, bytes: &[u8]) {
+        match inbound(bytes, source.transport, self.limits) {
+            Inbound::Drop { reason } => {
+                self.events.push_back(CoreEvent::Refused {
+                    peer: source.peer,
+                    code: None,
+                    reason,
+                });
+            }
+            Inbound::Reject {
+                response,
+                code,
+                reason,
+            } => {
+                self.events.push_back(CoreEvent::Refused {
+                    peer: source.peer,
+                    code: Some(code),
+                    reason,
+                });
+                self.transmits.push_back(Transmit {
+                    to: source.reply_to(),
+                    bytes: response,
+                });
+            }
+            // No client transactions exist yet, so no response is expected.
+            Inbound::Response(_) => {}
+            Inbound::Request {
+                request,
+                unknown_method,
+            } => self.handle_request(now, source, request, unknown_method),
+        }
+        self.drain_registrar_events();
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Now,
+        source: Source,
+        mut request: rsip::Request,
+        unknown_method: Option<String>,
+    ) {
+        if source.conn.is_none() {
+            stamp_via(&mut request, source.peer);
+        }
+        let tag = || Some("gw");
+        let response = if let Some(method) = unknown_method {
+            let mut r = response_to(
+                &request,
+                501,
+                &format!("Not Implemented ({method})"),
+                tag(),
+            );
+            r.headers.push(rsip::headers::Allow::new(ALLOW).into());
+            r
+        } else {
+            match request.method() {
+                rsip::Method::Ack => return,
+                rsip::Method::Options => {
+                    let mut r = response_to(&request, 200, "OK", tag());
+                    r.headers.push(rsip::headers::Allow::new(ALLOW).into());
+                    r.headers
+                        .push(rsip::headers::Accept::new("application/sdp").into());
+                    r.headers.push(rsip::headers::Supported::new("outbound").into());
+                    r
+                }
+                rsip::Method::Register => match (source.transport, source.conn) {
+                    (Transport::Ws | Transport::Wss, Some(conn)) => {
+                        self.registrar.handle_register(now, &request, conn)
+                    }
+                    _ => response_to(
+                        &request,
+                        403,
+                        "Forbidden (agents register over WebSocket)",
+                        tag(),
+                    ),
+                },
+                rsip::Method::Bye
+                | rsip::Method::Cancel
+                | rsip::Method::Info
+                | rsip::Method::Update
+                | rsip::Method::PRack
+                | rsip::Method::Notify => response_to(
+                    &request,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    tag(),
+                ),
+                other => {
+                    let mut r = response_to(
+                        &request,
+                        405,
+                        &format!("Method Not Allowed ({other})"),
+                        tag(),
+                    );
+                    r.headers.push(rsip::headers::Allow::new(ALLOW).into());
+                    r
+                }
+            }
+        };
+        self.transmits.push_back(Transmit {
+            to: source.reply_to(),
+            bytes: response.to_string().into_bytes(),
+        });
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.registrar.handle_timeout(now);
+        self.drain_registrar_events();
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<CoreEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.registrar.poll_timeout()
+    }
+
+    fn drain_registrar_events(&mut self) {
+        while let Some(e) = self.registrar.poll_event() {
+            self.events.push_back(CoreEvent::Registrar(e));
+        }
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581: note in the top Via where the request
+/// really came from.
+fn stamp_via(request: &mut rsip::Request, peer: SocketAddr) {
+    let Some(via) = request.headers.iter_mut().find_map(|h| match h {
+        rsip::Header::Via(v) => Some(v),
+        _ => None,
+    }) else {
+        return;
+    };
+    let mut params: Vec<String> = via.value().split(';').map(str::to_owned).collect();
+    let mut has_rport = false;
+    for p in params.iter_mut().skip(1) {
+        if p.trim().eq_ignore_ascii_case("rport") {
+            *p = format!("rport={}", peer.port());
+            has_rport = true;
+        }
+    }
+    let sent_by_host = params
+        .first()
+        .and_then(|first| first.split_whitespace().nth(1))
+        .map(|sent_by| sent_by.rsplit_once(':').map_or(sent_by, |(h, _)| h))
+        .unwrap_or("")
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_owned();
+    if has_rport || sent_by_host != peer.ip().to_string() {
+        params.retain(|p| !p.trim().to_ascii_lowercase().starts_with("received="));
+        params.push(format!("received={}", peer.ip()));
+    }
+    via.replace(params.join(";"));
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,33 @@
+//! The gateway's SIP logic, sans-IO: nothing in here owns a socket, reads the
+//! clock or spawns a task. The tokio shell in [`crate::transport`] feeds it
+//! bytes and time and sends what it returns.
+//!
+//! - [`core`]: one message in → parse, validate, dispatch by method → the
+//!   responses to send out.
+//! - [`registrar`]: REGISTER with digest authentication and bindings.
+
+pub mod core;
+pub mod registrar;
+
+use std::fmt;
+
+use web_time::Instant;
+
+/// Identifies one stream connection (WebSocket or TCP) for the life of the
+/// process; bindings and responses refer to connections by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
+
+/// The time, as the shell read it: monotonic for timers, wall clock for
+/// credential expiry (stored as Unix seconds in the database).
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    pub instant: Instant,
+    pub unix: i64,
+}
