@@ -265,9 +265,15 @@ mod tests {
     #[test]
     fn bad_settings_name_the_setting() {
         let cases: Vec<(Args, &str)> = vec![
-            (args(|a| a.http_listen = Some("nowhere".into())), "http_listen"),
+            (
+                args(|a| a.http_listen = Some("nowhere".into())),
+                "http_listen",
+            ),
             (args(|a| a.sip_udp = Some("1.2.3.4".into())), "sip_udp"),
-            (args(|a| a.rtp_ports = Some("30000-20000".into())), "rtp_ports"),
+            (
+                args(|a| a.rtp_ports = Some("30000-20000".into())),
+                "rtp_ports",
+            ),
             (args(|a| a.rtp_ports = Some("abc".into())), "rtp_ports"),
             (
                 args(|a| a.advertised_address = Some("0.0.0.0".into())),
@@ -294,8 +300,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gw-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("gateway.toml");
-        std::fs::write(&path, "http_listen = \"127.0.0.1:9000\"\nsip_domain = \"pbx.example\"\n")
-            .expect("write config");
+        std::fs::write(
+            &path,
+            "http_listen = \"127.0.0.1:9000\"\nsip_domain = \"pbx.example\"\n",
+        )
+        .expect("write config");
         let c = Config::resolve(args(|a| {
             a.config = Some(path.clone());
             a.http_listen = Some("127.0.0.1:9001".into());
@@ -304,7 +313,8 @@ mod tests {
         assert_eq!(c.http_listen.port(), 9001);
         assert_eq!(c.sip_domain, "pbx.example");
         std::fs::write(&path, "colour = \"blue\"\n").expect("write config");
-        let err = Config::resolve(args(|a| a.config = Some(path.clone()))).expect_err("unknown key");
+        let err =
+            Config::resolve(args(|a| a.config = Some(path.clone()))).expect_err("unknown key");
         assert_eq!(err.setting, "config");
         assert!(err.message.contains("colour"), "{err}");
     }

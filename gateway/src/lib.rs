@@ -81,16 +81,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             addr: config.sip_udp,
             source,
         })?;
-    let sip_udp = listeners.udp.local_addr().map_err(|source| StartError::Bind {
-        what: "SIP UDP",
-        addr: config.sip_udp,
-        source,
-    })?;
-    let sip_tcp = listeners.tcp.local_addr().map_err(|source| StartError::Bind {
-        what: "SIP TCP",
-        addr: config.sip_tcp,
-        source,
-    })?;
+    let sip_udp = listeners
+        .udp
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            what: "SIP UDP",
+            addr: config.sip_udp,
+            source,
+        })?;
+    let sip_tcp = listeners
+        .tcp
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            what: "SIP TCP",
+            addr: config.sip_tcp,
+            source,
+        })?;
     let http_listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -98,11 +104,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             addr: config.http_listen,
             source,
         })?;
-    let http = http_listener.local_addr().map_err(|source| StartError::Bind {
-        what: "HTTP",
-        addr: config.http_listen,
-        source,
-    })?;
+    let http = http_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.http_listen,
+            source,
+        })?;
 
     let core_config = CoreConfig {
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
@@ -110,7 +118,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let sip = transport::start_core(core_config, listeners.udp.clone(), config.log_sip);
     for credential in db::live_sip_credentials(&database, now.unix).await? {
-        sip.send(CoreInput::CredentialIssued(credential.into())).await;
+        sip.send(CoreInput::CredentialIssued(credential.into()))
+            .await;
     }
     tokio::spawn(transport::udp::receive_loop(listeners.udp, sip.clone()));
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));

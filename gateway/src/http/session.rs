@@ -46,9 +46,10 @@ pub async fn sign_in(
             minutes: (until - now + 59) / 60,
         });
     }
-    let stored = account
-        .as_ref()
-        .map_or_else(|| auth::dummy_hash().to_owned(), |a| a.password_hash.clone());
+    let stored = account.as_ref().map_or_else(
+        || auth::dummy_hash().to_owned(),
+        |a| a.password_hash.clone(),
+    );
     let password = request.password;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
         .await
@@ -56,8 +57,7 @@ pub async fn sign_in(
     let account = match account {
         Some(a) if ok && a.enabled => a,
         Some(a) => {
-            db::record_failed_sign_in(&state.db, a.id, now, MAX_FAILED_SIGN_INS, LOCK_SECS)
-                .await?;
+            db::record_failed_sign_in(&state.db, a.id, now, MAX_FAILED_SIGN_INS, LOCK_SECS).await?;
             return Err(AppError::InvalidCredentials);
         }
         None => return Err(AppError::InvalidCredentials),
@@ -66,14 +66,7 @@ pub async fn sign_in(
 
     let token = auth::random_token();
     let token_hash = auth::token_hash(&token);
-    db::insert_session(
-        &state.db,
-        &token_hash,
-        account.id,
-        now,
-        now + SESSION_SECS,
-    )
-    .await?;
+    db::insert_session(&state.db, &token_hash, account.id, now, now + SESSION_SECS).await?;
     let info = session_info(&state, &account, &token_hash, now + SESSION_SECS).await?;
     let cookie = format!(
         "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}{}",

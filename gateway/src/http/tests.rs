@@ -1,1 +1,197 @@
-//! HTTP tests.
+//! The HTTP application driven with `oneshot`, over a real SQLite file.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::{Args, Config};
+use crate::sip::core::CoreConfig;
+use crate::sip::registrar::RegistrarConfig;
+
+struct TestApp {
+    router: Router,
+    _dir: TempDir,
+}
+
+/// A directory removed when the test ends.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn test_app() -> TestApp {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("gw-http-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = Config::resolve(Args {
+        data_dir: Some(dir.clone()),
+        sip_domain: Some("gw.test".into()),
+        ..Args::default()
+    })
+    .unwrap();
+    let db = crate::db::open(&config.database_url).await.unwrap();
+    let hash = crate::auth::hash_password("right-password").unwrap();
+    crate::db::insert_account(
+        &db,
+        "demo",
+        "Demo Agent",
+        shared::api::Role::Agent,
+        &hash,
+        0,
+    )
+    .await
+    .unwrap();
+    let udp = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let sip = crate::transport::start_core(
+        CoreConfig {
+            registrar: RegistrarConfig::new("gw.test"),
+            limits: shared::sip::Limits::default(),
+        },
+        udp,
+        false,
+    );
+    TestApp {
+        router: app(AppState {
+            db,
+            sip,
+            config: Arc::new(config),
+        }),
+        _dir: TempDir(dir),
+    }
+}
+
+impl TestApp {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        let request = match body {
+            Some(b) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_owned())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, headers, json)
+    }
+
+    async fn sign_in(&self, password: &str) -> (StatusCode, Option<String>, serde_json::Value) {
+        let body = serde_json::json!({"username": "demo", "password": password}).to_string();
+        let (status, headers, json) = self
+            .call("POST", "/api/v1/session", None, Some(&body))
+            .await;
+        let cookie = headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, cookie, json)
+    }
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let app = test_app().await;
+    let (status, _, json) = app.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status"], "ok");
+}
+
+#[tokio::test]
+async fn sign_in_issues_an_http_only_cookie_and_a_sip_credential() {
+    let app = test_app().await;
+    let (status, cookie, json) = app.sign_in("right-password").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let cookie = cookie.expect("Set-Cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert_eq!(json["account"]["username"], "demo");
+    assert_eq!(json["account"]["role"], "agent");
+    assert_eq!(json["sip"]["aor"], "sip:demo@gw.test");
+    assert_eq!(json["sip"]["realm"], "gw.test");
+    assert_eq!(json["sip"]["password"].as_str().unwrap().len(), 64);
+
+    // The session survives a page reload, with a fresh SIP credential.
+    let pair = cookie_pair(&cookie);
+    let (status, _, again) = app.call("GET", "/api/v1/session", Some(&pair), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(again["sip"]["password"], json["sip"]["password"]);
+
+    // Signing out ends it.
+    let (status, _, _) = app
+        .call("DELETE", "/api/v1/session", Some(&pair), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, err) = app.call("GET", "/api/v1/session", Some(&pair), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["code"], "not_signed_in");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_json_error() {
+    let app = test_app().await;
+    let (status, cookie, json) = app.sign_in("wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(cookie.is_none());
+    assert_eq!(json["code"], "invalid_credentials");
+    let body = r#"{"username":"nobody","password":"x"}"#;
+    let (status, _, json2) = app.call("POST", "/api/v1/session", None, Some(body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json2, json);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account() {
+    let app = test_app().await;
+    for _ in 0..5 {
+        assert_eq!(app.sign_in("wrong").await.0, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, json) = app.sign_in("right-password").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json["code"], "account_locked");
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_json_errors_naming_the_problem() {
+    let app = test_app().await;
+    let (status, _, json) = app
+        .call("POST", "/api/v1/session", None, Some("{not json"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["code"], "invalid_body");
+    let (status, _, json) = app
+        .call(
+            "POST",
+            "/api/v1/session",
+            None,
+            Some(r#"{"username":" ","password":"x"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["field"], "username");
+    let (status, _, json) = app.call("GET", "/api/v1/nothing", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json["code"], "not_found");
+}

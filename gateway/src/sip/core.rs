@@ -160,12 +160,7 @@ impl SipCore {
         }
         let tag = || Some("gw");
         let response = if let Some(method) = unknown_method {
-            let mut r = response_to(
-                &request,
-                501,
-                &format!("Not Implemented ({method})"),
-                tag(),
-            );
+            let mut r = response_to(&request, 501, &format!("Not Implemented ({method})"), tag());
             r.headers.push(rsip::headers::Allow::new(ALLOW).into());
             r
         } else {
@@ -176,7 +171,8 @@ impl SipCore {
                     r.headers.push(rsip::headers::Allow::new(ALLOW).into());
                     r.headers
                         .push(rsip::headers::Accept::new("application/sdp").into());
-                    r.headers.push(rsip::headers::Supported::new("outbound").into());
+                    r.headers
+                        .push(rsip::headers::Supported::new("outbound").into());
                     r
                 }
                 rsip::Method::Register => match (source.transport, source.conn) {
@@ -195,12 +191,9 @@ impl SipCore {
                 | rsip::Method::Info
                 | rsip::Method::Update
                 | rsip::Method::PRack
-                | rsip::Method::Notify => response_to(
-                    &request,
-                    481,
-                    "Call/Transaction Does Not Exist",
-                    tag(),
-                ),
+                | rsip::Method::Notify => {
+                    response_to(&request, 481, "Call/Transaction Does Not Exist", tag())
+                }
                 other => {
                     let mut r = response_to(
                         &request,

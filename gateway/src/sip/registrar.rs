@@ -92,10 +92,19 @@ pub struct Binding {
 /// What happened to bindings, for logs and (later) presence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrarEvent {
-    Registered { aor_user: String, contact: String },
-    Unregistered { aor_user: String, contact: String },
+    Registered {
+        aor_user: String,
+        contact: String,
+    },
+    Unregistered {
+        aor_user: String,
+        contact: String,
+    },
     /// Verification failed: counted toward the ban list.
-    AuthFailed { username: String, reason: String },
+    AuthFailed {
+        username: String,
+        reason: String,
+    },
 }
 
 struct NonceState {
@@ -240,11 +249,10 @@ impl Registrar {
                 response
             }
             Err(Refusal::IntervalTooBrief) => {
-                let mut response =
-                    response_to(req, 423, "Interval Too Brief", Some(&to_tag));
-                response
-                    .headers
-                    .push(rsip::headers::MinExpires::new(self.config.min_expires.to_string()).into());
+                let mut response = response_to(req, 423, "Interval Too Brief", Some(&to_tag));
+                response.headers.push(
+                    rsip::headers::MinExpires::new(self.config.min_expires.to_string()).into(),
+                );
                 response
             }
             Err(Refusal::Status(code, reason)) => response_to(req, code, &reason, Some(&to_tag)),
@@ -348,7 +356,12 @@ impl Registrar {
                         .map_err(|_| Refusal::bad("Bad Request (unreadable reg-id)"))
                 })
                 .transpose()?;
-            changes.push((contact.uri, instance, reg_id, expires.min(self.config.max_expires)));
+            changes.push((
+                contact.uri,
+                instance,
+                reg_id,
+                expires.min(self.config.max_expires),
+            ));
         }
 
         let list = self.bindings.entry(key.clone()).or_default();
@@ -411,7 +424,10 @@ impl Registrar {
         let current = list
             .iter()
             .map(|b| {
-                let left = b.expires_at.saturating_duration_since(now.instant).as_secs();
+                let left = b
+                    .expires_at
+                    .saturating_duration_since(now.instant)
+                    .as_secs();
                 let mut value = format!("<{}>;expires={left}", b.contact);
                 if let Some(instance) = &b.instance {
                     value.push_str(&format!(";+sip.instance=\"{instance}\""));
@@ -429,7 +445,12 @@ impl Registrar {
     }
 
     /// Verifies the request's digest answer; returns the account it proves.
-    fn authenticate(&mut self, now: Now, req: &rsip::Request, aor_user: &str) -> Result<i64, Refusal> {
+    fn authenticate(
+        &mut self,
+        now: Now,
+        req: &rsip::Request,
+        aor_user: &str,
+    ) -> Result<i64, Refusal> {
         let answer = req
             .headers
             .iter()
@@ -588,9 +609,7 @@ fn parse_contact(value: &str) -> Result<ContactValue, String> {
     let (uri, params) = match rest.find('<') {
         Some(open) => {
             let after = &rest[open + 1..];
-            let close = after
-                .find('>')
-                .ok_or("Bad Request (Contact lacks '>')")?;
+            let close = after.find('>').ok_or("Bad Request (Contact lacks '>')")?;
             (&after[..close], &after[close + 1..])
         }
         None => match rest.find(';') {

@@ -31,9 +31,17 @@ use crate::sip::{ConnId, Now};
 /// Messages into the driver task.
 #[derive(Debug)]
 pub enum CoreInput {
-    Message { source: Source, bytes: Vec<u8> },
-    Connected { conn: ConnId, tx: mpsc::Sender<Vec<u8>> },
-    Closed { conn: ConnId },
+    Message {
+        source: Source,
+        bytes: Vec<u8>,
+    },
+    Connected {
+        conn: ConnId,
+        tx: mpsc::Sender<Vec<u8>>,
+    },
+    Closed {
+        conn: ConnId,
+    },
     CredentialIssued(Credential),
     CredentialRevoked(i64),
 }

@@ -28,7 +28,11 @@ pub async fn serve(socket: WebSocket, peer: SocketAddr, secure: bool, core: SipH
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
     core.send(CoreInput::Connected { conn, tx }).await;
     let source = Source {
-        transport: if secure { Transport::Wss } else { Transport::Ws },
+        transport: if secure {
+            Transport::Wss
+        } else {
+            Transport::Ws
+        },
         peer,
         conn: Some(conn),
     };

@@ -1,1 +1,151 @@
-//! Core tests.
+//! The core's dispatch: what goes back, and where, for each kind of input.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use super::*;
+
+fn core() -> SipCore {
+    SipCore::new(
+        CoreConfig {
+            registrar: RegistrarConfig::new("gw.test"),
+            limits: Limits::default(),
+        },
+        [1; 32],
+    )
+}
+
+fn now() -> Now {
+    Now {
+        instant: Instant::now(),
+        unix: 1_000,
+    }
+}
+
+fn udp_from(peer: &str) -> Source {
+    Source {
+        transport: Transport::Udp,
+        peer: peer.parse::<SocketAddr>().unwrap(),
+        conn: None,
+    }
+}
+
+fn request(method: &str, via: &str) -> String {
+    format!(
+        "{method} sip:gw.test SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {via};branch=z9hG4bK77\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:carrier@example.net>;tag=a\r\n\
+         To: <sip:gw.test>\r\n\
+         Call-ID: x1\r\n\
+         CSeq: 1 {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Feeds one message; returns the single transmit it caused, as text.
+fn exchange(core: &mut SipCore, source: Source, text: &str) -> Option<(Destination, String)> {
+    core.handle_input(now(), source, text.as_bytes());
+    let out = core
+        .poll_transmit()
+        .map(|t| (t.to, String::from_utf8(t.bytes).unwrap()));
+    assert!(core.poll_transmit().is_none(), "one input, one answer");
+    out
+}
+
+fn status_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+#[test]
+fn options_over_udp_is_answered_at_the_source_with_received_and_rport() {
+    let mut c = core();
+    let (to, text) = exchange(
+        &mut c,
+        udp_from("127.0.0.1:40000"),
+        &request("OPTIONS", "192.0.2.9:5060;rport"),
+    )
+    .unwrap();
+    assert_eq!(to, Destination::Udp("127.0.0.1:40000".parse().unwrap()));
+    assert_eq!(status_line(&text), "SIP/2.0 200 OK");
+    assert!(text.contains("rport=40000"), "{text}");
+    assert!(text.contains("received=127.0.0.1"), "{text}");
+    assert!(text.contains("Allow: "), "{text}");
+}
+
+#[test]
+fn unknown_method_gets_501_with_allow() {
+    let mut c = core();
+    let (_, text) = exchange(
+        &mut c,
+        udp_from("127.0.0.1:40000"),
+        &request("FROBNICATE", "127.0.0.1:40000"),
+    )
+    .unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 501 "), "{text}");
+    assert!(text.contains("CSeq: 1 FROBNICATE"), "{text}");
+    assert!(text.contains("Allow: "), "{text}");
+}
+
+#[test]
+fn register_over_udp_is_refused() {
+    let mut c = core();
+    let (_, text) = exchange(
+        &mut c,
+        udp_from("127.0.0.1:40000"),
+        &request("REGISTER", "127.0.0.1:40000"),
+    )
+    .unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 403 "), "{text}");
+}
+
+#[test]
+fn in_dialog_requests_without_a_dialog_get_481() {
+    let mut c = core();
+    for method in ["BYE", "CANCEL", "INFO"] {
+        let (_, text) = exchange(
+            &mut c,
+            udp_from("127.0.0.1:40000"),
+            &request(method, "127.0.0.1:40000"),
+        )
+        .unwrap();
+        assert!(status_line(&text).starts_with("SIP/2.0 481 "), "{text}");
+    }
+}
+
+#[test]
+fn ack_and_garbage_get_no_answer() {
+    let mut c = core();
+    assert!(
+        exchange(
+            &mut c,
+            udp_from("127.0.0.1:40000"),
+            &request("ACK", "127.0.0.1:40000")
+        )
+        .is_none()
+    );
+    assert!(exchange(&mut c, udp_from("127.0.0.1:40000"), "\u{1}\u{2}garbage").is_none());
+    assert!(matches!(
+        c.poll_event(),
+        Some(CoreEvent::Refused { code: None, .. })
+    ));
+}
+
+#[test]
+fn malformed_request_gets_400_on_its_connection() {
+    let mut c = core();
+    let source = Source {
+        transport: Transport::Ws,
+        peer: "127.0.0.1:1".parse().unwrap(),
+        conn: Some(ConnId(9)),
+    };
+    let broken = "OPTIONS sip:gw.test SIP/2.0\r\n\
+        Via: SIP/2.0/WSS x.invalid;branch=z9hG4bK1\r\n\
+        From: <sip:a@b>;tag=1\r\n\
+        To: <sip:gw.test>\r\n\
+        CSeq: 1 OPTIONS\r\n\
+        Content-Length: 0\r\n\r\n";
+    let (to, text) = exchange(&mut c, source, broken).unwrap();
+    assert_eq!(to, Destination::Conn(ConnId(9)));
+    assert!(status_line(&text).starts_with("SIP/2.0 400 "), "{text}");
+}
