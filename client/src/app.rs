@@ -1,0 +1,105 @@
+//! The root component: owns the state, the phone and the API calls, and
+//! shows one page.
+
+use shared::api::SignInRequest;
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+
+use crate::api;
+use crate::hooks::use_phone;
+use crate::pages::{LoadingPage, PhonePage, SignInPage};
+use crate::state::{Action, AppState, check_sign_in};
+
+#[function_component]
+pub fn App() -> Html {
+    let state = use_reducer(AppState::default);
+
+    // On load: is this browser signed in (httpOnly cookie)?
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                let action = match api::current_session().await {
+                    Ok(Some(session)) => Action::SessionStarted(session),
+                    Ok(None) => Action::NoSession { error: None },
+                    Err(failure) => Action::NoSession {
+                        error: Some(failure.message),
+                    },
+                };
+                dispatcher.dispatch(action);
+            });
+        });
+    }
+
+    let phone = {
+        let dispatcher = state.dispatcher();
+        use_phone(
+            state.sip_credential(),
+            Callback::from(move |status| dispatcher.dispatch(Action::Phone(status))),
+        )
+    };
+
+    let on_sign_in = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |request: SignInRequest| {
+            if let Err(message) = check_sign_in(&request) {
+                dispatcher.dispatch(Action::SignInFailed(message));
+                return;
+            }
+            dispatcher.dispatch(Action::SignInSubmitted);
+            let dispatcher = dispatcher.clone();
+            spawn_local(async move {
+                let action = match api::sign_in(&request).await {
+                    Ok(session) => Action::SessionStarted(session),
+                    Err(failure) => Action::SignInFailed(failure.message),
+                };
+                dispatcher.dispatch(action);
+            });
+        })
+    };
+
+    let on_sign_out = {
+        let dispatcher = state.dispatcher();
+        let phone = phone.clone();
+        Callback::from(move |()| {
+            dispatcher.dispatch(Action::SignOutRequested);
+            let dispatcher = dispatcher.clone();
+            // The binding first (while the credential still works), then the
+            // web session, which revokes the credential.
+            phone.sign_out(move || {
+                spawn_local(async move {
+                    // Signed out locally whatever the answer: the page forgets
+                    // the credential, and the gateway's session expires anyway.
+                    let _ = api::sign_out().await;
+                    dispatcher.dispatch(Action::SignedOut);
+                });
+            });
+        })
+    };
+
+    let on_retry = Callback::from(move |()| phone.retry());
+
+    match &*state {
+        AppState::Loading => html! { <LoadingPage /> },
+        AppState::SignIn { busy, error } => html! {
+            <SignInPage
+                busy={*busy}
+                error={error.clone().map(AttrValue::from)}
+                on_submit={on_sign_in}
+            />
+        },
+        AppState::Phone {
+            session,
+            status,
+            signing_out,
+        } => html! {
+            <PhonePage
+                session={session.clone()}
+                status={status.clone()}
+                signing_out={*signing_out}
+                {on_sign_out}
+                {on_retry}
+            />
+        },
+    }
+}

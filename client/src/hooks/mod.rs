@@ -1,0 +1,7 @@
+//! Custom hooks: the bridge between components and the long-lived parts.
+
+mod use_phone;
+mod use_ticker;
+
+pub use use_phone::use_phone;
+pub use use_ticker::use_ticker;

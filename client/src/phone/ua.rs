@@ -1,0 +1,402 @@
+//! The phone's user agent, sans-IO: one WebSocket link to the gateway and the
+//! [`Registration`] that runs over it. The shell ([`super::shell`]) opens and
+//! closes sockets, passes frames and the time in, and sets one timer at
+//! [`Ua::poll_timeout`]; everything it must do comes out of
+//! [`Ua::poll_command`], and what the page shows out of [`Ua::poll_event`].
+//!
+//! ```text
+//!             start()                 open                  2xx
+//!   Down ─────────────► Connecting ─────────► Open ─ REGISTER ─────► (Registered)
+//!    ▲                   │    ▲                 │  │
+//!    │                   │    │ retry time      │  └─ 403/404/… ─► Close, Failed (stays down;
+//!    │   closed /        ▼    │                 │                   retry() starts over)
+//!    │   10 s without ─► Waiting (backoff       │
+//!    │   open            1 s → 30 s, jitter) ◄──┴─ closed, or 408/5xx from the registrar
+//!    │
+//!    └── sign_out(): un-REGISTER if registered, wait ≤ 2 s for its answer, Close
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use shared::sip::register::{
+    Registration, RegistrationConfig, RegistrationEvent, RegistrationState, Rng, status_line_reason,
+};
+use shared::sip::{Inbound, Limits, Transport, inbound};
+use web_time::Instant;
+
+use super::backoff::Backoff;
+
+/// How long a WebSocket may stay "connecting" before it is given up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long sign-out waits for the un-REGISTER's answer.
+pub const SIGN_OUT_WAIT: Duration = Duration::from_secs(2);
+
+/// What the registration badge shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneStatus {
+    Connecting,
+    Registered,
+    Failed {
+        reason: String,
+    },
+    /// The link dropped; the next attempt is at `at`.
+    Reconnecting {
+        at: Instant,
+    },
+    /// Signed out: the binding was removed.
+    SignedOut,
+    /// The account has no phone (no SIP credential came with the session).
+    NoPhone,
+}
+
+impl PhoneStatus {
+    /// The `data-state` attribute of `#registration-state`.
+    pub fn data_state(&self) -> &'static str {
+        match self {
+            PhoneStatus::Connecting => "connecting",
+            PhoneStatus::Registered => "registered",
+            PhoneStatus::Failed { .. } => "failed",
+            PhoneStatus::Reconnecting { .. } => "reconnecting",
+            PhoneStatus::SignedOut | PhoneStatus::NoPhone => "unregistered",
+        }
+    }
+
+    /// The text of `#registration-state` at `now`.
+    pub fn label(&self, now: Instant) -> String {
+        match self {
+            PhoneStatus::Connecting => "Connecting…".to_owned(),
+            PhoneStatus::Registered => "Registered".to_owned(),
+            PhoneStatus::Failed { reason } => format!("Registration failed: {reason}"),
+            PhoneStatus::Reconnecting { at } => {
+                let left = at.saturating_duration_since(now).as_millis();
+                let secs = left.div_ceil(1000).max(1);
+                format!("Reconnecting in {secs} s…")
+            }
+            PhoneStatus::SignedOut => "Signed out".to_owned(),
+            PhoneStatus::NoPhone => "No phone on this account".to_owned(),
+        }
+    }
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Open a new WebSocket (subprotocol `sip`) and report
+    /// [`Ua::handle_open`] / [`Ua::handle_closed`] for it.
+    Connect,
+    /// Send one text frame on the open WebSocket.
+    Send(String),
+    /// Close the WebSocket and report nothing more about it.
+    Close,
+}
+
+/// What the page is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UaEvent {
+    Status(PhoneStatus),
+    /// Sign-out finished on the SIP side (un-REGISTER answered, refused,
+    /// timed out, or not needed); the web session can go now.
+    SignedOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Down,
+    Connecting { deadline: Instant },
+    Open,
+    Waiting { at: Instant },
+}
+
+pub struct Ua {
+    registration: Registration,
+    rng: Box<dyn Rng>,
+    backoff: Backoff,
+    link: Link,
+    /// A registrar refusal the phone cannot fix by itself (wrong or expired
+    /// credential); it stays down until [`Ua::retry`].
+    stopped: bool,
+    /// Deadline of a sign-out in progress.
+    signing_out: Option<Instant>,
+    signed_out: bool,
+    status: Option<PhoneStatus>,
+    commands: VecDeque<Command>,
+    events: VecDeque<UaEvent>,
+}
+
+impl Ua {
+    /// A user agent that registers as `config`. `rng` draws tags, branches,
+    /// cnonces and reconnect jitter.
+    pub fn new<R>(config: RegistrationConfig, rng: R) -> Result<Self, String>
+    where
+        R: Rng + Clone + Send + 'static,
+    {
+        let registration = Registration::new(config, rng.clone()).map_err(|e| e.to_string())?;
+        Ok(Ua {
+            registration,
+            rng: Box::new(rng),
+            backoff: Backoff::default(),
+            link: Link::Down,
+            stopped: false,
+            signing_out: None,
+            signed_out: false,
+            status: None,
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Connects and registers (once; later the `Ua` reconnects by itself).
+    pub fn start(&mut self, now: Instant) {
+        if self.signed_out || self.link != Link::Down || self.stopped {
+            return;
+        }
+        self.connect(now);
+    }
+
+    /// After a refusal ([`PhoneStatus::Failed`]): try again from scratch.
+    pub fn retry(&mut self, now: Instant) {
+        if self.signed_out || self.signing_out.is_some() {
+            return;
+        }
+        self.stopped = false;
+        self.backoff.reset();
+        match self.link {
+            Link::Open => {
+                self.set_status(PhoneStatus::Connecting);
+                self.registration.start(now);
+                self.drain(now);
+            }
+            Link::Connecting { .. } => {}
+            Link::Down | Link::Waiting { .. } => self.connect(now),
+        }
+    }
+
+    /// The WebSocket asked for by the last [`Command::Connect`] is open.
+    pub fn handle_open(&mut self, now: Instant) {
+        if !matches!(self.link, Link::Connecting { .. }) {
+            return;
+        }
+        self.link = Link::Open;
+        self.registration.start(now);
+        self.drain(now);
+    }
+
+    /// One text frame arrived.
+    pub fn handle_frame(&mut self, now: Instant, text: &str) {
+        if self.link != Link::Open {
+            return;
+        }
+        match inbound(text.as_bytes(), Transport::Wss, Limits::default()) {
+            Inbound::Response(response) => {
+                self.registration.handle_response_with_reason(
+                    now,
+                    response,
+                    status_line_reason(text),
+                );
+            }
+            Inbound::Request {
+                request,
+                unknown_method,
+            } => {
+                let tag = format!("{:016x}", self.rng.next_u64());
+                if let Some(answer) = answer_request(&request, unknown_method.is_some(), &tag) {
+                    self.commands.push_back(Command::Send(answer));
+                }
+            }
+            Inbound::Reject { response, .. } => {
+                self.commands.push_back(Command::Send(
+                    String::from_utf8_lossy(&response).into_owned(),
+                ));
+            }
+            Inbound::Drop { .. } => {}
+        }
+        self.drain(now);
+    }
+
+    /// The WebSocket closed (or failed to open).
+    pub fn handle_closed(&mut self, now: Instant) {
+        if matches!(self.link, Link::Down | Link::Waiting { .. }) {
+            return;
+        }
+        self.link = Link::Down;
+        self.registration.transport_lost();
+        if self.signing_out.is_some() {
+            self.finish_sign_out();
+        } else if !self.stopped {
+            self.schedule_reconnect(now);
+        }
+        self.drain(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.link {
+            Link::Connecting { deadline } if deadline <= now => {
+                self.commands.push_back(Command::Close);
+                self.link = Link::Down;
+                self.schedule_reconnect(now);
+            }
+            Link::Waiting { at } if at <= now => self.connect(now),
+            Link::Open => self.registration.handle_timeout(now),
+            _ => {}
+        }
+        if self.signing_out.is_some_and(|deadline| deadline <= now) {
+            self.finish_sign_out();
+        }
+        self.drain(now);
+    }
+
+    /// Un-REGISTERs (waiting up to [`SIGN_OUT_WAIT`] for the answer), then
+    /// closes; [`UaEvent::SignedOut`] says when it is done.
+    pub fn sign_out(&mut self, now: Instant) {
+        if self.signed_out || self.signing_out.is_some() {
+            return;
+        }
+        let bound = matches!(
+            self.registration.state(),
+            RegistrationState::Registering
+                | RegistrationState::Registered
+                | RegistrationState::Refreshing
+        );
+        if self.link == Link::Open && bound {
+            self.signing_out = Some(now + SIGN_OUT_WAIT);
+            self.registration.unregister(now);
+            self.drain(now);
+        } else {
+            self.finish_sign_out();
+        }
+    }
+
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let link = match self.link {
+            Link::Connecting { deadline } => Some(deadline),
+            Link::Waiting { at } => Some(at),
+            Link::Open => self.registration.poll_timeout(),
+            Link::Down => None,
+        };
+        [link, self.signing_out].into_iter().flatten().min()
+    }
+
+    fn connect(&mut self, now: Instant) {
+        self.link = Link::Connecting {
+            deadline: now + CONNECT_TIMEOUT,
+        };
+        self.commands.push_back(Command::Connect);
+        self.set_status(PhoneStatus::Connecting);
+    }
+
+    fn schedule_reconnect(&mut self, now: Instant) {
+        let at = now + self.backoff.next_delay(self.rng.next_u64());
+        self.link = Link::Waiting { at };
+        self.set_status(PhoneStatus::Reconnecting { at });
+    }
+
+    /// Turns the registration's output into commands and events.
+    fn drain(&mut self, now: Instant) {
+        while let Some(request) = self.registration.poll_transmit() {
+            if self.link == Link::Open {
+                self.commands.push_back(Command::Send(request.to_string()));
+            }
+        }
+        while let Some(event) = self.registration.poll_event() {
+            if self.signing_out.is_some() {
+                // Whatever the answer, the un-REGISTER is over.
+                if matches!(
+                    event,
+                    RegistrationEvent::Unregistered | RegistrationEvent::Failed { .. }
+                ) {
+                    self.finish_sign_out();
+                }
+                continue;
+            }
+            match event {
+                RegistrationEvent::Registered { .. } => {
+                    self.backoff.reset();
+                    self.set_status(PhoneStatus::Registered);
+                }
+                RegistrationEvent::Failed { code, .. } if is_transient(code) => {
+                    // No answer or a registrar in trouble: a fresh connection
+                    // (perhaps to a restarted gateway) is the cure.
+                    self.close_link();
+                    self.schedule_reconnect(now);
+                }
+                RegistrationEvent::Failed { reason, .. } => {
+                    self.close_link();
+                    self.stopped = true;
+                    self.set_status(PhoneStatus::Failed { reason });
+                }
+                RegistrationEvent::Unregistered => {}
+            }
+        }
+    }
+
+    fn close_link(&mut self) {
+        if matches!(self.link, Link::Open | Link::Connecting { .. }) {
+            self.commands.push_back(Command::Close);
+        }
+        self.link = Link::Down;
+        self.registration.transport_lost();
+        // transport_lost() may report an un-REGISTER as done; nothing waits for it here.
+        while self.registration.poll_event().is_some() {}
+    }
+
+    fn finish_sign_out(&mut self) {
+        if self.signed_out {
+            return;
+        }
+        self.signing_out = None;
+        self.signed_out = true;
+        if matches!(self.link, Link::Open | Link::Connecting { .. }) {
+            self.commands.push_back(Command::Close);
+        }
+        self.link = Link::Down;
+        self.set_status(PhoneStatus::SignedOut);
+        self.events.push_back(UaEvent::SignedOut);
+    }
+
+    fn set_status(&mut self, status: PhoneStatus) {
+        if self.status.as_ref() != Some(&status) {
+            self.status = Some(status.clone());
+            self.events.push_back(UaEvent::Status(status));
+        }
+    }
+}
+
+/// Failures worth another try on a fresh connection, after the backoff.
+fn is_transient(code: u16) -> bool {
+    matches!(code, 408 | 480 | 500 | 502 | 503 | 504)
+}
+
+/// The answer to a request from the gateway. This phone takes no calls yet:
+/// OPTIONS is answered 200, ACK not at all, anything else 405 (or 501 for a
+/// method rsip does not know).
+fn answer_request(request: &rsip::Request, unknown_method: bool, tag: &str) -> Option<String> {
+    use rsip::headers::UntypedHeader;
+    use shared::sip::response::response_to;
+
+    let (code, reason) = match request.method {
+        _ if unknown_method => (501, "Not Implemented"),
+        rsip::Method::Ack => return None,
+        rsip::Method::Options => (200, "OK"),
+        _ => (405, "Method Not Allowed"),
+    };
+    let mut response = response_to(request, code, reason, Some(tag));
+    if code != 501 {
+        response
+            .headers
+            .push(rsip::headers::Allow::new("OPTIONS").into());
+    }
+    Some(response.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need and runs every check and test:
+#   build tools (scripts/setup.sh), test peers (Debian's chromium,
+#   chromium-driver and sip-tester; JsSIP from npm in e2e/node), then
+#   fmt, clippy (native and wasm32), the client build, the gateway build and
+#   `cargo test --workspace` (unit, integration and end-to-end tests).
+# Prints how long each step took. Used by CI (.ci/run) and by developers.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+export ROOT SUDO
+
+STEPS=()
+TOTAL_START=$SECONDS
+
+# step NAME COMMAND...: runs COMMAND, timing it; stops everything on failure.
+# A shell function runs in a child bash, where `set -e` holds (bash ignores
+# it inside a function called as `f || …`).
+step() {
+  local name="$1" start=$SECONDS status=0
+  shift
+  printf '\n==> %s\n' "$name"
+  if declare -F "$1" >/dev/null; then
+    bash -c "set -euo pipefail; $(declare -f); $*" || status=$?
+  else
+    "$@" || status=$?
+  fi
+  local took=$((SECONDS - start))
+  STEPS+=("$(printf '%5ds  %s' "$took" "$name")")
+  if [[ $status -ne 0 ]]; then
+    printf '\n<== %s FAILED (exit %d) after %ds\n' "$name" "$status" "$took"
+    summary
+    exit "$status"
+  fi
+  printf '<== %s: %ds\n' "$name" "$took"
+}
+
+summary() {
+  printf '\nstep timings:\n'
+  printf '  %s\n' "${STEPS[@]}"
+  printf '%7ds  total\n' "$((SECONDS - TOTAL_START))"
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  local log
+  log="$(mktemp)"
+  echo "installing Debian packages: $*"
+  # Update the package lists only when an install from them fails.
+  if ! $SUDO apt-get install -y -qq "$@" >"$log" 2>&1; then
+    echo "updating the package lists (apt-get update)"
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$@"; } >"$log" 2>&1; then
+      cat "$log"
+      rm -f "$log"
+      return 1
+    fi
+  fi
+  rm -f "$log"
+}
+
+setup_test_peers() {
+  local missing=() pkg
+  for pkg in chromium chromium-driver sip-tester; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    apt_install "${missing[@]}"
+  fi
+}
+
+setup_node_peers() {
+  # npm ci only when package-lock.json changed since the last install.
+  local dir="$ROOT/e2e/node" stamp want
+  stamp="$dir/node_modules/.installed-lock.sha256"
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "installing e2e/node packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
+step "setup: build tools" "$ROOT/scripts/setup.sh"
+# The tools on PATH for the steps below (~/.cargo/bin, wasm-opt).
+# shellcheck source=scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
+step "setup: test peers (chromium, chromedriver, sipp, node)" setup_test_peers
+step "setup: JsSIP (npm ci in e2e/node)" setup_node_peers
+step "cargo fmt --check" cargo fmt --all --check
+step "clippy (workspace, native)" cargo clippy --locked --workspace --all-targets -- -D warnings
+step "clippy (client, wasm32)" cargo clippy --locked -p client --target wasm32-unknown-unknown -- -D warnings
+step "check (shared, wasm32)" cargo check --locked -p shared --target wasm32-unknown-unknown
+step "trunk build (client into dist/)" trunk build --release --offline
+step "build gateway (debug, for the e2e tests)" cargo build --locked -p gateway
+step "cargo test --workspace" cargo test --locked --workspace
+
+summary
