@@ -145,6 +145,7 @@ mod tests {
                 display_name: "Demo Agent".to_owned(),
                 expires_at: 2_000_000_000,
             }),
+            dialing: Default::default(),
         }
     }
 

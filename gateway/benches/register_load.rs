@@ -57,7 +57,9 @@ fn start_gateway(dir: &std::path::Path) -> Gateway {
         .expect("start gateway");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
     let field = |key: &str| -> SocketAddr {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(key))
@@ -127,7 +129,11 @@ async fn next_text(ws: &mut Ws) -> String {
 
 /// Opens a tab and registers it; returns the socket (kept open) and the
 /// time from the first REGISTER to the 200.
-async fn register_tab(http: SocketAddr, cred: &shared::api::SipCredential, tab: usize) -> (Ws, Duration) {
+async fn register_tab(
+    http: SocketAddr,
+    cred: &shared::api::SipCredential,
+    tab: usize,
+) -> (Ws, Duration) {
     let mut request = format!("ws://{http}/ws").into_client_request().unwrap();
     request
         .headers_mut()
@@ -153,9 +159,11 @@ async fn register_tab(http: SocketAddr, cred: &shared::api::SipCredential, tab: 
         1,
     )
     .to_header_value();
-    ws.send(Message::Text(register(&cred.username, tab, 2, Some(&auth)).into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        register(&cred.username, tab, 2, Some(&auth)).into(),
+    ))
+    .await
+    .unwrap();
     let ok = next_text(&mut ws).await;
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
     (ws, start.elapsed())

@@ -195,6 +195,16 @@ impl Registrar {
         self.nonces.retain(|_, n| n.issued + ttl > now);
     }
 
+    /// The account whose binding lives on `conn`: a connection that
+    /// registered is authenticated for the calls it places.
+    pub fn account_on_conn(&self, conn: ConnId) -> Option<i64> {
+        self.bindings
+            .values()
+            .flatten()
+            .find(|b| b.conn == conn)
+            .map(|b| b.account_id)
+    }
+
     /// A connection closed: its bindings go.
     pub fn connection_closed(&mut self, conn: ConnId) {
         let events = &mut self.events;

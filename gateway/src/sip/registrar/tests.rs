@@ -34,6 +34,7 @@ impl Harness {
         Now {
             instant: self.start + Duration::from_secs(after_secs),
             unix: 1_000 + i64::try_from(after_secs).unwrap(),
+            unix_ms: (1_000 + i64::try_from(after_secs).unwrap()) * 1000,
         }
     }
 
