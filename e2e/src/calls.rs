@@ -115,3 +115,40 @@ pub async fn last_record(
     })
     .await
 }
+
+/// Adds a carrier through the API as `admin`; it is tried first (priority 1).
+pub async fn add_carrier(
+    gateway: &Gateway,
+    name: &str,
+    sip_addr: std::net::SocketAddr,
+    configure: impl FnOnce(&mut shared::api::CarrierInput),
+) -> Result<shared::api::Carrier> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let mut input = shared::api::CarrierInput {
+        name: name.to_owned(),
+        host: sip_addr.ip().to_string(),
+        port: sip_addr.port(),
+        transport: shared::api::SipTransport::Udp,
+        username: None,
+        secret: None,
+        from_user: None,
+        from_domain: None,
+        caller_id: None,
+        codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
+        priority: 1,
+        number_format: shared::api::NumberFormat::E164,
+        tech_prefix: String::new(),
+        enabled: true,
+    };
+    configure(&mut input);
+    let response = http::post_json(
+        &gateway.url("/api/v1/carriers"),
+        serde_json::to_vec(&input)?,
+        &[("cookie", admin.cookie.as_str())],
+    )
+    .await?;
+    if response.status != 201 {
+        bail!("POST /api/v1/carriers answered {}: {}", response.status, response.text());
+    }
+    response.json()
+}
