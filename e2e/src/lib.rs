@@ -25,6 +25,7 @@ pub mod calls;
 pub mod gateway;
 pub mod http;
 pub mod sip;
+pub mod sipp;
 
 use std::future::Future;
 use std::path::PathBuf;
