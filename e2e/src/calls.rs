@@ -33,7 +33,10 @@ pub async fn sign_in_agent(browser: &Browser, gateway: &Gateway) -> Result<()> {
 pub async fn dial(browser: &Browser, number: &str) -> Result<()> {
     browser.fill("input#dial-number", number).await?;
     browser
-        .wait_for(r#"#dial-normalized[data-valid="true"]"#, Duration::from_secs(5))
+        .wait_for(
+            r#"#dial-normalized[data-valid="true"]"#,
+            Duration::from_secs(5),
+        )
         .await?;
     browser.click("button#call").await
 }
@@ -108,7 +111,11 @@ pub async fn last_record(
         )
         .await?;
         if response.status != 200 {
-            bail!("GET /api/v1/calls answered {}: {}", response.status, response.text());
+            bail!(
+                "GET /api/v1/calls answered {}: {}",
+                response.status,
+                response.text()
+            );
         }
         let page: Page<CallRecord> = response.json()?;
         Ok(page.items.into_iter().next())
@@ -148,7 +155,11 @@ pub async fn add_carrier(
     )
     .await?;
     if response.status != 201 {
-        bail!("POST /api/v1/carriers answered {}: {}", response.status, response.text());
+        bail!(
+            "POST /api/v1/carriers answered {}: {}",
+            response.status,
+            response.text()
+        );
     }
     response.json()
 }

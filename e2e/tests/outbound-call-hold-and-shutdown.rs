@@ -17,7 +17,10 @@ async fn hold_stops_the_far_end_audio_and_resume_brings_it_back() -> Result<()> 
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
         browser
-            .wait_for(r#"#call-state[data-state="connected"]"#, Duration::from_secs(20))
+            .wait_for(
+                r#"#call-state[data-state="connected"]"#,
+                Duration::from_secs(20),
+            )
             .await?;
         calls::wait_for_audio(&browser, 100, Duration::from_secs(15)).await?;
 
@@ -37,12 +40,18 @@ async fn hold_stops_the_far_end_audio_and_resume_brings_it_back() -> Result<()> 
 
         browser.click("button#hold").await?;
         browser
-            .wait_for(r#"#call-state[data-state="connected"]"#, Duration::from_secs(10))
+            .wait_for(
+                r#"#call-state[data-state="connected"]"#,
+                Duration::from_secs(10),
+            )
             .await?;
         calls::wait_for_audio(&browser, during + 50, Duration::from_secs(10)).await?;
         browser.click("button#hangup").await?;
         browser
-            .wait_for(r#"#call-state[data-state="ended"]"#, Duration::from_secs(10))
+            .wait_for(
+                r#"#call-state[data-state="ended"]"#,
+                Duration::from_secs(10),
+            )
             .await?;
         gateway.check_alive()
     }
@@ -63,20 +72,33 @@ async fn shutdown_hangs_up_calls_and_writes_their_records() -> Result<()> {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
         browser
-            .wait_for(r#"#call-state[data-state="connected"]"#, Duration::from_secs(20))
+            .wait_for(
+                r#"#call-state[data-state="connected"]"#,
+                Duration::from_secs(20),
+            )
             .await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
         let status = gateway.stop()?;
         ensure!(status.success(), "the gateway exited with {status}");
         browser
-            .wait_for(r#"#call-state[data-state="ended"]"#, Duration::from_secs(10))
+            .wait_for(
+                r#"#call-state[data-state="ended"]"#,
+                Duration::from_secs(10),
+            )
             .await?;
         gateway.restart().await?;
-        let record =
-            calls::last_record(&gateway, "demo", &gateway.demo_password, Duration::from_secs(10))
-                .await?;
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
         ensure!(record.hangup_by == HangupBy::Gateway, "{record:?}");
-        ensure!(record.answered_at.is_some() && record.packets_from_carrier > 0, "{record:?}");
+        ensure!(
+            record.answered_at.is_some() && record.packets_from_carrier > 0,
+            "{record:?}"
+        );
         Ok(())
     }
     .await;

@@ -35,34 +35,70 @@ async fn call_connects_with_audio_both_ways_dtmf_and_caller_id() -> Result<()> {
         let stats = calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
         ensure!(stats.packets_sent > 0, "{stats:?}");
         for key in ["1", "#"] {
-            browser.click(&format!(r#"button[data-dtmf="{key}"]"#)).await?;
+            browser
+                .click(&format!(r#"button[data-dtmf="{key}"]"#))
+                .await?;
             tokio::time::sleep(Duration::from_millis(400)).await;
         }
         let probe = sipp.probe.as_ref().context("the carrier's RTP probe")?;
-        let digits = e2e::eventually("the DTMF digits at the carrier", Duration::from_secs(5), || async {
-            let d = probe.digits(101);
-            Ok((d.contains('1') && d.contains('#')).then_some(d))
-        })
+        let digits = e2e::eventually(
+            "the DTMF digits at the carrier",
+            Duration::from_secs(5),
+            || async {
+                let d = probe.digits(101);
+                Ok((d.contains('1') && d.contains('#')).then_some(d))
+            },
+        )
         .await?;
         ensure!(digits == "1#", "the carrier heard DTMF {digits:?}");
-        ensure!(probe.count(0) > 50, "PCMU packets at the carrier: {}", probe.count(0));
+        ensure!(
+            probe.count(0) > 50,
+            "PCMU packets at the carrier: {}",
+            probe.count(0)
+        );
 
         browser.click("button#hangup").await?;
         browser.wait_for(ENDED, Duration::from_secs(10)).await?;
         let run = sipp.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
         let from = run.logged("INVITE From:").unwrap_or_default();
-        ensure!(from.contains("+14155550100"), "From at the carrier: {from:?}");
-        let pai = run.logged("INVITE P-Asserted-Identity:").unwrap_or_default();
-        ensure!(pai.contains("+14155550100"), "P-Asserted-Identity at the carrier: {pai:?}");
+        ensure!(
+            from.contains("+14155550100"),
+            "From at the carrier: {from:?}"
+        );
+        let pai = run
+            .logged("INVITE P-Asserted-Identity:")
+            .unwrap_or_default();
+        ensure!(
+            pai.contains("+14155550100"),
+            "P-Asserted-Identity at the carrier: {pai:?}"
+        );
         let uri = run.logged("INVITE Request-URI:").unwrap_or_default();
-        ensure!(uri.contains("+442079460000"), "Request-URI at the carrier: {uri:?}");
+        ensure!(
+            uri.contains("+442079460000"),
+            "Request-URI at the carrier: {uri:?}"
+        );
 
-        let record = calls::last_record(&gateway, "demo", &gateway.demo_password, Duration::from_secs(10)).await?;
-        ensure!(record.final_code == 200 && record.hangup_by == HangupBy::Agent, "{record:?}");
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(
+            record.final_code == 200 && record.hangup_by == HangupBy::Agent,
+            "{record:?}"
+        );
         ensure!(record.carrier.as_deref() == Some("SIPp"), "{record:?}");
-        ensure!(record.caller_id.as_deref() == Some("+14155550100"), "{record:?}");
-        ensure!(record.packets_to_carrier > 50 && record.packets_from_carrier > 50, "{record:?}");
+        ensure!(
+            record.caller_id.as_deref() == Some("+14155550100"),
+            "{record:?}"
+        );
+        ensure!(
+            record.packets_to_carrier > 50 && record.packets_from_carrier > 50,
+            "{record:?}"
+        );
         gateway.check_alive()
     }
     .await;
@@ -85,10 +121,21 @@ async fn carrier_hangs_up_and_the_agent_sees_it() -> Result<()> {
         calls::dial(&browser, "4155552671").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
         browser.wait_for(ENDED, Duration::from_secs(15)).await?;
-        let reason = browser.wait_for_text("#call-end-reason", Duration::from_secs(5)).await?;
-        ensure!(reason.to_lowercase().contains("hung up"), "end reason: {reason:?}");
+        let reason = browser
+            .wait_for_text("#call-end-reason", Duration::from_secs(5))
+            .await?;
+        ensure!(
+            reason.to_lowercase().contains("hung up"),
+            "end reason: {reason:?}"
+        );
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(&gateway, "demo", &gateway.demo_password, Duration::from_secs(10)).await?;
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
         ensure!(record.hangup_by == HangupBy::Remote, "{record:?}");
         gateway.check_alive()
     }
@@ -108,11 +155,25 @@ async fn failure_is_shown(scenario: &str, code: u16, words: &str) -> Result<()> 
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
         browser.wait_for(ENDED, Duration::from_secs(15)).await?;
-        let reason = browser.wait_for_text("#call-end-reason", Duration::from_secs(5)).await?;
-        ensure!(reason.to_lowercase().contains(words), "end reason for {code}: {reason:?}");
+        let reason = browser
+            .wait_for_text("#call-end-reason", Duration::from_secs(5))
+            .await?;
+        ensure!(
+            reason.to_lowercase().contains(words),
+            "end reason for {code}: {reason:?}"
+        );
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(&gateway, "demo", &gateway.demo_password, Duration::from_secs(10)).await?;
-        ensure!(record.final_code == code && record.hangup_by == HangupBy::Remote, "{record:?}");
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(
+            record.final_code == code && record.hangup_by == HangupBy::Remote,
+            "{record:?}"
+        );
         gateway.check_alive()
     }
     .await;
@@ -149,9 +210,21 @@ async fn hanging_up_while_ringing_cancels_at_the_carrier() -> Result<()> {
         browser.wait_for(ENDED, Duration::from_secs(10)).await?;
         let run = sipp.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
-        ensure!(run.received_request("CANCEL").is_some(), "the carrier got no CANCEL");
-        let record = calls::last_record(&gateway, "demo", &gateway.demo_password, Duration::from_secs(10)).await?;
-        ensure!(record.final_code == 487 && record.hangup_by == HangupBy::Agent, "{record:?}");
+        ensure!(
+            run.received_request("CANCEL").is_some(),
+            "the carrier got no CANCEL"
+        );
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(
+            record.final_code == 487 && record.hangup_by == HangupBy::Agent,
+            "{record:?}"
+        );
         gateway.check_alive()
     }
     .await;

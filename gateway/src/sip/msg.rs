@@ -105,6 +105,22 @@ pub fn uri_user(uri: &str) -> Option<String> {
     Some(percent_decode(user))
 }
 
+/// The host of a SIP URI, without port and parameters
+/// (`sip:a@[::1]:5060;transport=ws` → `::1`).
+pub fn uri_host(uri: &str) -> Option<String> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))?;
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hostport = hostport.split([';', '?']).next().unwrap_or_default();
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        hostport.split(':').next().unwrap_or_default()
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -241,6 +257,20 @@ mod tests {
         );
         assert_eq!(uri_user("sip:host.only"), None);
         assert_eq!(uri_user("garbage"), None);
+        assert_eq!(
+            uri_user("sip:j.user@example.com").as_deref(),
+            Some("j.user")
+        );
+        assert_eq!(
+            uri_host("sip:j.user@example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            uri_host("sip:a@[::1]:5060;transport=ws").as_deref(),
+            Some("::1")
+        );
+        assert_eq!(uri_host("sip:gw.test:5061").as_deref(), Some("gw.test"));
+        assert_eq!(uri_host("sip:"), None);
     }
 
     #[test]

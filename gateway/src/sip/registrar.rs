@@ -275,16 +275,18 @@ impl Registrar {
         req: &rsip::Request,
         conn: ConnId,
     ) -> Result<Vec<String>, Refusal> {
-        let to = req
+        // Read with our own helpers: rsip's typed To loses the user part of
+        // an addr-spec without angle brackets (`To: sip:j.user@example.com`).
+        let to_value = req
             .to_header()
-            .and_then(|h| h.typed())
+            .map(|h| h.value().to_owned())
             .map_err(|_| Refusal::bad("Bad Request (unreadable To header)"))?;
-        let aor_user = to
-            .uri
-            .user()
-            .map(str::to_owned)
+        let to_uri = super::msg::uri_of(&to_value);
+        let aor_user = super::msg::uri_user(&to_uri)
+            .filter(|u| !u.is_empty())
             .ok_or_else(|| Refusal::bad("Bad Request (To has no user part)"))?;
-        let to_host = to.uri.host_with_port.host.to_string();
+        let to_host = super::msg::uri_host(&to_uri)
+            .ok_or_else(|| Refusal::bad("Bad Request (To has no host)"))?;
         if !to_host.eq_ignore_ascii_case(&self.config.domain) {
             return Err(Refusal::Status(
                 404,

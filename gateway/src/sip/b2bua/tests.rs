@@ -799,3 +799,30 @@ fn record_is_written_even_when_media_never_reports() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].hangup_by, HangupBy::Gateway);
 }
+
+#[test]
+fn no_media_hangs_up_both_legs_with_a_reason() {
+    let (mut h, _) = answered_call();
+    h.sent();
+    let now = h.now();
+    h.b2bua.media_no_media(now, 1, Duration::from_secs(30));
+    let sent = h.sent();
+    let bye = sent
+        .iter()
+        .find(|(d, t)| *d == Destination::Udp(CARRIER.parse().unwrap()) && t.starts_with("BYE "))
+        .expect("BYE to the carrier");
+    assert!(
+        bye.1
+            .contains("Reason: SIP;cause=200;text=\"No media for 30 s\""),
+        "{}",
+        bye.1
+    );
+    assert!(
+        sent.iter()
+            .any(|(d, t)| *d == Destination::Conn(CONN) && t.starts_with("BYE "))
+    );
+    h.media_stops(MediaCounts::default());
+    let r = &h.records()[0];
+    assert_eq!(r.hangup_by, HangupBy::Gateway);
+    assert_eq!(r.final_reason, "No media for 30 s");
+}
