@@ -19,9 +19,9 @@
 //! binding with `+sip.instance` and `reg-id` replaces the earlier binding of
 //! the same instance and reg-id (a page refresh), whatever its Contact URI.
 //!
-//! Challenges are sent MD5 first, then SHA-256: RFC 8760 prefers the stronger
-//! first, but JsSIP and SIP.js read only the first challenge and know only MD5;
-//! our own client picks SHA-256 from the list.
+//! Challenges are sent SHA-256 first, then MD5, as RFC 8760 asks. JsSIP (the
+//! e2e test proves it) reads only the last `WWW-Authenticate` and knows only
+//! MD5, so MD5 stays last; our own client picks SHA-256 from the list.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -243,7 +243,7 @@ impl Registrar {
             }
             Err(Refusal::Challenge { stale }) => {
                 let mut response = response_to(req, 401, "Unauthorized", Some(&to_tag));
-                for algorithm in [Algorithm::Md5, Algorithm::Sha256] {
+                for algorithm in [Algorithm::Sha256, Algorithm::Md5] {
                     let challenge = Challenge {
                         realm: self.config.domain.clone(),
                         nonce: self.new_nonce(now.instant),
