@@ -215,9 +215,9 @@ impl SipCore {
         mut request: rsip::Request,
         unknown_method: Option<String>,
     ) {
-        if source.conn.is_none() {
-            stamp_via(&mut request, source.peer);
-        }
+        // RFC 3261 §18.2.1 for every transport: over WebSocket the sent-by
+        // is a made-up `.invalid` host, so `received` always shows up there.
+        stamp_via(&mut request, source.peer);
         let tag = || Some("gw");
         match (source.conn, source.transport) {
             (Some(conn), Transport::Ws | Transport::Wss) => {
