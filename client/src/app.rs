@@ -8,6 +8,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::hooks::use_phone;
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
+use crate::state::call::CallCommand;
 use crate::state::{Action, AppState, check_sign_in};
 
 #[function_component]
@@ -32,11 +33,15 @@ pub fn App() -> Html {
     }
 
     let phone = {
-        let dispatcher = state.dispatcher();
-        use_phone(
-            state.sip_credential(),
-            Callback::from(move |status| dispatcher.dispatch(Action::Phone(status))),
-        )
+        let on_status = {
+            let dispatcher = state.dispatcher();
+            Callback::from(move |status| dispatcher.dispatch(Action::Phone(status)))
+        };
+        let on_call = {
+            let dispatcher = state.dispatcher();
+            Callback::from(move |update| dispatcher.dispatch(Action::Call(update)))
+        };
+        use_phone(state.sip_credential(), on_status, on_call)
     };
 
     let on_sign_in = {
@@ -77,6 +82,19 @@ pub fn App() -> Html {
         })
     };
 
+    let on_command = {
+        let phone = phone.clone();
+        Callback::from(move |command: CallCommand| match command {
+            CallCommand::Dial(target, caller_id) => phone.dial(target, caller_id),
+            CallCommand::Hangup => phone.hangup(),
+            CallCommand::Mute(muted) => phone.set_muted(muted),
+            CallCommand::ToggleHold => phone.toggle_hold(),
+            CallCommand::Dtmf(tone) => phone.dtmf(tone),
+            CallCommand::SelectMic(id) => phone.select_mic(id),
+            CallCommand::SelectSpeaker(id) => phone.select_speaker(id),
+        })
+    };
+
     let on_retry = Callback::from(move |()| phone.retry());
 
     match &*state {
@@ -92,13 +110,16 @@ pub fn App() -> Html {
             session,
             status,
             signing_out,
+            call,
         } => html! {
             <PhonePage
                 session={session.clone()}
                 status={status.clone()}
                 signing_out={*signing_out}
+                call={call.clone()}
                 {on_sign_out}
                 {on_retry}
+                {on_command}
             />
         },
     }

@@ -1,6 +1,8 @@
 //! What the app shows, as a pure reducer: every change arrives as an
 //! [`Action`], so the flow (load → sign in → phone → sign out) is tested
-//! without a browser.
+//! without a browser. The call panel's part is [`call`].
+
+pub mod call;
 
 use std::rc::Rc;
 
@@ -8,6 +10,7 @@ use shared::api::{SessionInfo, SignInRequest, SipCredential};
 use yew::Reducible;
 
 use crate::phone::PhoneStatus;
+use call::{CallUpdate, CallView};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum AppState {
@@ -24,6 +27,8 @@ pub enum AppState {
         session: Rc<SessionInfo>,
         status: PhoneStatus,
         signing_out: bool,
+        /// Shared with the components that show it; replaced on every change.
+        call: Rc<CallView>,
     },
 }
 
@@ -38,6 +43,7 @@ pub enum Action {
     SignInSubmitted,
     SignInFailed(String),
     Phone(PhoneStatus),
+    Call(CallUpdate),
     SignOutRequested,
     SignedOut,
 }
@@ -78,6 +84,7 @@ impl Reducible for AppState {
                 },
                 session: Rc::new(session),
                 signing_out: false,
+                call: Rc::default(),
             },
             (Action::NoSession { error }, _) => AppState::SignIn { busy: false, error },
             (Action::SignInSubmitted, AppState::SignIn { .. }) => AppState::SignIn {
@@ -93,22 +100,42 @@ impl Reducible for AppState {
                 AppState::Phone {
                     session,
                     signing_out,
+                    call,
                     ..
                 },
             ) if session.sip.is_some() => AppState::Phone {
                 session: session.clone(),
                 status,
                 signing_out: *signing_out,
+                call: call.clone(),
+            },
+            (
+                Action::Call(update),
+                AppState::Phone {
+                    session,
+                    status,
+                    signing_out,
+                    call,
+                },
+            ) if session.sip.is_some() => AppState::Phone {
+                session: session.clone(),
+                status: status.clone(),
+                signing_out: *signing_out,
+                call: Rc::new(call.apply(update)),
             },
             (
                 Action::SignOutRequested,
                 AppState::Phone {
-                    session, status, ..
+                    session,
+                    status,
+                    call,
+                    ..
                 },
             ) => AppState::Phone {
                 session: session.clone(),
                 status: status.clone(),
                 signing_out: true,
+                call: call.clone(),
             },
             (Action::SignedOut, _) => AppState::SignIn {
                 busy: false,
@@ -145,6 +172,7 @@ mod tests {
                 display_name: "Demo Agent".to_owned(),
                 expires_at: 2_000_000_000,
             }),
+            dialing: Default::default(),
         }
     }
 
@@ -248,6 +276,26 @@ mod tests {
             }
         ));
         assert_eq!(state.sip_credential(), None);
+    }
+
+    #[test]
+    fn call_updates_reach_the_call_panel_of_a_phone_only() {
+        let dialing = || {
+            Action::Call(CallUpdate::Dialing {
+                number: "+14155552671".to_owned(),
+            })
+        };
+        let state = run([Action::SessionStarted(session(true)), dialing()]);
+        let AppState::Phone { call, .. } = &state else {
+            panic!("{state:?}");
+        };
+        assert_eq!(call.data_state(), "calling");
+        // Registration news keeps the call as it is.
+        let state = Rc::new(state).reduce(Action::Phone(PhoneStatus::Registered));
+        assert!(matches!(&*state, AppState::Phone { call, .. } if call.data_state() == "calling"));
+        // No phone, no call.
+        let state = run([Action::SessionStarted(session(false)), dialing()]);
+        assert!(matches!(&state, AppState::Phone { call, .. } if call.data_state() == "idle"));
     }
 
     #[test]

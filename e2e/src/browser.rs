@@ -34,6 +34,13 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-dev-shm-usage",
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
+    // The tests run in a network namespace that has only loopback: without
+    // this Chromium gathers no ICE candidate there and a call never gets
+    // media. (The gateway is ICE-lite and learns the browser's address from
+    // its checks.)
+    "--allow-loopback-in-peer-connection",
+    // A call's remote audio plays without a user gesture.
+    "--autoplay-policy=no-user-gesture-required",
     "--window-size=1280,900",
     // Console messages go to Chromium's stderr, which chromedriver copies
     // into its log (`--enable-chrome-logs`): kept for failed tests.

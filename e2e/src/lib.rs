@@ -11,6 +11,8 @@
 //! - [`sip`] builds and reads SIP messages and talks to the gateway over
 //!   UDP, TCP and WebSocket.
 //! - [`http`] is a small HTTP/1.1 client for the REST API.
+//! - [`calls`]: steps of the call tests (sign in, dial, WebRTC stats, call
+//!   records).
 //!
 //! Everything stays on loopback: no test sends a packet anywhere else.
 //!
@@ -19,9 +21,11 @@
 //! `chromium` and `chromium-driver`, and `npm ci` in `e2e/node`.
 
 pub mod browser;
+pub mod calls;
 pub mod gateway;
 pub mod http;
 pub mod sip;
+pub mod sipp;
 
 use std::future::Future;
 use std::path::PathBuf;

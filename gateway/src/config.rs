@@ -68,6 +68,18 @@ pub struct Args {
     /// Mark the session cookie `Secure` (set when serving over HTTPS).
     #[arg(long, env = "GATEWAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Seconds without RTP on a call before both legs are hung up.
+    #[arg(long, env = "GATEWAY_NO_MEDIA_TIMEOUT")]
+    pub no_media_timeout: Option<u64>,
+    /// Country (ISO 3166 alpha-2) for numbers dialled without a country code.
+    #[arg(long, env = "GATEWAY_DEFAULT_COUNTRY")]
+    pub default_country: Option<String>,
+    /// Run the built-in demo carrier (tone, then echo): `true` or `false`.
+    #[arg(long, env = "GATEWAY_DEMO_CARRIER")]
+    pub demo_carrier: Option<bool>,
+    /// Seconds a shutdown waits for calls to end before hanging them up.
+    #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
 }
 
 /// The same settings, read from the config file.
@@ -86,6 +98,10 @@ struct FileSettings {
     log_level: Option<String>,
     log_sip: Option<bool>,
     secure_cookies: Option<bool>,
+    no_media_timeout: Option<u64>,
+    default_country: Option<String>,
+    demo_carrier: Option<bool>,
+    shutdown_grace: Option<u64>,
 }
 
 /// Checked settings.
@@ -103,6 +119,11 @@ pub struct Config {
     pub log_level: String,
     pub log_sip: bool,
     pub secure_cookies: bool,
+    pub no_media_timeout: std::time::Duration,
+    /// Upper-case ISO 3166 alpha-2, one `shared::e164` knows.
+    pub default_country: String,
+    pub demo_carrier: bool,
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Config {
@@ -187,7 +208,39 @@ impl Config {
                 format!("`{log_level}` is not a level (error, warn, info, debug, trace)"),
             ));
         }
+        let no_media_timeout = args
+            .no_media_timeout
+            .or(file.no_media_timeout)
+            .unwrap_or(30);
+        if !(5..=3600).contains(&no_media_timeout) {
+            return Err(bad(
+                "no_media_timeout",
+                format!("{no_media_timeout} s: give between 5 and 3600 seconds"),
+            ));
+        }
+        let default_country = pick(args.default_country, file.default_country, "US")
+            .trim()
+            .to_ascii_uppercase();
+        if shared::e164::country(&default_country).is_none() {
+            return Err(bad(
+                "default_country",
+                format!(
+                    "`{default_country}` is not a country code this gateway knows (like US, GB, DE)"
+                ),
+            ));
+        }
+        let shutdown_grace = args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30);
+        if shutdown_grace > 3600 {
+            return Err(bad(
+                "shutdown_grace",
+                format!("{shutdown_grace} s: give at most 3600 seconds"),
+            ));
+        }
         Ok(Config {
+            no_media_timeout: std::time::Duration::from_secs(no_media_timeout),
+            default_country,
+            demo_carrier: args.demo_carrier.or(file.demo_carrier).unwrap_or(true),
+            shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
             http_listen,
             sip_udp,
             sip_tcp,

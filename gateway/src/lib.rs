@@ -10,9 +10,12 @@
 //! - [`auth`]: argon2 passwords, random tokens.
 
 pub mod auth;
+pub mod carriers;
 pub mod config;
 pub mod db;
+pub mod demo_carrier;
 pub mod http;
+pub mod media;
 pub mod sip;
 pub mod transport;
 
@@ -23,6 +26,7 @@ use shared::sip::Limits;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::sip::b2bua::B2buaConfig;
 use crate::sip::core::CoreConfig;
 use crate::sip::registrar::RegistrarConfig;
 use crate::transport::{CoreInput, SipListeners};
@@ -36,6 +40,10 @@ pub enum StartError {
     },
     #[error(transparent)]
     Db(#[from] db::DbError),
+    #[error("media: {0}")]
+    Media(String),
+    #[error("cannot start the demo carrier: {0}")]
+    DemoCarrier(std::io::Error),
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -52,13 +60,30 @@ pub struct Running {
     /// Passwords generated on first start were written here.
     pub first_start_credentials: Option<std::path::PathBuf>,
     pub first_start: bool,
+    /// Where the built-in demo carrier listens, when it runs.
+    pub demo_carrier: Option<SocketAddr>,
+    sip: transport::SipHandle,
+    grace: std::time::Duration,
+    _demo: Option<demo_carrier::DemoCarrier>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting HTTP requests and waits for open ones to finish.
+    /// Hangs up every call (after waiting up to the grace period for them to
+    /// end; their records are written), then stops accepting HTTP requests
+    /// and waits for open ones to finish.
     pub async fn shutdown(self) {
+        let (done, calls_over) = tokio::sync::oneshot::channel();
+        self.sip
+            .send(CoreInput::Shutdown {
+                grace: self.grace,
+                done,
+            })
+            .await;
+        // Hung-up calls need a moment for their BYEs and records.
+        let _ =
+            tokio::time::timeout(self.grace + std::time::Duration::from_secs(5), calls_over).await;
         let _ = self.shutdown.send(());
         let _ = self.server.await;
     }
@@ -112,15 +137,64 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             source,
         })?;
 
+    let media = media::MediaEngine::new(media::MediaConfig {
+        bind_ip: sip_udp.ip(),
+        advertised_ip: config.advertised_address,
+        rtp_ports: config.rtp_ports.clone(),
+        no_media_timeout: config.no_media_timeout,
+    })
+    .map_err(|e| StartError::Media(e.to_string()))?;
+    let demo = if config.demo_carrier {
+        Some(
+            demo_carrier::start(demo_carrier::DemoCarrierConfig {
+                bind_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                sip_port: 0,
+                answer_delay: std::time::Duration::from_secs(1),
+            })
+            .await
+            .map_err(StartError::DemoCarrier)?,
+        )
+    } else {
+        None
+    };
+    let demo_addr = demo.as_ref().map(|d| d.sip_addr);
+
     let core_config = CoreConfig {
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
+        b2bua: B2buaConfig::new(
+            config.advertised_address,
+            sip_udp.port(),
+            config.sip_domain.clone(),
+        ),
         limits: Limits::default(),
     };
-    let sip = transport::start_core(core_config, listeners.udp.clone(), config.log_sip);
+    let sip = transport::start_core(
+        core_config,
+        listeners.udp.clone(),
+        media,
+        database.clone(),
+        config.log_sip,
+    );
     for credential in db::live_sip_credentials(&database, now.unix).await? {
+        let account_id = credential.account_id;
         sip.send(CoreInput::CredentialIssued(credential.into()))
             .await;
+        if let Some(account) = db::account_by_id(&database, account_id).await? {
+            let dialing =
+                db::dialing_profile(&database, account_id, &config.default_country).await?;
+            sip.send(CoreInput::Agent(sip::b2bua::AgentInfo {
+                account_id,
+                username: account.username,
+                display_name: account.display_name,
+                dialing,
+            }))
+            .await;
+        }
     }
+    sip.send(CoreInput::Routes(
+        carriers::routes(&database, demo_addr).await?,
+    ))
+    .await;
     tokio::spawn(transport::udp::receive_loop(listeners.udp, sip.clone()));
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
 
@@ -130,10 +204,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "web client not built there (run `trunk build --release`); / will answer 404"
         );
     }
+    let grace = config.shutdown_grace;
     let state = http::AppState {
         db: database,
-        sip,
+        sip: sip.clone(),
         config: Arc::new(config),
+        demo_carrier: demo_addr,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +230,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sip_tcp,
         first_start: seeded.is_some(),
         first_start_credentials: seeded.and_then(|s| s.credentials_file),
+        demo_carrier: demo_addr,
+        sip,
+        grace,
+        _demo: demo,
         shutdown,
         server,
     })

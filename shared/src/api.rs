@@ -31,6 +31,40 @@ pub struct SessionInfo {
     pub account: AccountInfo,
     /// Present for accounts that have a phone (agents, and admins who take calls).
     pub sip: Option<SipCredential>,
+    /// What this account's phone may dial with.
+    #[serde(default)]
+    pub dialing: DialingProfile,
+}
+
+/// What the phone needs to place calls: how to read typed numbers and which
+/// caller IDs the agent may present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialingProfile {
+    /// ISO 3166 alpha-2 code for numbers typed without a country code, e.g. `US`.
+    pub default_country: String,
+    /// The caller IDs (E.164, with `+`) this agent may present, in the order
+    /// to offer them. The phone sends the chosen one in `P-Preferred-Identity`.
+    pub caller_ids: Vec<CallerIdChoice>,
+    /// The one used when the agent picks none; `None` means the carrier's.
+    pub default_caller_id: Option<String>,
+}
+
+impl Default for DialingProfile {
+    fn default() -> Self {
+        DialingProfile {
+            default_country: "US".to_owned(),
+            caller_ids: Vec::new(),
+            default_caller_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerIdChoice {
+    /// E.164 with `+`, e.g. `+15551230000`.
+    pub number: String,
+    /// What the agent sees next to it, e.g. `Sales line`.
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,4 +111,156 @@ pub struct ApiError {
 pub struct Health {
     pub status: String,
     pub version: String,
+}
+
+/// How a carrier wants the dialled number written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberFormat {
+    /// `+14155552671`
+    #[default]
+    E164,
+    /// `14155552671`
+    E164WithoutPlus,
+    /// As dialled inside the number's country: `4155552671` in the US,
+    /// `02079460000` in the UK.
+    National,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SipTransport {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// Body of `POST /api/v1/carriers`: a SIP trunk to send calls to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierInput {
+    pub name: String,
+    /// Host name or IP address of the carrier's SIP server.
+    pub host: String,
+    #[serde(default = "default_sip_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub transport: SipTransport,
+    /// Digest username, when the carrier challenges.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Digest secret: write-only, never returned.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// User part of From instead of the caller ID (Asterisk's `fromuser`).
+    #[serde(default)]
+    pub from_user: Option<String>,
+    /// Host part of From instead of our address (Asterisk's `fromdomain`).
+    #[serde(default)]
+    pub from_domain: Option<String>,
+    /// Caller ID (E.164) when the agent has none.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// Codec names in preference order: `PCMU`, `PCMA`.
+    #[serde(default = "default_codecs")]
+    pub codecs: Vec<String>,
+    /// Lower is tried first.
+    #[serde(default = "default_priority")]
+    pub priority: i64,
+    #[serde(default)]
+    pub number_format: NumberFormat,
+    /// Digits put before the number, e.g. `1010`.
+    #[serde(default)]
+    pub tech_prefix: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_sip_port() -> u16 {
+    5060
+}
+fn default_codecs() -> Vec<String> {
+    vec!["PCMU".to_owned(), "PCMA".to_owned()]
+}
+fn default_priority() -> i64 {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+/// A carrier as the API returns it: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carrier {
+    pub id: i64,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub transport: SipTransport,
+    pub username: Option<String>,
+    /// Whether a secret is stored (the secret itself is never returned).
+    pub has_secret: bool,
+    pub from_user: Option<String>,
+    pub from_domain: Option<String>,
+    pub caller_id: Option<String>,
+    pub codecs: Vec<String>,
+    pub priority: i64,
+    pub number_format: NumberFormat,
+    pub tech_prefix: String,
+    /// The built-in demo carrier (answers every call with a tone and an echo).
+    pub is_demo: bool,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Outbound,
+    Inbound,
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupBy {
+    /// The agent (hang-up button, cancel while ringing, tab closed).
+    Agent,
+    /// The far end (the carrier or the callee).
+    Remote,
+    /// The gateway (no media, shutdown, a failure of its own).
+    Gateway,
+}
+
+/// One call attempt, as `GET /api/v1/calls` lists it. Times are Unix
+/// milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub id: String,
+    pub direction: CallDirection,
+    pub account_id: Option<i64>,
+    pub agent: Option<String>,
+    pub caller_id: Option<String>,
+    pub dialled: String,
+    pub carrier_id: Option<i64>,
+    pub carrier: Option<String>,
+    pub invite_at: i64,
+    pub ringing_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub ended_at: i64,
+    pub duration_s: i64,
+    pub final_code: u16,
+    pub final_reason: String,
+    pub hangup_by: HangupBy,
+    pub packets_to_carrier: i64,
+    pub bytes_to_carrier: i64,
+    pub packets_from_carrier: i64,
+    pub bytes_from_carrier: i64,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
 }

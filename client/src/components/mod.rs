@@ -2,9 +2,15 @@
 //! `Callback`s; none of them holds the phone or calls the API.
 
 mod agent;
+mod audio_settings;
 mod brand;
+mod call_status;
+mod dialer;
 mod registration_status;
 
 pub use agent::AgentBadge;
+pub use audio_settings::{AudioSettings, MicError};
 pub use brand::Brand;
+pub use call_status::CallStatus;
+pub use dialer::Dialer;
 pub use registration_status::RegistrationStatus;

@@ -3,20 +3,27 @@ use std::rc::Rc;
 use shared::api::SessionInfo;
 use yew::prelude::*;
 
-use crate::components::{AgentBadge, Brand, RegistrationStatus};
+use crate::components::{
+    AgentBadge, AudioSettings, Brand, CallStatus, Dialer, MicError, RegistrationStatus,
+};
 use crate::phone::PhoneStatus;
+use crate::phone::media::REMOTE_AUDIO_ID;
+use crate::state::call::{CallCommand, CallView};
 
 #[derive(Properties, PartialEq)]
 pub struct PhonePageProps {
     pub session: Rc<SessionInfo>,
     pub status: PhoneStatus,
     pub signing_out: bool,
+    pub call: Rc<CallView>,
     pub on_sign_out: Callback<()>,
     pub on_retry: Callback<()>,
+    pub on_command: Callback<CallCommand>,
 }
 
 /// The agent's workspace: a top bar (registration state, who is signed in,
-/// sign-out), the phone panel (where the dial pad goes) and the call list.
+/// sign-out), the phone panel (call state, dialer, audio devices) and the
+/// call list. The panel fits a ~360 px CRM side panel on its own.
 #[function_component]
 pub fn PhonePage(props: &PhonePageProps) -> Html {
     let account = &props.session.account;
@@ -25,6 +32,9 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
 
     let (headline, detail) = describe(&props.status);
     let retry = matches!(props.status, PhoneStatus::Failed { .. }) && !props.signing_out;
+    let ready = props.status == PhoneStatus::Registered && !props.signing_out;
+    // Once registered the dialer says it all; otherwise explain first.
+    let show_state = !ready && !props.call.in_call();
 
     html! {
         <div class="shell">
@@ -51,15 +61,29 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
             <main class="workspace">
                 <section class="card phone-panel" aria-labelledby="phone-title">
                     <h2 id="phone-title" class="card-title">{ "Phone" }</h2>
-                    <div class={classes!("phone-state", format!("phone-state-{}", props.status.data_state()))}>
-                        <p class="phone-headline">{ headline }</p>
-                        <p class="muted">{ detail }</p>
-                        if retry {
-                            <button id="retry-registration" type="button" class="button button-primary" onclick={on_retry}>
-                                { "Try again" }
-                            </button>
-                        }
-                    </div>
+                    if show_state {
+                        <div class={classes!("phone-state", format!("phone-state-{}", props.status.data_state()))}>
+                            <p class="phone-headline">{ headline }</p>
+                            <p class="muted">{ detail }</p>
+                            if retry {
+                                <button id="retry-registration" type="button" class="button button-primary" onclick={on_retry}>
+                                    { "Try again" }
+                                </button>
+                            }
+                        </div>
+                    }
+                    <MicError problem={props.call.mic_problem.clone()} />
+                    <CallStatus call={props.call.clone()} on_command={props.on_command.clone()} />
+                    <Dialer
+                        profile={props.session.dialing.clone()}
+                        call={props.call.clone()}
+                        {ready}
+                        on_command={props.on_command.clone()}
+                    />
+                    <AudioSettings devices={props.call.devices.clone()} on_command={props.on_command.clone()} />
+                    // The far end's audio; the phone attaches the call's
+                    // remote stream to it.
+                    <audio id={REMOTE_AUDIO_ID} autoplay=true class="visually-hidden"></audio>
                 </section>
 
                 <section class="card calls-panel" aria-labelledby="calls-title">

@@ -1,13 +1,22 @@
-//! The phone: a SIP user agent registering over a WebSocket.
+//! The phone: a SIP user agent registering over a WebSocket and placing
+//! calls with WebRTC audio.
 //!
 //! - [`ua`]: the user agent as a sans-IO state machine (link, reconnect,
-//!   registration, sign-out) around `shared::sip::register`; tested natively.
+//!   registration, sign-out, the current call) around
+//!   `shared::sip::register` and `shared::sip::call`; tested natively.
 //! - [`backoff`], [`ids`]: reconnect delays; instance ids and random labels.
-//! - [`shell`]: the browser side (WebSocket, timer, clock, randomness). The
-//!   only file here that touches the network.
+//! - [`shell`]: the browser side (WebSocket, timer, clock, randomness) and
+//!   the glue from call events to media. The only file here that touches
+//!   the network.
+//! - [`media`] (microphone, `RTCPeerConnection`, remote audio, DTMF),
+//!   [`ringback`] (WebAudio tone), [`devices`] (device lists, speaker choice,
+//!   microphone permission): thin web-sys layers that decide nothing.
 
 pub mod backoff;
+pub mod devices;
 pub mod ids;
+pub mod media;
+pub mod ringback;
 pub mod shell;
 pub mod ua;
 

@@ -1,6 +1,8 @@
 //! The browser shell around [`Ua`]: the WebSocket, the one timer, the clock
-//! and the randomness. Everything it decides comes from the `Ua`; this file
-//! only carries commands out and events in.
+//! and the randomness; and, for calls, the glue between the `Ua`'s call
+//! events and the media ([`Media`], [`Ringback`], [`devices`]). Everything
+//! SIP decides comes from the `Ua`; this file only carries commands out and
+//! events in, and reports what the call panel shows as [`CallUpdate`]s.
 //!
 //! Ownership: the shell's state lives in an `Rc<RefCell<Inner>>`; socket
 //! handlers and the timer hold only a `Weak` to it, so dropping the last
@@ -14,15 +16,22 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use shared::api::SipCredential;
+use shared::e164::E164;
+use shared::sip::call::{CallEvent, CallRequest, EndCause, Reoffer};
 use shared::sip::register::RegistrationConfig;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{CloseEvent, Event, MessageEvent, PermissionStatus, WebSocket};
 use web_time::Instant;
 use yew::Callback;
 
+use super::devices;
 use super::ids;
+use super::media::{Media, StartError};
+use super::ringback::Ringback;
 use super::ua::{Command, PhoneStatus, Ua, UaEvent};
+use crate::state::call::{CallUpdate, end_reason, refusal};
 
 /// sessionStorage key of this tab's RFC 5626 instance id.
 const INSTANCE_KEY: &str = "dialer.sip-instance";
@@ -41,7 +50,30 @@ struct Inner {
     generation: u64,
     timer: Option<Timeout>,
     on_status: Callback<PhoneStatus>,
+    on_call: Callback<CallUpdate>,
     on_signed_out: Vec<Box<dyn FnOnce()>>,
+    call: CallSide,
+    device_watch: Option<Closure<dyn FnMut()>>,
+    permission_watch: Option<(PermissionStatus, Closure<dyn FnMut()>)>,
+}
+
+/// The browser side of the current call.
+#[derive(Default)]
+struct CallSide {
+    /// One more per dial: async work of an older call finds it changed and
+    /// lets go of what it made.
+    seq: u64,
+    /// Media being prepared: Call was pressed, the INVITE is not out yet.
+    preparing: bool,
+    media: Option<Media>,
+    ringback: Option<Ringback>,
+    early_media: bool,
+    answered: bool,
+    held: bool,
+    hold_busy: bool,
+    /// Said instead of the SIP reason when the call ends (we hung up
+    /// because the media failed).
+    end_reason: Option<String>,
 }
 
 /// An open (or opening) WebSocket and the handlers attached to it.
@@ -69,6 +101,7 @@ impl PhoneShell {
     pub fn start(
         credential: &SipCredential,
         on_status: Callback<PhoneStatus>,
+        on_call: Callback<CallUpdate>,
     ) -> Result<PhoneShell, String> {
         let config = RegistrationConfig {
             aor: credential.aor.clone(),
@@ -91,12 +124,283 @@ impl PhoneShell {
                 generation: 0,
                 timer: None,
                 on_status,
+                on_call,
                 on_signed_out: Vec::new(),
+                call: CallSide::default(),
+                device_watch: None,
+                permission_watch: None,
             })),
         };
         shell.inner.borrow_mut().ua.start(Instant::now());
         pump(&shell.inner);
+        shell.watch_devices();
         Ok(shell)
+    }
+
+    /// Calls `target`, presenting `caller_id` (`None`: the carrier's
+    /// default): microphone, peer connection and offer first, then the INVITE.
+    pub fn dial(&self, target: E164, caller_id: Option<E164>) {
+        let seq = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.call.preparing || inner.call.media.is_some() || inner.ua.in_call() {
+                return;
+            }
+            let seq = inner.call.seq + 1;
+            inner.call = CallSide {
+                seq,
+                preparing: true,
+                ..CallSide::default()
+            };
+            seq
+        };
+        emit(
+            &self.inner,
+            CallUpdate::Dialing {
+                number: target.to_string(),
+            },
+        );
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let started = Media::start(devices::chosen_mic()).await;
+            let Some(rc) = weak.upgrade() else {
+                if let Ok((media, _)) = started {
+                    media.close();
+                }
+                return;
+            };
+            let current = {
+                let mut inner = rc.borrow_mut();
+                let current = inner.call.seq == seq && inner.call.preparing;
+                if current {
+                    inner.call.preparing = false;
+                }
+                current
+            };
+            let (media, offer) = match started {
+                Ok(started) if current => started,
+                // Hung up while the microphone was being opened.
+                Ok((media, _)) => return media.close(),
+                Err(_) if !current => return,
+                Err(StartError::Mic(problem)) => return emit(&rc, CallUpdate::MicFailed(problem)),
+                Err(StartError::Other(error)) => {
+                    return emit(
+                        &rc,
+                        CallUpdate::Ended {
+                            reason: format!("The call could not start: {error}."),
+                            at: Instant::now(),
+                        },
+                    );
+                }
+            };
+            expose_peer(&media);
+            emit(&rc, CallUpdate::MicOk);
+            let speaker = devices::chosen_speaker();
+            if !speaker.is_empty() {
+                spawn_local(async move {
+                    let _ = devices::set_speaker(&speaker).await;
+                });
+            }
+            let placed = {
+                let mut inner = rc.borrow_mut();
+                inner.call.media = Some(media.clone());
+                let request = CallRequest {
+                    target,
+                    caller_id,
+                    offer,
+                };
+                inner.ua.place_call(Instant::now(), request)
+            };
+            match placed {
+                Ok(()) => pump(&rc),
+                Err(error) => {
+                    media.close();
+                    rc.borrow_mut().call.media = None;
+                    emit(
+                        &rc,
+                        CallUpdate::Ended {
+                            reason: error.to_string(),
+                            at: Instant::now(),
+                        },
+                    );
+                }
+            }
+            // Device names are readable now that the microphone was allowed.
+            refresh_devices(&rc);
+        });
+    }
+
+    /// Hangs up (CANCEL or BYE), or stops a call still getting its media.
+    pub fn hangup(&self) {
+        let preparing = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.call.preparing {
+                inner.call.preparing = false;
+                inner.call.seq += 1;
+                true
+            } else {
+                inner.ua.hangup(Instant::now());
+                false
+            }
+        };
+        if preparing {
+            emit(
+                &self.inner,
+                CallUpdate::Ended {
+                    reason: end_reason(&EndCause::Local),
+                    at: Instant::now(),
+                },
+            );
+        } else {
+            pump(&self.inner);
+        }
+    }
+
+    /// Mutes or unmutes the microphone (the track keeps running, disabled:
+    /// the far end hears silence).
+    pub fn set_muted(&self, muted: bool) {
+        let media = self.inner.borrow().call.media.clone();
+        if let Some(media) = media {
+            media.set_muted(muted);
+            emit(&self.inner, CallUpdate::Muted(muted));
+        }
+    }
+
+    /// Puts the far end on hold, or takes it off hold: a re-INVITE with a
+    /// new offer (`a=sendonly` / `a=sendrecv`).
+    pub fn toggle_hold(&self) {
+        let (media, held, seq) = {
+            let mut inner = self.inner.borrow_mut();
+            let call = &mut inner.call;
+            let Some(media) = call
+                .media
+                .clone()
+                .filter(|_| call.answered && !call.hold_busy)
+            else {
+                return;
+            };
+            call.hold_busy = true;
+            (media, call.held, call.seq)
+        };
+        emit(&self.inner, CallUpdate::HoldPending);
+        let reoffer = if held { Reoffer::Resume } else { Reoffer::Hold };
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let offer = media.reoffer(!held).await;
+            let Some(rc) = weak.upgrade() else { return };
+            let sent = match offer {
+                Ok(sdp) => {
+                    let mut inner = rc.borrow_mut();
+                    if inner.call.seq != seq {
+                        return;
+                    }
+                    inner
+                        .ua
+                        .reoffer(Instant::now(), reoffer, sdp)
+                        .map_err(|e| e.to_string())
+                }
+                Err(error) => Err(error),
+            };
+            match sent {
+                Ok(()) => pump(&rc),
+                Err(error) => {
+                    media.rollback(held).await;
+                    rc.borrow_mut().call.hold_busy = false;
+                    emit(
+                        &rc,
+                        CallUpdate::HoldFailed {
+                            message: hold_failure(reoffer, &error),
+                        },
+                    );
+                }
+            }
+        });
+    }
+
+    /// Sends one keypad tone in the call.
+    pub fn dtmf(&self, tone: char) {
+        let media = self.inner.borrow().call.media.clone();
+        let Some(media) = media else { return };
+        let update = if media.dtmf(tone) {
+            CallUpdate::DtmfSent(tone)
+        } else {
+            CallUpdate::Notice(
+                "Keypad tones cannot be sent on this call: the other side did not accept them."
+                    .to_owned(),
+            )
+        };
+        emit(&self.inner, update);
+    }
+
+    /// Uses microphone `id` (`""`: the default) from now on, in the call too.
+    pub fn select_mic(&self, id: String) {
+        devices::remember_mic(&id);
+        let media = self.inner.borrow().call.media.clone();
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let switched = match media {
+                Some(media) => media
+                    .switch_microphone(Some(id).filter(|id| !id.is_empty()))
+                    .await
+                    .map_err(|problem| problem.explanation()),
+                None => Ok(()),
+            };
+            let Some(rc) = weak.upgrade() else { return };
+            if let Err(message) = switched {
+                emit(&rc, CallUpdate::Notice(message));
+            }
+            refresh_devices(&rc);
+        });
+    }
+
+    /// Plays the call on speaker `id` (`""`: the default).
+    pub fn select_speaker(&self, id: String) {
+        devices::remember_speaker(&id);
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let result = devices::set_speaker(&id).await;
+            let Some(rc) = weak.upgrade() else { return };
+            if let Err(error) = result {
+                emit(
+                    &rc,
+                    CallUpdate::Notice(format!("The speaker could not be changed ({error}).")),
+                );
+            }
+            refresh_devices(&rc);
+        });
+    }
+
+    /// Lists devices now and whenever one comes or goes; follows the
+    /// microphone permission so that a blocked microphone is explained
+    /// before anyone presses Call.
+    fn watch_devices(&self) {
+        refresh_devices(&self.inner);
+        let weak = Rc::downgrade(&self.inner);
+        let watch = devices::watch(move || {
+            if let Some(rc) = weak.upgrade() {
+                refresh_devices(&rc);
+            }
+        });
+        self.inner.borrow_mut().device_watch = watch;
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let on_change = {
+                let weak = weak.clone();
+                move |denied: bool| {
+                    if let Some(rc) = weak.upgrade() {
+                        let update = if denied {
+                            CallUpdate::MicBlocked
+                        } else {
+                            CallUpdate::MicOk
+                        };
+                        emit(&rc, update);
+                    }
+                }
+            };
+            let watched = devices::watch_permission(on_change).await;
+            if let Some(rc) = weak.upgrade() {
+                rc.borrow_mut().permission_watch = watched;
+            }
+        });
     }
 
     /// Un-REGISTERs (up to ~2 s), closes the socket, then calls `done`.
@@ -122,6 +426,178 @@ impl PhoneShell {
         inner.timer = None;
         inner.socket = None;
         inner.on_signed_out.clear();
+        inner.call.seq += 1;
+        inner.call.preparing = false;
+        inner.call.ringback = None;
+        if let Some(media) = inner.call.media.take() {
+            media.close();
+        }
+        if inner.device_watch.take().is_some() {
+            devices::unwatch();
+        }
+        if let Some((status, _)) = inner.permission_watch.take() {
+            status.set_onchange(None);
+        }
+    }
+}
+
+/// Reports `update` to the call panel (outside any borrow of the shell).
+fn emit(rc: &Rc<RefCell<Inner>>, update: CallUpdate) {
+    let on_call = rc.borrow().on_call.clone();
+    on_call.emit(update);
+}
+
+fn refresh_devices(rc: &Rc<RefCell<Inner>>) {
+    let weak = Rc::downgrade(rc);
+    spawn_local(async move {
+        let list = devices::list().await;
+        if let Some(rc) = weak.upgrade() {
+            emit(&rc, CallUpdate::Devices(list));
+        }
+    });
+}
+
+/// Test and diagnostics hook: the current call's `RTCPeerConnection` as
+/// `window.__dialerPeer`, so that WebDriver tests (and a person in the
+/// console) can read `getStats()`. Set when a call starts.
+fn expose_peer(media: &Media) {
+    if let Some(window) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&window, &"__dialerPeer".into(), media.peer());
+    }
+}
+
+fn hold_failure(reoffer: Reoffer, detail: &str) -> String {
+    let what = match reoffer {
+        Reoffer::Hold => "The call could not be put on hold",
+        Reoffer::Resume => "The call could not be taken off hold",
+    };
+    format!("{what} ({detail}). Try again.")
+}
+
+/// What the shell does with news of the call: media, ringback, the panel.
+fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
+    let weak = Rc::downgrade(rc);
+    let (media, seq) = {
+        let inner = rc.borrow();
+        (inner.call.media.clone(), inner.call.seq)
+    };
+    match event {
+        CallEvent::Ringing => {
+            {
+                let mut inner = rc.borrow_mut();
+                if !inner.call.early_media && inner.call.ringback.is_none() {
+                    inner.call.ringback = Ringback::start(&devices::chosen_speaker());
+                }
+            }
+            emit(rc, CallUpdate::Ringing);
+        }
+        CallEvent::RemoteAnswer { sdp, early } => {
+            if early {
+                {
+                    let mut inner = rc.borrow_mut();
+                    inner.call.early_media = true;
+                    inner.call.ringback = None;
+                }
+                emit(rc, CallUpdate::EarlyMedia);
+            }
+            let Some(media) = media else { return };
+            spawn_local(async move {
+                let Err(error) = media.apply_answer(&sdp).await else {
+                    return;
+                };
+                // The browser cannot use the far end's answer: no audio can
+                // flow, so the call is ended rather than left silent.
+                let Some(rc) = weak.upgrade() else { return };
+                {
+                    let mut inner = rc.borrow_mut();
+                    if inner.call.seq != seq {
+                        return;
+                    }
+                    inner.call.end_reason = Some(format!(
+                        "{} (the browser refused the answer: {error})",
+                        refusal(488, "").trim_end_matches('.')
+                    ));
+                    inner.ua.hangup(Instant::now());
+                }
+                pump(&rc);
+            });
+        }
+        CallEvent::Answered => {
+            {
+                let mut inner = rc.borrow_mut();
+                inner.call.answered = true;
+                inner.call.ringback = None;
+            }
+            emit(rc, CallUpdate::Answered { at: Instant::now() });
+        }
+        CallEvent::HoldChanged { held } => {
+            {
+                let mut inner = rc.borrow_mut();
+                inner.call.held = held;
+                inner.call.hold_busy = false;
+            }
+            emit(rc, CallUpdate::HoldChanged { held });
+        }
+        CallEvent::OfferRejected {
+            reoffer,
+            code,
+            reason,
+        } => {
+            let held = {
+                let mut inner = rc.borrow_mut();
+                inner.call.hold_busy = false;
+                inner.call.held
+            };
+            if let Some(media) = media {
+                spawn_local(async move { media.rollback(held).await });
+            }
+            emit(
+                rc,
+                CallUpdate::HoldFailed {
+                    message: hold_failure(reoffer, &format!("{code} {reason}")),
+                },
+            );
+        }
+        CallEvent::RemoteOffer { sdp } => {
+            spawn_local(async move {
+                let answer = match media {
+                    Some(media) => media.answer(&sdp).await,
+                    None => Err("no media".to_owned()),
+                };
+                let Some(rc) = weak.upgrade() else { return };
+                {
+                    let mut inner = rc.borrow_mut();
+                    if inner.call.seq != seq {
+                        return;
+                    }
+                    let now = Instant::now();
+                    let _ = match answer {
+                        Ok(answer) => inner.ua.accept_offer(now, answer),
+                        Err(_) => inner.ua.reject_offer(now),
+                    };
+                }
+                pump(&rc);
+            });
+        }
+        CallEvent::Ended(cause) => {
+            let reason = {
+                let mut inner = rc.borrow_mut();
+                let call = &mut inner.call;
+                call.ringback = None;
+                call.preparing = false;
+                if let Some(media) = call.media.take() {
+                    media.close();
+                }
+                call.end_reason.take()
+            };
+            emit(
+                rc,
+                CallUpdate::Ended {
+                    reason: reason.unwrap_or_else(|| end_reason(&cause)),
+                    at: Instant::now(),
+                },
+            );
+        }
     }
 }
 
@@ -130,6 +606,7 @@ impl PhoneShell {
 fn pump(rc: &Rc<RefCell<Inner>>) {
     let mut statuses = Vec::new();
     let mut finished = Vec::new();
+    let mut call_events = Vec::new();
     let on_status = {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
@@ -159,6 +636,7 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
             match event {
                 UaEvent::Status(status) => statuses.push(status),
                 UaEvent::SignedOut => finished.append(&mut inner.on_signed_out),
+                UaEvent::Call(event) => call_events.push(event),
             }
         }
         inner.timer = inner.ua.poll_timeout().map(|at| {
@@ -177,6 +655,17 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
     };
     for status in statuses {
         on_status.emit(status);
+    }
+    // A 183 with SDP says Ringing and brings early media at once: no local
+    // ringback to start and stop again.
+    if call_events
+        .iter()
+        .any(|e| matches!(e, CallEvent::RemoteAnswer { early: true, .. }))
+    {
+        rc.borrow_mut().call.early_media = true;
+    }
+    for event in call_events {
+        on_call_event(rc, event);
     }
     for done in finished {
         done();

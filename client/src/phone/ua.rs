@@ -4,6 +4,11 @@
 //! [`Ua::poll_timeout`]; everything it must do comes out of
 //! [`Ua::poll_command`], and what the page shows out of [`Ua::poll_event`].
 //!
+//! Calls ride on the same link: [`Ua::place_call`] starts a
+//! [`shared::sip::call::Call`], frames are routed to it by Call-ID, and what
+//! it reports comes out as [`UaEvent::Call`]. One call at a time; an ended
+//! call that still finishes its CANCEL or BYE is kept until it is done.
+//!
 //! ```text
 //!             start()                 open                  2xx
 //!   Down ─────────────► Connecting ─────────► Open ─ REGISTER ─────► (Registered)
@@ -19,6 +24,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use rsip::headers::UntypedHeader;
+use shared::sip::call::{
+    Call, CallError, CallEvent, CallRequest, CallState, CallerIdentity, Reoffer,
+};
 use shared::sip::register::{
     Registration, RegistrationConfig, RegistrationEvent, RegistrationState, Rng, status_line_reason,
 };
@@ -98,6 +107,31 @@ pub enum UaEvent {
     /// Sign-out finished on the SIP side (un-REGISTER answered, refused,
     /// timed out, or not needed); the web session can go now.
     SignedOut,
+    /// News of the current call.
+    Call(CallEvent),
+}
+
+/// Why a call could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceError {
+    /// The WebSocket is not open (connecting, reconnecting, signed out).
+    NotConnected,
+    /// A call is already in progress.
+    Busy,
+    /// The call could not be built (a bad AOR or offer).
+    Invalid(CallError),
+}
+
+impl std::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaceError::NotConnected => {
+                f.write_str("Your phone is not connected. Try again once it shows Registered.")
+            }
+            PlaceError::Busy => f.write_str("A call is already in progress."),
+            PlaceError::Invalid(e) => write!(f, "The call could not be placed ({e})."),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +142,17 @@ enum Link {
     Waiting { at: Instant },
 }
 
+/// Makes a random source for each new call.
+type RngFactory = Box<dyn Fn() -> Box<dyn FnMut() -> u64>>;
+
 pub struct Ua {
     registration: Registration,
+    identity: CallerIdentity,
+    call_rng: RngFactory,
+    /// The current call, until it is over and done.
+    call: Option<Call>,
+    /// Ended calls still finishing a CANCEL or BYE; they report nothing more.
+    finishing: Vec<Call>,
     rng: Box<dyn Rng>,
     backoff: Backoff,
     link: Link,
@@ -131,9 +174,19 @@ impl Ua {
     where
         R: Rng + Clone + Send + 'static,
     {
+        let identity = CallerIdentity::from(&config);
         let registration = Registration::new(config, rng.clone()).map_err(|e| e.to_string())?;
+        let for_calls = rng.clone();
+        let call_rng: RngFactory = Box::new(move || {
+            let mut rng = for_calls.clone();
+            Box::new(move || rng.next_u64())
+        });
         Ok(Ua {
             registration,
+            identity,
+            call_rng,
+            call: None,
+            finishing: Vec::new(),
             rng: Box::new(rng),
             backoff: Backoff::default(),
             link: Link::Down,
@@ -189,16 +242,23 @@ impl Ua {
         }
         match inbound(text.as_bytes(), Transport::Wss, Limits::default()) {
             Inbound::Response(response) => {
-                self.registration.handle_response_with_reason(
-                    now,
-                    response,
-                    status_line_reason(text),
-                );
+                let reason = status_line_reason(text);
+                match self.call_for(call_id(&response.headers)) {
+                    Some(call) => call.handle_response(now, response, reason),
+                    None => self
+                        .registration
+                        .handle_response_with_reason(now, response, reason),
+                }
             }
             Inbound::Request {
                 request,
                 unknown_method,
             } => {
+                if let Some(call) = self.call_for(call_id(&request.headers)) {
+                    call.handle_request(now, request);
+                    self.drain(now);
+                    return;
+                }
                 let tag = format!("{:016x}", self.rng.next_u64());
                 if let Some(answer) = answer_request(&request, unknown_method.is_some(), &tag) {
                     self.commands.push_back(Command::Send(answer));
@@ -221,6 +281,7 @@ impl Ua {
         }
         self.link = Link::Down;
         self.registration.transport_lost();
+        self.calls_lost();
         if self.signing_out.is_some() {
             self.finish_sign_out();
         } else if !self.stopped {
@@ -237,7 +298,14 @@ impl Ua {
                 self.schedule_reconnect(now);
             }
             Link::Waiting { at } if at <= now => self.connect(now),
-            Link::Open => self.registration.handle_timeout(now),
+            Link::Open => {
+                self.registration.handle_timeout(now);
+                for call in self.call.iter_mut().chain(self.finishing.iter_mut()) {
+                    if call.poll_timeout().is_some_and(|at| at <= now) {
+                        call.handle_timeout(now);
+                    }
+                }
+            }
             _ => {}
         }
         if self.signing_out.is_some_and(|deadline| deadline <= now) {
@@ -252,6 +320,8 @@ impl Ua {
         if self.signed_out || self.signing_out.is_some() {
             return;
         }
+        // The call first: its BYE goes out before the un-REGISTER.
+        self.hangup(now);
         let bound = matches!(
             self.registration.state(),
             RegistrationState::Registering
@@ -279,10 +349,95 @@ impl Ua {
         let link = match self.link {
             Link::Connecting { deadline } => Some(deadline),
             Link::Waiting { at } => Some(at),
-            Link::Open => self.registration.poll_timeout(),
+            Link::Open => {
+                let calls = self.call.iter().chain(&self.finishing);
+                calls
+                    .filter_map(Call::poll_timeout)
+                    .chain(self.registration.poll_timeout())
+                    .min()
+            }
             Link::Down => None,
         };
         [link, self.signing_out].into_iter().flatten().min()
+    }
+
+    /// Calls `request.target` with the offer in `request`. Placed even while
+    /// a registration refresh is in flight: the link is what counts.
+    pub fn place_call(&mut self, now: Instant, request: CallRequest) -> Result<(), PlaceError> {
+        if self.link != Link::Open || self.signing_out.is_some() || self.signed_out {
+            return Err(PlaceError::NotConnected);
+        }
+        if self.in_call() {
+            return Err(PlaceError::Busy);
+        }
+        let call = Call::new(now, self.identity.clone(), request, (self.call_rng)())
+            .map_err(PlaceError::Invalid)?;
+        if let Some(old) = self.call.replace(call) {
+            self.finishing.push(old);
+        }
+        self.drain(now);
+        Ok(())
+    }
+
+    /// A call is being set up or is up (not yet ended).
+    pub fn in_call(&self) -> bool {
+        self.call
+            .as_ref()
+            .is_some_and(|c| c.state() != CallState::Ended)
+    }
+
+    /// Hangs up the current call, if any (CANCEL or BYE).
+    pub fn hangup(&mut self, now: Instant) {
+        if let Some(call) = &mut self.call {
+            call.hangup(now);
+            self.drain(now);
+        }
+    }
+
+    /// Hold or resume the current call with the browser's new `offer`.
+    pub fn reoffer(
+        &mut self,
+        now: Instant,
+        reoffer: Reoffer,
+        offer: String,
+    ) -> Result<(), CallError> {
+        let call = self.call.as_mut().ok_or(CallError::NotConnected)?;
+        let result = call.reoffer(now, reoffer, offer);
+        self.drain(now);
+        result
+    }
+
+    /// The browser's answer to the far end's re-INVITE offer.
+    pub fn accept_offer(&mut self, now: Instant, answer: String) -> Result<(), CallError> {
+        let call = self.call.as_mut().ok_or(CallError::NoOfferPending)?;
+        let result = call.accept_offer(now, answer);
+        self.drain(now);
+        result
+    }
+
+    /// The browser could not take the far end's re-INVITE offer.
+    pub fn reject_offer(&mut self, now: Instant) -> Result<(), CallError> {
+        let call = self.call.as_mut().ok_or(CallError::NoOfferPending)?;
+        let result = call.reject_offer(now);
+        self.drain(now);
+        result
+    }
+
+    /// The call (current or finishing) with this Call-ID.
+    fn call_for(&mut self, call_id: Option<&str>) -> Option<&mut Call> {
+        let call_id = call_id?;
+        self.call
+            .iter_mut()
+            .chain(self.finishing.iter_mut())
+            .find(|c| c.call_id() == call_id)
+    }
+
+    /// The link is gone, and every call with it.
+    fn calls_lost(&mut self) {
+        if let Some(call) = &mut self.call {
+            call.transport_lost();
+        }
+        self.finishing.clear();
     }
 
     fn connect(&mut self, now: Instant) {
@@ -299,13 +454,15 @@ impl Ua {
         self.set_status(PhoneStatus::Reconnecting { at });
     }
 
-    /// Turns the registration's output into commands and events.
+    /// Turns the registration's and the calls' output into commands and
+    /// events.
     fn drain(&mut self, now: Instant) {
         while let Some(request) = self.registration.poll_transmit() {
             if self.link == Link::Open {
                 self.commands.push_back(Command::Send(request.to_string()));
             }
         }
+
         while let Some(event) = self.registration.poll_event() {
             if self.signing_out.is_some() {
                 // Whatever the answer, the un-REGISTER is over.
@@ -336,6 +493,27 @@ impl Ua {
                 RegistrationEvent::Unregistered => {}
             }
         }
+        // Last: the registration's news may have closed the link, ending
+        // the call.
+        for call in self.call.iter_mut().chain(self.finishing.iter_mut()) {
+            while let Some(message) = call.poll_transmit() {
+                if self.link == Link::Open {
+                    self.commands.push_back(Command::Send(message.to_string()));
+                }
+            }
+        }
+        if let Some(call) = &mut self.call {
+            while let Some(event) = call.poll_event() {
+                self.events.push_back(UaEvent::Call(event));
+            }
+        }
+        for call in &mut self.finishing {
+            while call.poll_event().is_some() {}
+        }
+        self.finishing.retain(|c| !c.is_terminated());
+        if self.call.as_ref().is_some_and(Call::is_terminated) {
+            self.call = None;
+        }
     }
 
     fn close_link(&mut self) {
@@ -344,6 +522,7 @@ impl Ua {
         }
         self.link = Link::Down;
         self.registration.transport_lost();
+        self.calls_lost();
         // transport_lost() may report an un-REGISTER as done; nothing waits for it here.
         while self.registration.poll_event().is_some() {}
     }
@@ -368,6 +547,14 @@ impl Ua {
             self.events.push_back(UaEvent::Status(status));
         }
     }
+}
+
+/// The Call-ID of a message, for routing it to its call.
+fn call_id(headers: &rsip::Headers) -> Option<&str> {
+    headers.iter().find_map(|h| match h {
+        rsip::Header::CallId(c) => Some(c.value().trim()),
+        _ => None,
+    })
 }
 
 /// Failures worth another try on a fresh connection, after the backoff.

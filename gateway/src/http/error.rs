@@ -16,6 +16,16 @@ pub enum AppError {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{what} not found")]
+    Missing { what: &'static str },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("{message}")]
     BadRequest {
         code: &'static str,
@@ -72,6 +82,23 @@ impl IntoResponse for AppError {
                 "No such API endpoint.".to_owned(),
                 None,
             ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Your role may not do this.".to_owned(),
+                None,
+            ),
+            AppError::Missing { what } => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("No such {what}."),
+                None,
+            ),
+            AppError::Conflict {
+                code,
+                message,
+                field,
+            } => (StatusCode::CONFLICT, code, message, field),
             AppError::BadRequest {
                 code,
                 message,

@@ -1,6 +1,8 @@
 //! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
 //! under `/api/v1` and the SIP WebSocket at `/ws`.
 
+mod calls;
+mod carriers;
 mod error;
 mod session;
 
@@ -28,17 +30,28 @@ pub struct AppState {
     pub db: Db,
     pub sip: SipHandle,
     pub config: Arc<Config>,
+    /// Where the built-in demo carrier listens, when it runs.
+    pub demo_carrier: Option<SocketAddr>,
 }
 
 /// The whole HTTP application; tests drive it with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let static_dir = state.config.static_dir.clone();
-    let api = Router::new().route(
-        "/session",
-        get(session::current)
-            .post(session::sign_in)
-            .delete(session::sign_out),
-    );
+    let api = Router::new()
+        .route(
+            "/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/carriers", get(carriers::list).post(carriers::create))
+        .route(
+            "/carriers/{id}",
+            get(carriers::get_one)
+                .put(carriers::update)
+                .delete(carriers::delete),
+        )
+        .route("/calls", get(calls::list));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(sip_websocket))

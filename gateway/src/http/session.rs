@@ -85,6 +85,25 @@ pub async fn sign_in(
     Ok(response)
 }
 
+/// The account signed in with the request's cookie.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
+    let now = crate::transport::now().unix;
+    let token_hash = session_token_hash(headers).ok_or(AppError::Unauthorized)?;
+    db::session_account(&state.db, &token_hash, now)
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+/// The signed-in account, when it is an admin.
+pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
+    let account = signed_in(state, headers).await?;
+    if account.role == Role::Admin {
+        Ok(account)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
 /// The signed-in account, with a fresh SIP credential (a reloaded page has
 /// lost the previous one, which only ever lived in memory).
 pub async fn current(
@@ -132,6 +151,18 @@ async fn session_info(
         }
         Role::Supervisor => None,
     };
+    let dialing = db::dialing_profile(&state.db, account.id, &state.config.default_country).await?;
+    if sip.is_some() {
+        state
+            .sip
+            .send(CoreInput::Agent(crate::sip::b2bua::AgentInfo {
+                account_id: account.id,
+                username: account.username.clone(),
+                display_name: account.display_name.clone(),
+                dialing: dialing.clone(),
+            }))
+            .await;
+    }
     Ok(SessionInfo {
         account: AccountInfo {
             id: account.id,
@@ -140,6 +171,7 @@ async fn session_info(
             role: account.role,
         },
         sip,
+        dialing,
     })
 }
 

@@ -51,12 +51,26 @@ async fn test_app() -> TestApp {
     .await
     .unwrap();
     let udp = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let media = crate::media::MediaEngine::new(crate::media::MediaConfig {
+        bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        advertised_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        rtp_ports: 40000..=40999,
+        no_media_timeout: std::time::Duration::from_secs(30),
+    })
+    .unwrap();
     let sip = crate::transport::start_core(
         CoreConfig {
             registrar: RegistrarConfig::new("gw.test"),
+            b2bua: crate::sip::b2bua::B2buaConfig::new(
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                5060,
+                "gw.test",
+            ),
             limits: shared::sip::Limits::default(),
         },
         udp,
+        media,
+        db.clone(),
         false,
     );
     TestApp {
@@ -64,6 +78,7 @@ async fn test_app() -> TestApp {
             db,
             sip,
             config: Arc::new(config),
+            demo_carrier: None,
         }),
         _dir: TempDir(dir),
     }

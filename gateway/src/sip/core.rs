@@ -25,11 +25,12 @@ use shared::sip::response::response_to;
 use shared::sip::{Inbound, Limits, Transport, inbound};
 use web_time::Instant;
 
+use super::b2bua::{AgentInfo, B2bua, B2buaConfig, B2buaEvent, MediaCounts, MediaPort, Route};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
 use super::{ConnId, Now};
 
 /// Methods this gateway implements, for `Allow` headers.
-pub const ALLOW: &str = "REGISTER, OPTIONS, ACK";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
 
 /// Where a message came from.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +67,7 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoreEvent {
     Registrar(RegistrarEvent),
+    Call(B2buaEvent),
     /// A message was refused or dropped: counted for the ban list.
     Refused {
         peer: SocketAddr,
@@ -76,20 +78,31 @@ pub enum CoreEvent {
 
 pub struct CoreConfig {
     pub registrar: RegistrarConfig,
+    pub b2bua: B2buaConfig,
     pub limits: Limits,
 }
 
 pub struct SipCore {
     registrar: Registrar,
+    b2bua: B2bua,
+    /// Signed-in agents by account id.
+    agents: std::collections::HashMap<i64, AgentInfo>,
+    /// Enabled carriers, in the order calls try them.
+    routes: Vec<Route>,
     limits: Limits,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CoreEvent>,
 }
 
 impl SipCore {
-    pub fn new(config: CoreConfig, seed: [u8; 32]) -> Self {
+    pub fn new(config: CoreConfig, media: Box<dyn MediaPort>, seed: [u8; 32]) -> Self {
+        let mut b2bua_seed = seed;
+        b2bua_seed[0] ^= 0x5a;
         SipCore {
             registrar: Registrar::new(config.registrar, seed),
+            b2bua: B2bua::new(config.b2bua, media, b2bua_seed),
+            agents: std::collections::HashMap::new(),
+            routes: Vec::new(),
             limits: config.limits,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -108,9 +121,51 @@ impl SipCore {
         self.registrar.remove_credential(id);
     }
 
-    pub fn connection_closed(&mut self, conn: ConnId) {
+    /// An agent signed in (or their caller IDs changed).
+    pub fn set_agent(&mut self, agent: AgentInfo) {
+        self.agents.insert(agent.account_id, agent);
+    }
+
+    /// The carriers changed.
+    pub fn set_routes(&mut self, routes: Vec<Route>) {
+        self.routes = routes;
+    }
+
+    pub fn call_count(&self) -> usize {
+        self.b2bua.call_count()
+    }
+
+    pub fn connection_closed(&mut self, now: Now, conn: ConnId) {
         self.registrar.connection_closed(conn);
-        self.drain_registrar_events();
+        self.b2bua.connection_closed(now, conn);
+        self.drain();
+    }
+
+    /// Hangs up every call (graceful shutdown).
+    pub fn hang_up_all(&mut self, now: Now) {
+        self.b2bua.hang_up_all(now);
+        self.drain();
+    }
+
+    pub fn media_browser_answer(&mut self, call: u64, result: Result<String, String>) {
+        self.b2bua.media_browser_answer(call, result);
+        self.drain();
+    }
+
+    pub fn media_no_media(&mut self, now: Now, call: u64, silent_for: std::time::Duration) {
+        self.b2bua.media_no_media(now, call, silent_for);
+        self.drain();
+    }
+
+    pub fn media_stopped(
+        &mut self,
+        now: Now,
+        call: u64,
+        counts: MediaCounts,
+        failure: Option<String>,
+    ) {
+        self.b2bua.media_stopped(now, call, counts, failure);
+        self.drain();
     }
 
     /// One message (a datagram, a WebSocket frame, or one framed TCP message).
@@ -138,14 +193,19 @@ impl SipCore {
                     bytes: response,
                 });
             }
-            // No client transactions exist yet, so no response is expected.
-            Inbound::Response(_) => {}
+            Inbound::Response(response) => {
+                if source.conn.is_none() {
+                    self.b2bua.handle_carrier_response(now, response);
+                } else {
+                    self.b2bua.handle_browser_response(&response);
+                }
+            }
             Inbound::Request {
                 request,
                 unknown_method,
             } => self.handle_request(now, source, request, unknown_method),
         }
-        self.drain_registrar_events();
+        self.drain();
     }
 
     fn handle_request(
@@ -155,10 +215,46 @@ impl SipCore {
         mut request: rsip::Request,
         unknown_method: Option<String>,
     ) {
-        if source.conn.is_none() {
-            stamp_via(&mut request, source.peer);
-        }
+        // RFC 3261 §18.2.1 for every transport: over WebSocket the sent-by
+        // is a made-up `.invalid` host, so `received` always shows up there.
+        stamp_via(&mut request, source.peer);
         let tag = || Some("gw");
+        match (source.conn, source.transport) {
+            (Some(conn), Transport::Ws | Transport::Wss) => {
+                let is_new_invite = request.method() == &rsip::Method::Invite
+                    && request
+                        .to_header()
+                        .ok()
+                        .is_none_or(|t| super::msg::tag(t.value()).is_none());
+                if is_new_invite {
+                    let agent = self
+                        .registrar
+                        .account_on_conn(conn)
+                        .and_then(|id| self.agents.get(&id));
+                    self.b2bua
+                        .handle_new_invite(now, conn, request, agent, &self.routes);
+                    return;
+                }
+                let call_id = super::msg::header(&request.headers, "Call-ID").unwrap_or_default();
+                if self.b2bua.knows_call_id(&call_id)
+                    && self
+                        .b2bua
+                        .handle_browser_request(now, conn, request.clone())
+                {
+                    return;
+                }
+            }
+            (None, _)
+                if self.b2bua.knows_call_id(
+                    &super::msg::header(&request.headers, "Call-ID").unwrap_or_default(),
+                ) && self
+                    .b2bua
+                    .handle_carrier_request(now, source.peer, request.clone()) =>
+            {
+                return;
+            }
+            _ => {}
+        }
         let response = if let Some(method) = unknown_method {
             let mut r = response_to(&request, 501, &format!("Not Implemented ({method})"), tag());
             r.headers.push(rsip::headers::Allow::new(ALLOW).into());
@@ -166,6 +262,12 @@ impl SipCore {
         } else {
             match request.method() {
                 rsip::Method::Ack => return,
+                rsip::Method::Invite => response_to(
+                    &request,
+                    403,
+                    "Forbidden (calls are placed from the agent phone)",
+                    tag(),
+                ),
                 rsip::Method::Options => {
                     let mut r = response_to(&request, 200, "OK", tag());
                     r.headers.push(rsip::headers::Allow::new(ALLOW).into());
@@ -212,9 +314,10 @@ impl SipCore {
         });
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.registrar.handle_timeout(now);
-        self.drain_registrar_events();
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.registrar.handle_timeout(now.instant);
+        self.b2bua.handle_timeout(now);
+        self.drain();
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -226,13 +329,19 @@ impl SipCore {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.registrar.poll_timeout()
+        [self.registrar.poll_timeout(), self.b2bua.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    fn drain_registrar_events(&mut self) {
+    fn drain(&mut self) {
         while let Some(e) = self.registrar.poll_event() {
             self.events.push_back(CoreEvent::Registrar(e));
         }
+        self.transmits.extend(self.b2bua.drain_transmits());
+        let events: Vec<B2buaEvent> = self.b2bua.drain_events().collect();
+        self.events.extend(events.into_iter().map(CoreEvent::Call));
     }
 }
 

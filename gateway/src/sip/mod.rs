@@ -5,8 +5,12 @@
 //! - [`core`]: one message in → parse, validate, dispatch by method → the
 //!   responses to send out.
 //! - [`registrar`]: REGISTER with digest authentication and bindings.
+//! - [`b2bua`]: outbound calls, browser leg ↔ carrier leg.
+//! - [`msg`]: header and SDP helpers over rsip.
 
+pub mod b2bua;
 pub mod core;
+pub mod msg;
 pub mod registrar;
 
 use std::fmt;
@@ -30,4 +34,6 @@ impl fmt::Display for ConnId {
 pub struct Now {
     pub instant: Instant,
     pub unix: i64,
+    /// The same wall-clock time in milliseconds (call records).
+    pub unix_ms: i64,
 }

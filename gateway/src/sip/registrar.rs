@@ -19,9 +19,9 @@
 //! binding with `+sip.instance` and `reg-id` replaces the earlier binding of
 //! the same instance and reg-id (a page refresh), whatever its Contact URI.
 //!
-//! Challenges are sent MD5 first, then SHA-256: RFC 8760 prefers the stronger
-//! first, but JsSIP and SIP.js read only the first challenge and know only MD5;
-//! our own client picks SHA-256 from the list.
+//! Challenges are sent SHA-256 first, then MD5, as RFC 8760 asks. JsSIP (the
+//! e2e test proves it) reads only the last `WWW-Authenticate` and knows only
+//! MD5, so MD5 stays last; our own client picks SHA-256 from the list.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -195,6 +195,16 @@ impl Registrar {
         self.nonces.retain(|_, n| n.issued + ttl > now);
     }
 
+    /// The account whose binding lives on `conn`: a connection that
+    /// registered is authenticated for the calls it places.
+    pub fn account_on_conn(&self, conn: ConnId) -> Option<i64> {
+        self.bindings
+            .values()
+            .flatten()
+            .find(|b| b.conn == conn)
+            .map(|b| b.account_id)
+    }
+
     /// A connection closed: its bindings go.
     pub fn connection_closed(&mut self, conn: ConnId) {
         let events = &mut self.events;
@@ -233,7 +243,7 @@ impl Registrar {
             }
             Err(Refusal::Challenge { stale }) => {
                 let mut response = response_to(req, 401, "Unauthorized", Some(&to_tag));
-                for algorithm in [Algorithm::Md5, Algorithm::Sha256] {
+                for algorithm in [Algorithm::Sha256, Algorithm::Md5] {
                     let challenge = Challenge {
                         realm: self.config.domain.clone(),
                         nonce: self.new_nonce(now.instant),
@@ -265,16 +275,18 @@ impl Registrar {
         req: &rsip::Request,
         conn: ConnId,
     ) -> Result<Vec<String>, Refusal> {
-        let to = req
+        // Read with our own helpers: rsip's typed To loses the user part of
+        // an addr-spec without angle brackets (`To: sip:j.user@example.com`).
+        let to_value = req
             .to_header()
-            .and_then(|h| h.typed())
+            .map(|h| h.value().to_owned())
             .map_err(|_| Refusal::bad("Bad Request (unreadable To header)"))?;
-        let aor_user = to
-            .uri
-            .user()
-            .map(str::to_owned)
+        let to_uri = super::msg::uri_of(&to_value);
+        let aor_user = super::msg::uri_user(&to_uri)
+            .filter(|u| !u.is_empty())
             .ok_or_else(|| Refusal::bad("Bad Request (To has no user part)"))?;
-        let to_host = to.uri.host_with_port.host.to_string();
+        let to_host = super::msg::uri_host(&to_uri)
+            .ok_or_else(|| Refusal::bad("Bad Request (To has no host)"))?;
         if !to_host.eq_ignore_ascii_case(&self.config.domain) {
             return Err(Refusal::Status(
                 404,

@@ -9,6 +9,7 @@
 //!  ws  conn ──┘        (SipCore, timers) └──► per-connection mpsc ─► ws writer
 //! ```
 
+pub mod media_port;
 pub mod tcp;
 pub mod udp;
 pub mod ws;
@@ -24,6 +25,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::db::Db;
+use crate::media::{MediaEngine, MediaEvent};
+use crate::sip::b2bua::{AgentInfo, B2buaEvent, Route};
 use crate::sip::core::{CoreConfig, CoreEvent, Destination, SipCore, Source};
 use crate::sip::registrar::Credential;
 use crate::sip::{ConnId, Now};
@@ -44,6 +48,18 @@ pub enum CoreInput {
     },
     CredentialIssued(Credential),
     CredentialRevoked(i64),
+    /// An agent's dialing profile (at sign-in, and when it changes).
+    Agent(AgentInfo),
+    /// The carriers changed (already resolved to addresses).
+    Routes(Vec<Route>),
+    /// Something a call's media task reported.
+    Media(MediaEvent),
+    /// Hang up every call; the reply comes when none is left or the
+    /// grace period is over.
+    Shutdown {
+        grace: std::time::Duration,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 /// Handle the transports and the HTTP layer use to reach the SIP core.
@@ -71,19 +87,40 @@ pub fn now() -> Now {
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     Now {
         instant: web_time::Instant::now(),
         unix,
+        unix_ms,
     }
 }
 
 /// Starts the driver task; returns the handle to feed it.
-pub fn start_core(config: CoreConfig, udp: Arc<UdpSocket>, log_sip: bool) -> SipHandle {
+pub fn start_core(
+    config: CoreConfig,
+    udp: Arc<UdpSocket>,
+    media: Arc<MediaEngine>,
+    db: Db,
+    log_sip: bool,
+) -> SipHandle {
     let (tx, rx) = mpsc::channel(4096);
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
-    let core = SipCore::new(config, seed);
-    tokio::spawn(drive(core, rx, udp, log_sip));
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+    let port = media_port::EnginePort::new(media, media_tx);
+    let core = SipCore::new(config, Box::new(port), seed);
+    // Media events join the driver's input queue.
+    let forward = tx.clone();
+    tokio::spawn(async move {
+        while let Some(event) = media_rx.recv().await {
+            if forward.send(CoreInput::Media(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(drive(core, rx, udp, db, log_sip));
     SipHandle {
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
@@ -94,11 +131,21 @@ async fn drive(
     mut core: SipCore,
     mut rx: mpsc::Receiver<CoreInput>,
     udp: Arc<UdpSocket>,
+    db: Db,
     log_sip: bool,
 ) {
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut shutdown: Option<(tokio::time::Instant, tokio::sync::oneshot::Sender<()>)> = None;
+    // Call records being written; shutdown waits for them.
+    let mut writes: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
-        let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
+        let deadline = [
+            core.poll_timeout().map(tokio::time::Instant::from_std),
+            shutdown.as_ref().map(|(d, _)| *d),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d).await,
@@ -121,13 +168,20 @@ async fn drive(
                     }
                     CoreInput::Closed { conn } => {
                         conns.remove(&conn);
-                        core.connection_closed(conn);
+                        core.connection_closed(now(), conn);
                     }
                     CoreInput::CredentialIssued(c) => core.add_credential(c),
                     CoreInput::CredentialRevoked(id) => core.remove_credential(id),
+                    CoreInput::Agent(agent) => core.set_agent(agent),
+                    CoreInput::Routes(routes) => core.set_routes(routes),
+                    CoreInput::Media(event) => media_port::deliver(&mut core, now(), event),
+                    CoreInput::Shutdown { grace, done } => {
+                        core.hang_up_all(now());
+                        shutdown = Some((tokio::time::Instant::now() + grace, done));
+                    }
                 }
             }
-            () = sleep => core.handle_timeout(web_time::Instant::now()),
+            () = sleep => core.handle_timeout(now()),
         }
 
         while let Some(t) = core.poll_transmit() {
@@ -147,7 +201,7 @@ async fn drive(
                         if tx.try_send(t.bytes).is_err() {
                             warn!(%conn, "connection not reading; closing it");
                             conns.remove(&conn);
-                            core.connection_closed(conn);
+                            core.connection_closed(now(), conn);
                         }
                     }
                     None => debug!(%conn, "connection gone; response dropped"),
@@ -156,6 +210,24 @@ async fn drive(
         }
         while let Some(event) = core.poll_event() {
             log_event(&event);
+            if let CoreEvent::Call(B2buaEvent::Record(record)) = event {
+                let db = db.clone();
+                writes.retain(|w| !w.is_finished());
+                writes.push(tokio::spawn(async move {
+                    if let Err(e) = crate::db::insert_call_record(&db, &record).await {
+                        warn!(call = %record.id, "call record not stored: {e}");
+                    }
+                }));
+            }
+        }
+        if let Some((deadline, _)) = &shutdown
+            && (core.call_count() == 0 || tokio::time::Instant::now() >= *deadline)
+            && let Some((_, done)) = shutdown.take()
+        {
+            for w in writes.drain(..) {
+                let _ = w.await;
+            }
+            let _ = done.send(());
         }
     }
 }
@@ -163,6 +235,19 @@ async fn drive(
 fn log_event(event: &CoreEvent) {
     match event {
         CoreEvent::Registrar(e) => info!(event = ?e, "registrar"),
+        CoreEvent::Call(B2buaEvent::Placed {
+            call,
+            agent,
+            carrier,
+        }) => info!(call, %agent, %carrier, "call placed"),
+        CoreEvent::Call(B2buaEvent::Record(r)) => info!(
+            call = %r.id,
+            code = r.final_code,
+            reason = %r.final_reason,
+            duration_s = r.duration_s,
+            hangup_by = ?r.hangup_by,
+            "call ended"
+        ),
         CoreEvent::Refused { peer, code, reason } => {
             debug!(%peer, ?code, %reason, "SIP message refused");
         }

@@ -15,15 +15,21 @@
 //! - [`digest`]: HTTP digest (RFC 2617/7616/8760: MD5, SHA-256, `-sess`,
 //!   qop=auth) for both sides: challenge, verify, answer.
 //! - [`transaction`]: RFC 3261 §17 client and server transactions, sans-IO.
+//! - [`call`]: the caller's side of a call (INVITE dialog, CANCEL, BYE, hold
+//!   re-INVITEs, early media), sans-IO, used by the browser phone.
 //! - [`register`]: the client side of registration (REGISTER, digest retry,
 //!   refresh, un-REGISTER), sans-IO, used by the browser phone.
+//! - [`uac`]: what any client request needs (digest answers, display names,
+//!   header-safe values).
 
+pub mod call;
 pub mod digest;
 pub mod inbound;
 pub mod normalize;
 pub mod register;
 pub mod response;
 pub mod transaction;
+pub mod uac;
 pub mod validate;
 
 pub use inbound::{Inbound, Limits, inbound};

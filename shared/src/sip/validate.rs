@@ -94,7 +94,45 @@ pub fn is_known_method(method: &str) -> bool {
     rsip::Method::all().iter().any(|m| m.to_string() == method)
 }
 
+/// A control character (other than horizontal tab) where the grammar allows
+/// none: NUL, a CR or LF left inside a value, DEL. Inside a quoted string a
+/// backslash may escape any of them but CR and LF (RFC 3261 `quoted-pair`).
+fn has_control(text: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if escaped {
+            escaped = false;
+            if b == b'\r' || b == b'\n' {
+                return true;
+            }
+            continue;
+        }
+        match b {
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'\t' => {}
+            0..=0x1f | 0x7f => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 fn check_raw(raw: &RawMessage, method: &str) -> Result<(), Rejection> {
+    if has_control(&raw.start_line) {
+        return Err(Rejection::bad_request(
+            "control character in the request line",
+        ));
+    }
+    if let Some((name, _)) = raw
+        .headers
+        .iter()
+        .find(|(name, value)| has_control(name) || has_control(value))
+    {
+        return Err(Rejection::bad_request(format_args!(
+            "control character in {name}"
+        )));
+    }
     let mut parts = raw.start_line.split(' ');
     let (Some(_), Some(uri), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Rejection::bad_request("malformed request line"));

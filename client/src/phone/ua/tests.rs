@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use shared::sip::call::{CallEvent, CallRequest, EndCause};
 use shared::sip::digest::{Algorithm, Challenge};
 use shared::sip::register::RegistrationConfig;
 use web_time::Instant;
@@ -64,9 +65,28 @@ impl Tab {
         self.ua.handle_frame(self.now, text);
     }
 
+    /// Draws from a counter shared by every clone of the source, as the
+    /// browser's CSPRNG is: the registration and each call get different
+    /// Call-IDs and tags.
+    fn counting() -> Tab {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let rng = move || {
+            counter
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        Tab {
+            ua: Ua::new(config(), rng).unwrap(),
+            now: Instant::now(),
+        }
+    }
+
     /// Connected and registered, with all output consumed.
     fn registered() -> Tab {
-        let mut tab = Tab::new(u64::MAX / 2);
+        Tab::registered_from(Tab::new(u64::MAX / 2))
+    }
+
+    fn registered_from(mut tab: Tab) -> Tab {
         tab.ua.start(tab.now);
         assert_eq!(tab.commands(), [Command::Connect]);
         tab.ua.handle_open(tab.now);
@@ -321,6 +341,190 @@ fn options_from_the_gateway_is_answered() {
     assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
     assert_eq!(header(&answer, "Call-ID"), "ping-1");
     assert!(header(&answer, "To").contains(";tag="), "{answer}");
+}
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=sendrecv\r\n";
+
+fn call_request() -> CallRequest {
+    CallRequest {
+        target: "+14155552671".parse().unwrap(),
+        caller_id: None,
+        offer: OFFER.to_owned(),
+    }
+}
+
+/// Registered, then dialled: returns the INVITE.
+fn dialled() -> (Tab, String) {
+    let mut tab = Tab::registered_from(Tab::counting());
+    tab.ua.place_call(tab.now, call_request()).unwrap();
+    let invite = tab.sent();
+    (tab, invite)
+}
+
+/// The gateway's answer to `invite`, with a Contact and maybe an SDP body.
+fn answer(invite: &str, status: &str, sdp: Option<&str>) -> String {
+    let mut text = format!("SIP/2.0 {status}\r\n");
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        text.push_str(&format!("{name}: {}\r\n", header(invite, name)));
+    }
+    text.push_str(&format!("To: {};tag=gw1\r\n", header(invite, "To")));
+    text.push_str("Contact: <sip:b2bua@gw.test;transport=ws>\r\n");
+    match sdp {
+        Some(sdp) => text.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )),
+        None => text.push_str("Content-Length: 0\r\n\r\n"),
+    }
+    text
+}
+
+#[test]
+fn a_call_uses_the_registration_contact_and_gets_its_own_responses() {
+    let (mut tab, invite) = dialled();
+    assert!(invite.starts_with("INVITE sip:+14155552671@gw.test;user=phone SIP/2.0\r\n"));
+    assert_eq!(
+        header(&invite, "Contact"),
+        "<sip:c0ntact@v1a.invalid;transport=ws>;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\""
+    );
+    assert!(header(&invite, "From").starts_with("\"Demo Agent\" <sip:demo@gw.test>;tag="));
+    assert!(tab.ua.in_call());
+    assert_eq!(
+        tab.ua.place_call(tab.now, call_request()),
+        Err(PlaceError::Busy)
+    );
+
+    tab.receive(&answer(&invite, "180 Ringing", None));
+    tab.receive(&answer(&invite, "200 OK", Some(OFFER)));
+    let ack = tab.sent();
+    assert!(ack.starts_with("ACK sip:b2bua@gw.test"), "{ack}");
+    assert_eq!(
+        tab.events(),
+        [
+            UaEvent::Call(CallEvent::Ringing),
+            UaEvent::Call(CallEvent::RemoteAnswer {
+                sdp: OFFER.to_owned(),
+                early: false
+            }),
+            UaEvent::Call(CallEvent::Answered),
+        ]
+    );
+
+    // The registration still gets its own answers: a refresh goes on.
+    tab.now += Duration::from_secs(300);
+    tab.ua.handle_timeout(tab.now);
+    let refresh = tab.sent();
+    assert!(refresh.starts_with("REGISTER "));
+    tab.receive(&reply(&refresh, "200 OK", &[]));
+    assert!(tab.events().is_empty());
+    assert!(tab.ua.in_call());
+
+    // The gateway hangs up.
+    let to = header(&invite, "To");
+    let from = header(&invite, "From");
+    let call_id = header(&invite, "Call-ID");
+    tab.receive(&format!(
+        "BYE sip:c0ntact@v1a.invalid;transport=ws SIP/2.0\r\n\
+         Via: SIP/2.0/WSS gw.test;branch=z9hG4bKbye1\r\n\
+         Max-Forwards: 70\r\n\
+         From: {to};tag=gw1\r\n\
+         To: {from}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 BYE\r\n\
+         Content-Length: 0\r\n\r\n"
+    ));
+    assert!(tab.sent().starts_with("SIP/2.0 200 OK\r\n"));
+    assert_eq!(
+        tab.events(),
+        [UaEvent::Call(CallEvent::Ended(EndCause::Remote))]
+    );
+    assert!(!tab.ua.in_call());
+    tab.ua.place_call(tab.now, call_request()).unwrap();
+    let second = tab.sent();
+    assert_ne!(header(&second, "Call-ID"), call_id);
+}
+
+#[test]
+fn losing_the_websocket_ends_the_call_and_reconnects() {
+    let (mut tab, invite) = dialled();
+    tab.receive(&answer(&invite, "200 OK", Some(OFFER)));
+    tab.commands();
+    tab.events();
+    tab.ua.handle_closed(tab.now);
+    let events = tab.events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                UaEvent::Status(PhoneStatus::Reconnecting { .. }),
+                UaEvent::Call(CallEvent::Ended(EndCause::TransportLost))
+            ]
+        ),
+        "{events:?}"
+    );
+    assert!(!tab.ua.in_call());
+    assert_eq!(
+        tab.ua.place_call(tab.now, call_request()),
+        Err(PlaceError::NotConnected)
+    );
+}
+
+#[test]
+fn hanging_up_while_ringing_cancels_and_the_call_finishes_quietly() {
+    let (mut tab, invite) = dialled();
+    tab.receive(&answer(&invite, "180 Ringing", None));
+    tab.events();
+    tab.ua.hangup(tab.now);
+    let cancel = tab.sent();
+    assert!(cancel.starts_with("CANCEL "));
+    assert_eq!(
+        tab.events(),
+        [UaEvent::Call(CallEvent::Ended(EndCause::Local))]
+    );
+    // A new call may start while the old one still waits for its 487.
+    tab.ua.place_call(tab.now, call_request()).unwrap();
+    let second = tab.sent();
+    tab.receive(&answer(&invite, "487 Request Terminated", None));
+    let ack = tab.sent();
+    assert!(ack.starts_with("ACK sip:+14155552671@gw.test"), "{ack}");
+    assert!(tab.events().is_empty(), "the old call says nothing more");
+    tab.receive(&answer(&second, "180 Ringing", None));
+    assert_eq!(tab.events(), [UaEvent::Call(CallEvent::Ringing)]);
+}
+
+#[test]
+fn sign_out_during_a_call_sends_bye_then_unregisters() {
+    let (mut tab, invite) = dialled();
+    tab.receive(&answer(&invite, "200 OK", Some(OFFER)));
+    tab.commands();
+    tab.events();
+    tab.ua.sign_out(tab.now);
+    let sent: Vec<String> = tab
+        .commands()
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Send(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].starts_with("BYE "));
+    assert!(sent[1].starts_with("REGISTER "));
+    assert_eq!(header(&sent[1], "Expires"), "0");
+    assert_eq!(
+        tab.events(),
+        [UaEvent::Call(CallEvent::Ended(EndCause::Local))]
+    );
+}
+
+#[test]
+fn no_call_without_a_link() {
+    let mut tab = Tab::counting();
+    assert_eq!(
+        tab.ua.place_call(tab.now, call_request()),
+        Err(PlaceError::NotConnected)
+    );
+    assert!(tab.commands().is_empty());
 }
 
 #[test]

@@ -5,12 +5,45 @@ use std::net::SocketAddr;
 
 use super::*;
 
+/// Media is not part of these tests: every call's media setup fails.
+struct NoMedia;
+
+impl crate::sip::b2bua::MediaPort for NoMedia {
+    fn start_outbound(
+        &mut self,
+        _call: u64,
+        _offer: &str,
+        _codecs: &[String],
+    ) -> Result<crate::sip::b2bua::MediaSetup, crate::sip::b2bua::MediaFailure> {
+        Err(crate::sip::b2bua::MediaFailure {
+            code: 503,
+            reason: "Service Unavailable (no media in this test)".to_owned(),
+        })
+    }
+    fn carrier_answer(
+        &mut self,
+        _call: u64,
+        _sdp: &str,
+    ) -> Result<(), crate::sip::b2bua::MediaFailure> {
+        Ok(())
+    }
+    fn browser_reoffer(&mut self, _call: u64, _sdp: &str) {}
+    fn set_hold(&mut self, _call: u64, _held: bool) {}
+    fn stop(&mut self, _call: u64) {}
+}
+
 fn core() -> SipCore {
     SipCore::new(
         CoreConfig {
             registrar: RegistrarConfig::new("gw.test"),
+            b2bua: crate::sip::b2bua::B2buaConfig::new(
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                5060,
+                "gw.test",
+            ),
             limits: Limits::default(),
         },
+        Box::new(NoMedia),
         [1; 32],
     )
 }
@@ -19,6 +52,7 @@ fn now() -> Now {
     Now {
         instant: Instant::now(),
         unix: 1_000,
+        unix_ms: 1_000_000,
     }
 }
 

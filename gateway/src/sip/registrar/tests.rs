@@ -34,6 +34,7 @@ impl Harness {
         Now {
             instant: self.start + Duration::from_secs(after_secs),
             unix: 1_000 + i64::try_from(after_secs).unwrap(),
+            unix_ms: (1_000 + i64::try_from(after_secs).unwrap()) * 1000,
         }
     }
 
@@ -126,12 +127,12 @@ const TAB1: &str = "<sip:a1@x1.invalid;transport=ws>;+sip.instance=\"<urn:uuid:1
 const TAB2: &str = "<sip:a2@x2.invalid;transport=ws>;+sip.instance=\"<urn:uuid:2222>\";reg-id=1";
 
 #[test]
-fn unauthenticated_register_is_challenged_md5_first_then_sha256() {
+fn unauthenticated_register_is_challenged_sha256_first_then_md5() {
     let mut h = Harness::new();
     let r = h.send(0, 1, &format!("Contact: {TAB1}\r\n"));
     assert_eq!(code(&r), 401);
     let algorithms: Vec<_> = challenges(&r).iter().map(|c| c.algorithm).collect();
-    assert_eq!(algorithms, [Algorithm::Md5, Algorithm::Sha256]);
+    assert_eq!(algorithms, [Algorithm::Sha256, Algorithm::Md5]);
     assert!(challenges(&r).iter().all(|c| c.realm == DOMAIN && !c.stale));
     assert!(h.registrar.bindings("alice").is_empty());
 }

@@ -12,6 +12,9 @@ use sqlx::{Row, SqlitePool};
 
 use crate::auth;
 
+mod calls;
+pub use calls::*;
+
 pub type Db = SqlitePool;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ pub async fn seed_if_empty(
     let demo_hash = hash_blocking(demo_password).await?;
     insert_account(db, "admin", "Administrator", Role::Admin, &admin_hash, now).await?;
     insert_account(db, "demo", "Demo Agent", Role::Agent, &demo_hash, now).await?;
+    insert_carrier(db, &demo_carrier_input(), true, now).await?;
 
     let credentials_file = if generated.is_empty() {
         None
@@ -89,6 +93,28 @@ pub async fn seed_if_empty(
         Some(path)
     };
     Ok(Some(FirstStart { credentials_file }))
+}
+
+/// The built-in demo carrier's row: it answers every number with a tone and
+/// then echoes the caller's voice (see `crate::demo_carrier`). Its host and
+/// port are wherever the demo carrier listens, so they are placeholders here.
+fn demo_carrier_input() -> shared::api::CarrierInput {
+    shared::api::CarrierInput {
+        name: "Demo carrier".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port: 5070,
+        transport: shared::api::SipTransport::Udp,
+        username: None,
+        secret: None,
+        from_user: None,
+        from_domain: None,
+        caller_id: Some("+15550100000".to_owned()),
+        codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
+        priority: 100,
+        number_format: shared::api::NumberFormat::E164,
+        tech_prefix: String::new(),
+        enabled: true,
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -185,6 +211,16 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Erro
 
 const ACCOUNT_COLUMNS: &str =
     "id, username, display_name, role, password_hash, enabled, failed_sign_ins, locked_until";
+
+pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<Account>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.as_ref().map(account_from_row).transpose()?)
+}
 
 pub async fn account_by_username(db: &Db, username: &str) -> Result<Option<Account>, DbError> {
     let row = sqlx::query(&format!(

@@ -1,0 +1,165 @@
+//! Steps the call tests share: sign the demo agent in, dial, read WebRTC
+//! statistics from the page, fetch call records.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use shared::api::{CallRecord, Page};
+
+use crate::{Browser, Gateway, http};
+
+/// Signs `demo` in through the page and waits for "Registered".
+pub async fn sign_in_agent(browser: &Browser, gateway: &Gateway) -> Result<()> {
+    browser.goto(&gateway.url("/")).await?;
+    browser
+        .wait_for("input#username", Duration::from_secs(30))
+        .await?;
+    browser.fill("input#username", "demo").await?;
+    browser
+        .fill("input#password", &gateway.demo_password)
+        .await?;
+    browser.click("button#sign-in").await?;
+    browser
+        .wait_for(
+            r#"#registration-state[data-state="registered"]"#,
+            Duration::from_secs(15),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Types `number` and presses the call button.
+pub async fn dial(browser: &Browser, number: &str) -> Result<()> {
+    browser.fill("input#dial-number", number).await?;
+    browser
+        .wait_for(
+            r#"#dial-normalized[data-valid="true"]"#,
+            Duration::from_secs(5),
+        )
+        .await?;
+    browser.click("button#call").await
+}
+
+/// Audio statistics of the page's current call (`window.__dialerPeer`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AudioStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub audio_level: f64,
+}
+
+const STATS_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+const pc = window.__dialerPeer;
+if (!pc) { done({packets_received: 0, packets_sent: 0, audio_level: 0}); return; }
+pc.getStats().then((report) => {
+  const out = {packets_received: 0, packets_sent: 0, audio_level: 0};
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      out.packets_received += s.packetsReceived || 0;
+      out.audio_level = Math.max(out.audio_level, s.audioLevel || 0);
+    }
+    if (s.type === 'outbound-rtp' && s.kind === 'audio') {
+      out.packets_sent += s.packetsSent || 0;
+    }
+  });
+  done(out);
+}, () => done({packets_received: 0, packets_sent: 0, audio_level: 0}));
+"#;
+
+pub async fn audio_stats(browser: &Browser) -> Result<AudioStats> {
+    let value = browser
+        .client()?
+        .execute_async(STATS_SCRIPT, vec![])
+        .await
+        .context("reading getStats() from the page")?;
+    Ok(serde_json::from_value(value)?)
+}
+
+/// Waits until the page has received `packets` audio packets with a
+/// non-zero level.
+pub async fn wait_for_audio(
+    browser: &Browser,
+    packets: u64,
+    timeout: Duration,
+) -> Result<AudioStats> {
+    let mut last = AudioStats::default();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        last = audio_stats(browser).await?;
+        if last.packets_received >= packets && last.audio_level > 0.0 {
+            return Ok(last);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    bail!("no audio from the far end within {timeout:?}: {last:?}")
+}
+
+/// The newest call record `username` can see, once there is one.
+pub async fn last_record(
+    gateway: &Gateway,
+    username: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<CallRecord> {
+    let session = gateway.sign_in(username, password).await?;
+    crate::eventually("a call record", timeout, || async {
+        let response = http::get(
+            &gateway.url("/api/v1/calls?limit=1"),
+            &[("cookie", session.cookie.as_str())],
+        )
+        .await?;
+        if response.status != 200 {
+            bail!(
+                "GET /api/v1/calls answered {}: {}",
+                response.status,
+                response.text()
+            );
+        }
+        let page: Page<CallRecord> = response.json()?;
+        Ok(page.items.into_iter().next())
+    })
+    .await
+}
+
+/// Adds a carrier through the API as `admin`; it is tried first (priority 1).
+pub async fn add_carrier(
+    gateway: &Gateway,
+    name: &str,
+    sip_addr: std::net::SocketAddr,
+    configure: impl FnOnce(&mut shared::api::CarrierInput),
+) -> Result<shared::api::Carrier> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let mut input = shared::api::CarrierInput {
+        name: name.to_owned(),
+        host: sip_addr.ip().to_string(),
+        port: sip_addr.port(),
+        transport: shared::api::SipTransport::Udp,
+        username: None,
+        secret: None,
+        from_user: None,
+        from_domain: None,
+        caller_id: None,
+        codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
+        priority: 1,
+        number_format: shared::api::NumberFormat::E164,
+        tech_prefix: String::new(),
+        enabled: true,
+    };
+    configure(&mut input);
+    let response = http::post_json(
+        &gateway.url("/api/v1/carriers"),
+        serde_json::to_vec(&input)?,
+        &[("cookie", admin.cookie.as_str())],
+    )
+    .await?;
+    if response.status != 201 {
+        bail!(
+            "POST /api/v1/carriers answered {}: {}",
+            response.status,
+            response.text()
+        );
+    }
+    response.json()
+}

@@ -1,0 +1,101 @@
+//! The agent dials from Chromium (fake microphone) through the gateway to the
+//! built-in demo carrier, a real SIP/RTP peer on loopback: the call connects,
+//! audio comes back (the demo carrier echoes), hanging up writes one record.
+//! A number ending in 486 makes the demo carrier answer busy, and the phone
+//! says so.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use e2e::{Browser, Gateway, calls};
+
+#[tokio::test]
+async fn demo_carrier_call_connects_echoes_audio_and_is_recorded() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "(415) 555-2671").await?;
+        browser
+            .wait_for(
+                r#"#call-state[data-state="connected"]"#,
+                Duration::from_secs(20),
+            )
+            .await?;
+        // The prompt plays, then our fake microphone comes back.
+        let stats = calls::wait_for_audio(&browser, 100, Duration::from_secs(15)).await?;
+        ensure!(stats.packets_sent > 0, "the browser sent no RTP: {stats:?}");
+        ensure!(
+            stats.audio_level > 0.0,
+            "the echoed audio is silent: {stats:?}"
+        );
+        browser.click("button#hangup").await?;
+        browser
+            .wait_for(
+                r#"#call-state[data-state="ended"]"#,
+                Duration::from_secs(10),
+            )
+            .await?;
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(record.final_code == 200, "record: {record:?}");
+        ensure!(record.dialled == "+14155552671", "record: {record:?}");
+        ensure!(
+            record.hangup_by == shared::api::HangupBy::Agent,
+            "record: {record:?}"
+        );
+        ensure!(
+            record.answered_at.is_some() && record.ringing_at.is_some(),
+            "record: {record:?}"
+        );
+        ensure!(
+            record.packets_to_carrier > 50 && record.packets_from_carrier > 50,
+            "RTP both ways in the record: {record:?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn busy_number_shows_busy_and_is_recorded() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "+1 415 555 0486").await?;
+        browser
+            .wait_for(
+                r#"#call-state[data-state="ended"]"#,
+                Duration::from_secs(15),
+            )
+            .await?;
+        let reason = browser
+            .wait_for_text("#call-end-reason", Duration::from_secs(5))
+            .await?;
+        ensure!(
+            reason.to_lowercase().contains("busy"),
+            "end reason: {reason:?}"
+        );
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(record.final_code == 486, "record: {record:?}");
+        ensure!(record.answered_at.is_none(), "record: {record:?}");
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}

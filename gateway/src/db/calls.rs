@@ -1,0 +1,367 @@
+//! Carriers, agents' caller IDs and call records.
+
+use shared::api::{
+    CallDirection, CallRecord, CallerIdChoice, Carrier, CarrierInput, DialingProfile, HangupBy,
+    NumberFormat, SipTransport,
+};
+use sqlx::Row;
+
+use super::{Db, DbError};
+
+/// A carrier with its secret, for the SIP core (never for the API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierRecord {
+    pub carrier: Carrier,
+    pub secret: Option<String>,
+}
+
+const CARRIER_COLUMNS: &str = "id, name, host, port, transport, username, secret, from_user, \
+     from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled";
+
+fn transport_str(t: SipTransport) -> &'static str {
+    match t {
+        SipTransport::Udp => "udp",
+        SipTransport::Tcp => "tcp",
+        SipTransport::Tls => "tls",
+    }
+}
+
+fn parse_transport(s: &str) -> SipTransport {
+    match s {
+        "tcp" => SipTransport::Tcp,
+        "tls" => SipTransport::Tls,
+        // The schema's CHECK constraint allows nothing else.
+        _ => SipTransport::Udp,
+    }
+}
+
+fn format_str(f: NumberFormat) -> &'static str {
+    match f {
+        NumberFormat::E164 => "e164",
+        NumberFormat::E164WithoutPlus => "e164_without_plus",
+        NumberFormat::National => "national",
+    }
+}
+
+fn parse_format(s: &str) -> NumberFormat {
+    match s {
+        "e164_without_plus" => NumberFormat::E164WithoutPlus,
+        "national" => NumberFormat::National,
+        _ => NumberFormat::E164,
+    }
+}
+
+fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx::Error> {
+    let secret: Option<String> = row.try_get("secret")?;
+    let codecs: String = row.try_get("codecs")?;
+    let port: i64 = row.try_get("port")?;
+    Ok(CarrierRecord {
+        carrier: Carrier {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            host: row.try_get("host")?,
+            // The schema's CHECK constraint keeps it in 1..=65535.
+            port: u16::try_from(port).unwrap_or(5060),
+            transport: parse_transport(row.try_get::<&str, _>("transport")?),
+            username: row.try_get("username")?,
+            has_secret: secret.as_deref().is_some_and(|s| !s.is_empty()),
+            from_user: row.try_get("from_user")?,
+            from_domain: row.try_get("from_domain")?,
+            caller_id: row.try_get("caller_id")?,
+            codecs: codecs
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            priority: row.try_get("priority")?,
+            number_format: parse_format(row.try_get::<&str, _>("number_format")?),
+            tech_prefix: row.try_get("tech_prefix")?,
+            is_demo: row.try_get("is_demo")?,
+            enabled: row.try_get("enabled")?,
+        },
+        secret,
+    })
+}
+
+/// Every carrier, in the order calls try them (priority, then age).
+pub async fn carriers(db: &Db) -> Result<Vec<CarrierRecord>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CARRIER_COLUMNS} FROM carriers ORDER BY priority, id"
+    ))
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(carrier_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn carrier(db: &Db, id: i64) -> Result<Option<CarrierRecord>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {CARRIER_COLUMNS} FROM carriers WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.as_ref().map(carrier_from_row).transpose()?)
+}
+
+/// Inserts a carrier (already validated); `None` when the name is taken.
+pub async fn insert_carrier(
+    db: &Db,
+    input: &CarrierInput,
+    is_demo: bool,
+    now: i64,
+) -> Result<Option<i64>, DbError> {
+    let result = sqlx::query(
+        "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
+             from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo,
+             enabled, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&input.name)
+    .bind(&input.host)
+    .bind(i64::from(input.port))
+    .bind(transport_str(input.transport))
+    .bind(&input.username)
+    .bind(&input.secret)
+    .bind(&input.from_user)
+    .bind(&input.from_domain)
+    .bind(&input.caller_id)
+    .bind(input.codecs.join(","))
+    .bind(input.priority)
+    .bind(format_str(input.number_format))
+    .bind(&input.tech_prefix)
+    .bind(is_demo)
+    .bind(input.enabled)
+    .bind(now)
+    .execute(db)
+    .await;
+    match result {
+        Ok(r) => Ok(Some(r.last_insert_rowid())),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated,
+    NotFound,
+    NameTaken,
+}
+
+/// Replaces a carrier's settings; the stored secret is kept when `secret`
+/// is `None`.
+pub async fn update_carrier(
+    db: &Db,
+    id: i64,
+    input: &CarrierInput,
+) -> Result<UpdateOutcome, DbError> {
+    let result = sqlx::query(
+        "UPDATE carriers SET name = ?, host = ?, port = ?, transport = ?, username = ?,
+             secret = COALESCE(?, secret), from_user = ?, from_domain = ?, caller_id = ?,
+             codecs = ?, priority = ?, number_format = ?, tech_prefix = ?, enabled = ?
+         WHERE id = ?",
+    )
+    .bind(&input.name)
+    .bind(&input.host)
+    .bind(i64::from(input.port))
+    .bind(transport_str(input.transport))
+    .bind(&input.username)
+    .bind(&input.secret)
+    .bind(&input.from_user)
+    .bind(&input.from_domain)
+    .bind(&input.caller_id)
+    .bind(input.codecs.join(","))
+    .bind(input.priority)
+    .bind(format_str(input.number_format))
+    .bind(&input.tech_prefix)
+    .bind(input.enabled)
+    .bind(id)
+    .execute(db)
+    .await;
+    match result {
+        Ok(r) if r.rows_affected() == 0 => Ok(UpdateOutcome::NotFound),
+        Ok(_) => Ok(UpdateOutcome::Updated),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(UpdateOutcome::NameTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a carrier; false when there was none.
+pub async fn delete_carrier(db: &Db, id: i64) -> Result<bool, DbError> {
+    let r = sqlx::query("DELETE FROM carriers WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The caller IDs an agent may present.
+pub async fn dialing_profile(
+    db: &Db,
+    account_id: i64,
+    default_country: &str,
+) -> Result<DialingProfile, DbError> {
+    let rows = sqlx::query(
+        "SELECT number, label, is_default FROM agent_caller_ids
+         WHERE account_id = ? ORDER BY is_default DESC, number",
+    )
+    .bind(account_id)
+    .fetch_all(db)
+    .await?;
+    let mut profile = DialingProfile {
+        default_country: default_country.to_owned(),
+        caller_ids: Vec::with_capacity(rows.len()),
+        default_caller_id: None,
+    };
+    for row in &rows {
+        let number: String = row.try_get("number")?;
+        if row.try_get::<bool, _>("is_default")? && profile.default_caller_id.is_none() {
+            profile.default_caller_id = Some(number.clone());
+        }
+        profile.caller_ids.push(CallerIdChoice {
+            number,
+            label: row.try_get("label")?,
+        });
+    }
+    Ok(profile)
+}
+
+/// Lets an agent present `number` (E.164), optionally as the default.
+pub async fn add_caller_id(
+    db: &Db,
+    account_id: i64,
+    number: &str,
+    label: &str,
+    is_default: bool,
+) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    if is_default {
+        sqlx::query("UPDATE agent_caller_ids SET is_default = 0 WHERE account_id = ?")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO agent_caller_ids (account_id, number, label, is_default) VALUES (?, ?, ?, ?)
+         ON CONFLICT (account_id, number) DO UPDATE SET label = excluded.label,
+             is_default = excluded.is_default",
+    )
+    .bind(account_id)
+    .bind(number)
+    .bind(label)
+    .bind(is_default)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn direction_str(d: CallDirection) -> &'static str {
+    match d {
+        CallDirection::Outbound => "outbound",
+        CallDirection::Inbound => "inbound",
+    }
+}
+
+fn hangup_str(h: HangupBy) -> &'static str {
+    match h {
+        HangupBy::Agent => "agent",
+        HangupBy::Remote => "remote",
+        HangupBy::Gateway => "gateway",
+    }
+}
+
+pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO call_records (id, direction, account_id, agent, caller_id, dialled,
+             carrier_id, carrier, invite_at, ringing_at, answered_at, ended_at, duration_s,
+             final_code, final_reason, hangup_by, packets_to_carrier, bytes_to_carrier,
+             packets_from_carrier, bytes_from_carrier)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&r.id)
+    .bind(direction_str(r.direction))
+    .bind(r.account_id)
+    .bind(&r.agent)
+    .bind(&r.caller_id)
+    .bind(&r.dialled)
+    .bind(r.carrier_id)
+    .bind(&r.carrier)
+    .bind(r.invite_at)
+    .bind(r.ringing_at)
+    .bind(r.answered_at)
+    .bind(r.ended_at)
+    .bind(r.duration_s)
+    .bind(i64::from(r.final_code))
+    .bind(&r.final_reason)
+    .bind(hangup_str(r.hangup_by))
+    .bind(r.packets_to_carrier)
+    .bind(r.bytes_to_carrier)
+    .bind(r.packets_from_carrier)
+    .bind(r.bytes_from_carrier)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Newest first. `before` is the (`invite_at`, `id`) of the last record of
+/// the previous page.
+pub async fn call_records(
+    db: &Db,
+    account_id: Option<i64>,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<CallRecord>, DbError> {
+    let (before_at, before_id) = before.unwrap_or((i64::MAX, "\u{10FFFF}".to_owned()));
+    let rows = sqlx::query(
+        "SELECT * FROM call_records
+         WHERE (?1 IS NULL OR account_id = ?1)
+           AND (invite_at < ?2 OR (invite_at = ?2 AND id < ?3))
+         ORDER BY invite_at DESC, id DESC LIMIT ?4",
+    )
+    .bind(account_id)
+    .bind(before_at)
+    .bind(&before_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let code: i64 = row.try_get("final_code")?;
+            Ok(CallRecord {
+                id: row.try_get("id")?,
+                direction: if row.try_get::<&str, _>("direction")? == "inbound" {
+                    CallDirection::Inbound
+                } else {
+                    CallDirection::Outbound
+                },
+                account_id: row.try_get("account_id")?,
+                agent: row.try_get("agent")?,
+                caller_id: row.try_get("caller_id")?,
+                dialled: row.try_get("dialled")?,
+                carrier_id: row.try_get("carrier_id")?,
+                carrier: row.try_get("carrier")?,
+                invite_at: row.try_get("invite_at")?,
+                ringing_at: row.try_get("ringing_at")?,
+                answered_at: row.try_get("answered_at")?,
+                ended_at: row.try_get("ended_at")?,
+                duration_s: row.try_get("duration_s")?,
+                final_code: u16::try_from(code).unwrap_or(0),
+                final_reason: row.try_get("final_reason")?,
+                hangup_by: match row.try_get::<&str, _>("hangup_by")? {
+                    "agent" => HangupBy::Agent,
+                    "remote" => HangupBy::Remote,
+                    _ => HangupBy::Gateway,
+                },
+                packets_to_carrier: row.try_get("packets_to_carrier")?,
+                bytes_to_carrier: row.try_get("bytes_to_carrier")?,
+                packets_from_carrier: row.try_get("packets_from_carrier")?,
+                bytes_from_carrier: row.try_get("bytes_from_carrier")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
+}

@@ -1,0 +1,423 @@
+//! One call's media task: the I/O shell around str0m's `Rtc` (browser leg)
+//! and the [`Relay`] (carrier leg).
+//!
+//! ```text
+//!            ┌──────────── loop ────────────────────────────────────────────┐
+//!            │ step(): drain rtc.poll_output() → Transmit / Event / Timeout │
+//!            │         (RtpPacket → relay → carrier socket)                 │
+//!            │         Timeout in the past → handle_input(Timeout), again   │
+//!            │         no-media deadline passed → MediaEvent::NoMedia       │
+//!            │ select! { command | browser datagram | carrier datagram |    │
+//!            │           carrier RTCP (dropped) | sleep_until(deadline) }   │
+//!            │ one mutation of the Rtc for what woke us, then loop          │
+//!            └──────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Every piece of code that touches the `Rtc` runs through [`Call::guard`]
+//! (`catch_unwind`); the whole task is wrapped once more so that a panic
+//! anywhere still ends in exactly one `MediaEvent::Stopped`. Sending uses
+//! `try_send_to`: a full socket buffer drops the datagram, as a network would.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use futures_util::FutureExt as _;
+use str0m::change::SdpOffer;
+use str0m::format::Codec as Str0mCodec;
+use str0m::media::{Frequency, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::ports::PortLease;
+use super::relay::{BrowserPts, Relay};
+use super::sdp::Negotiated;
+use super::{CallRef, Direction, MediaEvent, MediaStats, StopReason};
+
+/// Largest datagram read; longer ones are truncated (and then fail to parse).
+const MAX_DATAGRAM: usize = 2048;
+/// Bound on back-to-back "timeout already due" rounds in one step.
+const MAX_DUE_ROUNDS: usize = 16;
+/// Consecutive socket errors after which the call gives up.
+const MAX_IO_ERRORS: u32 = 100;
+
+pub(super) enum Command {
+    CarrierAnswer(Negotiated),
+    BrowserReoffer(String),
+    CarrierDirection(Direction),
+    Stop,
+    #[cfg(test)]
+    Panic,
+}
+
+pub(super) struct Sockets {
+    pub browser: UdpSocket,
+    pub carrier: UdpSocket,
+    pub carrier_rtcp: UdpSocket,
+}
+
+pub(super) struct Call {
+    call: CallRef,
+    rtc: Rtc,
+    mid: Mid,
+    /// Our ICE host candidate; str0m wants it as the destination of what we receive.
+    candidate: SocketAddr,
+    sockets: Sockets,
+    relay: Relay,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Freed (dropped) when the task ends.
+    _ports: [PortLease; 2],
+    connected: bool,
+    out: Vec<u8>,
+}
+
+/// What woke the task.
+enum Wake {
+    Command(Option<Command>),
+    Browser(std::io::Result<(usize, SocketAddr)>),
+    Carrier(std::io::Result<(usize, SocketAddr)>),
+    CarrierRtcp(std::io::Result<(usize, SocketAddr)>),
+    Timer,
+}
+
+impl Call {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call: CallRef,
+        rtc: Rtc,
+        mid: Mid,
+        candidate: SocketAddr,
+        sockets: Sockets,
+        relay: Relay,
+        events: mpsc::UnboundedSender<MediaEvent>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        ports: [PortLease; 2],
+    ) -> Call {
+        Call {
+            call,
+            rtc,
+            mid,
+            candidate,
+            sockets,
+            relay,
+            events,
+            commands,
+            _ports: ports,
+            connected: false,
+            out: Vec::with_capacity(MAX_DATAGRAM),
+        }
+    }
+
+    /// The task body: runs the call, then reports `Stopped` exactly once.
+    pub async fn run(self) {
+        let call = self.call;
+        let events = self.events.clone();
+        let (stats, reason) = match AssertUnwindSafe(self.drive()).catch_unwind().await {
+            Ok(done) => done,
+            // Not reached through str0m (guarded below); kept so that nothing
+            // can end a task silently.
+            Err(panic) => (
+                MediaStats::default(),
+                StopReason::Panicked(panic_message(&*panic)),
+            ),
+        };
+        debug!(call = call.0, ?reason, ?stats, "call media stopped");
+        let _ = events.send(MediaEvent::Stopped {
+            call,
+            stats,
+            reason,
+        });
+    }
+
+    async fn drive(mut self) -> (MediaStats, StopReason) {
+        let reason = self.drive_until_stopped().await;
+        if !matches!(reason, StopReason::Panicked(_)) {
+            // Say goodbye to the browser (DTLS close_notify); best effort.
+            let _ = self.guard(|c| {
+                let _ = c.rtc.close();
+                for _ in 0..64 {
+                    match c.rtc.poll_output() {
+                        Ok(Output::Transmit(t)) => {
+                            send(&c.sockets.browser, &t.contents, t.destination)
+                        }
+                        Ok(Output::Event(_)) => {}
+                        Ok(Output::Timeout(_)) | Err(_) => break,
+                    }
+                }
+            });
+        }
+        (self.relay.stats.clone(), reason)
+    }
+
+    /// Runs `f` on the call; a panic inside becomes `Err(message)`.
+    fn guard<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, String> {
+        catch_unwind(AssertUnwindSafe(|| f(self))).map_err(|p| panic_message(&*p))
+    }
+
+    async fn drive_until_stopped(&mut self) -> StopReason {
+        let mut browser_buf = vec![0u8; MAX_DATAGRAM];
+        let mut carrier_buf = vec![0u8; MAX_DATAGRAM];
+        let mut rtcp_buf = vec![0u8; MAX_DATAGRAM];
+        let mut io_errors = 0u32;
+        loop {
+            let deadline = match self.guard(Call::step) {
+                Ok(Ok(deadline)) => deadline,
+                Ok(Err(reason)) => return reason,
+                Err(panic) => return StopReason::Panicked(panic),
+            };
+            let wake = tokio::select! {
+                cmd = self.commands.recv() => Wake::Command(cmd),
+                r = self.sockets.browser.recv_from(&mut browser_buf) => Wake::Browser(r),
+                r = self.sockets.carrier.recv_from(&mut carrier_buf) => Wake::Carrier(r),
+                r = self.sockets.carrier_rtcp.recv_from(&mut rtcp_buf) => Wake::CarrierRtcp(r),
+                () = tokio::time::sleep_until(deadline.into()) => Wake::Timer,
+            };
+            let now = Instant::now();
+            let result = match wake {
+                Wake::Command(None | Some(Command::Stop)) => return StopReason::Requested,
+                Wake::Command(Some(command)) => self.guard(|c| c.on_command(now, command)),
+                Wake::Browser(Ok((n, source))) => {
+                    io_errors = 0;
+                    let data = &browser_buf[..n];
+                    self.guard(|c| c.on_browser(now, source, data))
+                }
+                Wake::Carrier(Ok((n, source))) => {
+                    io_errors = 0;
+                    let data = &carrier_buf[..n];
+                    self.guard(|c| c.on_carrier(now, source, data))
+                }
+                // Carrier RTCP is absorbed (see the module docs).
+                Wake::CarrierRtcp(Ok(_)) => Ok(()),
+                Wake::Browser(Err(e)) | Wake::Carrier(Err(e)) | Wake::CarrierRtcp(Err(e)) => {
+                    // E.g. ICMP port unreachable reported on a later read.
+                    io_errors += 1;
+                    debug!(call = self.call.0, "media socket: {e}");
+                    if io_errors >= MAX_IO_ERRORS {
+                        return StopReason::Error(format!("media socket keeps failing: {e}"));
+                    }
+                    Ok(())
+                }
+                Wake::Timer => self.guard(|c| {
+                    if let Err(e) = c.rtc.handle_input(Input::Timeout(now)) {
+                        debug!(call = c.call.0, "str0m timeout: {e}");
+                    }
+                }),
+            };
+            if let Err(panic) = result {
+                return StopReason::Panicked(panic);
+            }
+        }
+    }
+
+    /// Drains str0m, feeds it due timeouts, checks the silence timer.
+    /// Returns when to wake up next.
+    fn step(&mut self) -> Result<Instant, StopReason> {
+        let mut now = Instant::now();
+        let mut timeout = self.drain(now)?;
+        for _ in 0..MAX_DUE_ROUNDS {
+            if timeout > now {
+                break;
+            }
+            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                debug!(call = self.call.0, "str0m timeout: {e}");
+            }
+            timeout = self.drain(now)?;
+            now = Instant::now();
+        }
+        if !self.rtc.is_alive() {
+            return Err(StopReason::Error(
+                "the browser closed the WebRTC session".into(),
+            ));
+        }
+        if let Some(silent_for) = self.relay.poll_no_media(now) {
+            let _ = self.events.send(MediaEvent::NoMedia {
+                call: self.call,
+                silent_for,
+            });
+        }
+        let deadline = match self.relay.no_media_deadline() {
+            Some(d) => d.min(timeout),
+            None => timeout,
+        };
+        // Never spin: wake at least 1 ms from now.
+        Ok(deadline.max(now + std::time::Duration::from_millis(1)))
+    }
+
+    /// `poll_output` until `Timeout`, handling transmits and events.
+    fn drain(&mut self, now: Instant) -> Result<Instant, StopReason> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return Ok(t),
+                Ok(Output::Transmit(t)) => send(&self.sockets.browser, &t.contents, t.destination),
+                Ok(Output::Event(e)) => self.on_event(now, e),
+                Err(e) => return Err(StopReason::Error(format!("WebRTC engine: {e}"))),
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::RtpPacket(p) => {
+                let h = &p.header;
+                if let Some(dest) = self.relay.browser_packet(
+                    now,
+                    *h.payload_type,
+                    *h.ssrc,
+                    h.sequence_number,
+                    h.timestamp,
+                    h.marker,
+                    &p.payload,
+                    &mut self.out,
+                ) {
+                    send(&self.sockets.carrier, &self.out, dest);
+                }
+            }
+            Event::Connected if !self.connected => {
+                self.connected = true;
+                debug!(call = self.call.0, "browser leg connected (ICE + DTLS)");
+                let _ = self.events.send(MediaEvent::Connected { call: self.call });
+            }
+            Event::MediaChanged(m) if m.mid == self.mid => {
+                let (pts, direction) = browser_state(&self.rtc, self.mid);
+                self.relay.set_browser(now, pts, direction);
+            }
+            Event::IceConnectionStateChange(state) => {
+                debug!(call = self.call.0, ?state, "browser ICE state");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_browser(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        // Datagrams str0m cannot classify (not STUN/DTLS/RTP/RTCP) are dropped.
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.candidate,
+                contents,
+            },
+        );
+        if let Err(e) = self.rtc.handle_input(input) {
+            debug!(call = self.call.0, "browser datagram rejected: {e}");
+        }
+    }
+
+    fn on_carrier(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        if !self.connected {
+            // Still latch and keep the call alive; nothing to send on yet.
+            let _ = self.relay.carrier_datagram(now, source, data, false);
+            return;
+        }
+        let Some((to, payload)) = self.relay.carrier_datagram(now, source, data, true) else {
+            return;
+        };
+        let payload: Vec<u8> = match to.convert {
+            None => payload.to_vec(),
+            Some(table) => payload.iter().map(|b| table[usize::from(*b)]).collect(),
+        };
+        let mut direct = self.rtc.direct_api();
+        let Some(stream) = direct.stream_tx_by_mid(self.mid, None) else {
+            return;
+        };
+        stream.write_rtp(
+            RtpWrite::new(
+                to.pt.into(),
+                to.header.seq.into(),
+                to.header.ts,
+                now,
+                payload,
+            )
+            .marker(to.header.marker),
+        );
+    }
+
+    fn on_command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::CarrierAnswer(answer) => {
+                debug!(call = self.call.0, codec = %answer.codec, "carrier answer applied");
+                self.relay.carrier_answered(now, answer);
+            }
+            Command::CarrierDirection(direction) => {
+                self.relay.set_carrier_direction(now, direction);
+            }
+            Command::BrowserReoffer(sdp) => {
+                let result = self.reoffer(now, &sdp);
+                if let Err(e) = &result {
+                    warn!(call = self.call.0, "browser re-offer refused: {e}");
+                }
+                let _ = self.events.send(MediaEvent::BrowserAnswer {
+                    call: self.call,
+                    result,
+                });
+            }
+            Command::Stop => {}
+            #[cfg(test)]
+            Command::Panic => panic!("injected by a test"),
+        }
+    }
+
+    fn reoffer(&mut self, now: Instant, sdp: &str) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        let (pts, direction) = browser_state(&self.rtc, self.mid);
+        self.relay.set_browser(now, pts, direction);
+        Ok(answer.to_sdp_string())
+    }
+}
+
+/// The browser leg's negotiated payload types and our direction toward it.
+pub(super) fn browser_state(rtc: &Rtc, mid: Mid) -> (BrowserPts, Direction) {
+    let Some(media) = rtc.media(mid) else {
+        return (BrowserPts::default(), Direction::Inactive);
+    };
+    let mut pts = BrowserPts::default();
+    if media.disabled() {
+        return (pts, Direction::Inactive);
+    }
+    let remote = media.remote_pts();
+    for p in rtc.codec_config().params() {
+        if !remote.contains(&p.pt()) {
+            continue;
+        }
+        let spec = p.spec();
+        let slot = match spec.codec {
+            Str0mCodec::PCMU => &mut pts.pcmu,
+            Str0mCodec::PCMA => &mut pts.pcma,
+            Str0mCodec::Tele if spec.clock_rate == Frequency::EIGHT_KHZ => &mut pts.telephone_event,
+            _ => continue,
+        };
+        slot.get_or_insert(*p.pt());
+    }
+    (pts, media.direction().into())
+}
+
+fn send(socket: &UdpSocket, data: &[u8], destination: SocketAddr) {
+    if let Err(e) = socket.try_send_to(data, destination) {
+        debug!("media send: {e}");
+    }
+}
+
+pub(super) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".into()
+    }
+}

@@ -1,0 +1,714 @@
+//! Per-call media: WebRTC (ICE-lite, DTLS-SRTP) toward the browser, plain
+//! RTP toward the carrier, G.711 and RFC 4733 telephone-event relayed
+//! between them packet by packet (nothing is decoded).
+//!
+//! ```text
+//!  browser (Chromium)          one tokio task per call (call.rs)                  carrier
+//!                     ┌────────────────────────────────────────────────────────────┐
+//!  ICE checks,        │ browser socket    str0m Rtc      Relay         carrier     │  RTP
+//!  DTLS, SRTP  ◄─────►│ advertised:B ◄──► ICE-lite  ◄──► PT map   ◄──► socket :P   │◄──────►
+//!  (rtcp-mux)         │ (host candidate)  DTLS-SRTP      SSRC/seq/ts   RTCP :P+1   │◄─────── RTCP
+//!                     │                   RTP mode       latch, hold   (absorbed)  │
+//!                     └──────────────────────────▲─────────────┬───────────────────┘
+//!                                   MediaControl │             │ MediaEvent: Connected,
+//!                          (commands, SIP core) ─┘             ▼ BrowserAnswer, NoMedia, Stopped
+//! ```
+//!
+//! [`MediaEngine::start_outbound`] runs synchronously on the SIP driver task:
+//! it takes two port pairs, binds the browser socket (`B`; rtcp-mux, so `B+1`
+//! is only reserved) and the carrier sockets (`P`, `P+1`), answers the
+//! browser's offer with str0m, writes the carrier offer (the carrier's codec
+//! order, only codecs the browser also offered, plus telephone-event) and
+//! spawns the call's task (`call.rs`). From then on the core talks to the task
+//! only through [`MediaControl`] (an unbounded channel, so signalling never
+//! waits on media) and hears back through [`MediaEvent`]s.
+//!
+//! Files: `mod.rs` (this API, the engine), `call.rs` (the I/O shell: the task,
+//! its sockets, driving str0m), and sans-IO parts: `relay.rs` (what crosses
+//! and how it is rewritten), `rtp.rs` (RTP header, rewriter, G.711 law
+//! tables), `sdp.rs` (carrier SDP), `ports.rs` (port pool).
+//!
+//! # Invariants
+//! - A call's media state is owned by its task; no lock is shared with
+//!   signalling. The port pool is lock-free (one atomic flag per pair), and
+//!   a pair is freed when the task ends, whatever way it ends.
+//! - Every str0m call runs inside `catch_unwind` (str0m panics on its own
+//!   bugs by design): a panic ends that call only, reported as
+//!   [`StopReason::Panicked`]. Exactly one [`MediaEvent::Stopped`] ends every task.
+//! - Nothing from the network is unwrapped: malformed datagrams on either
+//!   socket are dropped (str0m authenticates everything on the browser leg;
+//!   the carrier leg accepts only well-formed RTP with a negotiated PT).
+//! - Each direction has its own SSRC (toward the browser: str0m's send
+//!   stream; toward the carrier: ours). Sequence numbers continue by one
+//!   across a source change, timestamps by the wall-clock gap (`rtp.rs`).
+//! - Symmetric RTP: carrier-bound packets go to where the carrier's RTP
+//!   really comes from (latched on its first valid packet), else to its SDP
+//!   address. A latched source can only be replaced after it has been silent
+//!   for 500 ms, or by a new carrier answer.
+//! - Payloads are relayed unchanged. The one exception: if the carrier
+//!   answers with the other G.711 law than the browser sends (the browser
+//!   sends the first codec of our answer, which follows the carrier's
+//!   order, so this needs a carrier that ignores its own preference), bytes
+//!   are mapped μ-law ⇄ A-law by the ITU table (`law_converted_packets`),
+//!   rather than leaving the call one-way silent.
+//!
+//! # Known limits
+//! - Carrier-leg RTCP is absorbed (read and dropped) and none is sent; the
+//!   browser leg's RTCP is str0m's own (reports for what it sends/receives).
+//! - No SRTP (SDES) toward carriers; plain RTP/AVP only.
+//! - Carrier SDP is parsed by the small hand-written `sdp.rs` (c=, the
+//!   first m=audio, rtpmap, telephone-event, direction, ptime): the subset is
+//!   tiny and owning it lets us bound its work on hostile input. Host names in
+//!   `c=` are not resolved.
+//! - The no-media timer counts RTP from either leg: it fires when neither
+//!   leg sent anything for `no_media_timeout` (and never while held).
+
+mod call;
+mod ports;
+mod relay;
+mod rtp;
+mod sdp;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::ops::RangeInclusive;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::config::DtlsCert;
+use str0m::crypto::CryptoProvider;
+use str0m::format::{Codec as Str0mCodec, FormatParams};
+use str0m::media::{Frequency, MediaKind, Mid};
+use str0m::{Candidate, Output, Rtc, RtcConfig};
+use tokio::sync::mpsc;
+
+use self::call::{Call, Command};
+use self::ports::{PortLease, PortPool};
+use self::relay::Relay;
+
+/// The payload type we offer carriers for telephone-event/8000.
+pub const CARRIER_TELEPHONE_EVENT_PT: u8 = 101;
+/// The payload type str0m is configured with for telephone-event/8000 (it
+/// answers with the browser's own number).
+const BROWSER_TELEPHONE_EVENT_PT: u8 = 101;
+/// A browser offer is a few kilobytes; refuse anything absurd before parsing.
+const MAX_BROWSER_SDP: usize = 64 * 1024;
+/// Default for [`MediaConfig::no_media_timeout`].
+pub const DEFAULT_NO_MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings of the media engine.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Address media sockets bind to (may be 0.0.0.0).
+    pub bind_ip: IpAddr,
+    /// Address written into SDP and the ICE candidate.
+    pub advertised_ip: IpAddr,
+    /// UDP ports for media; each call takes two even/odd pairs.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// Silence on both legs (not on hold) this long → [`MediaEvent::NoMedia`].
+    pub no_media_timeout: Duration,
+}
+
+impl MediaConfig {
+    /// Binds every interface of `advertised_ip`'s family, default timeout.
+    pub fn new(advertised_ip: IpAddr, rtp_ports: RangeInclusive<u16>) -> MediaConfig {
+        let bind_ip = match advertised_ip {
+            IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        MediaConfig {
+            bind_ip,
+            advertised_ip,
+            rtp_ports,
+            no_media_timeout: DEFAULT_NO_MEDIA_TIMEOUT,
+        }
+    }
+}
+
+/// Identifies a call in events; chosen by the SIP core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallRef(pub u64);
+
+/// The codecs relayed between browser and carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// G.711 μ-law, static payload type 0.
+    Pcmu,
+    /// G.711 A-law, static payload type 8.
+    Pcma,
+}
+
+impl Codec {
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+
+    /// The static payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+
+    pub fn from_static_pt(pt: u8) -> Option<Codec> {
+        match pt {
+            0 => Some(Codec::Pcmu),
+            8 => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+
+    /// The other G.711 law.
+    fn other(self) -> Codec {
+        match self {
+            Codec::Pcmu => Codec::Pcma,
+            Codec::Pcma => Codec::Pcmu,
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A codec name in carrier configuration that is not PCMU or PCMA.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown codec `{0}` (supported: PCMU, PCMA)")]
+pub struct UnknownCodec(pub String);
+
+impl FromStr for Codec {
+    type Err = UnknownCodec;
+
+    /// `PCMU` / `PCMA`, case-insensitive (also `G711U`/`G711A`).
+    fn from_str(s: &str) -> Result<Codec, UnknownCodec> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PCMU" | "G711U" | "G.711U" => Ok(Codec::Pcmu),
+            "PCMA" | "G711A" | "G.711A" => Ok(Codec::Pcma),
+            _ => Err(UnknownCodec(s.chars().take(32).collect())),
+        }
+    }
+}
+
+/// Media direction as written in SDP, from the writer's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    pub fn is_sending(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    pub fn is_receiving(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    /// The same stream seen from the other end (sendonly ⇄ recvonly).
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            other => other,
+        }
+    }
+
+    /// The SDP attribute name (`sendrecv`, ...).
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    pub fn from_attribute(name: &str) -> Option<Direction> {
+        match name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        }
+    }
+}
+
+impl From<str0m::media::Direction> for Direction {
+    fn from(d: str0m::media::Direction) -> Direction {
+        match d {
+            str0m::media::Direction::SendRecv => Direction::SendRecv,
+            str0m::media::Direction::SendOnly => Direction::SendOnly,
+            str0m::media::Direction::RecvOnly => Direction::RecvOnly,
+            str0m::media::Direction::Inactive => Direction::Inactive,
+        }
+    }
+}
+
+/// Our side of the carrier leg: what [`carrier_sdp`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierLeg {
+    /// Advertised address and RTP port of the carrier socket.
+    pub address: SocketAddr,
+    /// Codecs offered, in the carrier's order of preference.
+    pub codecs: Vec<Codec>,
+    /// telephone-event/8000 payload type, if the browser can do DTMF.
+    pub telephone_event_pt: Option<u8>,
+    /// `o=` session id (stays the same for the call; the version changes).
+    pub session_id: u64,
+}
+
+/// Our SDP toward the carrier (offer, answer or re-INVITE); bump `version`
+/// every time the content changes (RFC 3264 §8).
+pub fn carrier_sdp(leg: &CarrierLeg, direction: Direction, version: u64) -> String {
+    sdp::write(leg, direction, version)
+}
+
+/// What [`MediaEngine::start_outbound`] hands back.
+#[derive(Debug)]
+pub struct OutboundMedia {
+    /// SDP answer for the browser (goes into the 183/200 toward it).
+    pub browser_answer: String,
+    /// SDP offer for the carrier's INVITE (`o=` version 1).
+    pub carrier_offer: String,
+    pub carrier_leg: CarrierLeg,
+    pub control: MediaControl,
+}
+
+/// Commands to one call's media task. Cheap to clone; never blocks.
+#[derive(Clone)]
+pub struct MediaControl {
+    call: CallRef,
+    leg: Arc<CarrierLeg>,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+impl fmt::Debug for MediaControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaControl")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaControl {
+    pub fn call(&self) -> CallRef {
+        self.call
+    }
+
+    /// The carrier's SDP from a 183 or 200. May come more than once (a later
+    /// one replaces the address, codecs and latch). Parsed here, synchronously:
+    /// an error means the answer was not applied (answer 488 with its text).
+    /// Returns the carrier's chosen codec.
+    pub fn carrier_answer(&self, sdp: &str) -> Result<Codec, MediaError> {
+        let description = sdp::parse(sdp).map_err(MediaError::BadAnswer)?;
+        let negotiated = sdp::negotiate(&self.leg, &description)?;
+        let codec = negotiated.codec;
+        self.commands
+            .send(Command::CarrierAnswer(negotiated))
+            .map_err(|_| MediaError::Ended)?;
+        Ok(codec)
+    }
+
+    /// A browser re-INVITE's offer (hold: sendonly/inactive; resume:
+    /// sendrecv). The answer comes back as [`MediaEvent::BrowserAnswer`].
+    pub fn browser_reoffer(&self, sdp: &str) {
+        if self
+            .commands
+            .send(Command::BrowserReoffer(sdp.to_owned()))
+            .is_err()
+        {
+            let _ = self.events.send(MediaEvent::BrowserAnswer {
+                call: self.call,
+                result: Err(MediaError::Ended.to_string()),
+            });
+        }
+    }
+
+    /// The carrier leg is held (either side put the other on hold) or
+    /// resumed: `true` stops relaying both ways on the carrier leg; `false`
+    /// restores sendrecv. For one-way holds use [`Self::set_carrier_direction`].
+    pub fn set_hold(&self, held: bool) {
+        self.set_carrier_direction(if held {
+            Direction::Inactive
+        } else {
+            Direction::SendRecv
+        });
+    }
+
+    /// Our direction toward the carrier as negotiated in SDP: e.g. `RecvOnly`
+    /// when the carrier holds us with music (it sends, we don't), `SendOnly`
+    /// when we hold it.
+    pub fn set_carrier_direction(&self, direction: Direction) {
+        let _ = self.commands.send(Command::CarrierDirection(direction));
+    }
+
+    /// Ends the task; [`MediaEvent::Stopped`] follows with the final stats.
+    pub fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+
+    /// Test hook: makes the task panic inside its str0m-driving code.
+    #[cfg(test)]
+    fn inject_panic(&self) {
+        let _ = self.commands.send(Command::Panic);
+    }
+}
+
+/// What a call's media task tells the SIP core.
+#[derive(Debug, Clone)]
+pub enum MediaEvent {
+    /// ICE and DTLS with the browser are done: media can flow on that leg.
+    Connected { call: CallRef },
+    /// Answer to [`MediaControl::browser_reoffer`] (SDP or why not).
+    BrowserAnswer {
+        call: CallRef,
+        result: Result<String, String>,
+    },
+    /// Nothing received from either leg for `no_media_timeout` while not
+    /// on hold: hang up both legs. Sent once per silence.
+    NoMedia { call: CallRef, silent_for: Duration },
+    /// The task ended (always the last event of a call).
+    Stopped {
+        call: CallRef,
+        stats: MediaStats,
+        reason: StopReason,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// [`MediaControl::stop`], or every `MediaControl` was dropped.
+    Requested,
+    /// str0m (or our code) panicked; only this call ended.
+    Panicked(String),
+    /// The WebRTC session failed or was closed by the browser, or a socket broke.
+    Error(String),
+}
+
+/// Counters of one call (payload bytes, headers excluded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    pub browser_to_carrier_packets: u64,
+    pub browser_to_carrier_bytes: u64,
+    pub carrier_to_browser_packets: u64,
+    pub carrier_to_browser_bytes: u64,
+    pub dtmf_events_to_carrier: u64,
+    pub dtmf_events_to_browser: u64,
+    /// Packets whose G.711 law was converted (carrier chose the other law).
+    pub law_converted_packets: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    #[error("no free RTP ports left in the configured range")]
+    NoPorts,
+    #[error("browser SDP offer not usable: {0}")]
+    BadOffer(String),
+    #[error("no common codec: {0}")]
+    NoCommonCodec(String),
+    #[error("carrier SDP answer not usable: {0}")]
+    BadAnswer(String),
+    #[error("media socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the call's media has already ended")]
+    Ended,
+    #[error("invalid media settings: {0}")]
+    Config(String),
+    #[error("media engine failure: {0}")]
+    Internal(String),
+}
+
+/// Owns what all calls share: the DTLS certificate, the crypto provider and
+/// the port pool.
+pub struct MediaEngine {
+    config: MediaConfig,
+    cert: DtlsCert,
+    crypto: Arc<CryptoProvider>,
+    ports: Arc<PortPool>,
+}
+
+impl fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaEngine")
+            .field("config", &self.config)
+            .field("port_pairs", &self.ports.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaEngine {
+    /// Checks the settings and makes the one DTLS certificate all calls use.
+    pub fn new(config: MediaConfig) -> Result<Arc<MediaEngine>, MediaError> {
+        if config.advertised_ip.is_unspecified() {
+            return Err(MediaError::Config(
+                "the advertised address cannot be 0.0.0.0 / ::".into(),
+            ));
+        }
+        if config.bind_ip.is_ipv4() != config.advertised_ip.is_ipv4() {
+            return Err(MediaError::Config(format!(
+                "bind address {} and advertised address {} are of different IP families",
+                config.bind_ip, config.advertised_ip
+            )));
+        }
+        if config.no_media_timeout.is_zero() {
+            return Err(MediaError::Config(
+                "no_media_timeout must be above 0".into(),
+            ));
+        }
+        let ports = PortPool::new(&config.rtp_ports);
+        if ports.capacity() < 2 {
+            return Err(MediaError::Config(format!(
+                "rtp_ports {}-{} holds {} even/odd port pair(s); a call needs 2",
+                config.rtp_ports.start(),
+                config.rtp_ports.end(),
+                ports.capacity()
+            )));
+        }
+        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        let cert = catch_unwind(AssertUnwindSafe(|| {
+            crypto.dtls_provider.generate_certificate()
+        }))
+        .ok()
+        .flatten()
+        .ok_or_else(|| MediaError::Internal("cannot generate the DTLS certificate".into()))?;
+        Ok(Arc::new(MediaEngine {
+            config,
+            cert,
+            crypto,
+            ports,
+        }))
+    }
+
+    /// How many calls the port range can hold at once.
+    pub fn capacity(&self) -> usize {
+        self.ports.capacity() / 2
+    }
+
+    /// Sets up an outbound call's media; see the module docs. Synchronous
+    /// and quick (binds three sockets, runs str0m's offer/answer, spawns the
+    /// task). Must be called from inside the tokio runtime.
+    pub fn start_outbound(
+        self: &Arc<Self>,
+        call: CallRef,
+        browser_offer: &str,
+        carrier_codecs: &[Codec],
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<OutboundMedia, MediaError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            MediaError::Internal("start_outbound must be called inside the tokio runtime".into())
+        })?;
+        if browser_offer.len() > MAX_BROWSER_SDP {
+            return Err(MediaError::BadOffer(format!(
+                "{} bytes is too large",
+                browser_offer.len()
+            )));
+        }
+        let mut codecs: Vec<Codec> = Vec::with_capacity(2);
+        for c in carrier_codecs {
+            if !codecs.contains(c) {
+                codecs.push(*c);
+            }
+        }
+        if codecs.is_empty() {
+            return Err(MediaError::NoCommonCodec(
+                "no codec is configured for this carrier".into(),
+            ));
+        }
+        let offer = SdpOffer::from_sdp_string(browser_offer)
+            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+
+        let (browser_lease, browser_socket, _) = self.bind(false)?;
+        let (carrier_lease, carrier_socket, carrier_rtcp) = self.bind(true)?;
+        let Some(carrier_rtcp) = carrier_rtcp else {
+            return Err(MediaError::Internal("RTCP socket missing".into()));
+        };
+        let candidate = SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port());
+        let now = Instant::now();
+        let answered = catch_unwind(AssertUnwindSafe(|| {
+            self.answer_browser(now, offer, &codecs, candidate)
+        }))
+        .map_err(|panic| {
+            MediaError::BadOffer(format!(
+                "the WebRTC engine failed on it ({})",
+                call::panic_message(&*panic)
+            ))
+        })??;
+        let (rtc, mid, browser_answer) = answered;
+        let (pts, browser_direction) = call::browser_state(&rtc, mid);
+        let common: Vec<Codec> = codecs
+            .iter()
+            .copied()
+            .filter(|c| pts.of(*c).is_some())
+            .collect();
+        if common.is_empty() {
+            return Err(MediaError::NoCommonCodec(format!(
+                "the browser offered none of the carrier's codecs ({})",
+                sdp::codec_list(&codecs)
+            )));
+        }
+        let leg = CarrierLeg {
+            address: SocketAddr::new(self.config.advertised_ip, carrier_lease.rtp_port()),
+            codecs: common,
+            telephone_event_pt: pts.telephone_event.map(|_| CARRIER_TELEPHONE_EVENT_PT),
+            session_id: rand::random::<u32>().into(),
+        };
+        let carrier_offer = carrier_sdp(&leg, browser_direction.reverse(), 1);
+
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let relay = Relay::new(
+            now,
+            pts,
+            browser_direction,
+            self.config.no_media_timeout,
+            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
+            rtp::Rewriter::new(0, rand::random(), rand::random()),
+        );
+        let task = Call::new(
+            call,
+            rtc,
+            mid,
+            candidate,
+            call::Sockets {
+                browser: browser_socket,
+                carrier: carrier_socket,
+                carrier_rtcp,
+            },
+            relay,
+            events.clone(),
+            commands_rx,
+            [browser_lease, carrier_lease],
+        );
+        runtime.spawn(task.run());
+        Ok(OutboundMedia {
+            browser_answer,
+            carrier_offer,
+            control: MediaControl {
+                call,
+                leg: Arc::new(leg.clone()),
+                commands: commands_tx,
+                events,
+            },
+            carrier_leg: leg,
+        })
+    }
+
+    /// Builds the call's `Rtc` and answers the browser. Runs under `catch_unwind`.
+    fn answer_browser(
+        &self,
+        now: Instant,
+        offer: SdpOffer,
+        codecs: &[Codec],
+        candidate: SocketAddr,
+    ) -> Result<(Rtc, Mid, String), MediaError> {
+        let mut config = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_dtls_cert(self.cert.clone())
+            .set_crypto_provider(Arc::clone(&self.crypto))
+            .clear_codecs();
+        // str0m's answer lists codecs in this order, so the browser sends the
+        // carrier's preferred one.
+        for codec in codecs {
+            match codec {
+                Codec::Pcmu => config.codec_config().enable_pcmu(true, false),
+                Codec::Pcma => config.codec_config().enable_pcma(true, false),
+            }
+        }
+        config.codec_config().add_config(
+            BROWSER_TELEPHONE_EVENT_PT.into(),
+            None,
+            Str0mCodec::Tele,
+            Frequency::EIGHT_KHZ,
+            None,
+            FormatParams::parse_line("0-16"),
+        );
+        let mut rtc = config.build(now);
+        let host = Candidate::host(candidate, "udp")
+            .map_err(|e| MediaError::Config(format!("advertised address {candidate}: {e}")))?;
+        rtc.add_local_candidate(host);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        // The answer carries an a=mid for every m-line (str0m wrote it).
+        let mid = answer
+            .media_lines
+            .iter()
+            .map(|line| line.mid())
+            .find(|mid| {
+                rtc.media(*mid)
+                    .is_some_and(|m| m.kind() == MediaKind::Audio && !m.disabled())
+            })
+            .ok_or_else(|| {
+                MediaError::NoCommonCodec("the browser offered no G.711 audio".into())
+            })?;
+        // Drain (str0m's contract after a change); ICE-lite sends nothing yet.
+        for _ in 0..1000 {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(_)) => break,
+                Ok(_) => {}
+                Err(e) => return Err(MediaError::BadOffer(e.to_string())),
+            }
+        }
+        Ok((rtc, mid, answer.to_sdp_string()))
+    }
+
+    /// Takes a port pair and binds its even port (and the odd one for RTCP).
+    /// A pair some other program holds is skipped.
+    fn bind(
+        &self,
+        with_rtcp: bool,
+    ) -> Result<
+        (
+            PortLease,
+            tokio::net::UdpSocket,
+            Option<tokio::net::UdpSocket>,
+        ),
+        MediaError,
+    > {
+        for _ in 0..self.ports.capacity() {
+            let lease = self.ports.acquire().ok_or(MediaError::NoPorts)?;
+            let port = lease.rtp_port();
+            let rtp = match bind_udp(SocketAddr::new(self.config.bind_ip, port)) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let rtcp = if with_rtcp {
+                match bind_udp(SocketAddr::new(self.config.bind_ip, port + 1)) {
+                    Ok(s) => Some(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                None
+            };
+            return Ok((lease, rtp, rtcp));
+        }
+        Err(MediaError::NoPorts)
+    }
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    let socket = StdUdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket)
+}
+
+#[cfg(test)]
+mod tests;

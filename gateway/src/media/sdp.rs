@@ -1,0 +1,559 @@
+//! Carrier-leg SDP (RFC 4566 / RFC 3264), the small G.711 subset we need:
+//! `c=`, the first `m=audio` (port and payload types), `a=rtpmap`,
+//! `a=fmtp` for telephone-event, the direction attributes and `a=ptime`.
+//!
+//! Sans-IO and pure: [`parse`] reads a carrier's SDP into [`Description`],
+//! [`negotiate`] matches it against what we offered ([`CarrierLeg`]), and
+//! [`write`] builds our own offer or answer. Everything else in an SDP
+//! (bandwidth, `a=rtcp`, other m-lines, unknown attributes) is skipped.
+//!
+//! Hand-written rather than taken from a crate: the subset is tiny, we only
+//! ever read one m-line, and owning the parser lets us bound its work on
+//! hostile input (size and line limits) and test exactly that. The browser
+//! leg's SDP is parsed and written by str0m.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use super::{CarrierLeg, Codec, Direction, MediaError};
+
+/// Larger SDP bodies are refused outright (a G.711 answer is ~300 bytes).
+pub const MAX_SDP_LEN: usize = 16 * 1024;
+/// At most this many payload types are looked at on the m-line.
+const MAX_PAYLOAD_TYPES: usize = 64;
+/// The `a=fmtp` we write for telephone-event (DTMF digits 0-9, *, #, A-D, flash).
+const TELEPHONE_EVENT_FMTP: &str = "0-16";
+
+/// What a carrier's SDP says about its audio stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// `c=` of the audio m-line, else the session's.
+    pub connection: Option<IpAddr>,
+    /// `m=audio` port; 0 means the stream was rejected.
+    pub port: u16,
+    /// The `m=audio` payload types in the carrier's order of preference.
+    pub payload_types: Vec<u8>,
+    /// `a=rtpmap:<pt> <name>/<rate>` of the audio m-line (name upper-cased).
+    pub rtpmaps: Vec<RtpMap>,
+    /// The direction attribute of the audio m-line, else the session's, else sendrecv.
+    pub direction: Direction,
+    /// `a=ptime` in milliseconds.
+    pub ptime: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpMap {
+    pub pt: u8,
+    pub name: String,
+    pub rate: u32,
+}
+
+/// The result of matching a carrier's answer against our offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Where the SDP says to send RTP (symmetric RTP may latch elsewhere).
+    pub remote: SocketAddr,
+    /// The codec the carrier prefers (first accepted on its m-line).
+    pub codec: Codec,
+    /// Accepted codecs with the payload type the carrier uses for each.
+    pub codecs: Vec<(Codec, u8)>,
+    /// The carrier's telephone-event/8000 payload type, if it accepted one.
+    pub telephone_event_pt: Option<u8>,
+    /// The telephone-event payload type of our offer (what the carrier
+    /// should send with).
+    pub offered_telephone_event_pt: Option<u8>,
+    /// The carrier's direction (from its point of view).
+    pub direction: Direction,
+}
+
+impl Negotiated {
+    /// The carrier's payload type for `codec`, if it accepted it.
+    pub fn pt_of(&self, codec: Codec) -> Option<u8> {
+        self.codecs
+            .iter()
+            .find(|(c, _)| *c == codec)
+            .map(|(_, pt)| *pt)
+    }
+}
+
+/// Parses a carrier's SDP. Never panics; every rejection says why.
+pub fn parse(sdp: &str) -> Result<Description, String> {
+    if sdp.len() > MAX_SDP_LEN {
+        return Err(format!(
+            "SDP of {} bytes is larger than {MAX_SDP_LEN}",
+            sdp.len()
+        ));
+    }
+    if !sdp.trim_start().starts_with("v=") {
+        return Err("does not start with v=".into());
+    }
+    let mut session_connection = None;
+    let mut session_direction = None;
+    let mut audio: Option<Description> = None;
+    let mut media_direction = None;
+    let mut media_connection = None;
+    // Where the parser is: session level, inside the first audio m-line, or
+    // inside some other m-line (skipped).
+    #[derive(PartialEq)]
+    enum Section {
+        Session,
+        Audio,
+        Other,
+    }
+    let mut section = Section::Session;
+
+    for raw in sdp.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw).trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((kind, value)) = line.split_once('=') else {
+            return Err(format!("line without `=`: {}", excerpt(line)));
+        };
+        match kind {
+            "m" => {
+                if audio.is_none() && value.split_ascii_whitespace().next() == Some("audio") {
+                    audio = Some(parse_media_line(value)?);
+                    section = Section::Audio;
+                } else {
+                    section = Section::Other;
+                }
+            }
+            "c" if section != Section::Other => {
+                let ip = parse_connection(value)?;
+                if section == Section::Session {
+                    session_connection = Some(ip);
+                } else {
+                    media_connection = Some(ip);
+                }
+            }
+            "a" if section != Section::Other => {
+                let (name, arg) = value.split_once(':').unwrap_or((value, ""));
+                if let Some(direction) = Direction::from_attribute(name) {
+                    if section == Section::Session {
+                        session_direction = Some(direction);
+                    } else {
+                        media_direction = Some(direction);
+                    }
+                    continue;
+                }
+                let Some(media) = audio.as_mut().filter(|_| section == Section::Audio) else {
+                    continue;
+                };
+                match name {
+                    "rtpmap" => {
+                        if let Some(map) = parse_rtpmap(arg)?
+                            && !media.rtpmaps.iter().any(|m| m.pt == map.pt)
+                        {
+                            media.rtpmaps.push(map);
+                        }
+                    }
+                    "ptime" => media.ptime = arg.trim().parse().ok().filter(|p| *p > 0),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut media = audio.ok_or("no m=audio line")?;
+    media.connection = media_connection.or(session_connection);
+    media.direction = media_direction
+        .or(session_direction)
+        .unwrap_or(Direction::SendRecv);
+    Ok(media)
+}
+
+fn excerpt(line: &str) -> String {
+    line.chars().take(40).collect()
+}
+
+/// `audio <port>[/<count>] <proto> <fmt> ...`
+fn parse_media_line(value: &str) -> Result<Description, String> {
+    let mut parts = value.split_ascii_whitespace();
+    let _audio = parts.next();
+    let port = parts.next().ok_or("m=audio without a port")?;
+    let port = port.split('/').next().unwrap_or(port);
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("m=audio port `{}` is not a number", excerpt(port)))?;
+    let proto = parts.next().ok_or("m=audio without a transport")?;
+    match proto {
+        "RTP/AVP" | "RTP/AVPF" => {}
+        "RTP/SAVP" | "RTP/SAVPF" | "UDP/TLS/RTP/SAVP" | "UDP/TLS/RTP/SAVPF" => {
+            return Err(format!(
+                "transport {proto} (SRTP) is not supported toward carriers; use RTP/AVP"
+            ));
+        }
+        other => return Err(format!("transport `{}` is not RTP/AVP", excerpt(other))),
+    }
+    let mut payload_types = Vec::new();
+    for fmt in parts.take(MAX_PAYLOAD_TYPES) {
+        let pt: u8 =
+            fmt.parse().ok().filter(|pt| *pt <= 127).ok_or_else(|| {
+                format!("m=audio format `{}` is not a payload type", excerpt(fmt))
+            })?;
+        if !payload_types.contains(&pt) {
+            payload_types.push(pt);
+        }
+    }
+    if payload_types.is_empty() && port != 0 {
+        return Err("m=audio lists no payload type".into());
+    }
+    Ok(Description {
+        connection: None,
+        port,
+        payload_types,
+        rtpmaps: Vec::new(),
+        direction: Direction::SendRecv,
+        ptime: None,
+    })
+}
+
+/// `IN IP4 <addr>[/ttl]` or `IN IP6 <addr>`.
+fn parse_connection(value: &str) -> Result<IpAddr, String> {
+    let mut parts = value.split_ascii_whitespace();
+    let (Some("IN"), Some(family), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("c={} is not `IN IP4 <address>`", excerpt(value)));
+    };
+    let addr = addr.split('/').next().unwrap_or(addr);
+    let ip: IpAddr = addr.parse().map_err(|_| {
+        format!(
+            "c= address `{}` is not an IP address (host names are not resolved)",
+            excerpt(addr)
+        )
+    })?;
+    match (family, ip) {
+        ("IP4", IpAddr::V4(_)) | ("IP6", IpAddr::V6(_)) => Ok(ip),
+        _ => Err(format!(
+            "c= says {} but the address is {ip}",
+            excerpt(family)
+        )),
+    }
+}
+
+/// `<pt> <name>/<rate>[/<channels>]`; `None` for a malformed but harmless line.
+fn parse_rtpmap(arg: &str) -> Result<Option<RtpMap>, String> {
+    let Some((pt, encoding)) = arg.trim().split_once(' ') else {
+        return Ok(None);
+    };
+    let Some(pt) = pt.parse::<u8>().ok().filter(|pt| *pt <= 127) else {
+        return Ok(None);
+    };
+    let mut fields = encoding.trim().split('/');
+    let name = fields.next().unwrap_or("").to_ascii_uppercase();
+    let Some(rate) = fields.next().and_then(|r| r.parse::<u32>().ok()) else {
+        return Ok(None);
+    };
+    if name.is_empty() || name.len() > 32 {
+        return Ok(None);
+    }
+    Ok(Some(RtpMap { pt, name, rate }))
+}
+
+/// Matches a carrier's answer against the offer we made on `leg`.
+pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, MediaError> {
+    if answer.port == 0 {
+        return Err(MediaError::NoCommonCodec(format!(
+            "the carrier rejected the audio stream (port 0); we offered {}",
+            codec_list(&leg.codecs)
+        )));
+    }
+    let ip = answer
+        .connection
+        .ok_or_else(|| MediaError::BadAnswer("no c= line".into()))?;
+    if ip.is_multicast() || ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        return Err(MediaError::BadAnswer(format!(
+            "c= address {ip} is multicast or broadcast"
+        )));
+    }
+    // c=0.0.0.0 is the old RFC 2543 way to say hold (RFC 3264 §8.4).
+    let direction = if ip.is_unspecified() {
+        Direction::Inactive
+    } else {
+        answer.direction
+    };
+    let mut codecs = Vec::new();
+    let mut telephone_event_pt = None;
+    let mut others = Vec::new();
+    for &pt in &answer.payload_types {
+        let map = answer.rtpmaps.iter().find(|m| m.pt == pt);
+        let codec = match map {
+            Some(m) if m.rate == 8000 => m.name.parse::<Codec>().ok(),
+            Some(_) => None,
+            // Static payload types need no rtpmap (RFC 3551).
+            None => Codec::from_static_pt(pt),
+        };
+        if let Some(codec) = codec.filter(|c| leg.codecs.contains(c)) {
+            if !codecs.iter().any(|(c, _)| *c == codec) {
+                codecs.push((codec, pt));
+            }
+            continue;
+        }
+        if map.is_some_and(|m| m.name == "TELEPHONE-EVENT" && m.rate == 8000) {
+            if leg.telephone_event_pt.is_some() && telephone_event_pt.is_none() {
+                telephone_event_pt = Some(pt);
+            }
+            continue;
+        }
+        others.push(match map {
+            Some(m) => format!("{}/{} ({pt})", m.name, m.rate),
+            None => format!("PT {pt}"),
+        });
+    }
+    let Some(&(codec, _)) = codecs.first() else {
+        let answered = if others.is_empty() {
+            "no audio codec".to_string()
+        } else {
+            others.join(", ")
+        };
+        return Err(MediaError::NoCommonCodec(format!(
+            "the carrier answered {answered}; we offered {}",
+            codec_list(&leg.codecs)
+        )));
+    };
+    Ok(Negotiated {
+        remote: SocketAddr::new(ip, answer.port),
+        codec,
+        codecs,
+        telephone_event_pt,
+        offered_telephone_event_pt: leg.telephone_event_pt,
+        direction,
+    })
+}
+
+pub(crate) fn codec_list(codecs: &[Codec]) -> String {
+    if codecs.is_empty() {
+        return "no codec".into();
+    }
+    codecs
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Our SDP toward the carrier: every codec of `leg` in its order, then
+/// telephone-event, 20 ms packets, and `direction`.
+pub fn write(leg: &CarrierLeg, direction: Direction, version: u64) -> String {
+    let ip = leg.address.ip();
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    let mut pts: Vec<u8> = leg.codecs.iter().map(|c| c.payload_type()).collect();
+    pts.extend(leg.telephone_event_pt);
+    let pts: Vec<String> = pts.iter().map(u8::to_string).collect();
+    let mut s = String::with_capacity(320);
+    // `write!` to a String cannot fail.
+    let _ = write!(
+        s,
+        "v=0\r\no=- {id} {version} IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP {pts}\r\n",
+        id = leg.session_id,
+        port = leg.address.port(),
+        pts = pts.join(" "),
+    );
+    for codec in &leg.codecs {
+        let _ = write!(
+            s,
+            "a=rtpmap:{} {}/8000\r\n",
+            codec.payload_type(),
+            codec.name()
+        );
+    }
+    if let Some(pt) = leg.telephone_event_pt {
+        let _ = write!(
+            s,
+            "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} {TELEPHONE_EVENT_FMTP}\r\n"
+        );
+    }
+    let _ = write!(s, "a=ptime:20\r\na={}\r\n", direction.attribute());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg() -> CarrierLeg {
+        CarrierLeg {
+            address: "192.0.2.10:20002".parse().expect("literal address"),
+            codecs: vec![Codec::Pcma, Codec::Pcmu],
+            telephone_event_pt: Some(101),
+            session_id: 42,
+        }
+    }
+
+    const ANSWER: &str = "v=0\r\no=carrier 1 1 IN IP4 198.51.100.7\r\ns=-\r\n\
+        c=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+        m=audio 30000 RTP/AVP 8 96\r\na=rtpmap:8 PCMA/8000\r\n\
+        a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\na=ptime:20\r\na=sendrecv\r\n";
+
+    #[test]
+    fn parses_a_typical_answer() {
+        let d = parse(ANSWER).expect("valid answer");
+        assert_eq!(d.connection, Some("198.51.100.7".parse().expect("ip")));
+        assert_eq!(d.port, 30000);
+        assert_eq!(d.payload_types, [8, 96]);
+        assert_eq!(d.direction, Direction::SendRecv);
+        assert_eq!(d.ptime, Some(20));
+        let n = negotiate(&leg(), &d).expect("common codec");
+        assert_eq!(n.codec, Codec::Pcma);
+        assert_eq!(n.codecs, [(Codec::Pcma, 8)]);
+        assert_eq!(n.telephone_event_pt, Some(96));
+        assert_eq!(n.remote, "198.51.100.7:30000".parse().expect("addr"));
+    }
+
+    #[test]
+    fn media_level_overrides_session_level() {
+        let sdp = "v=0\nc=IN IP4 10.0.0.1\na=sendonly\nm=audio 4000 RTP/AVP 0\n\
+                   c=IN IP4 10.0.0.2\na=inactive\nm=video 5000 RTP/AVP 96\nc=IN IP4 10.0.0.3\na=recvonly\n";
+        let d = parse(sdp).expect("valid");
+        assert_eq!(d.connection, Some("10.0.0.2".parse().expect("ip")));
+        assert_eq!(d.direction, Direction::Inactive);
+        let sdp = "v=0\nc=IN IP4 10.0.0.1\na=sendonly\nm=audio 4000 RTP/AVP 0\n";
+        let d = parse(sdp).expect("valid");
+        assert_eq!(d.direction, Direction::SendOnly);
+        assert_eq!(d.connection, Some("10.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn static_types_need_no_rtpmap_and_dynamic_g711_is_understood() {
+        let d = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 18 0\r\n").expect("valid");
+        let n = negotiate(&leg(), &d).expect("PCMU static");
+        assert_eq!(n.codec, Codec::Pcmu);
+        assert_eq!(n.telephone_event_pt, None);
+        let d = parse(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 97\r\na=rtpmap:97 pcmu/8000\r\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            negotiate(&leg(), &d).expect("dynamic PCMU").codecs,
+            [(Codec::Pcmu, 97)]
+        );
+    }
+
+    #[test]
+    fn no_common_codec_names_both_sides() {
+        let d = parse(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 18 9\r\na=rtpmap:18 G729/8000\r\n",
+        )
+        .expect("valid");
+        let err = negotiate(&leg(), &d).expect_err("G.729 only");
+        assert!(matches!(err, MediaError::NoCommonCodec(_)));
+        assert_eq!(
+            err.to_string(),
+            "no common codec: the carrier answered G729/8000 (18), PT 9; we offered PCMA, PCMU"
+        );
+        // A codec we did not offer does not count, even if we know it.
+        let only_pcmu = CarrierLeg {
+            codecs: vec![Codec::Pcmu],
+            ..leg()
+        };
+        let d = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 8\r\n").expect("valid");
+        assert!(matches!(
+            negotiate(&only_pcmu, &d),
+            Err(MediaError::NoCommonCodec(_))
+        ));
+        let d = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\n").expect("valid");
+        assert!(
+            negotiate(&leg(), &d)
+                .expect_err("rejected")
+                .to_string()
+                .contains("port 0")
+        );
+    }
+
+    #[test]
+    fn writes_an_offer_in_leg_order() {
+        let sdp = write(&leg(), Direction::SendRecv, 1);
+        assert_eq!(
+            sdp,
+            "v=0\r\no=- 42 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+             m=audio 20002 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        let held = write(&leg(), Direction::SendOnly, 2);
+        assert!(held.contains("o=- 42 2 IN IP4"));
+        assert!(held.ends_with("a=sendonly\r\n"));
+        // Round trip: our own offer parses and negotiates to itself.
+        let d = parse(&sdp).expect("our SDP parses");
+        let n = negotiate(&leg(), &d).expect("negotiates");
+        assert_eq!(n.codecs, [(Codec::Pcma, 8), (Codec::Pcmu, 0)]);
+        assert_eq!(n.telephone_event_pt, Some(101));
+        // Old-style hold is understood; multicast is refused.
+        let hold = parse("v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n").expect("valid");
+        assert_eq!(
+            negotiate(&leg(), &hold).expect("hold").direction,
+            Direction::Inactive
+        );
+        let multicast =
+            parse("v=0\r\nc=IN IP4 224.2.1.1/127\r\nm=audio 4000 RTP/AVP 0\r\n").expect("valid");
+        assert!(matches!(
+            negotiate(&leg(), &multicast),
+            Err(MediaError::BadAnswer(_))
+        ));
+        let v6 = CarrierLeg {
+            address: "[2001:db8::1]:20000".parse().expect("v6"),
+            ..leg()
+        };
+        let sdp = write(&v6, Direction::Inactive, 3);
+        assert!(sdp.contains("c=IN IP6 2001:db8::1\r\n"));
+        assert_eq!(
+            parse(&sdp).expect("v6 parses").connection,
+            Some("2001:db8::1".parse().expect("ip"))
+        );
+    }
+
+    #[test]
+    fn hostile_input_is_rejected_with_a_reason_not_a_panic() {
+        let cases: &[(&str, &str)] = &[
+            ("", "v="),
+            ("garbage", "v="),
+            ("v=0\r\n", "no m=audio"),
+            ("v=0\r\nm=audio\r\n", "without a port"),
+            ("v=0\r\nm=audio 99999 RTP/AVP 0\r\n", "not a number"),
+            ("v=0\r\nm=audio 4000 RTP/SAVP 0\r\n", "SRTP"),
+            ("v=0\r\nm=audio 4000 TCP 0\r\n", "not RTP/AVP"),
+            ("v=0\r\nm=audio 4000 RTP/AVP 300\r\n", "not a payload type"),
+            ("v=0\r\nm=audio 4000 RTP/AVP\r\n", "no payload type"),
+            (
+                "v=0\r\nc=IN IP4 example.com\r\nm=audio 4000 RTP/AVP 0\r\n",
+                "host names",
+            ),
+            ("v=0\r\nc=IN IP4 ::1\r\nm=audio 4000 RTP/AVP 0\r\n", "IP4"),
+            ("v=0\r\nc=IN\r\nm=audio 4000 RTP/AVP 0\r\n", "IN IP4"),
+            ("v=0\r\nno equals sign\r\n", "without `=`"),
+        ];
+        for (sdp, reason) in cases {
+            let err = parse(sdp).expect_err(sdp);
+            assert!(err.contains(reason), "{sdp:?}: {err}");
+        }
+        let huge = format!("v=0\r\n{}", "a=x\r\n".repeat(MAX_SDP_LEN));
+        assert!(parse(&huge).expect_err("too big").contains("larger"));
+        // Tolerated: odd rtpmaps, duplicate PTs, multi-byte text, bare LF, no c=.
+        let odd = "v=0\nm=audio 4000 RTP/AVP 0 0 8\na=rtpmap:x\na=rtpmap:0 \u{1F600}/x\n\
+                   a=rtpmap:200 PCMU/8000\na=ptime:abc\na=rtpmap:8\n";
+        let d = parse(odd).expect("tolerated");
+        assert_eq!(d.payload_types, [0, 8]);
+        assert_eq!(d.ptime, None);
+        assert!(matches!(
+            negotiate(&leg(), &d),
+            Err(MediaError::BadAnswer(_))
+        ));
+        // Arbitrary bytes (as text) never panic.
+        const ALPHABET: &[u8] = b"v=0\r\nmc a:/ 0123456789IPN\x7f";
+        let mut seed = 0x2545_f491_u32;
+        for _ in 0..2000 {
+            let len = (seed % 200) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    ALPHABET[seed as usize % ALPHABET.len()] as char
+                })
+                .collect();
+            if let Ok(d) = parse(&text) {
+                let _ = negotiate(&leg(), &d);
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Engine-level unit tests that need private hooks (panic injection).
+//! Behaviour over real sockets is tested in `gateway/tests/media-*.rs`.
+
+use std::time::{Duration, Instant};
+
+use str0m::format::{Codec as Str0mCodec, FormatParams};
+use str0m::media::{Direction as Str0mDirection, Frequency, MediaKind};
+use str0m::{Candidate, RtcConfig};
+
+use super::*;
+
+/// An offer as a browser would make it (PCMU, PCMA, telephone-event/8000).
+fn browser_offer() -> String {
+    let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
+    config.codec_config().enable_pcmu(true, false);
+    config.codec_config().enable_pcma(true, false);
+    config.codec_config().add_config(
+        126.into(),
+        None,
+        Str0mCodec::Tele,
+        Frequency::EIGHT_KHZ,
+        None,
+        FormatParams::parse_line("0-16"),
+    );
+    let mut rtc = config.build(Instant::now());
+    let host = Candidate::host("127.0.0.1:9".parse().expect("addr"), "udp").expect("host");
+    rtc.add_local_candidate(host);
+    let mut change = rtc.sdp_api();
+    change.add_media(MediaKind::Audio, Str0mDirection::SendRecv, None, None, None);
+    let (offer, _pending) = change.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+fn engine(ports: RangeInclusive<u16>) -> Arc<MediaEngine> {
+    let mut config = MediaConfig::new("127.0.0.1".parse().expect("ip"), ports);
+    config.bind_ip = "127.0.0.1".parse().expect("ip");
+    MediaEngine::new(config).expect("engine")
+}
+
+async fn stopped(events: &mut mpsc::UnboundedReceiver<MediaEvent>) -> (MediaStats, StopReason) {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("an event in time")
+            .expect("channel open");
+        if let MediaEvent::Stopped { stats, reason, .. } = event {
+            return (stats, reason);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panic_ends_only_that_call_and_frees_its_ports() {
+    // Room for exactly one call (two pairs).
+    let engine = engine(31000..=31003);
+    assert_eq!(engine.capacity(), 1);
+    let offer = browser_offer();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let first = engine
+        .start_outbound(CallRef(1), &offer, &[Codec::Pcmu], tx.clone())
+        .expect("first call");
+    assert!(matches!(
+        engine.start_outbound(CallRef(2), &offer, &[Codec::Pcmu], tx.clone()),
+        Err(MediaError::NoPorts)
+    ));
+    first.control.inject_panic();
+    let (_, reason) = stopped(&mut events).await;
+    assert_eq!(reason, StopReason::Panicked("injected by a test".into()));
+    // The ports are back and the engine still works.
+    let second = engine
+        .start_outbound(CallRef(3), &offer, &[Codec::Pcmu], tx)
+        .expect("ports freed after the panic");
+    assert!(matches!(
+        first
+            .control
+            .carrier_answer("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"),
+        Err(MediaError::Ended)
+    ));
+    second.control.stop();
+    let (stats, reason) = stopped(&mut events).await;
+    assert_eq!(reason, StopReason::Requested);
+    assert_eq!(stats, MediaStats::default());
+}
+
+#[tokio::test]
+async fn dropping_every_control_ends_the_call() {
+    let engine = engine(31010..=31013);
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let media = engine
+        .start_outbound(CallRef(7), &browser_offer(), &[Codec::Pcma], tx)
+        .expect("call");
+    assert!(media.carrier_offer.contains("m=audio 310"));
+    drop(media);
+    let (_, reason) = stopped(&mut events).await;
+    assert_eq!(reason, StopReason::Requested);
+}
+
+#[test]
+fn outside_a_runtime_start_outbound_says_so() {
+    let engine = engine(31020..=31023);
+    let (tx, _events) = mpsc::unbounded_channel();
+    let err = engine
+        .start_outbound(CallRef(1), &browser_offer(), &[Codec::Pcmu], tx)
+        .expect_err("no runtime");
+    assert!(err.to_string().contains("tokio runtime"), "{err}");
+}
+
+#[test]
+fn settings_are_checked() {
+    let bad = |f: fn(&mut MediaConfig)| {
+        let mut c = MediaConfig::new("127.0.0.1".parse().expect("ip"), 20000..=20999);
+        f(&mut c);
+        MediaEngine::new(c).expect_err("invalid").to_string()
+    };
+    assert!(bad(|c| c.rtp_ports = 20000..=20002).contains("needs 2"));
+    assert!(bad(|c| c.advertised_ip = "0.0.0.0".parse().expect("ip")).contains("0.0.0.0"));
+    assert!(bad(|c| c.bind_ip = "::".parse().expect("ip")).contains("families"));
+    assert!(bad(|c| c.no_media_timeout = Duration::ZERO).contains("no_media_timeout"));
+}
+
+#[test]
+fn codec_names_parse_case_insensitively() {
+    assert_eq!("pcmu".parse::<Codec>(), Ok(Codec::Pcmu));
+    assert_eq!(" PCMA ".parse::<Codec>(), Ok(Codec::Pcma));
+    assert_eq!("g711u".parse::<Codec>(), Ok(Codec::Pcmu));
+    let err = "G729".parse::<Codec>().expect_err("unsupported");
+    assert_eq!(
+        err.to_string(),
+        "unknown codec `G729` (supported: PCMU, PCMA)"
+    );
+    assert_eq!(Codec::Pcma.to_string(), "PCMA");
+    assert_eq!(Direction::SendOnly.reverse(), Direction::RecvOnly);
+    assert_eq!(
+        Direction::from_attribute("inactive"),
+        Some(Direction::Inactive)
+    );
+}
