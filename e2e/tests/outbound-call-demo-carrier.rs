@@ -99,3 +99,47 @@ async fn busy_number_shows_busy_and_is_recorded() -> Result<()> {
     .await;
     browser.finish(result).await
 }
+
+#[tokio::test]
+async fn a_destination_the_agent_may_not_call_is_refused_with_a_reason() -> Result<()> {
+    let mut gateway = e2e::Gateway::start_with(e2e::GatewayOptions {
+        args: vec!["--dial-countries".to_owned(), "US,CA".to_owned()],
+        ..e2e::GatewayOptions::default()
+    })
+    .await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "+44 20 7946 0000").await?;
+        browser
+            .wait_for(
+                r#"#call-state[data-state="ended"]"#,
+                Duration::from_secs(15),
+            )
+            .await?;
+        let reason = browser
+            .wait_for_text("#call-end-reason", Duration::from_secs(5))
+            .await?;
+        ensure!(
+            reason.to_lowercase().contains("not allowed"),
+            "end reason: {reason:?}"
+        );
+        let record = calls::last_record(
+            &gateway,
+            "demo",
+            &gateway.demo_password,
+            Duration::from_secs(10),
+        )
+        .await?;
+        ensure!(
+            record.final_code == 403
+                && record.carrier.is_none()
+                && record.dialled.contains("442079460000"),
+            "the refusal's record: {record:?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}

@@ -80,6 +80,9 @@ pub struct Args {
     /// Seconds a shutdown waits for calls to end before hanging them up.
     #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<u64>,
+    /// Countries agents may call, e.g. `US,CA`; empty or unset: any.
+    #[arg(long, env = "GATEWAY_DIAL_COUNTRIES")]
+    pub dial_countries: Option<String>,
 }
 
 /// The same settings, read from the config file.
@@ -102,6 +105,7 @@ struct FileSettings {
     default_country: Option<String>,
     demo_carrier: Option<bool>,
     shutdown_grace: Option<u64>,
+    dial_countries: Option<String>,
 }
 
 /// Checked settings.
@@ -124,6 +128,8 @@ pub struct Config {
     pub default_country: String,
     pub demo_carrier: bool,
     pub shutdown_grace: std::time::Duration,
+    /// Upper-case ISO 3166 alpha-2 codes; empty: any destination.
+    pub dial_countries: Vec<String>,
 }
 
 impl Config {
@@ -236,7 +242,22 @@ impl Config {
                 format!("{shutdown_grace} s: give at most 3600 seconds"),
             ));
         }
+        let mut dial_countries = Vec::new();
+        for code in pick(args.dial_countries, file.dial_countries, "")
+            .split(',')
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty())
+        {
+            if shared::e164::country(&code).is_none() {
+                return Err(bad(
+                    "dial_countries",
+                    format!("`{code}` is not a country code this gateway knows (like US, GB, DE)"),
+                ));
+            }
+            dial_countries.push(code);
+        }
         Ok(Config {
+            dial_countries,
             no_media_timeout: std::time::Duration::from_secs(no_media_timeout),
             default_country,
             demo_carrier: args.demo_carrier.or(file.demo_carrier).unwrap_or(true),

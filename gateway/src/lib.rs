@@ -161,11 +161,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let core_config = CoreConfig {
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
-        b2bua: B2buaConfig::new(
-            config.advertised_address,
-            sip_udp.port(),
-            config.sip_domain.clone(),
-        ),
+        b2bua: B2buaConfig {
+            dial_countries: config.dial_countries.clone(),
+            ..B2buaConfig::new(
+                config.advertised_address,
+                sip_udp.port(),
+                config.sip_domain.clone(),
+            )
+        },
         limits: Limits::default(),
     };
     let sip = transport::start_core(

@@ -144,6 +144,8 @@ pub struct B2buaConfig {
     pub timers: Timers,
     /// A carrier that rings longer than this is cancelled (408 to the agent).
     pub max_ringing: Duration,
+    /// Countries (ISO 3166 alpha-2) agents may call; empty: any.
+    pub dial_countries: Vec<String>,
     /// How long a finished call waits for its media counts.
     pub media_grace: Duration,
 }
@@ -156,6 +158,7 @@ impl B2buaConfig {
             domain: domain.into(),
             timers: Timers::default(),
             max_ringing: Duration::from_secs(180),
+            dial_countries: Vec::new(),
             media_grace: Duration::from_secs(2),
         }
     }
@@ -304,6 +307,40 @@ impl B2bua {
         self.calls.len()
     }
 
+    /// The record of an attempt refused before it reached a carrier.
+    fn record_refusal(
+        &mut self,
+        now: &Now,
+        agent: &AgentInfo,
+        dialled: &str,
+        code: u16,
+        reason: &str,
+    ) {
+        let record = CallRecord {
+            id: format!("{}-{}", now.unix_ms, self.token(8)),
+            direction: CallDirection::Outbound,
+            account_id: Some(agent.account_id),
+            agent: Some(agent.username.clone()),
+            caller_id: None,
+            dialled: dialled.to_owned(),
+            carrier_id: None,
+            carrier: None,
+            invite_at: now.unix_ms,
+            ringing_at: None,
+            answered_at: None,
+            ended_at: now.unix_ms,
+            duration_s: 0,
+            final_code: code,
+            final_reason: reason.to_owned(),
+            hangup_by: HangupBy::Gateway,
+            packets_to_carrier: 0,
+            bytes_to_carrier: 0,
+            packets_from_carrier: 0,
+            bytes_from_carrier: 0,
+        };
+        self.events.push(B2buaEvent::Record(Box::new(record)));
+    }
+
     pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Transmit> {
         self.transmits.drain(..)
     }
@@ -373,8 +410,13 @@ impl B2bua {
             reject(self, 482, "Loop Detected (Call-ID already in use)");
             return;
         }
+        let target_user = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+        let refuse = |this: &mut Self, code: u16, reason: &str| {
+            reject(this, code, reason);
+            this.record_refusal(&now, agent, &target_user, code, reason);
+        };
         let Some(offer) = msg::sdp_body(&request.headers, &request.body) else {
-            reject(
+            refuse(
                 self,
                 488,
                 "Not Acceptable Here (an SDP offer is required in the INVITE)",
@@ -382,16 +424,34 @@ impl B2bua {
             return;
         };
         let country = e164::country(&agent.dialing.default_country).unwrap_or(&e164::COUNTRIES[0]);
-        let target_user = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
         let number = match e164::normalize(&target_user, country) {
             Ok(n) => n,
             Err(e) => {
-                reject(self, 484, &format!("Address Incomplete ({e})"));
+                refuse(self, 484, &format!("Address Incomplete ({e})"));
                 return;
             }
         };
+        if !self.config.dial_countries.is_empty() {
+            let allowed = number.country().is_some_and(|c| {
+                self.config
+                    .dial_countries
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(c.iso))
+            });
+            if !allowed {
+                refuse(
+                    self,
+                    403,
+                    &format!(
+                        "Forbidden (calls to {} are not allowed from this dialer)",
+                        number.country().map_or("that destination", |c| c.iso)
+                    ),
+                );
+                return;
+            }
+        }
         let Some(route) = routes.first().cloned() else {
-            reject(self, 503, "Service Unavailable (no carrier is configured)");
+            refuse(self, 503, "Service Unavailable (no carrier is configured)");
             return;
         };
         let caller_id = choose_caller_id(&request, agent, &route, country);

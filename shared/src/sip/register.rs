@@ -41,7 +41,8 @@ use std::time::Duration;
 use rsip::prelude::*;
 use web_time::Instant;
 
-use super::digest::{self, Algorithm, Challenge};
+use super::digest::{self, Challenge};
+use super::uac::{algorithm_rank, quoted_display_name, standard_reason};
 
 /// Timer F for a reliable transport: 64·T1.
 pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(32);
@@ -679,17 +680,6 @@ pub fn refresh_delay(granted: u32) -> Duration {
     Duration::from_millis(u64::from(granted) * 500).max(Duration::from_secs(1))
 }
 
-/// Preference among the challenges of one response: SHA-256 over MD5 (RFC
-/// 8760 lets a client's policy choose), plain over `-sess`.
-fn algorithm_rank(algorithm: Algorithm) -> u8 {
-    match algorithm {
-        Algorithm::Sha256 => 4,
-        Algorithm::Sha256Sess => 3,
-        Algorithm::Md5 => 2,
-        Algorithm::Md5Sess => 1,
-    }
-}
-
 /// `sip:user@domain` → `sip:domain` (RFC 3261 §10.2: the Request-URI names
 /// the domain of the registrar, without user part).
 fn registrar_uri(aor: &str) -> Result<rsip::Uri, ConfigError> {
@@ -705,24 +695,6 @@ fn registrar_uri(aor: &str) -> Result<rsip::Uri, ConfigError> {
     }
     let text = format!("{scheme}:{}", uri.host_with_port);
     rsip::Uri::try_from(text.as_str()).map_err(|_| bad())
-}
-
-/// `"Name" ` with quotes and backslashes escaped (RFC 3261 §25.1
-/// quoted-string), or nothing for an empty name.
-fn quoted_display_name(name: &str) -> String {
-    if name.is_empty() {
-        return String::new();
-    }
-    let mut out = String::with_capacity(name.len() + 3);
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push_str("\" ");
-    out
 }
 
 /// Splits a Contact value into its URI and the header parameters after it.
@@ -763,14 +735,6 @@ fn param<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The RFC's phrase for a response whose own phrase rsip dropped.
-fn standard_reason(status: &rsip::StatusCode) -> String {
-    match (super::response::reason_phrase(status.code()), status) {
-        ("", rsip::StatusCode::Other(_, reason)) if !reason.is_empty() => reason.clone(),
-        ("", _) => "Error".to_owned(),
-        (phrase, _) => phrase.to_owned(),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -826,3 +826,24 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
     assert_eq!(r.hangup_by, HangupBy::Gateway);
     assert_eq!(r.final_reason, "No media for 30 s");
 }
+
+#[test]
+fn destinations_outside_the_allowed_countries_are_refused_before_the_carrier() {
+    let mut h = Harness::new();
+    h.b2bua.config.dial_countries = vec!["US".to_owned(), "CA".to_owned()];
+    h.invite("+442079460000", "");
+    let out = h.browser_sent();
+    assert!(
+        status(&out[0]).starts_with("SIP/2.0 403 Forbidden (calls to GB are not allowed"),
+        "{}",
+        out[0]
+    );
+    assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    let r = &h.records()[0];
+    assert_eq!((r.final_code, r.carrier.as_deref()), (403, None));
+    let mut h = Harness::new();
+    h.b2bua.config.dial_countries = vec!["US".to_owned(), "CA".to_owned()];
+    h.invite("4155552671", "");
+    let invite = h.carrier_request("INVITE");
+    assert!(invite.starts_with("INVITE sip:+14155552671@"));
+}
