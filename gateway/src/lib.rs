@@ -178,10 +178,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         database.clone(),
         config.log_sip,
     );
+    let mut agents = std::collections::BTreeSet::new();
     for credential in db::live_sip_credentials(&database, now.unix).await? {
-        let account_id = credential.account_id;
+        agents.insert(credential.account_id);
         sip.send(CoreInput::CredentialIssued(credential.into()))
             .await;
+    }
+    // Each signed-in agent's dialing profile, once per agent (an agent may
+    // hold several sessions).
+    for account_id in agents {
         if let Some(account) = db::account_by_id(&database, account_id).await? {
             let dialing =
                 db::dialing_profile(&database, account_id, &config.default_country).await?;

@@ -250,17 +250,14 @@ impl Ua {
                         .handle_response_with_reason(now, response, reason),
                 }
             }
-            Inbound::Request {
-                request,
-                unknown_method,
-            } => {
+            Inbound::Request { request } => {
                 if let Some(call) = self.call_for(call_id(&request.headers)) {
                     call.handle_request(now, request);
                     self.drain(now);
                     return;
                 }
                 let tag = format!("{:016x}", self.rng.next_u64());
-                if let Some(answer) = answer_request(&request, unknown_method.is_some(), &tag) {
+                if let Some(answer) = answer_request(&request, &tag) {
                     self.commands.push_back(Command::Send(answer));
                 }
             }
@@ -565,22 +562,20 @@ fn is_transient(code: u16) -> bool {
 /// The answer to a request from the gateway. This phone takes no calls yet:
 /// OPTIONS is answered 200, ACK not at all, anything else 405 (or 501 for a
 /// method rsip does not know).
-fn answer_request(request: &rsip::Request, unknown_method: bool, tag: &str) -> Option<String> {
+/// Methods rsip cannot represent never get here: `inbound` answers them 501.
+fn answer_request(request: &rsip::Request, tag: &str) -> Option<String> {
     use rsip::headers::UntypedHeader;
     use shared::sip::response::response_to;
 
     let (code, reason) = match request.method {
-        _ if unknown_method => (501, "Not Implemented"),
         rsip::Method::Ack => return None,
         rsip::Method::Options => (200, "OK"),
         _ => (405, "Method Not Allowed"),
     };
     let mut response = response_to(request, code, reason, Some(tag));
-    if code != 501 {
-        response
-            .headers
-            .push(rsip::headers::Allow::new("OPTIONS").into());
-    }
+    response
+        .headers
+        .push(rsip::headers::Allow::new("OPTIONS").into());
     Some(response.to_string())
 }
 

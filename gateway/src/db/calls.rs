@@ -106,6 +106,28 @@ pub async fn carrier(db: &Db, id: i64) -> Result<Option<CarrierRecord>, DbError>
     Ok(row.as_ref().map(carrier_from_row).transpose()?)
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the settings both INSERT and UPDATE write, in their column order:
+/// name, host, port, transport, username, secret, from_user, from_domain,
+/// caller_id, codecs, priority, number_format, tech_prefix.
+fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
+    query
+        .bind(&input.name)
+        .bind(&input.host)
+        .bind(i64::from(input.port))
+        .bind(transport_str(input.transport))
+        .bind(&input.username)
+        .bind(&input.secret)
+        .bind(&input.from_user)
+        .bind(&input.from_domain)
+        .bind(&input.caller_id)
+        .bind(input.codecs.join(","))
+        .bind(input.priority)
+        .bind(format_str(input.number_format))
+        .bind(&input.tech_prefix)
+}
+
 /// Inserts a carrier (already validated); `None` when the name is taken.
 pub async fn insert_carrier(
     db: &Db,
@@ -113,25 +135,15 @@ pub async fn insert_carrier(
     is_demo: bool,
     now: i64,
 ) -> Result<Option<i64>, DbError> {
-    let result = sqlx::query(
-        "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
+    let result = bind_settings(
+        sqlx::query(
+            "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
              from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo,
              enabled, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ),
+        input,
     )
-    .bind(&input.name)
-    .bind(&input.host)
-    .bind(i64::from(input.port))
-    .bind(transport_str(input.transport))
-    .bind(&input.username)
-    .bind(&input.secret)
-    .bind(&input.from_user)
-    .bind(&input.from_domain)
-    .bind(&input.caller_id)
-    .bind(input.codecs.join(","))
-    .bind(input.priority)
-    .bind(format_str(input.number_format))
-    .bind(&input.tech_prefix)
     .bind(is_demo)
     .bind(input.enabled)
     .bind(now)
@@ -158,25 +170,15 @@ pub async fn update_carrier(
     id: i64,
     input: &CarrierInput,
 ) -> Result<UpdateOutcome, DbError> {
-    let result = sqlx::query(
-        "UPDATE carriers SET name = ?, host = ?, port = ?, transport = ?, username = ?,
+    let result = bind_settings(
+        sqlx::query(
+            "UPDATE carriers SET name = ?, host = ?, port = ?, transport = ?, username = ?,
              secret = COALESCE(?, secret), from_user = ?, from_domain = ?, caller_id = ?,
              codecs = ?, priority = ?, number_format = ?, tech_prefix = ?, enabled = ?
          WHERE id = ?",
+        ),
+        input,
     )
-    .bind(&input.name)
-    .bind(&input.host)
-    .bind(i64::from(input.port))
-    .bind(transport_str(input.transport))
-    .bind(&input.username)
-    .bind(&input.secret)
-    .bind(&input.from_user)
-    .bind(&input.from_domain)
-    .bind(&input.caller_id)
-    .bind(input.codecs.join(","))
-    .bind(input.priority)
-    .bind(format_str(input.number_format))
-    .bind(&input.tech_prefix)
     .bind(input.enabled)
     .bind(id)
     .execute(db)

@@ -80,9 +80,6 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
     if input.secret.as_deref().is_some_and(|s| s.len() > 256) {
         return Err(bad("secret", "The secret is longer than 256 characters."));
     }
-    if input.username.is_some() && input.secret.is_none() {
-        // Allowed on update (the stored secret is kept); checked by the caller.
-    }
     if let Some(user) = &input.from_user
         && !user
             .chars()

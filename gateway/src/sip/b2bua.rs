@@ -222,7 +222,6 @@ struct BrowserLeg {
     contact: String,
     next_cseq: u32,
     final_sent: bool,
-    early_answer_sent: bool,
     /// A re-INVITE waiting for the media's answer.
     pending_reinvite: Option<rsip::Request>,
 }
@@ -259,8 +258,9 @@ struct Call {
     browser: BrowserLeg,
     carrier: CarrierLeg,
     media: bool,
+    /// The WebRTC answer, sent with the 183 and the 200.
+    browser_answer: String,
     record: CallRecord,
-    invite_at: Instant,
     ring_deadline: Option<Instant>,
     flush_deadline: Option<Instant>,
 }
@@ -274,8 +274,6 @@ pub struct B2bua {
     txs: HashMap<TransactionKey, TxEntry>,
     /// Responses to carrier requests, kept to answer UDP retransmissions.
     recent: HashMap<TransactionKey, (Vec<u8>, Instant)>,
-    /// Each call's WebRTC answer, sent with the 183 and the 200.
-    browser_answers: HashMap<u64, String>,
     next_call: u64,
     rng: StdRng,
     transmits: Vec<Transmit>,
@@ -295,7 +293,6 @@ impl B2bua {
             by_call_id: HashMap::new(),
             txs: HashMap::new(),
             recent: HashMap::new(),
-            browser_answers: HashMap::new(),
             next_call: 1,
             rng: StdRng::from_seed(seed),
             transmits: Vec::new(),
@@ -347,11 +344,6 @@ impl B2bua {
 
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, B2buaEvent> {
         self.events.drain(..)
-    }
-
-    /// Whether a Call-ID belongs to one of our calls.
-    pub fn knows_call_id(&self, call_id: &str) -> bool {
-        self.by_call_id.contains_key(call_id)
     }
 
     fn token(&mut self, len: usize) -> String {
@@ -530,7 +522,6 @@ impl B2bua {
             contact,
             next_cseq: 1,
             final_sent: false,
-            early_answer_sent: false,
             pending_reinvite: None,
         };
         let carrier = CarrierLeg {
@@ -556,14 +547,14 @@ impl B2bua {
             sdp_version: 1,
             pai: None,
         };
-        let mut call = Call {
+        let call = Call {
             id,
             phase: Phase::Trying,
             browser,
             carrier,
             media: true,
+            browser_answer: setup.browser_answer,
             record,
-            invite_at: now.instant,
             ring_deadline: Some(now.instant + self.config.max_ringing),
             flush_deadline: None,
         };
@@ -574,7 +565,6 @@ impl B2bua {
                 from_host
             )
         });
-        call.browser.early_answer_sent = false;
         self.by_call_id.insert(call_id, id);
         self.by_call_id.insert(c_call_id, id);
         self.events.push(B2buaEvent::Placed {
@@ -582,9 +572,7 @@ impl B2bua {
             agent: agent.username.clone(),
             carrier: call.carrier.route.name.clone(),
         });
-        let browser_answer = setup.browser_answer;
         self.calls.insert(id, call);
-        self.browser_answers.insert(id, browser_answer);
         self.send_carrier_invite(now, id, None, pai);
     }
 
@@ -599,6 +587,7 @@ impl B2bua {
         let branch = self.token(16);
         let adv = self.config.advertised;
         let port = self.config.sip_udp_port;
+        let contact = self.carrier_contact();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -614,7 +603,7 @@ impl B2bua {
              To: {to}\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: {cseq} INVITE\r\n\
-             Contact: <sip:gw@{adv_hp}>\r\n\
+             Contact: {contact}\r\n\
              Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n\
              User-Agent: dialer-gateway\r\n",
             uri = leg.uri,
@@ -725,11 +714,8 @@ impl B2bua {
                 ),
                 (Purpose::ReInvite, TxEvent::Response(r)) => {
                     let code = r.status_code.code();
-                    if (200..300).contains(&code)
-                        && let Some(c) = self.calls.get(&call)
-                    {
-                        let bytes = self.ack_for_2xx(c, &r);
-                        self.send_udp(c.carrier.route.addr, bytes);
+                    if (200..300).contains(&code) {
+                        self.ack_carrier(call, &r);
                     }
                 }
                 _ => {}
@@ -761,11 +747,9 @@ impl B2bua {
                 if let Some(id) = self.by_call_id.get(&call_id).copied()
                     && (200..300).contains(&code)
                     && is_invite
-                    && let Some(call) = self.calls.get(&id)
+                    && self.calls.contains_key(&id)
                 {
-                    let bytes = self.ack_for_2xx(call, &response);
-                    let addr = call.carrier.route.addr;
-                    self.send_udp(addr, bytes);
+                    self.ack_carrier(id, &response);
                     return true;
                 }
                 false
@@ -889,27 +873,31 @@ impl B2bua {
     }
 
     fn browser_provisional(&mut self, id: u64, code: u16, reason: &str, with_answer: bool) {
-        let answer = self.browser_answers.get(&id).cloned();
-        let Some(call) = self.calls.get_mut(&id) else {
+        let contact = self.browser_contact();
+        let Some(call) = self.calls.get(&id) else {
             return;
         };
         if call.browser.final_sent {
             return;
         }
         let mut r = response_to(&call.browser.invite, code, reason, Some(&call.browser.tag));
-        r.headers
-            .push(rsip::headers::Contact::new(self.browser_contact()).into());
-        if with_answer && let Some(answer) = answer {
-            msg::set_body(&mut r, "application/sdp", &answer);
-            if let Some(call) = self.calls.get_mut(&id) {
-                call.browser.early_answer_sent = true;
-            }
+        r.headers.push(rsip::headers::Contact::new(contact).into());
+        if with_answer {
+            msg::set_body(&mut r, "application/sdp", &call.browser_answer);
         }
-        let conn = match self.calls.get(&id) {
-            Some(c) => c.browser.conn,
-            None => return,
-        };
+        let conn = call.browser.conn;
         self.send_browser(conn, r.to_string().into_bytes());
+    }
+
+    /// Our Contact toward carriers.
+    fn carrier_contact(&self) -> String {
+        format!(
+            "<sip:gw@{}>",
+            host_port(
+                &self.config.advertised.to_string(),
+                self.config.sip_udp_port
+            )
+        )
     }
 
     fn browser_contact(&self) -> String {
@@ -928,24 +916,17 @@ impl B2bua {
             || other_fork
             || call.browser.final_sent && call.phase != Phase::Answered
         {
-            let ack = self.ack_for_2xx_dialog(id, &response);
+            self.ack_carrier(id, &response);
             let bye = self.bye_for_2xx_dialog(id, &response);
-            if let Some(call) = self.calls.get(&id) {
+            if let (Some(bye), Some(call)) = (bye, self.calls.get(&id)) {
                 let addr = call.carrier.route.addr;
-                self.send_udp(addr, ack);
-                if let Some(bye) = bye {
-                    self.send_udp(addr, bye);
-                }
+                self.send_udp(addr, bye);
             }
             return;
         }
         if call.phase == Phase::Answered {
             // A retransmission of the same 2xx: ACK again.
-            let ack = self.ack_for_2xx_dialog(id, &response);
-            if let Some(call) = self.calls.get(&id) {
-                let addr = call.carrier.route.addr;
-                self.send_udp(addr, ack);
-            }
+            self.ack_carrier(id, &response);
             return;
         }
         call.phase = Phase::Answered;
@@ -964,12 +945,7 @@ impl B2bua {
         if call.record.ringing_at.is_none() {
             call.record.ringing_at = call.record.answered_at;
         }
-        let ack = self.ack_for_2xx_dialog(id, &response);
-        let addr = match self.calls.get(&id) {
-            Some(c) => c.carrier.route.addr,
-            None => return,
-        };
-        self.send_udp(addr, ack);
+        self.ack_carrier(id, &response);
 
         let sdp = msg::sdp_body(&response.headers, &response.body);
         let have_sdp = sdp.is_some()
@@ -994,11 +970,11 @@ impl B2bua {
             return;
         }
         // 200 to the browser, with the WebRTC answer.
-        let answer = self.browser_answers.get(&id).cloned().unwrap_or_default();
         let contact = self.browser_contact();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let answer = call.browser_answer.clone();
         let mut ok = response_to(&call.browser.invite, 200, "OK", Some(&call.browser.tag));
         ok.headers.push(rsip::headers::Contact::new(contact).into());
         ok.headers
@@ -1011,19 +987,26 @@ impl B2bua {
         self.send_browser(conn, ok.to_string().into_bytes());
     }
 
-    /// The ACK for a 2xx (RFC 3261 §13.2.2.4): its own branch, the INVITE's
-    /// CSeq number, the dialog's route set.
-    fn ack_for_2xx_dialog(&mut self, id: u64, response: &rsip::Response) -> Vec<u8> {
-        let branch = self.token(16);
-        match self.calls.get(&id) {
-            Some(call) => self.in_dialog_request(call, response, "ACK", &branch, None),
-            None => Vec::new(),
-        }
+    /// The ACK for a 2xx (RFC 3261 §13.2.2.4): the INVITE's CSeq number, the
+    /// dialog's route set, and a branch of its own that is the same for every
+    /// retransmission of that 2xx (both tags and the CSeq number).
+    fn ack_for_2xx(&self, call: &Call, response: &rsip::Response) -> Vec<u8> {
+        let ours = msg::tag(&call.carrier.from).unwrap_or_default();
+        let theirs = msg::header(&response.headers, "To")
+            .and_then(|to| msg::tag(&to))
+            .unwrap_or_default();
+        let cseq = msg::cseq_number(&response.headers).unwrap_or(call.carrier.cseq);
+        let branch = format!("{ours}.{theirs}.ack{cseq}");
+        self.in_dialog_request(call, response, "ACK", &branch, None)
     }
 
-    fn ack_for_2xx(&self, call: &Call, response: &rsip::Response) -> Vec<u8> {
-        let branch = format!("ack{}", call.carrier.cseq);
-        self.in_dialog_request(call, response, "ACK", &branch, None)
+    /// Sends the ACK for a carrier's 2xx to call `id`.
+    fn ack_carrier(&mut self, id: u64, response: &rsip::Response) {
+        if let Some(call) = self.calls.get(&id) {
+            let bytes = self.ack_for_2xx(call, response);
+            let addr = call.carrier.route.addr;
+            self.send_udp(addr, bytes);
+        }
     }
 
     fn bye_for_2xx_dialog(&mut self, id: u64, response: &rsip::Response) -> Option<Vec<u8>> {
@@ -1354,7 +1337,6 @@ impl B2bua {
         };
         self.by_call_id.remove(&call.browser.call_id);
         self.by_call_id.remove(&call.carrier.call_id);
-        self.browser_answers.remove(&id);
         self.events.push(B2buaEvent::Record(Box::new(call.record)));
     }
 
@@ -1369,7 +1351,7 @@ impl B2bua {
         &mut self,
         now: Now,
         conn: ConnId,
-        request: rsip::Request,
+        request: &rsip::Request,
     ) -> bool {
         let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
         let Some(id) = self.by_call_id.get(&call_id).copied() else {
@@ -1393,12 +1375,12 @@ impl B2bua {
         match request.method() {
             rsip::Method::Ack => {}
             rsip::Method::Cancel => {
-                let matches = TransactionKey::for_cancel_target(&request).ok() == invite_key;
+                let matches = TransactionKey::for_cancel_target(request).ok() == invite_key;
                 if !matches {
-                    reply(self, &request, 481, "Call/Transaction Does Not Exist");
+                    reply(self, request, 481, "Call/Transaction Does Not Exist");
                     return true;
                 }
-                reply(self, &request, 200, "OK");
+                reply(self, request, 200, "OK");
                 if final_sent {
                     return true;
                 }
@@ -1412,7 +1394,7 @@ impl B2bua {
                 self.fail_call(now, id, 487, "Request Terminated", HangupBy::Agent);
             }
             rsip::Method::Bye => {
-                reply(self, &request, 200, "OK");
+                reply(self, request, 200, "OK");
                 match phase {
                     Phase::Answered => {
                         if let Some(call) = self.calls.get_mut(&id) {
@@ -1434,13 +1416,13 @@ impl B2bua {
             }
             rsip::Method::Invite => {
                 if phase != Phase::Answered || pending {
-                    reply(self, &request, 491, "Request Pending");
+                    reply(self, request, 491, "Request Pending");
                     return true;
                 }
                 let Some(sdp) = msg::sdp_body(&request.headers, &request.body) else {
                     reply(
                         self,
-                        &request,
+                        request,
                         488,
                         "Not Acceptable Here (re-INVITE without SDP)",
                     );
@@ -1448,7 +1430,7 @@ impl B2bua {
                 };
                 let direction = msg::sdp_direction(&sdp);
                 if let Some(call) = self.calls.get_mut(&id) {
-                    call.browser.pending_reinvite = Some(request);
+                    call.browser.pending_reinvite = Some(request.clone());
                     call.carrier.sdp_version += 1;
                 }
                 self.media.browser_reoffer(id, &sdp);
@@ -1467,26 +1449,15 @@ impl B2bua {
                     now,
                     id,
                     "INVITE",
-                    "Contact: <sip:gw@HOST>\r\n"
-                        .replace(
-                            "HOST",
-                            &host_port(
-                                &self.config.advertised.to_string(),
-                                self.config.sip_udp_port,
-                            ),
-                        )
-                        .as_str(),
+                    &format!("Contact: {}\r\n", self.carrier_contact()),
                     &offer,
                 );
             }
-            rsip::Method::Info | rsip::Method::Options => reply(self, &request, 200, "OK"),
-            _ => reply(self, &request, 501, "Not Implemented"),
+            rsip::Method::Info | rsip::Method::Options => reply(self, request, 200, "OK"),
+            _ => reply(self, request, 501, "Not Implemented"),
         }
         true
     }
-
-    /// A response from a browser (to our BYE): nothing to do.
-    pub fn handle_browser_response(&mut self, _response: &rsip::Response) {}
 
     /// A request from a carrier over UDP. Returns false when it belongs to
     /// no call.
@@ -1494,10 +1465,10 @@ impl B2bua {
         &mut self,
         now: Now,
         peer: SocketAddr,
-        request: rsip::Request,
+        request: &rsip::Request,
     ) -> bool {
         let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
-        let key = TransactionKey::for_request(&request).ok();
+        let key = TransactionKey::for_request(request).ok();
         if let Some(k) = &key
             && let Some((bytes, _)) = self.recent.get(k)
         {
@@ -1516,18 +1487,10 @@ impl B2bua {
         }
         let phase = call.phase;
         let respond = |this: &mut Self, code: u16, reason: &str, body: Option<String>| {
-            let mut r = response_to(&request, code, reason, None);
+            let mut r = response_to(request, code, reason, None);
             if let Some(body) = body {
-                r.headers.push(
-                    rsip::headers::Contact::new(format!(
-                        "<sip:gw@{}>",
-                        host_port(
-                            &this.config.advertised.to_string(),
-                            this.config.sip_udp_port
-                        )
-                    ))
-                    .into(),
-                );
+                r.headers
+                    .push(rsip::headers::Contact::new(this.carrier_contact()).into());
                 msg::set_body(&mut r, "application/sdp", &body);
             }
             let bytes = r.to_string().into_bytes();
@@ -1781,13 +1744,6 @@ impl B2bua {
             .flatten();
         let recent = self.recent.values().map(|(_, t)| *t);
         txs.chain(calls).chain(recent).min()
-    }
-
-    /// How long since a call's INVITE (for logs).
-    pub fn age(&self, id: u64, now: Instant) -> Option<Duration> {
-        self.calls
-            .get(&id)
-            .map(|c| now.saturating_duration_since(c.invite_at))
     }
 }
 

@@ -193,28 +193,19 @@ impl SipCore {
                     bytes: response,
                 });
             }
+            // Browsers only answer our BYEs, over a reliable transport:
+            // nothing waits for those answers.
             Inbound::Response(response) => {
                 if source.conn.is_none() {
                     self.b2bua.handle_carrier_response(now, response);
-                } else {
-                    self.b2bua.handle_browser_response(&response);
                 }
             }
-            Inbound::Request {
-                request,
-                unknown_method,
-            } => self.handle_request(now, source, request, unknown_method),
+            Inbound::Request { request } => self.handle_request(now, source, request),
         }
         self.drain();
     }
 
-    fn handle_request(
-        &mut self,
-        now: Now,
-        source: Source,
-        mut request: rsip::Request,
-        unknown_method: Option<String>,
-    ) {
+    fn handle_request(&mut self, now: Now, source: Source, mut request: rsip::Request) {
         // RFC 3261 §18.2.1 for every transport: over WebSocket the sent-by
         // is a made-up `.invalid` host, so `received` always shows up there.
         stamp_via(&mut request, source.peer);
@@ -235,77 +226,64 @@ impl SipCore {
                         .handle_new_invite(now, conn, request, agent, &self.routes);
                     return;
                 }
-                let call_id = super::msg::header(&request.headers, "Call-ID").unwrap_or_default();
-                if self.b2bua.knows_call_id(&call_id)
-                    && self
-                        .b2bua
-                        .handle_browser_request(now, conn, request.clone())
-                {
+                if self.b2bua.handle_browser_request(now, conn, &request) {
                     return;
                 }
             }
             (None, _)
-                if self.b2bua.knows_call_id(
-                    &super::msg::header(&request.headers, "Call-ID").unwrap_or_default(),
-                ) && self
+                if self
                     .b2bua
-                    .handle_carrier_request(now, source.peer, request.clone()) =>
+                    .handle_carrier_request(now, source.peer, &request) =>
             {
                 return;
             }
             _ => {}
         }
-        let response = if let Some(method) = unknown_method {
-            let mut r = response_to(&request, 501, &format!("Not Implemented ({method})"), tag());
-            r.headers.push(rsip::headers::Allow::new(ALLOW).into());
-            r
-        } else {
-            match request.method() {
-                rsip::Method::Ack => return,
-                rsip::Method::Invite => response_to(
+        let response = match request.method() {
+            rsip::Method::Ack => return,
+            rsip::Method::Invite => response_to(
+                &request,
+                403,
+                "Forbidden (calls are placed from the agent phone)",
+                tag(),
+            ),
+            rsip::Method::Options => {
+                let mut r = response_to(&request, 200, "OK", tag());
+                r.headers.push(rsip::headers::Allow::new(ALLOW).into());
+                r.headers
+                    .push(rsip::headers::Accept::new("application/sdp").into());
+                r.headers
+                    .push(rsip::headers::Supported::new("outbound").into());
+                r
+            }
+            rsip::Method::Register => match (source.transport, source.conn) {
+                (Transport::Ws | Transport::Wss, Some(conn)) => {
+                    self.registrar.handle_register(now, &request, conn)
+                }
+                _ => response_to(
                     &request,
                     403,
-                    "Forbidden (calls are placed from the agent phone)",
+                    "Forbidden (agents register over WebSocket)",
                     tag(),
                 ),
-                rsip::Method::Options => {
-                    let mut r = response_to(&request, 200, "OK", tag());
-                    r.headers.push(rsip::headers::Allow::new(ALLOW).into());
-                    r.headers
-                        .push(rsip::headers::Accept::new("application/sdp").into());
-                    r.headers
-                        .push(rsip::headers::Supported::new("outbound").into());
-                    r
-                }
-                rsip::Method::Register => match (source.transport, source.conn) {
-                    (Transport::Ws | Transport::Wss, Some(conn)) => {
-                        self.registrar.handle_register(now, &request, conn)
-                    }
-                    _ => response_to(
-                        &request,
-                        403,
-                        "Forbidden (agents register over WebSocket)",
-                        tag(),
-                    ),
-                },
-                rsip::Method::Bye
-                | rsip::Method::Cancel
-                | rsip::Method::Info
-                | rsip::Method::Update
-                | rsip::Method::PRack
-                | rsip::Method::Notify => {
-                    response_to(&request, 481, "Call/Transaction Does Not Exist", tag())
-                }
-                other => {
-                    let mut r = response_to(
-                        &request,
-                        405,
-                        &format!("Method Not Allowed ({other})"),
-                        tag(),
-                    );
-                    r.headers.push(rsip::headers::Allow::new(ALLOW).into());
-                    r
-                }
+            },
+            rsip::Method::Bye
+            | rsip::Method::Cancel
+            | rsip::Method::Info
+            | rsip::Method::Update
+            | rsip::Method::PRack
+            | rsip::Method::Notify => {
+                response_to(&request, 481, "Call/Transaction Does Not Exist", tag())
+            }
+            other => {
+                let mut r = response_to(
+                    &request,
+                    405,
+                    &format!("Method Not Allowed ({other})"),
+                    tag(),
+                );
+                r.headers.push(rsip::headers::Allow::new(ALLOW).into());
+                r
             }
         };
         self.transmits.push_back(Transmit {

@@ -41,18 +41,11 @@ impl Default for Limits {
 /// What to do with one message that arrived.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A request that passed validation.
-    ///
-    /// `unknown_method` is always `None` from [`inbound`]: a method rsip
-    /// cannot represent is refused with `Reject` 501 (with `Allow`) during
+    /// A request that passed validation. A method rsip cannot represent
+    /// never gets here: it is refused with `Reject` 501 (with `Allow`) during
     /// validation, before rsip parses, because rsip cannot parse some valid
-    /// requests with such methods at all (RFC 4475 `intmeth`). The field stays
-    /// so that callers that handle it keep compiling; a later change may
-    /// remove it.
-    Request {
-        request: rsip::Request,
-        unknown_method: Option<String>,
-    },
+    /// requests with such methods at all (RFC 4475 `intmeth`).
+    Request { request: rsip::Request },
     /// A response that parsed.
     Response(rsip::Response),
     /// A request we must refuse: send `response` (already serialised, e.g.
@@ -110,10 +103,7 @@ pub fn inbound(bytes: &[u8], transport: Transport, limits: Limits) -> Inbound {
     if let Err(rejection) = validate::validate_parsed(&request) {
         return reject(&raw, rejection);
     }
-    Inbound::Request {
-        request,
-        unknown_method: None,
-    }
+    Inbound::Request { request }
 }
 
 /// rsip from the canonical bytes. rsip 0.4 ends a URI's user part at the

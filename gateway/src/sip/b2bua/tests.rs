@@ -187,7 +187,7 @@ impl Harness {
     fn browser_request(&mut self, text: &str) {
         let request = rsip::Request::try_from(text.as_bytes()).unwrap();
         let now = self.now();
-        assert!(self.b2bua.handle_browser_request(now, CONN, request));
+        assert!(self.b2bua.handle_browser_request(now, CONN, &request));
     }
 
     /// The last request sent to the carrier.
@@ -439,7 +439,7 @@ fn carrier_bye_hangs_up_the_browser() {
     assert!(h.b2bua.handle_carrier_request(
         now,
         CARRIER.parse().unwrap(),
-        rsip::Request::try_from(bye.as_bytes()).unwrap()
+        &rsip::Request::try_from(bye.as_bytes()).unwrap()
     ));
     let sent = h.sent();
     assert!(
@@ -468,7 +468,7 @@ fn carrier_bye_hangs_up_the_browser() {
     assert!(h.b2bua.handle_carrier_request(
         now,
         CARRIER.parse().unwrap(),
-        rsip::Request::try_from(bye.as_bytes()).unwrap()
+        &rsip::Request::try_from(bye.as_bytes()).unwrap()
     ));
     h.media_stops(MediaCounts::default());
     let records = h.records();
