@@ -59,6 +59,8 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             codecs: c.codecs,
             number_format: c.number_format,
             tech_prefix: c.tech_prefix,
+            transport: c.transport,
+            inbound: Default::default(),
         });
     }
     Ok(routes)

@@ -47,7 +47,9 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rsip::prelude::*;
-use shared::api::{CallDirection, CallRecord, DialingProfile, HangupBy, NumberFormat};
+use shared::api::{
+    CallDirection, CallRecord, DialingProfile, HangupBy, NumberFormat, SipTransport,
+};
 use shared::e164::{self, Country, E164};
 use shared::sip::digest::{self, Challenge};
 use shared::sip::response::response_to;
@@ -59,6 +61,7 @@ use web_time::Instant;
 use super::ConnId;
 use super::Now;
 use super::core::{Destination, Transmit};
+use super::dids::InboundPolicy;
 use super::msg;
 
 /// A carrier, as calls need it.
@@ -68,6 +71,8 @@ pub struct Route {
     pub name: String,
     /// Where its SIP goes (resolved by the shell).
     pub addr: SocketAddr,
+    /// UDP or TCP (TLS comes with the carrier-trunk issue).
+    pub transport: SipTransport,
     /// The host written in Request-URIs and To.
     pub host: String,
     pub username: Option<String>,
@@ -78,6 +83,8 @@ pub struct Route {
     pub codecs: Vec<String>,
     pub number_format: NumberFormat,
     pub tech_prefix: String,
+    /// Who may send us calls on this carrier's behalf.
+    pub inbound: InboundPolicy,
 }
 
 /// A signed-in agent, as calls need it.
@@ -106,6 +113,16 @@ pub struct MediaSetup {
     pub carrier_offer: String,
 }
 
+/// The two SDPs a new inbound call's media produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSetup {
+    /// Our WebRTC offer, sent to every ringing browser tab (only the tab
+    /// that answers ever uses it: the others are cancelled first).
+    pub browser_offer: String,
+    /// Our plain RTP answer to the carrier's offer (sent with the 200).
+    pub carrier_answer: String,
+}
+
 /// Media counts at the end of a call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaCounts {
@@ -126,6 +143,16 @@ pub trait MediaPort: Send {
         browser_offer: &str,
         codecs: &[String],
     ) -> Result<MediaSetup, MediaFailure>;
+    /// An inbound call: the carrier's offer in, our answer to it and a
+    /// WebRTC offer for the browsers out.
+    fn start_inbound(
+        &mut self,
+        call: u64,
+        carrier_offer: &str,
+        codecs: &[String],
+    ) -> Result<InboundSetup, MediaFailure>;
+    /// The answering browser's answer to [`InboundSetup::browser_offer`].
+    fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
     /// The carrier's SDP (from a 183 or the 200).
     fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
     /// A browser re-INVITE's offer (hold, resume).

@@ -26,6 +26,7 @@ use shared::sip::{Inbound, Limits, Transport, inbound};
 use web_time::Instant;
 
 use super::b2bua::{AgentInfo, B2bua, B2buaConfig, B2buaEvent, MediaCounts, MediaPort, Route};
+use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
 use super::{ConnId, Now};
 
@@ -89,6 +90,8 @@ pub struct SipCore {
     agents: std::collections::HashMap<i64, AgentInfo>,
     /// Enabled carriers, in the order calls try them.
     routes: Vec<Route>,
+    /// Our numbers and where they ring.
+    dids: DidTable,
     limits: Limits,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CoreEvent>,
@@ -103,6 +106,7 @@ impl SipCore {
             b2bua: B2bua::new(config.b2bua, media, b2bua_seed),
             agents: std::collections::HashMap::new(),
             routes: Vec::new(),
+            dids: DidTable::default(),
             limits: config.limits,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -129,6 +133,11 @@ impl SipCore {
     /// The carriers changed.
     pub fn set_routes(&mut self, routes: Vec<Route>) {
         self.routes = routes;
+    }
+
+    /// The DIDs changed.
+    pub fn set_dids(&mut self, dids: Vec<Did>) {
+        self.dids = DidTable::new(dids);
     }
 
     pub fn call_count(&self) -> usize {

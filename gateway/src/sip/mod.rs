@@ -6,10 +6,12 @@
 //!   responses to send out.
 //! - [`registrar`]: REGISTER with digest authentication and bindings.
 //! - [`b2bua`]: outbound calls, browser leg ↔ carrier leg.
+//! - [`dids`]: inbound routing tables (carrier sources, DIDs).
 //! - [`msg`]: header and SDP helpers over rsip.
 
 pub mod b2bua;
 pub mod core;
+pub mod dids;
 pub mod msg;
 pub mod registrar;
 

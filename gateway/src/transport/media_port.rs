@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::media::{CallRef, Codec, MediaControl, MediaEngine, MediaError, MediaEvent, StopReason};
 use crate::sip::Now;
-use crate::sip::b2bua::{MediaCounts, MediaFailure, MediaPort, MediaSetup};
+use crate::sip::b2bua::{InboundSetup, MediaCounts, MediaFailure, MediaPort, MediaSetup};
 use crate::sip::core::SipCore;
 
 pub struct EnginePort {
@@ -72,6 +72,26 @@ impl MediaPort for EnginePort {
             }
             Err(e) => Err(failure(&e)),
         }
+    }
+
+    fn start_inbound(
+        &mut self,
+        _call: u64,
+        _carrier_offer: &str,
+        _codecs: &[String],
+    ) -> Result<InboundSetup, MediaFailure> {
+        // TODO(issue 4): MediaEngine::start_inbound.
+        Err(MediaFailure {
+            code: 488,
+            reason: "Not Acceptable Here (inbound media is not built yet)".to_owned(),
+        })
+    }
+
+    fn browser_answer(&mut self, _call: u64, _sdp: &str) -> Result<(), MediaFailure> {
+        Err(MediaFailure {
+            code: 488,
+            reason: "Not Acceptable Here (inbound media is not built yet)".to_owned(),
+        })
     }
 
     fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {

@@ -29,6 +29,7 @@ use crate::db::Db;
 use crate::media::{MediaEngine, MediaEvent};
 use crate::sip::b2bua::{AgentInfo, B2buaEvent, Route};
 use crate::sip::core::{CoreConfig, CoreEvent, Destination, SipCore, Source};
+use crate::sip::dids::Did;
 use crate::sip::registrar::Credential;
 use crate::sip::{ConnId, Now};
 
@@ -52,6 +53,8 @@ pub enum CoreInput {
     Agent(AgentInfo),
     /// The carriers changed (already resolved to addresses).
     Routes(Vec<Route>),
+    /// The DIDs changed.
+    Dids(Vec<Did>),
     /// Something a call's media task reported.
     Media(MediaEvent),
     /// Hang up every call; the reply comes when none is left or the
@@ -174,6 +177,7 @@ async fn drive(
                     CoreInput::CredentialRevoked(id) => core.remove_credential(id),
                     CoreInput::Agent(agent) => core.set_agent(agent),
                     CoreInput::Routes(routes) => core.set_routes(routes),
+                    CoreInput::Dids(dids) => core.set_dids(dids),
                     CoreInput::Media(event) => media_port::deliver(&mut core, now(), event),
                     CoreInput::Shutdown { grace, done } => {
                         core.hang_up_all(now());

@@ -38,6 +38,20 @@ impl MediaPort for FakeMedia {
             carrier_offer: "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30002 RTP/AVP 0 8 101\r\na=sendrecv\r\n".to_owned(),
         })
     }
+    fn start_inbound(
+        &mut self,
+        _call: u64,
+        _offer: &str,
+        _codecs: &[String],
+    ) -> Result<InboundSetup, MediaFailure> {
+        Err(MediaFailure {
+            code: 500,
+            reason: "Server Internal Error (not used here)".to_owned(),
+        })
+    }
+    fn browser_answer(&mut self, _call: u64, _sdp: &str) -> Result<(), MediaFailure> {
+        Ok(())
+    }
     fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
         self.0.lock().unwrap().answers.push((call, sdp.to_owned()));
         if sdp.contains("m=audio 4000 RTP/AVP 18") {
@@ -88,6 +102,8 @@ fn route() -> Route {
         codecs: vec!["PCMU".to_owned(), "PCMA".to_owned()],
         number_format: NumberFormat::E164,
         tech_prefix: String::new(),
+        transport: SipTransport::Udp,
+        inbound: Default::default(),
     }
 }
 

@@ -20,6 +20,24 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
             reason: "Service Unavailable (no media in this test)".to_owned(),
         })
     }
+    fn start_inbound(
+        &mut self,
+        _call: u64,
+        _offer: &str,
+        _codecs: &[String],
+    ) -> Result<crate::sip::b2bua::InboundSetup, crate::sip::b2bua::MediaFailure> {
+        Err(crate::sip::b2bua::MediaFailure {
+            code: 503,
+            reason: "Service Unavailable (no media in this test)".to_owned(),
+        })
+    }
+    fn browser_answer(
+        &mut self,
+        _call: u64,
+        _sdp: &str,
+    ) -> Result<(), crate::sip::b2bua::MediaFailure> {
+        Ok(())
+    }
     fn carrier_answer(
         &mut self,
         _call: u64,
