@@ -82,6 +82,8 @@ pub struct SippOptions {
     pub timeout: Duration,
     /// `-m`: how many calls before SIPp exits.
     pub calls: u32,
+    /// SIP over TCP (`-t t1`: one connection) instead of UDP.
+    pub tcp: bool,
 }
 
 impl SippOptions {
@@ -95,6 +97,7 @@ impl SippOptions {
             args: Vec::new(),
             timeout: Duration::from_secs(60),
             calls: 1,
+            tcp: false,
         }
     }
 
@@ -133,6 +136,8 @@ pub struct Sipp {
     pub media_addr: SocketAddr,
     /// With [`SippMedia::Probe`]: the socket behind `media_addr`.
     pub probe: Option<RtpProbe>,
+    /// SIP over TCP (`-t t1`).
+    tcp: bool,
     child: Option<Child>,
     label: String,
     // Last: removed after the process is gone.
@@ -163,7 +168,11 @@ impl Sipp {
                 .prefix("e2e-sipp-")
                 .tempdir()
                 .context("creating a temporary directory for SIPp")?;
-            let sip_port = free_udp_port()?;
+            let sip_port = if options.tcp {
+                free_tcp_port()?
+            } else {
+                free_udp_port()?
+            };
             let media_port = free_media_port()?;
             let rtp_port = probe.as_ref().map_or(media_port, |p| p.addr().port());
             let mut command = Command::new("sipp");
@@ -191,6 +200,9 @@ impl Sipp {
             if options.media == SippMedia::Echo {
                 command.arg("-rtp_echo");
             }
+            if options.tcp {
+                command.args(["-t", "t1"]);
+            }
             if let Some(service) = &options.service {
                 command.args(["-s", service]);
             }
@@ -205,6 +217,7 @@ impl Sipp {
                 .stderr(Stdio::from(output));
             let child = command.spawn().context("starting sipp")?;
             let mut sipp = Sipp {
+                tcp: options.tcp,
                 sip_addr: SocketAddr::from(([127, 0, 0, 1], sip_port)),
                 media_addr: SocketAddr::from(([127, 0, 0, 1], rtp_port)),
                 probe: None,
@@ -329,7 +342,7 @@ impl Sipp {
                 let head: Vec<&str> = output.lines().take(5).collect();
                 bail!("sipp exited at once ({status}):\n{}", head.join("\n"));
             }
-            if udp_port_bound(self.sip_addr)? {
+            if port_bound(self.sip_addr, self.tcp)? {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -515,8 +528,15 @@ fn read(path: &Path) -> String {
 /// Whether some process has bound UDP `addr` (an IPv4 address). Read from
 /// /proc/net/udp rather than by trying to bind it: holding the port even
 /// briefly could make SIPp's own bind fail.
-fn udp_port_bound(addr: SocketAddr) -> Result<bool> {
-    let table = std::fs::read_to_string("/proc/net/udp").context("reading /proc/net/udp")?;
+/// Whether something listens on `addr` (a bound UDP socket, or a TCP
+/// socket in LISTEN state), read from `/proc/net/{udp,tcp}`.
+fn port_bound(addr: SocketAddr, tcp: bool) -> Result<bool> {
+    let file = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let table = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
     let std::net::IpAddr::V4(ip) = addr.ip() else {
         bail!("{addr} is not IPv4");
     };
@@ -526,11 +546,19 @@ fn udp_port_bound(addr: SocketAddr) -> Result<bool> {
         u32::from_le_bytes(ip.octets()),
         addr.port()
     );
-    Ok(table
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .any(|local| local == wanted))
+    // TCP: state 0A is LISTEN.
+    Ok(table.lines().skip(1).any(|l| {
+        let mut fields = l.split_whitespace();
+        let local = fields.nth(1);
+        let state = fields.nth(1);
+        local == Some(wanted.as_str()) && (!tcp || state == Some("0A"))
+    }))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+fn free_tcp_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.

@@ -18,7 +18,7 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
     let mut routes = Vec::new();
     for record in db::carriers(db).await? {
         let c = record.carrier;
-        if !c.enabled || c.transport != SipTransport::Udp {
+        if !c.enabled || c.transport == SipTransport::Tls {
             continue;
         }
         let addr = if c.is_demo {

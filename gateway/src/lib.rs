@@ -163,6 +163,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
         b2bua: B2buaConfig {
             dial_countries: config.dial_countries.clone(),
+            sip_tcp_port: sip_tcp.port(),
             ..B2buaConfig::new(
                 config.advertised_address,
                 sip_udp.port(),

@@ -47,10 +47,10 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
     if input.port == 0 {
         return Err(bad("port", "The port must be between 1 and 65535."));
     }
-    if input.transport != SipTransport::Udp {
+    if input.transport == SipTransport::Tls {
         return Err(bad(
             "transport",
-            "Only UDP carriers are supported in this version; TCP and TLS are coming.",
+            "TLS carriers are not supported in this version yet; use UDP or TCP.",
         ));
     }
     if input.codecs.is_empty() {

@@ -166,6 +166,8 @@ pub trait MediaPort: Send {
 pub struct B2buaConfig {
     pub advertised: IpAddr,
     pub sip_udp_port: u16,
+    /// Our SIP TCP port (Via and Contact toward TCP carriers).
+    pub sip_tcp_port: u16,
     /// Our SIP domain (agents' AORs).
     pub domain: String,
     pub timers: Timers,
@@ -182,6 +184,7 @@ impl B2buaConfig {
         B2buaConfig {
             advertised,
             sip_udp_port,
+            sip_tcp_port: sip_udp_port,
             domain: domain.into(),
             timers: Timers::default(),
             max_ringing: Duration::from_secs(180),
@@ -387,11 +390,20 @@ impl B2bua {
         });
     }
 
-    fn send_udp(&mut self, addr: SocketAddr, bytes: Vec<u8>) {
-        self.transmits.push(Transmit {
-            to: Destination::Udp(addr),
-            bytes,
-        });
+    fn send_to(&mut self, to: Destination, bytes: Vec<u8>) {
+        self.transmits.push(Transmit { to, bytes });
+    }
+
+    /// Our Via sent-by, Contact and transport toward a carrier.
+    fn carrier_via(&self, route: &Route, branch: &str) -> String {
+        let (proto, port) = match route.transport {
+            SipTransport::Udp | SipTransport::Tls => ("UDP", self.config.sip_udp_port),
+            SipTransport::Tcp => ("TCP", self.config.sip_tcp_port),
+        };
+        format!(
+            "Via: SIP/2.0/{proto} {};branch=z9hG4bK{branch};rport\r\n",
+            host_port(&self.config.advertised.to_string(), port)
+        )
     }
 
     // ---------------------------------------------------------------
@@ -612,9 +624,11 @@ impl B2bua {
         pai: Option<String>,
     ) {
         let branch = self.token(16);
-        let adv = self.config.advertised;
-        let port = self.config.sip_udp_port;
-        let contact = self.carrier_contact();
+        let Some(route) = self.calls.get(&id).map(|c| c.carrier.route.clone()) else {
+            return;
+        };
+        let contact = self.carrier_contact(&route);
+        let via = self.carrier_via(&route, &branch);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -624,7 +638,7 @@ impl B2bua {
         let leg = &call.carrier;
         let mut text = format!(
             "INVITE {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {adv_hp};branch=z9hG4bK{branch};rport\r\n\
+             {via}\
              Max-Forwards: 70\r\n\
              From: {from}\r\n\
              To: {to}\r\n\
@@ -634,7 +648,6 @@ impl B2bua {
              Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n\
              User-Agent: dialer-gateway\r\n",
             uri = leg.uri,
-            adv_hp = host_port(&adv.to_string(), port),
             from = leg.from,
             to = leg.to,
             call_id = leg.call_id,
@@ -664,10 +677,11 @@ impl B2bua {
         let Ok(key) = TransactionKey::for_sent_request(&request) else {
             return;
         };
-        let dest = Destination::Udp(call.carrier.route.addr);
+        let dest = carrier_dest(&call.carrier.route);
+        let reliable = is_reliable(dest);
         call.carrier.invite = Some(request.clone());
         call.carrier.invite_key = Some(key.clone());
-        let tx = ClientInvite::new(now.instant, request, false, self.config.timers);
+        let tx = ClientInvite::new(now.instant, request, reliable, self.config.timers);
         self.txs.insert(
             key.clone(),
             TxEntry {
@@ -750,7 +764,28 @@ impl B2bua {
         }
     }
 
-    /// A response that arrived over UDP from a carrier.
+    /// Nothing can reach `dest`: its client transactions end with a
+    /// transport error (RFC 3261 §17.1.4), which fails a pending INVITE
+    /// with 503.
+    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+        let keys: Vec<TransactionKey> = self
+            .txs
+            .iter()
+            .filter(|(_, e)| e.dest == dest)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(entry) = self.txs.get_mut(&key) {
+                match &mut entry.tx {
+                    ClientTx::Invite(tx) => tx.handle_transport_error(now.instant),
+                    ClientTx::NonInvite(tx) => tx.handle_transport_error(now.instant),
+                }
+            }
+            self.drive_tx(now, &key);
+        }
+    }
+
+    /// A response that arrived from a carrier (UDP or TCP).
     pub fn handle_carrier_response(&mut self, now: Now, response: rsip::Response) -> bool {
         let Ok(key) = TransactionKey::for_response(&response) else {
             return false;
@@ -917,14 +952,17 @@ impl B2bua {
     }
 
     /// Our Contact toward carriers.
-    fn carrier_contact(&self) -> String {
-        format!(
-            "<sip:gw@{}>",
-            host_port(
-                &self.config.advertised.to_string(),
-                self.config.sip_udp_port
-            )
-        )
+    fn carrier_contact(&self, route: &Route) -> String {
+        let adv = self.config.advertised.to_string();
+        match route.transport {
+            SipTransport::Tcp => format!(
+                "<sip:gw@{};transport=tcp>",
+                host_port(&adv, self.config.sip_tcp_port)
+            ),
+            SipTransport::Udp | SipTransport::Tls => {
+                format!("<sip:gw@{}>", host_port(&adv, self.config.sip_udp_port))
+            }
+        }
     }
 
     fn browser_contact(&self) -> String {
@@ -946,8 +984,8 @@ impl B2bua {
             self.ack_carrier(id, &response);
             let bye = self.bye_for_2xx_dialog(id, &response);
             if let (Some(bye), Some(call)) = (bye, self.calls.get(&id)) {
-                let addr = call.carrier.route.addr;
-                self.send_udp(addr, bye);
+                let to = carrier_dest(&call.carrier.route);
+                self.send_to(to, bye);
             }
             return;
         }
@@ -1031,8 +1069,8 @@ impl B2bua {
     fn ack_carrier(&mut self, id: u64, response: &rsip::Response) {
         if let Some(call) = self.calls.get(&id) {
             let bytes = self.ack_for_2xx(call, response);
-            let addr = call.carrier.route.addr;
-            self.send_udp(addr, bytes);
+            let to = carrier_dest(&call.carrier.route);
+            self.send_to(to, bytes);
         }
     }
 
@@ -1079,13 +1117,10 @@ impl B2bua {
         cseq: u32,
         extra: &str,
     ) -> String {
-        let adv = host_port(
-            &self.config.advertised.to_string(),
-            self.config.sip_udp_port,
-        );
+        let via = self.carrier_via(&leg.route, branch);
         let mut text = format!(
             "{method} {target} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {adv};branch=z9hG4bK{branch};rport\r\n\
+             {via}\
              Max-Forwards: 70\r\n"
         );
         for r in routes {
@@ -1129,7 +1164,8 @@ impl B2bua {
             leg.cseq,
             &extra,
         );
-        let dest = Destination::Udp(leg.route.addr);
+        let dest = carrier_dest(&leg.route);
+        let reliable = is_reliable(dest);
         let Ok(request) = rsip::Request::try_from(text.as_bytes()) else {
             return;
         };
@@ -1142,7 +1178,7 @@ impl B2bua {
                 ClientTx::Invite(Box::new(ClientInvite::new(
                     now.instant,
                     request,
-                    false,
+                    reliable,
                     self.config.timers,
                 ))),
             )
@@ -1152,7 +1188,7 @@ impl B2bua {
                 ClientTx::NonInvite(Box::new(ClientNonInvite::new(
                     now.instant,
                     request,
-                    false,
+                    reliable,
                     self.config.timers,
                 ))),
             )
@@ -1185,7 +1221,7 @@ impl B2bua {
         let Some(invite) = call.carrier.invite.clone() else {
             return;
         };
-        let dest = Destination::Udp(call.carrier.route.addr);
+        let dest = carrier_dest(&call.carrier.route);
         let invite_key = call.carrier.invite_key.clone();
         let Ok(cancel) = cancel_for(&invite) else {
             return;
@@ -1201,7 +1237,7 @@ impl B2bua {
         let Ok(key) = TransactionKey::for_sent_request(&cancel) else {
             return;
         };
-        let tx = ClientNonInvite::new(now.instant, cancel, false, self.config.timers);
+        let tx = ClientNonInvite::new(now.instant, cancel, is_reliable(dest), self.config.timers);
         self.txs.insert(
             key.clone(),
             TxEntry {
@@ -1464,11 +1500,14 @@ impl B2bua {
                 // Mirror the hold (or resume) to the carrier.
                 let held = direction != "sendrecv";
                 self.media.set_hold(id, held);
-                let offer = match self.calls.get(&id) {
-                    Some(c) => msg::sdp_with_direction(
-                        &c.carrier.offer_sdp,
-                        direction,
-                        c.carrier.sdp_version,
+                let (offer, contact) = match self.calls.get(&id) {
+                    Some(c) => (
+                        msg::sdp_with_direction(
+                            &c.carrier.offer_sdp,
+                            direction,
+                            c.carrier.sdp_version,
+                        ),
+                        self.carrier_contact(&c.carrier.route),
                     ),
                     None => return true,
                 };
@@ -1476,7 +1515,7 @@ impl B2bua {
                     now,
                     id,
                     "INVITE",
-                    &format!("Contact: {}\r\n", self.carrier_contact()),
+                    &format!("Contact: {contact}\r\n"),
                     &offer,
                 );
             }
@@ -1486,12 +1525,13 @@ impl B2bua {
         true
     }
 
-    /// A request from a carrier over UDP. Returns false when it belongs to
-    /// no call.
+    /// A request from a carrier (UDP or TCP); answers go to `reply`.
+    /// Returns false when it belongs to no call.
     pub fn handle_carrier_request(
         &mut self,
         now: Now,
         peer: SocketAddr,
+        reply: Destination,
         request: &rsip::Request,
     ) -> bool {
         let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
@@ -1500,7 +1540,7 @@ impl B2bua {
             && let Some((bytes, _)) = self.recent.get(k)
         {
             let bytes = bytes.clone();
-            self.send_udp(peer, bytes);
+            self.send_to(reply, bytes);
             return true;
         }
         let Some(id) = self.by_call_id.get(&call_id).copied() else {
@@ -1516,8 +1556,11 @@ impl B2bua {
         let respond = |this: &mut Self, code: u16, reason: &str, body: Option<String>| {
             let mut r = response_to(request, code, reason, None);
             if let Some(body) = body {
-                r.headers
-                    .push(rsip::headers::Contact::new(this.carrier_contact()).into());
+                let contact = match this.calls.get(&id) {
+                    Some(c) => this.carrier_contact(&c.carrier.route),
+                    None => return,
+                };
+                r.headers.push(rsip::headers::Contact::new(contact).into());
                 msg::set_body(&mut r, "application/sdp", &body);
             }
             let bytes = r.to_string().into_bytes();
@@ -1527,7 +1570,7 @@ impl B2bua {
                     (bytes.clone(), now.instant + Duration::from_secs(32)),
                 );
             }
-            this.send_udp(peer, bytes);
+            this.send_to(reply, bytes);
         };
         match request.method() {
             rsip::Method::Ack => {}
@@ -1776,6 +1819,20 @@ impl B2bua {
 
 /// The reason phrase of a response. rsip keeps the phrase only for codes it
 /// does not know; for the others the standard phrase stands in.
+/// Where requests to a carrier go: its configured address, over its
+/// transport (the shell opens the TCP connection when there is none).
+fn carrier_dest(route: &Route) -> Destination {
+    match route.transport {
+        SipTransport::Tcp => Destination::Tcp(route.addr),
+        SipTransport::Udp | SipTransport::Tls => Destination::Udp(route.addr),
+    }
+}
+
+/// RFC 3261 §17.1: no retransmissions over a reliable transport.
+fn is_reliable(dest: Destination) -> bool {
+    !matches!(dest, Destination::Udp(_))
+}
+
 fn reason_of(response: &rsip::Response) -> String {
     match &response.status_code {
         rsip::StatusCode::Other(_, reason) if !reason.is_empty() => reason.clone(),

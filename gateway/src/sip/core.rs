@@ -55,6 +55,9 @@ impl Source {
 pub enum Destination {
     Udp(SocketAddr),
     Conn(ConnId),
+    /// A carrier over TCP: the shell's connection to that address, opened
+    /// when there is none.
+    Tcp(SocketAddr),
 }
 
 /// Bytes to send.
@@ -150,6 +153,13 @@ impl SipCore {
         self.drain();
     }
 
+    /// Nothing can be sent to `dest` (a TCP connection to a carrier could
+    /// not be made): the transactions waiting on it fail now.
+    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+        self.b2bua.transport_failed(now, dest);
+        self.drain();
+    }
+
     /// Hangs up every call (graceful shutdown).
     pub fn hang_up_all(&mut self, now: Now) {
         self.b2bua.hang_up_all(now);
@@ -205,7 +215,7 @@ impl SipCore {
             // Browsers only answer our BYEs, over a reliable transport:
             // nothing waits for those answers.
             Inbound::Response(response) => {
-                if source.conn.is_none() {
+                if !matches!(source.transport, Transport::Ws | Transport::Wss) {
                     self.b2bua.handle_carrier_response(now, response);
                 }
             }
@@ -239,10 +249,13 @@ impl SipCore {
                     return;
                 }
             }
-            (None, _)
-                if self
-                    .b2bua
-                    .handle_carrier_request(now, source.peer, &request) =>
+            (None, _) | (Some(_), Transport::Tcp | Transport::Tls)
+                if self.b2bua.handle_carrier_request(
+                    now,
+                    source.peer,
+                    source.reply_to(),
+                    &request,
+                ) =>
             {
                 return;
             }

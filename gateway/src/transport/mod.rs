@@ -47,6 +47,11 @@ pub enum CoreInput {
     Closed {
         conn: ConnId,
     },
+    /// A connection the driver opened toward a carrier could not be made.
+    ConnectFailed {
+        conn: ConnId,
+        addr: SocketAddr,
+    },
     CredentialIssued(Credential),
     CredentialRevoked(i64),
     /// An agent's dialing profile (at sign-in, and when it changes).
@@ -123,11 +128,12 @@ pub fn start_core(
             }
         }
     });
-    tokio::spawn(drive(core, rx, udp, db, log_sip));
-    SipHandle {
+    let handle = SipHandle {
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
-    }
+    };
+    tokio::spawn(drive(core, rx, udp, db, log_sip, handle.clone()));
+    handle
 }
 
 async fn drive(
@@ -136,8 +142,11 @@ async fn drive(
     udp: Arc<UdpSocket>,
     db: Db,
     log_sip: bool,
+    handle: SipHandle,
 ) {
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // Connections we opened toward carriers, by their address.
+    let mut outbound: HashMap<SocketAddr, ConnId> = HashMap::new();
     let mut shutdown: Option<(tokio::time::Instant, tokio::sync::oneshot::Sender<()>)> = None;
     // Call records being written; shutdown waits for them.
     let mut writes: Vec<tokio::task::JoinHandle<()>> = Vec::new();
@@ -171,7 +180,14 @@ async fn drive(
                     }
                     CoreInput::Closed { conn } => {
                         conns.remove(&conn);
+                        outbound.retain(|_, c| *c != conn);
                         core.connection_closed(now(), conn);
+                    }
+                    CoreInput::ConnectFailed { conn, addr } => {
+                        conns.remove(&conn);
+                        outbound.retain(|_, c| *c != conn);
+                        warn!(%addr, "cannot connect to the carrier over TCP");
+                        core.transport_failed(now(), Destination::Tcp(addr));
                     }
                     CoreInput::CredentialIssued(c) => core.add_credential(c),
                     CoreInput::CredentialRevoked(id) => core.remove_credential(id),
@@ -196,6 +212,28 @@ async fn drive(
                 Destination::Udp(addr) => {
                     if let Err(e) = udp.send_to(&t.bytes, addr).await {
                         debug!(%addr, "UDP send failed: {e}");
+                    }
+                }
+                Destination::Tcp(addr) => {
+                    let open = outbound
+                        .get(&addr)
+                        .and_then(|c| conns.get(c).map(|tx| (*c, tx)));
+                    let (conn, tx) = match open {
+                        Some((conn, tx)) => (conn, tx.clone()),
+                        None => {
+                            let conn = handle.new_conn_id();
+                            let (tx, rx) = mpsc::channel(tcp::QUEUE);
+                            conns.insert(conn, tx.clone());
+                            outbound.insert(addr, conn);
+                            tokio::spawn(tcp::connect(addr, conn, rx, handle.clone()));
+                            (conn, tx)
+                        }
+                    };
+                    if tx.try_send(t.bytes).is_err() {
+                        warn!(%conn, %addr, "carrier connection not reading; closing it");
+                        conns.remove(&conn);
+                        outbound.remove(&addr);
+                        core.transport_failed(now(), Destination::Tcp(addr));
                     }
                 }
                 Destination::Conn(conn) => match conns.get(&conn) {

@@ -1,6 +1,9 @@
 //! SIP over TCP: each connection is framed by Content-Length
 //! (RFC 3261 §18.3) and gets its own reader and writer tasks.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use shared::sip::Transport;
 use shared::sip::normalize::{Frame, frame_stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -9,6 +12,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::{CoreInput, SipHandle};
+use crate::sip::ConnId;
 use crate::sip::core::Source;
 
 /// A peer that sends more than this without completing a message is cut off.
@@ -31,11 +35,50 @@ pub async fn accept_loop(listener: TcpListener, core: SipHandle) {
     }
 }
 
-async fn serve(stream: TcpStream, peer: std::net::SocketAddr, core: SipHandle) {
+async fn serve(stream: TcpStream, peer: SocketAddr, core: SipHandle) {
     let conn = core.new_conn_id();
-    let (mut reader, mut writer) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(QUEUE);
     core.send(CoreInput::Connected { conn, tx }).await;
+    run(stream, peer, conn, rx, core).await;
+}
+
+/// How many messages may wait for a connection's writer.
+pub const QUEUE: usize = 64;
+
+/// How long connecting to a carrier may take before its requests fail.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a connection to a carrier for the driver, which has already
+/// queued the first messages on `rx` (and knows the connection as `conn`).
+/// A failure is reported as [`CoreInput::ConnectFailed`], so the calls
+/// waiting on it fail at once rather than after timer B.
+pub async fn connect(addr: SocketAddr, conn: ConnId, rx: mpsc::Receiver<Vec<u8>>, core: SipHandle) {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            run(stream, addr, conn, rx, core).await;
+        }
+        Ok(Err(e)) => {
+            debug!(%addr, "TCP connect failed: {e}");
+            core.send(CoreInput::ConnectFailed { conn, addr }).await;
+        }
+        Err(_) => {
+            debug!(%addr, "TCP connect timed out");
+            core.send(CoreInput::ConnectFailed { conn, addr }).await;
+        }
+    }
+}
+
+/// Reads framed messages into the core and writes what the driver queues,
+/// until either side closes.
+async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    core: SipHandle,
+) {
+    let (mut reader, mut writer) = stream.into_split();
     let write_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {

@@ -455,6 +455,7 @@ fn carrier_bye_hangs_up_the_browser() {
     assert!(h.b2bua.handle_carrier_request(
         now,
         CARRIER.parse().unwrap(),
+        Destination::Udp(CARRIER.parse().unwrap()),
         &rsip::Request::try_from(bye.as_bytes()).unwrap()
     ));
     let sent = h.sent();
@@ -484,6 +485,7 @@ fn carrier_bye_hangs_up_the_browser() {
     assert!(h.b2bua.handle_carrier_request(
         now,
         CARRIER.parse().unwrap(),
+        Destination::Udp(CARRIER.parse().unwrap()),
         &rsip::Request::try_from(bye.as_bytes()).unwrap()
     ));
     h.media_stops(MediaCounts::default());
@@ -620,6 +622,49 @@ fn silent_carrier_times_out_after_64_t1() {
     h.media_stops(MediaCounts::default());
     let r = &h.records()[0];
     assert_eq!(r.final_code, 408);
+}
+
+#[test]
+fn tcp_carrier_gets_a_tcp_via_and_no_retransmissions() {
+    let mut h = Harness::new();
+    h.routes[0].transport = SipTransport::Tcp;
+    h.invite("4155552671", "");
+    let sent = h.sent();
+    let (dest, invite) = sent
+        .iter()
+        .find(|(_, t)| t.starts_with("INVITE "))
+        .expect("an INVITE to the carrier");
+    assert_eq!(*dest, Destination::Tcp(CARRIER.parse().unwrap()));
+    assert!(
+        header_line(invite, "Via")
+            .unwrap()
+            .contains("SIP/2.0/TCP 127.0.0.1;"),
+        "{invite}"
+    );
+    assert!(
+        header_line(invite, "Contact")
+            .unwrap()
+            .contains(";transport=tcp>"),
+        "{invite}"
+    );
+    // Reliable transport: timer A is off (RFC 3261 §17.1.1.2).
+    for _ in 0..20 {
+        h.advance(500);
+        assert!(!h.sent().iter().any(|(_, t)| t.starts_with("INVITE ")));
+    }
+    // The connection cannot be made: the call fails now, not at timer B.
+    let now = h.now();
+    h.b2bua
+        .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()));
+    let to_browser = h.browser_sent();
+    assert!(
+        to_browser
+            .iter()
+            .any(|t| status(t).starts_with("SIP/2.0 503")),
+        "{to_browser:?}"
+    );
+    h.media_stops(MediaCounts::default());
+    assert_eq!(h.records()[0].final_code, 503);
 }
 
 #[test]
