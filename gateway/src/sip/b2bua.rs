@@ -1817,8 +1817,6 @@ impl B2bua {
     }
 }
 
-/// The reason phrase of a response. rsip keeps the phrase only for codes it
-/// does not know; for the others the standard phrase stands in.
 /// Where requests to a carrier go: its configured address, over its
 /// transport (the shell opens the TCP connection when there is none).
 fn carrier_dest(route: &Route) -> Destination {
@@ -1833,6 +1831,8 @@ fn is_reliable(dest: Destination) -> bool {
     !matches!(dest, Destination::Udp(_))
 }
 
+/// The reason phrase of a response. rsip keeps the phrase only for codes it
+/// does not know; for the others the standard phrase stands in.
 fn reason_of(response: &rsip::Response) -> String {
     match &response.status_code {
         rsip::StatusCode::Other(_, reason) if !reason.is_empty() => reason.clone(),
