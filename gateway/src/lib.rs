@@ -164,6 +164,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         b2bua: B2buaConfig {
             dial_countries: config.dial_countries.clone(),
             sip_tcp_port: sip_tcp.port(),
+            default_country: config.default_country.clone(),
             ..B2buaConfig::new(
                 config.advertised_address,
                 sip_udp.port(),

@@ -64,6 +64,9 @@ use super::core::{Destination, Transmit};
 use super::dids::InboundPolicy;
 use super::msg;
 
+mod inbound;
+pub use inbound::{ForkTarget, RingStep, dialled_number};
+
 /// A carrier, as calls need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -177,6 +180,8 @@ pub struct B2buaConfig {
     pub dial_countries: Vec<String>,
     /// How long a finished call waits for its media counts.
     pub media_grace: Duration,
+    /// Country (ISO 3166 alpha-2) for numbers carriers send without one.
+    pub default_country: String,
 }
 
 impl B2buaConfig {
@@ -190,6 +195,7 @@ impl B2buaConfig {
             max_ringing: Duration::from_secs(180),
             dial_countries: Vec::new(),
             media_grace: Duration::from_secs(2),
+            default_country: "US".to_owned(),
         }
     }
 }
@@ -299,6 +305,8 @@ pub struct B2bua {
     config: B2buaConfig,
     media: Box<dyn MediaPort>,
     calls: HashMap<u64, Call>,
+    /// Inbound calls (carrier → browser tabs); ids shared with `calls`.
+    inbound: HashMap<u64, inbound::InboundCall>,
     /// Call-IDs of both legs → call.
     by_call_id: HashMap<String, u64>,
     txs: HashMap<TransactionKey, TxEntry>,
@@ -320,6 +328,7 @@ impl B2bua {
             config,
             media,
             calls: HashMap::new(),
+            inbound: HashMap::new(),
             by_call_id: HashMap::new(),
             txs: HashMap::new(),
             recent: HashMap::new(),
@@ -331,7 +340,7 @@ impl B2bua {
     }
 
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + self.inbound.len()
     }
 
     /// The record of an attempt refused before it reached a carrier.
@@ -1420,6 +1429,9 @@ impl B2bua {
         let Some(id) = self.by_call_id.get(&call_id).copied() else {
             return false;
         };
+        if self.inbound.contains_key(&id) {
+            return self.inbound_browser_request(now, id, conn, request);
+        }
         let Some(call) = self.calls.get(&id) else {
             return false;
         };
@@ -1546,6 +1558,13 @@ impl B2bua {
         let Some(id) = self.by_call_id.get(&call_id).copied() else {
             return false;
         };
+        if let Some(call) = self.inbound.get(&id) {
+            if call.peer_ip != peer.ip() || !call.is_carrier_call_id(&call_id) {
+                return false;
+            }
+            self.inbound_carrier_request(now, id, reply, request);
+            return true;
+        }
         let Some(call) = self.calls.get(&id) else {
             return false;
         };
@@ -1629,6 +1648,10 @@ impl B2bua {
 
     /// The media's answer to a browser re-INVITE.
     pub fn media_browser_answer(&mut self, id: u64, result: Result<String, String>) {
+        if self.inbound.contains_key(&id) {
+            self.inbound_media_answer(id, result);
+            return;
+        }
         let contact = self.browser_contact();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -1656,6 +1679,10 @@ impl B2bua {
 
     /// No packets on either leg for the configured time.
     pub fn media_no_media(&mut self, now: Now, id: u64, silent_for: Duration) {
+        if self.inbound.contains_key(&id) {
+            self.inbound_no_media(now, id, silent_for);
+            return;
+        }
         let reason = format!("No media for {} s", silent_for.as_secs());
         let answered = self
             .calls
@@ -1676,6 +1703,10 @@ impl B2bua {
         counts: MediaCounts,
         failure: Option<String>,
     ) {
+        if self.inbound.contains_key(&id) {
+            self.inbound_media_stopped(now, id, counts, failure);
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1716,6 +1747,7 @@ impl B2bua {
         for id in ids {
             self.abandon(now, id, "The agent's connection was lost", HangupBy::Agent);
         }
+        self.inbound_connection_closed(now, conn);
     }
 
     /// Ends every call (shutdown).
@@ -1729,6 +1761,7 @@ impl B2bua {
         for id in ids {
             self.abandon(now, id, "The gateway is shutting down", HangupBy::Gateway);
         }
+        self.inbound_hang_up_all(now);
     }
 
     fn abandon(&mut self, now: Now, id: u64, reason: &str, by: HangupBy) {
@@ -1799,6 +1832,7 @@ impl B2bua {
         for id in flush {
             self.finish(id);
         }
+        self.inbound_timeout(now);
         self.recent.retain(|_, (_, until)| *until > now.instant);
     }
 
@@ -1813,7 +1847,10 @@ impl B2bua {
             .flat_map(|c| [c.ring_deadline, c.flush_deadline])
             .flatten();
         let recent = self.recent.values().map(|(_, t)| *t);
-        txs.chain(calls).chain(recent).min()
+        txs.chain(calls)
+            .chain(recent)
+            .chain(self.inbound_poll_timeout())
+            .min()
     }
 }
 

@@ -25,7 +25,9 @@ use shared::sip::response::response_to;
 use shared::sip::{Inbound, Limits, Transport, inbound};
 use web_time::Instant;
 
-use super::b2bua::{AgentInfo, B2bua, B2buaConfig, B2buaEvent, MediaCounts, MediaPort, Route};
+use super::b2bua::{
+    AgentInfo, B2bua, B2buaConfig, B2buaEvent, ForkTarget, MediaCounts, MediaPort, Route,
+};
 use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
 use super::{ConnId, Now};
@@ -214,11 +216,14 @@ impl SipCore {
             }
             // Browsers only answer our BYEs, over a reliable transport:
             // nothing waits for those answers.
-            Inbound::Response(response) => {
-                if !matches!(source.transport, Transport::Ws | Transport::Wss) {
+            Inbound::Response(response) => match (source.transport, source.conn) {
+                (Transport::Ws | Transport::Wss, Some(conn)) => {
+                    self.b2bua.handle_browser_response(now, conn, &response);
+                }
+                _ => {
                     self.b2bua.handle_carrier_response(now, response);
                 }
-            }
+            },
             Inbound::Request { request } => self.handle_request(now, source, request),
         }
         self.drain();
@@ -249,15 +254,22 @@ impl SipCore {
                     return;
                 }
             }
-            (None, _) | (Some(_), Transport::Tcp | Transport::Tls)
-                if self.b2bua.handle_carrier_request(
-                    now,
-                    source.peer,
-                    source.reply_to(),
-                    &request,
-                ) =>
-            {
-                return;
+            (None, _) | (Some(_), Transport::Tcp | Transport::Tls) => {
+                if self
+                    .b2bua
+                    .handle_carrier_request(now, source.peer, source.reply_to(), &request)
+                {
+                    return;
+                }
+                let is_new_invite = request.method() == &rsip::Method::Invite
+                    && request
+                        .to_header()
+                        .ok()
+                        .is_none_or(|t| super::msg::tag(t.value()).is_none());
+                if is_new_invite {
+                    self.handle_carrier_invite(now, source, request);
+                    return;
+                }
             }
             _ => {}
         }
@@ -312,6 +324,49 @@ impl SipCore {
             to: source.reply_to(),
             bytes: response.to_string().into_bytes(),
         });
+    }
+
+    /// A new INVITE from outside: a call to one of our DIDs, accepted only
+    /// from a carrier's listed source addresses.
+    fn handle_carrier_invite(&mut self, now: Now, source: Source, request: rsip::Request) {
+        let ip = source.peer.ip();
+        let Some(route) = self.routes.iter().find(|r| r.inbound.allows(ip)) else {
+            let reason = "Forbidden (this address may not send calls here)";
+            self.events.push_back(CoreEvent::Refused {
+                peer: source.peer,
+                code: Some(403),
+                reason: reason.to_owned(),
+            });
+            let r = response_to(&request, 403, reason, Some("gw"));
+            self.transmits.push_back(Transmit {
+                to: source.reply_to(),
+                bytes: r.to_string().into_bytes(),
+            });
+            return;
+        };
+        let registrar = &self.registrar;
+        let bindings = |username: &str| -> Vec<ForkTarget> {
+            registrar
+                .bindings(username)
+                .iter()
+                .map(|b| ForkTarget {
+                    conn: b.conn,
+                    contact: b.contact.clone(),
+                    account_id: b.account_id,
+                    username: username.to_owned(),
+                })
+                .collect()
+        };
+        self.b2bua.handle_inbound_invite(
+            now,
+            source.peer,
+            source.reply_to(),
+            source.transport,
+            request,
+            route,
+            &self.dids,
+            &bindings,
+        );
     }
 
     pub fn handle_timeout(&mut self, now: Now) {
