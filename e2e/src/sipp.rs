@@ -84,6 +84,8 @@ pub struct SippOptions {
     pub calls: u32,
     /// SIP over TCP (`-t t1`: one connection) instead of UDP.
     pub tcp: bool,
+    /// `-key caller`: the user part of a caller's From (`uac-*.xml`).
+    pub caller: String,
 }
 
 impl SippOptions {
@@ -98,6 +100,7 @@ impl SippOptions {
             timeout: Duration::from_secs(60),
             calls: 1,
             tcp: false,
+            caller: "e2e".to_owned(),
         }
     }
 
@@ -183,6 +186,7 @@ impl Sipp {
                 .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
                 .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
                 .args(["-key", "rtp_port", &rtp_port.to_string()])
+                .args(["-key", "caller", &options.caller])
                 // The control socket, on loopback (it tries 8888 and up).
                 .args(["-ci", "127.0.0.1"])
                 .args(["-m", &options.calls.to_string()])

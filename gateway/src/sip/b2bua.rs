@@ -385,6 +385,11 @@ impl B2bua {
         self.events.drain(..)
     }
 
+    /// A random hex token (nonces, tags) from the B2BUA's generator.
+    pub fn new_token(&mut self, len: usize) -> String {
+        self.token(len)
+    }
+
     fn token(&mut self, len: usize) -> String {
         const HEX: &[u8] = b"0123456789abcdef";
         (0..len)

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use rsip::prelude::*;
+use shared::sip::digest;
 use shared::sip::response::response_to;
 use shared::sip::{Inbound, Limits, Transport, inbound};
 use web_time::Instant;
@@ -31,6 +32,9 @@ use super::b2bua::{
 use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
 use super::{ConnId, Now};
+
+/// How long a carrier may use a nonce we challenged its INVITE with.
+const NONCE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Methods this gateway implements, for `Allow` headers.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
@@ -97,6 +101,10 @@ pub struct SipCore {
     routes: Vec<Route>,
     /// Our numbers and where they ring.
     dids: DidTable,
+    /// Nonces of the challenges sent to carriers' INVITEs, by issue time.
+    inbound_nonces: std::collections::HashMap<String, Instant>,
+    /// The realm of those challenges (our SIP domain).
+    realm: String,
     limits: Limits,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CoreEvent>,
@@ -106,12 +114,15 @@ impl SipCore {
     pub fn new(config: CoreConfig, media: Box<dyn MediaPort>, seed: [u8; 32]) -> Self {
         let mut b2bua_seed = seed;
         b2bua_seed[0] ^= 0x5a;
+        let realm = config.b2bua.domain.clone();
         SipCore {
             registrar: Registrar::new(config.registrar, seed),
             b2bua: B2bua::new(config.b2bua, media, b2bua_seed),
             agents: std::collections::HashMap::new(),
             routes: Vec::new(),
             dids: DidTable::default(),
+            inbound_nonces: std::collections::HashMap::new(),
+            realm,
             limits: config.limits,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -330,19 +341,59 @@ impl SipCore {
     /// from a carrier's listed source addresses.
     fn handle_carrier_invite(&mut self, now: Now, source: Source, request: rsip::Request) {
         let ip = source.peer.ip();
-        let Some(route) = self.routes.iter().find(|r| r.inbound.allows(ip)) else {
-            let reason = "Forbidden (this address may not send calls here)";
-            self.events.push_back(CoreEvent::Refused {
-                peer: source.peer,
-                code: Some(403),
-                reason: reason.to_owned(),
-            });
-            let r = response_to(&request, 403, reason, Some("gw"));
-            self.transmits.push_back(Transmit {
-                to: source.reply_to(),
-                bytes: r.to_string().into_bytes(),
-            });
-            return;
+        let by_source = self.routes.iter().position(|r| r.inbound.allows(ip));
+        let proxy_auth = super::msg::header(&request.headers, "Proxy-Authorization");
+        let found = match (by_source, proxy_auth) {
+            (Some(i), _) => Ok(i),
+            (None, Some(value)) => self
+                .carrier_by_digest(now, &value)
+                .ok_or("Forbidden (wrong carrier credentials)"),
+            (None, None)
+                if self
+                    .routes
+                    .iter()
+                    .any(|r| r.username.is_some() && r.secret.is_some()) =>
+            {
+                // Carriers with credentials may prove who they are instead.
+                let mut r = response_to(&request, 407, "Proxy Authentication Required", Some("gw"));
+                for algorithm in [digest::Algorithm::Sha256, digest::Algorithm::Md5] {
+                    let nonce = self.b2bua.new_token(32);
+                    self.inbound_nonces.insert(nonce.clone(), now.instant);
+                    let challenge = digest::Challenge {
+                        realm: self.realm.clone(),
+                        nonce,
+                        opaque: None,
+                        algorithm,
+                        qop: vec!["auth".to_owned()],
+                        stale: false,
+                    };
+                    r.headers.push(
+                        rsip::headers::ProxyAuthenticate::new(challenge.to_header_value()).into(),
+                    );
+                }
+                self.transmits.push_back(Transmit {
+                    to: source.reply_to(),
+                    bytes: r.to_string().into_bytes(),
+                });
+                return;
+            }
+            (None, None) => Err("Forbidden (this address may not send calls here)"),
+        };
+        let route = match found {
+            Ok(i) => &self.routes[i],
+            Err(reason) => {
+                self.events.push_back(CoreEvent::Refused {
+                    peer: source.peer,
+                    code: Some(403),
+                    reason: reason.to_owned(),
+                });
+                let r = response_to(&request, 403, reason, Some("gw"));
+                self.transmits.push_back(Transmit {
+                    to: source.reply_to(),
+                    bytes: r.to_string().into_bytes(),
+                });
+                return;
+            }
         };
         let registrar = &self.registrar;
         let bindings = |username: &str| -> Vec<ForkTarget> {
@@ -367,6 +418,23 @@ impl SipCore {
             &self.dids,
             &bindings,
         );
+    }
+
+    /// The carrier whose credentials answer one of our recent challenges.
+    fn carrier_by_digest(&mut self, now: Now, value: &str) -> Option<usize> {
+        let creds = digest::Credentials::parse(value).ok()?;
+        self.inbound_nonces
+            .retain(|_, issued| now.instant.saturating_duration_since(*issued) < NONCE_TTL);
+        if !self.inbound_nonces.contains_key(&creds.nonce) || creds.realm != self.realm {
+            return None;
+        }
+        self.routes.iter().position(|r| {
+            r.username.as_deref() == Some(creds.username.as_str())
+                && r.secret.as_deref().is_some_and(|secret| {
+                    let ha1 = digest::ha1(creds.algorithm, &creds.username, &creds.realm, secret);
+                    digest::verify(&creds, "INVITE", &ha1)
+                })
+        })
     }
 
     pub fn handle_timeout(&mut self, now: Now) {

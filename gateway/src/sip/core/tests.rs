@@ -201,3 +201,92 @@ fn malformed_request_gets_400_on_its_connection() {
     assert_eq!(to, Destination::Conn(ConnId(9)));
     assert!(status_line(&text).starts_with("SIP/2.0 400 "), "{text}");
 }
+
+fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
+    Route {
+        id: 9,
+        name: "Trunk".to_owned(),
+        addr: "127.0.0.1:5099".parse().unwrap(),
+        transport: shared::api::SipTransport::Udp,
+        host: "127.0.0.1".to_owned(),
+        username: credentials.map(|(u, _)| u.to_owned()),
+        secret: credentials.map(|(_, s)| s.to_owned()),
+        from_user: None,
+        from_domain: None,
+        caller_id: None,
+        codecs: vec!["PCMU".to_owned()],
+        number_format: shared::api::NumberFormat::E164,
+        tech_prefix: String::new(),
+        inbound: crate::sip::dids::InboundPolicy {
+            sources: sources.iter().map(|s| s.parse().unwrap()).collect(),
+            number_from: Default::default(),
+        },
+    }
+}
+
+fn invite_to_did(extra: &str) -> String {
+    format!(
+        "INVITE sip:+14155550150@gw.test SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.7:5060;branch=z9hG4bKin1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+14155550123@carrier.test>;tag=c1\r\n\
+         To: <sip:+14155550150@gw.test>\r\n\
+         Call-ID: in-1\r\n\
+         CSeq: 1 INVITE\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn invite_from_an_unknown_address_gets_403_and_is_counted() {
+    let mut c = core();
+    c.set_routes(vec![carrier_route(&["127.0.0.0/30"], None)]);
+    let (_, text) = exchange(&mut c, udp_from("127.0.0.7:5060"), &invite_to_did("")).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 403 "), "{text}");
+    assert!(matches!(
+        c.poll_event(),
+        Some(CoreEvent::Refused {
+            code: Some(403),
+            ..
+        })
+    ));
+    // From a listed address it reaches DID routing (no DIDs here: 404).
+    let (_, text) = exchange(&mut c, udp_from("127.0.0.2:5060"), &invite_to_did("")).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 404 "), "{text}");
+}
+
+#[test]
+fn carrier_with_credentials_is_challenged_and_recognised_by_its_digest() {
+    let mut c = core();
+    c.set_routes(vec![carrier_route(&[], Some(("trunkuser", "s3cret")))]);
+    let peer = udp_from("127.0.0.7:5060");
+    c.handle_input(now(), peer, invite_to_did("").as_bytes());
+    let text = String::from_utf8(c.poll_transmit().unwrap().bytes).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 407 "), "{text}");
+    let challenge = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Proxy-Authenticate: "))
+        .map(|v| shared::sip::digest::Challenge::parse(v).unwrap())
+        .find(|ch| ch.algorithm == shared::sip::digest::Algorithm::Md5)
+        .expect("an MD5 challenge");
+    while c.poll_transmit().is_some() {}
+    let answer = |password: &str| {
+        shared::sip::digest::answer(
+            &challenge,
+            "INVITE",
+            "sip:+14155550150@gw.test",
+            "trunkuser",
+            password,
+            "0a1b2c3d",
+            1,
+        )
+        .to_header_value()
+    };
+    let wrong = invite_to_did(&format!("Proxy-Authorization: {}\r\n", answer("nope")));
+    let (_, text) = exchange(&mut c, peer, &wrong).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 403 "), "{text}");
+    let right = invite_to_did(&format!("Proxy-Authorization: {}\r\n", answer("s3cret")));
+    let (_, text) = exchange(&mut c, peer, &right).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 404 "), "{text}");
+}
