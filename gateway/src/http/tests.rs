@@ -15,6 +15,7 @@ use crate::sip::registrar::RegistrarConfig;
 
 struct TestApp {
     router: Router,
+    db: crate::db::Db,
     _dir: TempDir,
 }
 
@@ -86,11 +87,12 @@ async fn test_app() -> TestApp {
     );
     TestApp {
         router: app(AppState {
-            db,
+            db: db.clone(),
             sip,
             config: Arc::new(config),
             demo_carrier: None,
         }),
+        db,
         _dir: TempDir(dir),
     }
 }

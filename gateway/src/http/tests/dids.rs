@@ -279,6 +279,54 @@ async fn a_number_is_one_did_only() {
 }
 
 #[tokio::test]
+async fn a_stored_number_is_kept_as_it_is() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    // The demo DID seeded on first start: not a valid NANP number (its
+    // exchange starts with 0), so the API would not take it new.
+    let demo = crate::db::account_by_username(&app.db, "demo")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = crate::db::insert_did(
+        &app.db,
+        &crate::db::NewDid {
+            number: crate::db::DEMO_DID.to_owned(),
+            label: "Demo line".to_owned(),
+            carrier_id: None,
+            target: crate::db::StoredTarget::Agent(demo.id),
+            enabled: true,
+        },
+        0,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let body = json!({"number": crate::db::DEMO_DID, "label": "Try me", "route": "agent",
+                      "agent": "demo"});
+    let (status, _, did) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/dids/{id}"),
+            Some(&admin),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{did}");
+    assert_eq!(did["label"], "Try me");
+    assert_eq!(did["number"], crate::db::DEMO_DID);
+    // A new number must pass the numbering plan.
+    refused(
+        &app,
+        &admin,
+        "/api/v1/dids",
+        json!({"number": "+15550100101", "route": "reject", "reject_code": 404}),
+        "number",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn did_lists_are_paginated_by_number() {
     let app = test_app().await;
     let (admin, _) = admin_and_agent(&app).await;
