@@ -17,7 +17,7 @@ use crate::sip::dids::{InboundPolicy, NumberSource};
 use crate::transport::CoreInput;
 
 /// An inbound source as the API stores it: an IP (a host route) or a CIDR.
-pub fn parse_source(source: &str) -> Option<IpNet> {
+fn parse_source(source: &str) -> Option<IpNet> {
     let source = source.trim();
     source
         .parse::<IpNet>()

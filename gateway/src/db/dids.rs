@@ -66,13 +66,28 @@ fn did_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DidRecord, sqlx::Error>
     })
 }
 
-fn route_columns(target: StoredTarget) -> (&'static str, Option<i64>, Option<i64>, Option<i64>) {
-    match target {
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds what INSERT and UPDATE write, in this order: number, label,
+/// carrier_id, route, account_id, group_id, reject_code.
+fn bind_did<'q>(query: Query<'q>, did: &'q NewDid) -> Query<'q> {
+    let (route, account_id, group_id, reject_code) = match did.target {
         StoredTarget::Agent(id) => ("agent", Some(id), None, None),
         StoredTarget::Group(id) => ("group", None, Some(id), None),
         StoredTarget::Reject(code) => ("reject", None, None, Some(i64::from(code))),
-    }
+    };
+    query
+        .bind(&did.number)
+        .bind(&did.label)
+        .bind(did.carrier_id)
+        .bind(route)
+        .bind(account_id)
+        .bind(group_id)
+        .bind(reject_code)
 }
+
+const INSERT_DID: &str = "INSERT INTO dids (number, label, carrier_id, route, account_id, \
+     group_id, reject_code, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// DIDs ordered by number, after `after` (the last number of the previous
 /// page).
@@ -122,23 +137,11 @@ pub async fn did_number_exists(db: &Db, number: &str) -> Result<bool, DbError> {
 
 /// Inserts a DID (already validated); `None` when the number is taken.
 pub async fn insert_did(db: &Db, did: &NewDid, now: i64) -> Result<Option<i64>, DbError> {
-    let (route, account_id, group_id, reject_code) = route_columns(did.target);
-    let result = sqlx::query(
-        "INSERT INTO dids (number, label, carrier_id, route, account_id, group_id, reject_code,
-             enabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&did.number)
-    .bind(&did.label)
-    .bind(did.carrier_id)
-    .bind(route)
-    .bind(account_id)
-    .bind(group_id)
-    .bind(reject_code)
-    .bind(did.enabled)
-    .bind(now)
-    .execute(db)
-    .await;
+    let result = bind_did(sqlx::query(INSERT_DID), did)
+        .bind(did.enabled)
+        .bind(now)
+        .execute(db)
+        .await;
     match result {
         Ok(r) => Ok(Some(r.last_insert_rowid())),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
@@ -148,19 +151,14 @@ pub async fn insert_did(db: &Db, did: &NewDid, now: i64) -> Result<Option<i64>, 
 
 /// Replaces a DID's settings; `NameTaken` when another DID has the number.
 pub async fn update_did(db: &Db, id: i64, did: &NewDid) -> Result<UpdateOutcome, DbError> {
-    let (route, account_id, group_id, reject_code) = route_columns(did.target);
-    let result = sqlx::query(
-        "UPDATE dids SET number = ?, label = ?, carrier_id = ?, route = ?, account_id = ?,
-             group_id = ?, reject_code = ?, enabled = ?
-         WHERE id = ?",
+    let result = bind_did(
+        sqlx::query(
+            "UPDATE dids SET number = ?, label = ?, carrier_id = ?, route = ?, account_id = ?,
+                 group_id = ?, reject_code = ?, enabled = ?
+             WHERE id = ?",
+        ),
+        did,
     )
-    .bind(&did.number)
-    .bind(&did.label)
-    .bind(did.carrier_id)
-    .bind(route)
-    .bind(account_id)
-    .bind(group_id)
-    .bind(reject_code)
     .bind(did.enabled)
     .bind(id)
     .execute(db)
@@ -185,51 +183,28 @@ pub async fn delete_did(db: &Db, id: i64) -> Result<bool, DbError> {
 /// Inserts or updates (by number) many DIDs in one transaction; an existing
 /// DID keeps its `enabled` flag. Returns (created, updated).
 pub async fn upsert_dids(db: &Db, dids: &[NewDid], now: i64) -> Result<(u32, u32), DbError> {
+    let upsert = format!(
+        "{INSERT_DID} ON CONFLICT (number) DO UPDATE SET label = excluded.label,
+             carrier_id = excluded.carrier_id, route = excluded.route,
+             account_id = excluded.account_id, group_id = excluded.group_id,
+             reject_code = excluded.reject_code"
+    );
     let mut tx = db.begin().await?;
     let (mut created, mut updated) = (0, 0);
     for did in dids {
-        let (route, account_id, group_id, reject_code) = route_columns(did.target);
         let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM dids WHERE number = ?")
             .bind(&did.number)
             .fetch_optional(&mut *tx)
             .await?;
-        match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE dids SET label = ?, carrier_id = ?, route = ?, account_id = ?,
-                         group_id = ?, reject_code = ?
-                     WHERE id = ?",
-                )
-                .bind(&did.label)
-                .bind(did.carrier_id)
-                .bind(route)
-                .bind(account_id)
-                .bind(group_id)
-                .bind(reject_code)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                updated += 1;
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO dids (number, label, carrier_id, route, account_id, group_id,
-                         reject_code, enabled, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&did.number)
-                .bind(&did.label)
-                .bind(did.carrier_id)
-                .bind(route)
-                .bind(account_id)
-                .bind(group_id)
-                .bind(reject_code)
-                .bind(did.enabled)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                created += 1;
-            }
+        bind_did(sqlx::query(&upsert), did)
+            .bind(did.enabled)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if existing.is_some() {
+            updated += 1;
+        } else {
+            created += 1;
         }
     }
     tx.commit().await?;

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use shared::api::{CallRecord, Page, Role};
 
-use super::params::{ListQuery, bad_cursor};
+use super::params::{ListQuery, bad_cursor, page};
 use super::session::signed_in;
 use super::{AppError, AppState};
 use crate::db;
@@ -31,10 +31,7 @@ pub async fn list(
     };
     let only = (account.role == Role::Agent).then_some(account.id);
     let items = db::call_records(&state.db, only, before, limit).await?;
-    let next_cursor = if items.len() as i64 == limit {
-        items.last().map(|r| format!("{}.{}", r.invite_at, r.id))
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(items, limit, |r| {
+        format!("{}.{}", r.invite_at, r.id)
+    })))
 }

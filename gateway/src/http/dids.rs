@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{Did, DidImportRejection, DidImportReport, DidInput, DidRoute, Page, Role};
 
 use super::csv;
-use super::params::{ListQuery, bad_cursor, path_id};
+use super::params::{ListQuery, bad_cursor, page, path_id};
 use super::session::admin;
 use super::{AppError, AppState};
 use crate::db::{self, NewDid, StoredTarget, UpdateOutcome};
@@ -240,14 +240,9 @@ pub async fn list(
         Some(_) => return Err(bad_cursor()),
     };
     let items = db::dids_page(&state.db, after.as_deref(), limit).await?;
-    let next_cursor = if items.len() as i64 == limit {
-        items
-            .last()
-            .map(|d| d.number.trim_start_matches('+').to_owned())
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(items, limit, |d| {
+        d.number.trim_start_matches('+').to_owned()
+    })))
 }
 
 pub async fn get_one(

@@ -5,6 +5,7 @@ use axum::extract::Path;
 use axum::extract::Query;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use serde::Deserialize;
+use shared::api::Page;
 
 use super::AppError;
 
@@ -45,6 +46,17 @@ impl ListQuery {
             })
         }
     }
+}
+
+/// A page of `items` asked for with `limit`: a full page gets a cursor
+/// (made from its last item), since more may follow.
+pub fn page<T>(items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if i64::try_from(items.len()).is_ok_and(|n| n == limit) {
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
 }
 
 /// A cursor that this API did not give out.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{Page, RingGroup, RingGroupInput};
 
 use super::dids::{Targets, bad, shorten};
-use super::params::{ListQuery, bad_cursor, path_id};
+use super::params::{ListQuery, bad_cursor, page, path_id};
 use super::session::admin;
 use super::{AppError, AppState};
 use crate::db::{self, NewRingGroup, UpdateOutcome};
@@ -90,12 +90,7 @@ pub async fn list(
         Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
     };
     let items = db::ring_groups_page(&state.db, after, limit).await?;
-    let next_cursor = if items.len() as i64 == limit {
-        items.last().map(|g| g.id.to_string())
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page(items, limit, |g| g.id.to_string())))
 }
 
 pub async fn get_one(
