@@ -141,17 +141,23 @@ fn validate(input: DidInput, number: String, targets: &Targets) -> Result<NewDid
             Ok(())
         }
     };
+    // An empty username is no username (forms send "").
+    let agent = input
+        .agent
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
     let target = match input.route {
         DidRoute::Agent => {
             not_for("group_id", input.group_id.is_some())?;
             not_for("reject_code", input.reject_code.is_some())?;
-            let Some(agent) = input.agent.as_deref().filter(|a| !a.trim().is_empty()) else {
+            let Some(agent) = agent else {
                 return Err(bad("agent", "Name the agent (username) this number rings."));
             };
             StoredTarget::Agent(targets.phone_account("agent", agent)?)
         }
         DidRoute::Group => {
-            not_for("agent", input.agent.is_some())?;
+            not_for("agent", agent.is_some())?;
             not_for("reject_code", input.reject_code.is_some())?;
             let Some(id) = input.group_id else {
                 return Err(bad("group_id", "Name the ring group this number rings."));
@@ -162,7 +168,7 @@ fn validate(input: DidInput, number: String, targets: &Targets) -> Result<NewDid
             StoredTarget::Group(id)
         }
         DidRoute::Reject => {
-            not_for("agent", input.agent.is_some())?;
+            not_for("agent", agent.is_some())?;
             not_for("group_id", input.group_id.is_some())?;
             match input.reject_code {
                 Some(code) if (400..=699).contains(&code) => StoredTarget::Reject(code),

@@ -93,7 +93,9 @@ async fn dids_crud_round_trip() {
     assert_eq!(updated["agent"], Value::Null);
     assert_eq!(updated["enabled"], false);
 
-    let body = json!({"number": "+14155550101", "route": "reject", "reject_code": 486});
+    // A form may send the other routes' fields empty.
+    let body = json!({"number": "+14155550101", "route": "reject", "reject_code": 486,
+                      "agent": "", "group_id": null});
     let (status, _, updated) = app
         .call("PUT", &uri, Some(&admin), Some(&body.to_string()))
         .await;
