@@ -51,9 +51,9 @@ pub struct FirstStart {
 }
 
 /// On an empty database creates `admin`, the demo agent `demo`, the demo
-/// carrier and a demo DID ringing `demo`. The accounts'
-/// passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`, or
-/// are generated and written to `<data_dir>/initial-credentials.txt` (mode
+/// carrier and a demo DID ringing `demo` (an upgraded database gets no DID).
+/// The passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`,
+/// or are generated and written to `<data_dir>/initial-credentials.txt` (mode
 /// 0600) — never to the log.
 pub async fn seed_if_empty(
     db: &Db,
