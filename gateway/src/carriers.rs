@@ -1,17 +1,37 @@
 //! Turns the carriers in the database into the routes the SIP core uses:
-//! host names resolved, the demo carrier pointed at wherever it listens,
-//! disabled and unsupported carriers left out. Run at start and after every
+//! host names resolved, the demo carrier pointed at wherever it listens (and
+//! allowed to call our DIDs from there), inbound sources parsed, disabled
+//! and unsupported (TLS) carriers left out. Run at start and after every
 //! change through the API.
 
 use std::net::SocketAddr;
 
-use shared::api::SipTransport;
+use ipnet::IpNet;
+use shared::api::{InboundNumberFrom, SipTransport};
 use tracing::warn;
 
 use crate::db::{self, Db, DbError};
 use crate::http::AppState;
 use crate::sip::b2bua::Route;
+use crate::sip::dids::{InboundPolicy, NumberSource};
 use crate::transport::CoreInput;
+
+/// An inbound source as the API stores it: an IP (a host route) or a CIDR.
+fn parse_source(source: &str) -> Option<IpNet> {
+    let source = source.trim();
+    source
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| source.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn number_source(n: InboundNumberFrom) -> NumberSource {
+    match n {
+        InboundNumberFrom::RequestUri => NumberSource::RequestUri,
+        InboundNumberFrom::To => NumberSource::To,
+        InboundNumberFrom::Diversion => NumberSource::Diversion,
+    }
+}
 
 /// The enabled carriers as routes, in the order calls try them.
 pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbError> {
@@ -41,6 +61,19 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
                 }
             }
         };
+        let mut sources = Vec::with_capacity(c.inbound_sources.len() + 1);
+        for source in &c.inbound_sources {
+            match parse_source(source) {
+                Some(net) => sources.push(net),
+                // The API checks every source; a row edited by hand may not.
+                None => {
+                    warn!(carrier = %c.name, %source, "inbound source is not an IP or CIDR; ignored")
+                }
+            }
+        }
+        if c.is_demo {
+            sources.push(IpNet::from(addr.ip()));
+        }
         let host = if c.is_demo {
             addr.ip().to_string()
         } else {
@@ -60,13 +93,17 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             number_format: c.number_format,
             tech_prefix: c.tech_prefix,
             transport: c.transport,
-            inbound: Default::default(),
+            inbound: InboundPolicy {
+                sources,
+                number_from: number_source(c.inbound_number_from),
+            },
         });
     }
     Ok(routes)
 }
 
-/// Reloads the routes into the running SIP core.
+/// Reloads the routes into the running SIP core (callers that may have
+/// changed DIDs too reload those with `crate::dids::reload`).
 pub async fn reload(state: &AppState) -> Result<(), DbError> {
     let routes = routes(&state.db, state.demo_carrier).await?;
     state.sip.send(CoreInput::Routes(routes)).await;

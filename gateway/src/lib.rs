@@ -14,6 +14,7 @@ pub mod carriers;
 pub mod config;
 pub mod db;
 pub mod demo_carrier;
+pub mod dids;
 pub mod http;
 pub mod media;
 pub mod sip;
@@ -205,6 +206,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         carriers::routes(&database, demo_addr).await?,
     ))
     .await;
+    sip.send(CoreInput::Dids(dids::dids(&database).await?))
+        .await;
     tokio::spawn(transport::udp::receive_loop(listeners.udp, sip.clone()));
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
 

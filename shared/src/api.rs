@@ -174,6 +174,27 @@ pub struct CarrierInput {
     pub tech_prefix: String,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Addresses allowed to send us calls for our DIDs: IPs (`192.0.2.10`,
+    /// `2001:db8::1`) or CIDR ranges (`192.0.2.0/24`). Empty: the carrier
+    /// sends us no calls.
+    #[serde(default)]
+    pub inbound_sources: Vec<String>,
+    /// Where the carrier puts the number that was dialled.
+    #[serde(default)]
+    pub inbound_number_from: InboundNumberFrom,
+}
+
+/// Where a carrier puts the dialled number (the DID) in an inbound INVITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundNumberFrom {
+    /// The user part of the Request-URI (most carriers).
+    #[default]
+    RequestUri,
+    /// The user part of the To header.
+    To,
+    /// The first Diversion header (forwarded calls), else the Request-URI.
+    Diversion,
 }
 
 fn default_sip_port() -> u16 {
@@ -210,6 +231,10 @@ pub struct Carrier {
     /// The built-in demo carrier (answers every call with a tone and an echo).
     pub is_demo: bool,
     pub enabled: bool,
+    #[serde(default)]
+    pub inbound_sources: Vec<String>,
+    #[serde(default)]
+    pub inbound_number_from: InboundNumberFrom,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,4 +288,139 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; `None` on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// Where calls to a DID ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DidRoute {
+    /// One agent (every tab the agent is registered from); `agent` names them.
+    Agent,
+    /// A ring group; `group_id` names it.
+    Group,
+    /// Refused with `reject_code` (e.g. 480, 486, 404, 603).
+    Reject,
+}
+
+/// Body of `POST /api/v1/dids` and `PUT /api/v1/dids/{id}`: one of our
+/// numbers and where its calls ring. Only the field that belongs to `route`
+/// may be set (`agent`, `group_id` or `reject_code`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DidInput {
+    /// Normalised to E.164 (national numbers are read in the gateway's
+    /// default country).
+    pub number: String,
+    #[serde(default)]
+    pub label: String,
+    /// Only this carrier may deliver calls to the number; `None`: any carrier.
+    #[serde(default)]
+    pub carrier_id: Option<i64>,
+    pub route: DidRoute,
+    /// The agent's username, for `route: "agent"`.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The ring group, for `route: "group"`.
+    #[serde(default)]
+    pub group_id: Option<i64>,
+    /// A SIP status 400..=699, for `route: "reject"`.
+    #[serde(default)]
+    pub reject_code: Option<u16>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+/// A DID as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Did {
+    pub id: i64,
+    /// E.164, with `+`.
+    pub number: String,
+    pub label: String,
+    pub carrier_id: Option<i64>,
+    pub route: DidRoute,
+    /// The agent's username (route `agent`); `None` when the account was
+    /// deleted, and calls are then refused with 480.
+    pub agent: Option<String>,
+    /// The ring group (route `group`); `None` when the group was deleted,
+    /// and calls are then refused with 480.
+    pub group_id: Option<i64>,
+    /// The ring group's name, for display.
+    pub group: Option<String>,
+    pub reject_code: Option<u16>,
+    pub enabled: bool,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// How a ring group rings its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RingStrategy {
+    /// Every member at once; the first to answer takes the call.
+    #[default]
+    All,
+    /// One member after the other, each for `member_timeout_s`.
+    InOrder,
+}
+
+/// Body of `POST /api/v1/ring-groups` and `PUT /api/v1/ring-groups/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingGroupInput {
+    pub name: String,
+    #[serde(default)]
+    pub strategy: RingStrategy,
+    /// How long each member rings (in order) or everyone rings (all):
+    /// 5..=300 seconds.
+    #[serde(default = "default_member_timeout")]
+    pub member_timeout_s: u32,
+    /// The SIP status (400..=699) when nobody answers; `None`: 480.
+    #[serde(default)]
+    pub fallback_code: Option<u16>,
+    /// Agents' usernames, in ringing order.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+fn default_member_timeout() -> u32 {
+    20
+}
+
+/// A ring group as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingGroup {
+    pub id: i64,
+    pub name: String,
+    pub strategy: RingStrategy,
+    pub member_timeout_s: u32,
+    pub fallback_code: Option<u16>,
+    /// Agents' usernames, in ringing order.
+    pub members: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Answer to `POST /api/v1/dids/import` (CSV): valid rows are saved even
+/// when others are rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DidImportReport {
+    /// Rows whose number was new.
+    pub created: u32,
+    /// Rows whose number existed already (its settings were replaced).
+    pub updated: u32,
+    pub rejected: Vec<DidImportRejection>,
+}
+
+/// One CSV row that was not saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DidImportRejection {
+    /// Line of the file where the row starts (1-based, header included).
+    pub line: u32,
+    /// The number as written in the file.
+    pub number: String,
+    /// The column at fault, when one is: `number`, `label`, `route`,
+    /// `target` or `carrier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A sentence a person can read.
+    pub error: String,
 }

@@ -2,7 +2,7 @@
 
 use shared::api::{
     CallDirection, CallRecord, CallerIdChoice, Carrier, CarrierInput, DialingProfile, HangupBy,
-    NumberFormat, SipTransport,
+    InboundNumberFrom, NumberFormat, SipTransport,
 };
 use sqlx::Row;
 
@@ -16,7 +16,8 @@ pub struct CarrierRecord {
 }
 
 const CARRIER_COLUMNS: &str = "id, name, host, port, transport, username, secret, from_user, \
-     from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled";
+     from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled, \
+     inbound_sources, inbound_number_from";
 
 fn transport_str(t: SipTransport) -> &'static str {
     match t {
@@ -51,9 +52,36 @@ fn parse_format(s: &str) -> NumberFormat {
     }
 }
 
+fn number_from_str(n: InboundNumberFrom) -> &'static str {
+    match n {
+        InboundNumberFrom::RequestUri => "request_uri",
+        InboundNumberFrom::To => "to",
+        InboundNumberFrom::Diversion => "diversion",
+    }
+}
+
+fn parse_number_from(s: &str) -> InboundNumberFrom {
+    match s {
+        "to" => InboundNumberFrom::To,
+        "diversion" => InboundNumberFrom::Diversion,
+        // The schema's CHECK constraint allows nothing else.
+        _ => InboundNumberFrom::RequestUri,
+    }
+}
+
+/// The comma-separated column, as a list.
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx::Error> {
     let secret: Option<String> = row.try_get("secret")?;
     let codecs: String = row.try_get("codecs")?;
+    let inbound_sources: String = row.try_get("inbound_sources")?;
     let port: i64 = row.try_get("port")?;
     Ok(CarrierRecord {
         carrier: Carrier {
@@ -68,16 +96,14 @@ fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx
             from_user: row.try_get("from_user")?,
             from_domain: row.try_get("from_domain")?,
             caller_id: row.try_get("caller_id")?,
-            codecs: codecs
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            codecs: split_list(&codecs),
             priority: row.try_get("priority")?,
             number_format: parse_format(row.try_get::<&str, _>("number_format")?),
             tech_prefix: row.try_get("tech_prefix")?,
             is_demo: row.try_get("is_demo")?,
             enabled: row.try_get("enabled")?,
+            inbound_sources: split_list(&inbound_sources),
+            inbound_number_from: parse_number_from(row.try_get::<&str, _>("inbound_number_from")?),
         },
         secret,
     })
@@ -110,7 +136,8 @@ type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgume
 
 /// Binds the settings both INSERT and UPDATE write, in their column order:
 /// name, host, port, transport, username, secret, from_user, from_domain,
-/// caller_id, codecs, priority, number_format, tech_prefix.
+/// caller_id, codecs, priority, number_format, tech_prefix, inbound_sources,
+/// inbound_number_from.
 fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
     query
         .bind(&input.name)
@@ -126,6 +153,8 @@ fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
         .bind(input.priority)
         .bind(format_str(input.number_format))
         .bind(&input.tech_prefix)
+        .bind(input.inbound_sources.join(","))
+        .bind(number_from_str(input.inbound_number_from))
 }
 
 /// Inserts a carrier (already validated); `None` when the name is taken.
@@ -138,9 +167,9 @@ pub async fn insert_carrier(
     let result = bind_settings(
         sqlx::query(
             "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
-             from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo,
-             enabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             from_domain, caller_id, codecs, priority, number_format, tech_prefix,
+             inbound_sources, inbound_number_from, is_demo, enabled, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         input,
     )
@@ -174,7 +203,8 @@ pub async fn update_carrier(
         sqlx::query(
             "UPDATE carriers SET name = ?, host = ?, port = ?, transport = ?, username = ?,
              secret = COALESCE(?, secret), from_user = ?, from_domain = ?, caller_id = ?,
-             codecs = ?, priority = ?, number_format = ?, tech_prefix = ?, enabled = ?
+             codecs = ?, priority = ?, number_format = ?, tech_prefix = ?,
+             inbound_sources = ?, inbound_number_from = ?, enabled = ?
          WHERE id = ?",
         ),
         input,

@@ -13,7 +13,9 @@ use sqlx::{Row, SqlitePool};
 use crate::auth;
 
 mod calls;
+mod dids;
 pub use calls::*;
+pub use dids::*;
 
 pub type Db = SqlitePool;
 
@@ -48,9 +50,10 @@ pub struct FirstStart {
     pub credentials_file: Option<std::path::PathBuf>,
 }
 
-/// On an empty database creates `admin` and the demo agent `demo`. Their
-/// passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`, or
-/// are generated and written to `<data_dir>/initial-credentials.txt` (mode
+/// On an empty database creates `admin`, the demo agent `demo`, the demo
+/// carrier and a demo DID ringing `demo` (an upgraded database gets no DID).
+/// The passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`,
+/// or are generated and written to `<data_dir>/initial-credentials.txt` (mode
 /// 0600) — never to the log.
 pub async fn seed_if_empty(
     db: &Db,
@@ -77,8 +80,21 @@ pub async fn seed_if_empty(
     let admin_hash = hash_blocking(admin_password).await?;
     let demo_hash = hash_blocking(demo_password).await?;
     insert_account(db, "admin", "Administrator", Role::Admin, &admin_hash, now).await?;
-    insert_account(db, "demo", "Demo Agent", Role::Agent, &demo_hash, now).await?;
-    insert_carrier(db, &demo_carrier_input(), true, now).await?;
+    let demo = insert_account(db, "demo", "Demo Agent", Role::Agent, &demo_hash, now).await?;
+    let demo_carrier = insert_carrier(db, &demo_carrier_input(), true, now).await?;
+    // A number to try an inbound call on: the demo carrier can call it.
+    insert_did(
+        db,
+        &NewDid {
+            number: DEMO_DID.to_owned(),
+            label: "Demo line".to_owned(),
+            carrier_id: demo_carrier,
+            target: StoredTarget::Agent(demo),
+            enabled: true,
+        },
+        now,
+    )
+    .await?;
 
     let credentials_file = if generated.is_empty() {
         None
@@ -94,6 +110,9 @@ pub async fn seed_if_empty(
     };
     Ok(Some(FirstStart { credentials_file }))
 }
+
+/// The DID seeded on first start, routed to the `demo` agent.
+pub const DEMO_DID: &str = "+15550100100";
 
 /// The built-in demo carrier's row: it answers every number with a tone and
 /// then echoes the caller's voice (see `crate::demo_carrier`). Its host and
@@ -114,6 +133,9 @@ fn demo_carrier_input() -> shared::api::CarrierInput {
         number_format: shared::api::NumberFormat::E164,
         tech_prefix: String::new(),
         enabled: true,
+        // Its address comes from the process (`crate::carriers` adds it).
+        inbound_sources: Vec::new(),
+        inbound_number_from: shared::api::InboundNumberFrom::RequestUri,
     }
 }
 
@@ -207,6 +229,19 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Erro
         failed_sign_ins: row.try_get("failed_sign_ins")?,
         locked_until: row.try_get("locked_until")?,
     })
+}
+
+/// Every account, by id (for validating DID and ring-group targets).
+pub async fn accounts(db: &Db) -> Result<Vec<Account>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+    ))
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(account_from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 const ACCOUNT_COLUMNS: &str =

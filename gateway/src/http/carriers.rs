@@ -127,7 +127,51 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
             "The tech prefix is up to 10 digits, * or #.",
         ));
     }
+    input.inbound_sources = inbound_sources(&input.inbound_sources)?;
     Ok(input)
+}
+
+/// Most carriers send from a handful of addresses; a long list is a mistake.
+const MAX_INBOUND_SOURCES: usize = 100;
+
+/// Each source an IP or a CIDR range, written the canonical way.
+fn inbound_sources(sources: &[String]) -> Result<Vec<String>, AppError> {
+    const FIELD: &str = "inbound_sources";
+    if sources.len() > MAX_INBOUND_SOURCES {
+        return Err(bad(
+            FIELD,
+            format!("List at most {MAX_INBOUND_SOURCES} addresses or ranges."),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(sources.len());
+    for source in sources {
+        let trimmed = source.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let canonical = if trimmed.contains('/') {
+            trimmed.parse::<ipnet::IpNet>().ok().map(|n| n.to_string())
+        } else {
+            trimmed
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|a| a.to_string())
+        };
+        let Some(canonical) = canonical else {
+            return Err(bad(
+                FIELD,
+                format!(
+                    "`{}` is not an IP address or CIDR range (like 192.0.2.10 or 192.0.2.0/24).",
+                    trimmed.chars().take(64).collect::<String>()
+                ),
+            ));
+        };
+        if out.contains(&canonical) {
+            return Err(bad(FIELD, format!("`{canonical}` is listed twice.")));
+        }
+        out.push(canonical);
+    }
+    Ok(out)
 }
 
 pub async fn list(
@@ -163,7 +207,7 @@ pub async fn create(
     let Some(id) = db::insert_carrier(&state.db, &input, false, now).await? else {
         return Err(name_taken(&input.name));
     };
-    crate::carriers::reload(&state).await?;
+    reload(&state).await?;
     let carrier = db::carrier(&state.db, id)
         .await?
         .ok_or(AppError::Missing { what: "carrier" })?;
@@ -192,7 +236,7 @@ pub async fn update(
         UpdateOutcome::NotFound => return Err(AppError::Missing { what: "carrier" }),
         UpdateOutcome::NameTaken => return Err(name_taken(&input.name)),
     }
-    crate::carriers::reload(&state).await?;
+    reload(&state).await?;
     db::carrier(&state.db, id)
         .await?
         .map(|c| Json(c.carrier))
@@ -208,6 +252,13 @@ pub async fn delete(
     if !db::delete_carrier(&state.db, id).await? {
         return Err(AppError::Missing { what: "carrier" });
     }
-    crate::carriers::reload(&state).await?;
+    reload(&state).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Routes, and DIDs too: a deleted carrier's DIDs accept any carrier now.
+async fn reload(state: &AppState) -> Result<(), AppError> {
+    crate::carriers::reload(state).await?;
+    crate::dids::reload(state).await?;
+    Ok(())
 }

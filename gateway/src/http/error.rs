@@ -32,6 +32,10 @@ pub enum AppError {
         message: String,
         field: Option<String>,
     },
+    #[error("{message}")]
+    TooLarge { message: String },
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -104,6 +108,15 @@ impl IntoResponse for AppError {
                 message,
                 field,
             } => (StatusCode::BAD_REQUEST, code, message, field),
+            AppError::TooLarge { message } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message, None)
+            }
+            AppError::UnsupportedMediaType { message } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+                None,
+            ),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

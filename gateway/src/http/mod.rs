@@ -3,7 +3,11 @@
 
 mod calls;
 mod carriers;
+mod csv;
+mod dids;
 mod error;
+mod params;
+mod ring_groups;
 mod session;
 
 use std::net::SocketAddr;
@@ -15,7 +19,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -51,7 +55,23 @@ pub fn app(state: AppState) -> Router {
                 .put(carriers::update)
                 .delete(carriers::delete),
         )
-        .route("/calls", get(calls::list));
+        .route("/calls", get(calls::list))
+        .route("/dids", get(dids::list).post(dids::create))
+        .route("/dids/import", post(dids::import))
+        .route(
+            "/dids/{id}",
+            get(dids::get_one).put(dids::update).delete(dids::delete),
+        )
+        .route(
+            "/ring-groups",
+            get(ring_groups::list).post(ring_groups::create),
+        )
+        .route(
+            "/ring-groups/{id}",
+            get(ring_groups::get_one)
+                .put(ring_groups::update)
+                .delete(ring_groups::delete),
+        );
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(sip_websocket))

@@ -15,6 +15,7 @@ use crate::sip::registrar::RegistrarConfig;
 
 struct TestApp {
     router: Router,
+    db: crate::db::Db,
     _dir: TempDir,
 }
 
@@ -50,6 +51,17 @@ async fn test_app() -> TestApp {
     )
     .await
     .unwrap();
+    let admin_hash = crate::auth::hash_password("admin-password").unwrap();
+    crate::db::insert_account(
+        &db,
+        "admin",
+        "Administrator",
+        shared::api::Role::Admin,
+        &admin_hash,
+        0,
+    )
+    .await
+    .unwrap();
     let udp = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let media = crate::media::MediaEngine::new(crate::media::MediaConfig {
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -75,11 +87,12 @@ async fn test_app() -> TestApp {
     );
     TestApp {
         router: app(AppState {
-            db,
+            db: db.clone(),
             sip,
             config: Arc::new(config),
             demo_carrier: None,
         }),
+        db,
         _dir: TempDir(dir),
     }
 }
@@ -92,13 +105,25 @@ impl TestApp {
         cookie: Option<&str>,
         body: Option<&str>,
     ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        self.call_typed(method, uri, cookie, body.map(|b| ("application/json", b)))
+            .await
+    }
+
+    /// A request with a body of any content type.
+    async fn call_typed(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<(&str, &str)>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(c) = cookie {
             request = request.header(header::COOKIE, c);
         }
         let request = match body {
-            Some(b) => request
-                .header(header::CONTENT_TYPE, "application/json")
+            Some((content_type, b)) => request
+                .header(header::CONTENT_TYPE, content_type)
                 .body(Body::from(b.to_owned())),
             None => request.body(Body::empty()),
         }
@@ -112,7 +137,15 @@ impl TestApp {
     }
 
     async fn sign_in(&self, password: &str) -> (StatusCode, Option<String>, serde_json::Value) {
-        let body = serde_json::json!({"username": "demo", "password": password}).to_string();
+        self.sign_in_as("demo", password).await
+    }
+
+    async fn sign_in_as(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> (StatusCode, Option<String>, serde_json::Value) {
+        let body = serde_json::json!({"username": username, "password": password}).to_string();
         let (status, headers, json) = self
             .call("POST", "/api/v1/session", None, Some(&body))
             .await;
@@ -125,6 +158,15 @@ impl TestApp {
 
 fn cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The `name=value` cookie of a signed-in `admin` and of the agent `demo`.
+async fn admin_and_agent(app: &TestApp) -> (String, String) {
+    let (status, admin, json) = app.sign_in_as("admin", "admin-password").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let (status, agent, json) = app.sign_in("right-password").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    (cookie_pair(&admin.unwrap()), cookie_pair(&agent.unwrap()))
 }
 
 #[tokio::test]
@@ -210,3 +252,6 @@ async fn malformed_bodies_get_json_errors_naming_the_problem() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json["code"], "not_found");
 }
+
+mod carriers;
+mod dids;

@@ -1,0 +1,136 @@
+//! `/api/v1/carriers`: inbound sources, where the number is, transports.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+async fn post_carrier(app: &TestApp, admin: &str, body: Value) -> (StatusCode, Value) {
+    let (status, _, json) = app
+        .call(
+            "POST",
+            "/api/v1/carriers",
+            Some(admin),
+            Some(&body.to_string()),
+        )
+        .await;
+    (status, json)
+}
+
+#[tokio::test]
+async fn inbound_sources_are_checked_and_written_canonically() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    let (status, carrier) = post_carrier(
+        &app,
+        &admin,
+        json!({"name": "In", "host": "sip.example.com",
+               "inbound_sources": [" 192.0.2.10 ", "198.51.100.0/24", "2001:DB8::1", "", "2001:db8::/32"],
+               "inbound_number_from": "to"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    assert_eq!(
+        carrier["inbound_sources"],
+        json!([
+            "192.0.2.10",
+            "198.51.100.0/24",
+            "2001:db8::1",
+            "2001:db8::/32"
+        ])
+    );
+    assert_eq!(carrier["inbound_number_from"], "to");
+    let uri = format!("/api/v1/carriers/{}", carrier["id"]);
+    let (_, _, got) = app.call("GET", &uri, Some(&admin), None).await;
+    assert_eq!(got, carrier);
+
+    // PUT replaces them.
+    let body = json!({"name": "In", "host": "sip.example.com",
+                      "inbound_sources": ["203.0.113.7"], "inbound_number_from": "diversion"});
+    let (status, _, updated) = app
+        .call("PUT", &uri, Some(&admin), Some(&body.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["inbound_sources"], json!(["203.0.113.7"]));
+    assert_eq!(updated["inbound_number_from"], "diversion");
+
+    for bad in [
+        "sip.example.com",
+        "192.0.2.300",
+        "192.0.2.0/33",
+        "192.0.2.0/",
+        "10.0.0.1-10.0.0.9",
+    ] {
+        let (status, json) = post_carrier(
+            &app,
+            &admin,
+            json!({"name": "Bad", "host": "192.0.2.1", "inbound_sources": ["192.0.2.1", bad]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(json["field"], "inbound_sources", "{bad}");
+        assert!(json["message"].as_str().unwrap().contains(bad), "{json}");
+    }
+    let (status, json) = post_carrier(
+        &app,
+        &admin,
+        json!({"name": "Twice", "host": "192.0.2.1", "inbound_sources": ["192.0.2.1", "192.0.2.1"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["field"], "inbound_sources");
+
+    let (status, _, json) = app
+        .call(
+            "POST",
+            "/api/v1/carriers",
+            Some(&admin),
+            Some(r#"{"name":"X","host":"192.0.2.1","inbound_number_from":"from"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["code"], "invalid_body");
+}
+
+#[tokio::test]
+async fn older_clients_post_without_the_inbound_fields() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    let (status, carrier) = post_carrier(
+        &app,
+        &admin,
+        json!({"name": "Out only", "host": "192.0.2.1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    assert_eq!(carrier["inbound_sources"], json!([]));
+    assert_eq!(carrier["inbound_number_from"], "request_uri");
+}
+
+#[tokio::test]
+async fn tcp_carriers_are_accepted_and_tls_refused() {
+    let app = test_app().await;
+    let (admin, agent) = admin_and_agent(&app).await;
+    let (status, carrier) = post_carrier(
+        &app,
+        &admin,
+        json!({"name": "Over TCP", "host": "192.0.2.1", "transport": "tcp"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    assert_eq!(carrier["transport"], "tcp");
+
+    let (status, json) = post_carrier(
+        &app,
+        &admin,
+        json!({"name": "Over TLS", "host": "192.0.2.1", "port": 5061, "transport": "tls"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["field"], "transport");
+    assert!(json["message"].as_str().unwrap().contains("TLS"), "{json}");
+
+    let (status, json) =
+        post_carrier(&app, &agent, json!({"name": "Sneaky", "host": "192.0.2.1"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(json["code"], "forbidden");
+}
