@@ -146,6 +146,8 @@ pub async fn add_carrier(
         number_format: shared::api::NumberFormat::E164,
         tech_prefix: String::new(),
         enabled: true,
+        inbound_sources: Vec::new(),
+        inbound_number_from: Default::default(),
     };
     configure(&mut input);
     let response = http::post_json(

@@ -112,7 +112,7 @@ pub async fn seed_if_empty(
 }
 
 /// The DID seeded on first start, routed to the `demo` agent.
-pub const DEMO_DID: &str = "+15550100100";
+pub const DEMO_DID: &str = "+14155550150";
 
 /// The built-in demo carrier's row: it answers every number with a tone and
 /// then echoes the caller's voice (see `crate::demo_carrier`). Its host and
