@@ -165,3 +165,38 @@ pub async fn add_carrier(
     }
     response.json()
 }
+
+/// Creates a DID routed to `agent` (admin API), delivered by `carrier_id`.
+pub async fn add_did(
+    gateway: &Gateway,
+    number: &str,
+    label: &str,
+    agent: &str,
+    carrier_id: Option<i64>,
+) -> Result<shared::api::Did> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let input = shared::api::DidInput {
+        number: number.to_owned(),
+        label: label.to_owned(),
+        carrier_id,
+        route: shared::api::DidRoute::Agent,
+        agent: Some(agent.to_owned()),
+        group_id: None,
+        reject_code: None,
+        enabled: true,
+    };
+    let response = http::post_json(
+        &gateway.url("/api/v1/dids"),
+        serde_json::to_vec(&input)?,
+        &[("cookie", admin.cookie.as_str())],
+    )
+    .await?;
+    if response.status != 201 {
+        bail!(
+            "POST /api/v1/dids answered {}: {}",
+            response.status,
+            response.text()
+        );
+    }
+    response.json()
+}

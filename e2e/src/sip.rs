@@ -341,12 +341,18 @@ pub struct UdpPeer {
 
 impl UdpPeer {
     pub async fn bind(gateway: SocketAddr) -> Result<UdpPeer> {
-        if !gateway.ip().is_loopback() {
-            bail!("refusing to send SIP to non-loopback {gateway}");
+        UdpPeer::bind_on(gateway, std::net::Ipv4Addr::LOCALHOST).await
+    }
+
+    /// A peer on another loopback address (`127.0.0.0/8` all reaches `lo`),
+    /// e.g. one that is not any carrier's listed source.
+    pub async fn bind_on(gateway: SocketAddr, ip: std::net::Ipv4Addr) -> Result<UdpPeer> {
+        if !gateway.ip().is_loopback() || !ip.is_loopback() {
+            bail!("refusing to send SIP to or from non-loopback {gateway} / {ip}");
         }
-        let socket = UdpSocket::bind("127.0.0.1:0")
+        let socket = UdpSocket::bind((ip, 0))
             .await
-            .context("binding a UDP socket on 127.0.0.1")?;
+            .with_context(|| format!("binding a UDP socket on {ip}"))?;
         Ok(UdpPeer { socket, gateway })
     }
 
