@@ -93,6 +93,10 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             number_format: c.number_format,
             tech_prefix: c.tech_prefix,
             transport: c.transport,
+            priority: c.priority,
+            // Filled from the carrier's settings once the admin API has them.
+            weight: 1,
+            max_channels: None,
             inbound: InboundPolicy {
                 sources,
                 number_from: number_source(c.inbound_number_from),

@@ -280,6 +280,23 @@ pub struct CallRecord {
     pub bytes_to_carrier: i64,
     pub packets_from_carrier: i64,
     pub bytes_from_carrier: i64,
+    /// Every carrier the call was tried on, in order (failover); empty for
+    /// attempts refused before any carrier and for inbound calls.
+    #[serde(default)]
+    pub attempts: Vec<CallAttempt>,
+}
+
+/// One carrier tried for a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallAttempt {
+    pub carrier_id: Option<i64>,
+    pub carrier: String,
+    /// The carrier's final status (200 when it answered; 408 when it was
+    /// silent; 503 when it could not be reached).
+    pub code: u16,
+    pub reason: String,
+    /// Unix milliseconds when the INVITE was sent.
+    pub at: i64,
 }
 
 /// A page of a list.

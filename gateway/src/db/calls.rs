@@ -311,8 +311,8 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
         "INSERT INTO call_records (id, direction, account_id, agent, caller_id, dialled,
              carrier_id, carrier, invite_at, ringing_at, answered_at, ended_at, duration_s,
              final_code, final_reason, hangup_by, packets_to_carrier, bytes_to_carrier,
-             packets_from_carrier, bytes_from_carrier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             packets_from_carrier, bytes_from_carrier, attempts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&r.id)
     .bind(direction_str(r.direction))
@@ -334,6 +334,7 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
     .bind(r.bytes_to_carrier)
     .bind(r.packets_from_carrier)
     .bind(r.bytes_from_carrier)
+    .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".to_owned()))
     .execute(db)
     .await?;
     Ok(())
@@ -392,6 +393,8 @@ pub async fn call_records(
                 bytes_to_carrier: row.try_get("bytes_to_carrier")?,
                 packets_from_carrier: row.try_get("packets_from_carrier")?,
                 bytes_from_carrier: row.try_get("bytes_from_carrier")?,
+                attempts: serde_json::from_str(row.try_get::<&str, _>("attempts")?)
+                    .unwrap_or_default(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()

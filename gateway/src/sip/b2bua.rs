@@ -48,7 +48,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rsip::prelude::*;
 use shared::api::{
-    CallDirection, CallRecord, DialingProfile, HangupBy, NumberFormat, SipTransport,
+    CallAttempt, CallDirection, CallRecord, DialingProfile, HangupBy, NumberFormat, SipTransport,
 };
 use shared::e164::{self, Country, E164};
 use shared::sip::digest::{self, Challenge};
@@ -88,6 +88,12 @@ pub struct Route {
     pub tech_prefix: String,
     /// Who may send us calls on this carrier's behalf.
     pub inbound: InboundPolicy,
+    /// Lower is tried first.
+    pub priority: i64,
+    /// Share of calls among carriers of the same priority.
+    pub weight: u32,
+    /// Concurrent calls (inbound and outbound) it takes; `None`: no limit.
+    pub max_channels: Option<u32>,
 }
 
 /// A signed-in agent, as calls need it.
@@ -182,6 +188,9 @@ pub struct B2buaConfig {
     pub media_grace: Duration,
     /// Country (ISO 3166 alpha-2) for numbers carriers send without one.
     pub default_country: String,
+    /// A carrier that has not answered at all (not even 100) after this
+    /// long is given up for the next one, when there is a next one.
+    pub failover_timeout: Duration,
 }
 
 impl B2buaConfig {
@@ -196,6 +205,7 @@ impl B2buaConfig {
             dial_countries: Vec::new(),
             media_grace: Duration::from_secs(2),
             default_country: "US".to_owned(),
+            failover_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -293,6 +303,16 @@ struct Call {
     phase: Phase,
     browser: BrowserLeg,
     carrier: CarrierLeg,
+    /// The number and caller ID, for the next carrier's INVITE.
+    number: E164,
+    caller_id: Option<E164>,
+    /// Carriers still to try if this one fails (failover), in order.
+    fallback: Vec<Route>,
+    /// When the current carrier's INVITE went out (Unix ms).
+    attempt_at: i64,
+    /// Give the current carrier up if it has said nothing by then (only
+    /// while there is a fallback).
+    response_deadline: Option<Instant>,
     media: bool,
     /// The WebRTC answer, sent with the 183 and the 200.
     browser_answer: String,
@@ -373,6 +393,7 @@ impl B2bua {
             bytes_to_carrier: 0,
             packets_from_carrier: 0,
             bytes_from_carrier: 0,
+            attempts: Vec::new(),
         };
         self.events.push(B2buaEvent::Record(Box::new(record)));
     }
@@ -495,10 +516,17 @@ impl B2bua {
                 return;
             }
         }
-        let Some(route) = routes.first().cloned() else {
-            refuse(self, 503, "Service Unavailable (no carrier is configured)");
+        let mut plan = self.plan_routes(routes);
+        if plan.is_empty() {
+            let reason = if routes.is_empty() {
+                "Service Unavailable (no carrier is available)"
+            } else {
+                "Service Unavailable (every carrier is at its channel limit)"
+            };
+            refuse(self, 503, reason);
             return;
-        };
+        }
+        let route = plan.remove(0);
         let caller_id = choose_caller_id(&request, agent, &route, country);
 
         // Headers of the browser's dialog.
@@ -533,6 +561,7 @@ impl B2bua {
             bytes_to_carrier: 0,
             packets_from_carrier: 0,
             bytes_from_carrier: 0,
+            attempts: Vec::new(),
         };
 
         let setup = match self.media.start_outbound(id, &offer, &route.codecs) {
@@ -548,21 +577,13 @@ impl B2bua {
             }
         };
 
-        let carrier_user = format_number(&number, &route);
-        let c_call_id = format!("{}@{}", self.token(20), self.config.advertised);
-        let from_user = route
-            .from_user
-            .clone()
-            .or_else(|| caller_id.as_ref().map(|c| format_number(c, &route)))
-            .unwrap_or_else(|| "anonymous".to_owned());
-        let from_host = route
-            .from_domain
-            .clone()
-            .unwrap_or_else(|| self.config.advertised.to_string());
-        let c_from = format!("<sip:{from_user}@{from_host}>;tag={}", self.token(12));
-        let host_port = host_port(&route.host, route.addr.port());
-        let c_uri = format!("sip:{carrier_user}@{host_port}");
-        let c_to = format!("<{c_uri}>");
+        let (carrier, pai) = self.new_carrier_leg(
+            route,
+            &number,
+            caller_id.as_ref(),
+            setup.carrier_offer.clone(),
+        );
+        let c_call_id = carrier.call_id.clone();
 
         let browser = BrowserLeg {
             conn,
@@ -577,12 +598,66 @@ impl B2bua {
             final_sent: false,
             pending_reinvite: None,
         };
-        let carrier = CarrierLeg {
+        let response_deadline =
+            (!plan.is_empty()).then(|| now.instant + self.config.failover_timeout);
+        let call = Call {
+            id,
+            phase: Phase::Trying,
+            browser,
+            carrier,
+            number,
+            caller_id,
+            fallback: plan,
+            attempt_at: now.unix_ms,
+            response_deadline,
+            media: true,
+            browser_answer: setup.browser_answer,
+            record,
+            ring_deadline: Some(now.instant + self.config.max_ringing),
+            flush_deadline: None,
+        };
+        self.by_call_id.insert(call_id, id);
+        self.by_call_id.insert(c_call_id, id);
+        self.events.push(B2buaEvent::Placed {
+            call: id,
+            agent: agent.username.clone(),
+            carrier: call.carrier.route.name.clone(),
+        });
+        self.calls.insert(id, call);
+        self.send_carrier_invite(now, id, None, pai);
+    }
+
+    /// A carrier leg for `route` (its own Call-ID, From tag, number format)
+    /// and the P-Asserted-Identity to send it.
+    fn new_carrier_leg(
+        &mut self,
+        route: Route,
+        number: &E164,
+        caller_id: Option<&E164>,
+        offer_sdp: String,
+    ) -> (CarrierLeg, Option<String>) {
+        let carrier_user = format_number(number, &route);
+        let call_id = format!("{}@{}", self.token(20), self.config.advertised);
+        let from_user = route
+            .from_user
+            .clone()
+            .or_else(|| caller_id.map(|c| format_number(c, &route)))
+            .unwrap_or_else(|| "anonymous".to_owned());
+        let from_host = route
+            .from_domain
+            .clone()
+            .unwrap_or_else(|| self.config.advertised.to_string());
+        let from = format!("<sip:{from_user}@{from_host}>;tag={}", self.token(12));
+        let host_port = host_port(&route.host, route.addr.port());
+        let uri = format!("sip:{carrier_user}@{host_port}");
+        let to = format!("<{uri}>");
+        let pai = caller_id.map(|c| format!("<sip:{}@{from_host}>", format_number(c, &route)));
+        let leg = CarrierLeg {
             route,
-            call_id: c_call_id.clone(),
-            from: c_from,
-            to: c_to,
-            uri: c_uri,
+            call_id,
+            from,
+            to,
+            uri,
             cseq: 1,
             invite: None,
             invite_key: None,
@@ -596,37 +671,120 @@ impl B2bua {
             provisional_seen: false,
             cancel_pending: false,
             cancel_sent: false,
-            offer_sdp: setup.carrier_offer.clone(),
+            offer_sdp,
             sdp_version: 1,
             pai: None,
         };
-        let call = Call {
-            id,
-            phase: Phase::Trying,
-            browser,
-            carrier,
-            media: true,
-            browser_answer: setup.browser_answer,
-            record,
-            ring_deadline: Some(now.instant + self.config.max_ringing),
-            flush_deadline: None,
+        (leg, pai)
+    }
+
+    /// The order to try carriers in: by priority, and within a priority
+    /// in a random order drawn by weight; carriers at their channel limit
+    /// are left out.
+    fn plan_routes(&mut self, routes: &[Route]) -> Vec<Route> {
+        let mut sorted: Vec<Route> = routes
+            .iter()
+            .filter(|r| self.has_capacity(r))
+            .cloned()
+            .collect();
+        sorted.sort_by_key(|r| r.priority);
+        let mut plan = Vec::with_capacity(sorted.len());
+        let mut rest = sorted.as_slice();
+        while let Some(first) = rest.first() {
+            let same = rest
+                .iter()
+                .take_while(|r| r.priority == first.priority)
+                .count();
+            let (group, tail) = rest.split_at(same);
+            rest = tail;
+            let mut group = group.to_vec();
+            while !group.is_empty() {
+                let total: u64 = group.iter().map(|r| u64::from(r.weight.max(1))).sum();
+                let mut pick = self.rng.gen_range(0..total);
+                let index = group
+                    .iter()
+                    .position(|r| {
+                        let w = u64::from(r.weight.max(1));
+                        if pick < w {
+                            true
+                        } else {
+                            pick -= w;
+                            false
+                        }
+                    })
+                    .unwrap_or(0);
+                plan.push(group.remove(index));
+            }
+        }
+        plan
+    }
+
+    /// Calls (inbound and outbound, not yet ended) on carrier `id`.
+    pub fn channels_in_use(&self, carrier_id: i64) -> usize {
+        let outbound = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Ended && c.carrier.route.id == carrier_id)
+            .count();
+        outbound + self.inbound_channels(carrier_id)
+    }
+
+    fn has_capacity(&self, route: &Route) -> bool {
+        route
+            .max_channels
+            .is_none_or(|max| self.channels_in_use(route.id) < max as usize)
+    }
+
+    /// The current carrier failed in a way another carrier may not (408,
+    /// 5xx, unreachable): the next one that has a free channel gets the
+    /// call. Returns false when there is none.
+    fn fail_over(&mut self, now: Now, id: u64) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
         };
-        let pai = caller_id.as_ref().map(|c| {
-            format!(
-                "<sip:{}@{}>",
-                format_number(c, &call.carrier.route),
-                from_host
-            )
-        });
-        self.by_call_id.insert(call_id, id);
-        self.by_call_id.insert(c_call_id, id);
+        let mut fallback = std::mem::take(&mut call.fallback);
+        let next = loop {
+            if fallback.is_empty() {
+                return false;
+            }
+            let candidate = fallback.remove(0);
+            if self.has_capacity(&candidate) {
+                break candidate;
+            }
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
+        let number = call.number.clone();
+        let caller_id = call.caller_id.clone();
+        let offer = call.carrier.offer_sdp.clone();
+        let old_call_id = call.carrier.call_id.clone();
+        // The old carrier's transactions are forgotten: a late answer from
+        // it matches nothing.
+        self.txs.retain(|_, e| e.call != id);
+        self.by_call_id.remove(&old_call_id);
+        let name = next.name.clone();
+        let carrier_id = next.id;
+        let (leg, pai) = self.new_carrier_leg(next, &number, caller_id.as_ref(), offer);
+        self.by_call_id.insert(leg.call_id.clone(), id);
+        let deadline = (!fallback.is_empty()).then(|| now.instant + self.config.failover_timeout);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        call.carrier = leg;
+        call.fallback = fallback;
+        call.attempt_at = now.unix_ms;
+        call.response_deadline = deadline;
+        call.record.carrier_id = Some(carrier_id);
+        call.record.carrier = Some(name.clone());
+        let agent = call.record.agent.clone().unwrap_or_default();
         self.events.push(B2buaEvent::Placed {
             call: id,
-            agent: agent.username.clone(),
-            carrier: call.carrier.route.name.clone(),
+            agent,
+            carrier: name,
         });
-        self.calls.insert(id, call);
         self.send_carrier_invite(now, id, None, pai);
+        true
     }
 
     /// Builds and sends (a new transaction for) the INVITE to the carrier.
@@ -839,6 +997,7 @@ impl B2bua {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        call.response_deadline = None;
         match code {
             100 => {}
             101..=199 => {
@@ -1010,6 +1169,14 @@ impl B2bua {
         }
         call.phase = Phase::Answered;
         call.ring_deadline = None;
+        call.response_deadline = None;
+        call.record.attempts.push(CallAttempt {
+            carrier_id: Some(call.carrier.route.id),
+            carrier: call.carrier.route.name.clone(),
+            code: 200,
+            reason: "OK".to_owned(),
+            at: call.attempt_at,
+        });
         call.carrier.to_tag = to_tag;
         call.carrier.to_answered = Some(to.clone());
         call.carrier.remote_target =
@@ -1276,7 +1443,41 @@ impl B2bua {
         if call.phase == Phase::Ended || call.phase == Phase::Answered {
             return;
         }
-        let hangup_by = if call.carrier.cancel_sent || call.carrier.cancel_pending {
+        let cancelled = call.carrier.cancel_sent || call.carrier.cancel_pending;
+        call.response_deadline = None;
+        call.record.attempts.push(CallAttempt {
+            carrier_id: Some(call.carrier.route.id),
+            carrier: call.carrier.route.name.clone(),
+            code,
+            reason: reason.to_owned(),
+            at: call.attempt_at,
+        });
+        // 408, 5xx and "unreachable" say nothing about the callee: another
+        // carrier may do better. 4xx and 6xx are the callee's answer.
+        let another_may_do_better = code == 408 || (500..600).contains(&code);
+        if !cancelled
+            && !call.browser.final_sent
+            && another_may_do_better
+            && self.fail_over(now, id)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let reason = if call.record.attempts.len() > 1 {
+            let tried: Vec<String> = call
+                .record
+                .attempts
+                .iter()
+                .map(|a| format!("{} {}", a.carrier, a.code))
+                .collect();
+            format!("{reason} [every carrier failed: {}]", tried.join(", "))
+        } else {
+            reason.to_owned()
+        };
+        let reason = reason.as_str();
+        let hangup_by = if cancelled {
             // We cancelled: the agent (or the gateway) ended it; the record
             // keeps the reason given when cancelling.
             call.record.hangup_by
@@ -1807,6 +2008,22 @@ impl B2bua {
             }
             self.drive_tx(now, &key);
         }
+        let silent: Vec<(u64, u64)> = self
+            .calls
+            .values()
+            .filter(|c| c.response_deadline.is_some_and(|d| d <= now.instant))
+            .map(|c| (c.id, self.config.failover_timeout.as_secs()))
+            .collect();
+        for (id, secs) in silent {
+            // Nothing at all from this carrier: give it up (no CANCEL: it
+            // sent no provisional, RFC 3261 §9.1) and try the next.
+            self.carrier_failed(
+                now,
+                id,
+                408,
+                &format!("Request Timeout (the carrier said nothing in {secs} s)"),
+            );
+        }
         let ring_expired: Vec<u64> = self
             .calls
             .values()
@@ -1849,7 +2066,7 @@ impl B2bua {
         let calls = self
             .calls
             .values()
-            .flat_map(|c| [c.ring_deadline, c.flush_deadline])
+            .flat_map(|c| [c.ring_deadline, c.flush_deadline, c.response_deadline])
             .flatten();
         let recent = self.recent.values().map(|(_, t)| *t);
         txs.chain(calls)

@@ -256,6 +256,7 @@ impl B2bua {
             bytes_to_carrier: 0,
             packets_from_carrier: 0,
             bytes_from_carrier: 0,
+            attempts: Vec::new(),
         };
         let refuse = |this: &mut Self, mut record: CallRecord, code: u16, reason: &str| {
             let r = response_to(&request, code, reason, Some(&tag));
@@ -265,6 +266,22 @@ impl B2bua {
             this.events
                 .push(super::B2buaEvent::Record(Box::new(record)));
         };
+        if !self.has_capacity(route) {
+            let mut r = response_to(
+                &request,
+                503,
+                "Service Unavailable (this trunk's channels are all in use)",
+                Some(&tag),
+            );
+            r.headers
+                .push(rsip::Header::Other("Retry-After".into(), "5".into()));
+            self.send_to(reply, r.to_string().into_bytes());
+            record.final_code = 503;
+            record.final_reason = "Service Unavailable (channel limit)".to_owned();
+            self.events
+                .push(super::B2buaEvent::Record(Box::new(record)));
+            return;
+        }
         if self.by_call_id.contains_key(&call_id) {
             let r = response_to(
                 &request,
@@ -1211,6 +1228,16 @@ impl B2bua {
             })
             .flatten()
             .min()
+    }
+}
+
+impl B2bua {
+    /// Inbound calls not yet ended on carrier `id`.
+    pub(super) fn inbound_channels(&self, carrier_id: i64) -> usize {
+        self.inbound
+            .values()
+            .filter(|c| c.phase != InPhase::Ended && c.record.carrier_id == Some(carrier_id))
+            .count()
     }
 }
 

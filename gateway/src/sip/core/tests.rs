@@ -221,6 +221,9 @@ fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
             sources: sources.iter().map(|s| s.parse().unwrap()).collect(),
             number_from: Default::default(),
         },
+        priority: 1,
+        weight: 1,
+        max_channels: None,
     }
 }
 
