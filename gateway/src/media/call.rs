@@ -313,12 +313,13 @@ impl Call {
     }
 
     fn on_browser(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
-        if self.pending_offer.is_some() {
-            // Not answered yet. Every ringing tab got the same offer (same
-            // ICE credentials), and until the answer tells str0m the
-            // answering tab's ufrag it would accept any tab's checks and
-            // could nominate a tab that never answers. The answering tab
-            // repeats its checks within tens of milliseconds anyway.
+        // Not answered yet: only STUN goes in. The answering tab starts its
+        // ICE checks before its answer reaches us; str0m holds such requests
+        // (at most 100, briefly) until the answer gives it the remote ufrag,
+        // then answers those of that tab and drops the other ringing tabs'
+        // (they all got the same offer). Nothing else can be valid before the
+        // answer (RFC 7983: STUN's first byte is 0-3).
+        if self.pending_offer.is_some() && data.first().is_none_or(|b| *b > 3) {
             return;
         }
         // Datagrams str0m cannot classify (not STUN/DTLS/RTP/RTCP) are dropped.

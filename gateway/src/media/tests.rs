@@ -135,3 +135,6 @@ fn codec_names_parse_case_insensitively() {
         Some(Direction::Inactive)
     );
 }
+
+mod inbound_call;
+mod peer;
