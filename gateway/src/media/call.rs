@@ -13,6 +13,10 @@
 //!            └──────────────────────────────────────────────────────────────┘
 //! ```
 //!
+//! An inbound call's task starts with our offer pending: until
+//! [`Command::BrowserAnswer`] completes it, only STUN reaches the `Rtc`
+//! and the relay treats the browser leg as inactive (ringing).
+//!
 //! Every piece of code that touches the `Rtc` runs through [`Call::guard`]
 //! (`catch_unwind`); the whole task is wrapped once more so that a panic
 //! anywhere still ends in exactly one `MediaEvent::Stopped`. Sending uses

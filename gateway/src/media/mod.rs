@@ -23,6 +23,32 @@
 //! only through [`MediaControl`] (an unbounded channel, so signalling never
 //! waits on media) and hears back through [`MediaEvent`]s.
 //!
+//! [`MediaEngine::start_inbound`] is the same for a call from a carrier, with
+//! the offer/answer roles swapped on both legs:
+//!
+//! ```text
+//!  carrier INVITE (RTP offer) ──► sdp::answer_offer: its first codec that the
+//!                                 carrier's config allows (488 if none), its
+//!                                 telephone-event PT, direction mirrored
+//!  ◄── our RTP answer (c=/port of the carrier socket; sent with the 200)
+//!  str0m sdp_api(): add_media(audio, sendrecv) + apply() ──► WebRTC offer for
+//!      every ringing tab (ICE-lite, a=setup:actpass, that codec first, the
+//!      other law second, telephone-event only if the carrier offered it)
+//!  ... ringing (minutes, maybe): the task holds the SdpPendingOffer ...
+//!  MediaControl::browser_answer(sdp) ──► parsed at once (BadAnswer on garbage,
+//!      or on any answer after the first) ──► task: accept_answer(pending, …)
+//!      ──► ICE, DTLS (either role), relaying; refused → Stopped(Error)
+//! ```
+//!
+//! The carrier's offer already names its address, so the carrier leg knows
+//! where to send from the start (and still latches onto the real source).
+//! While the call rings, the browser leg counts as inactive: no silence
+//! timer runs, carrier RTP (early media) latches but is dropped, and only
+//! STUN reaches str0m, which keeps early checks until the answer names the
+//! answering tab's ICE ufrag (every ringing tab got the same offer; the
+//! other tabs' checks are then refused). Once the answer is applied the call
+//! is the same as an outbound one: re-offers, hold and stop work alike.
+//!
 //! Files: `mod.rs` (this API, the engine), `call.rs` (the I/O shell: the task,
 //! its sockets, driving str0m), and sans-IO parts: `relay.rs` (what crosses
 //! and how it is rewritten), `rtp.rs` (RTP header, rewriter, G.711 law
@@ -61,7 +87,11 @@
 //!   tiny and owning it lets us bound its work on hostile input. Host names in
 //!   `c=` are not resolved.
 //! - The no-media timer counts RTP from either leg: it fires when neither
-//!   leg sent anything for `no_media_timeout` (and never while held).
+//!   leg sent anything for `no_media_timeout` (and never while held, nor
+//!   while an inbound call rings).
+//! - Inbound calls are tested here only with a str0m peer, which answers our
+//!   `a=setup:actpass` with `passive` (we are the DTLS client); Chromium
+//!   answers `active` (we are the server), the role outbound calls test.
 
 mod call;
 mod ports;

@@ -3,8 +3,9 @@
 //! `a=fmtp` for telephone-event, the direction attributes and `a=ptime`.
 //!
 //! Sans-IO and pure: [`parse`] reads a carrier's SDP into [`Description`],
-//! [`negotiate`] matches it against what we offered ([`CarrierLeg`]), and
-//! [`write`] builds our own offer or answer. Everything else in an SDP
+//! [`negotiate`] matches an answer against what we offered ([`CarrierLeg`]),
+//! [`answer_offer`] picks what we answer to a carrier's offer (inbound
+//! calls), and [`write`] builds our own offer or answer. Everything else in an SDP
 //! (bandwidth, `a=rtcp`, other m-lines, unknown attributes) is skipped.
 //!
 //! Hand-written rather than taken from a crate: the subset is tiny, we only
