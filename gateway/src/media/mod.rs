@@ -694,7 +694,7 @@ impl MediaEngine {
                 carrier_rtcp,
             },
             relay,
-            events.clone(),
+            events,
             commands_rx,
             [browser_lease, carrier_lease],
         );
