@@ -61,24 +61,27 @@ pub(super) enum Command {
     Panic,
 }
 
+/// A call's sockets and the port pairs they hold.
 pub(super) struct Sockets {
     pub browser: UdpSocket,
     pub carrier: UdpSocket,
     pub carrier_rtcp: UdpSocket,
+    /// Our ICE host candidate (the browser socket's advertised address);
+    /// str0m wants it as the destination of what we receive.
+    pub candidate: SocketAddr,
+    /// Browser pair, carrier pair. Freed (dropped) when the task ends.
+    #[expect(dead_code, reason = "held, never read: dropping it frees the ports")]
+    pub leases: [PortLease; 2],
 }
 
 pub(super) struct Call {
     call: CallRef,
     rtc: Rtc,
     mid: Mid,
-    /// Our ICE host candidate; str0m wants it as the destination of what we receive.
-    candidate: SocketAddr,
     sockets: Sockets,
     relay: Relay,
     events: mpsc::UnboundedSender<MediaEvent>,
     commands: mpsc::UnboundedReceiver<Command>,
-    /// Freed (dropped) when the task ends.
-    _ports: [PortLease; 2],
     connected: bool,
     /// Inbound calls: our offer, until the browser's answer is applied.
     pending_offer: Option<SdpPendingOffer>,
@@ -97,28 +100,23 @@ enum Wake {
 }
 
 impl Call {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         call: CallRef,
         rtc: Rtc,
         mid: Mid,
-        candidate: SocketAddr,
         sockets: Sockets,
         relay: Relay,
         events: mpsc::UnboundedSender<MediaEvent>,
         commands: mpsc::UnboundedReceiver<Command>,
-        ports: [PortLease; 2],
     ) -> Call {
         Call {
             call,
             rtc,
             mid,
-            candidate,
             sockets,
             relay,
             events,
             commands,
-            _ports: ports,
             connected: false,
             pending_offer: None,
             failed: None,
@@ -335,7 +333,7 @@ impl Call {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.candidate,
+                destination: self.sockets.candidate,
                 contents,
             },
         );

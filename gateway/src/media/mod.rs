@@ -637,12 +637,8 @@ impl MediaEngine {
         let offer = SdpOffer::from_sdp_string(browser_offer)
             .map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
 
-        let (browser_lease, browser_socket, _) = self.bind(false)?;
-        let (carrier_lease, carrier_socket, carrier_rtcp) = self.bind(true)?;
-        let Some(carrier_rtcp) = carrier_rtcp else {
-            return Err(MediaError::Internal("RTCP socket missing".into()));
-        };
-        let candidate = SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port());
+        let (sockets, carrier_address) = self.bind_call()?;
+        let candidate = sockets.candidate;
         let now = Instant::now();
         let answered = catch_unwind(AssertUnwindSafe(|| {
             self.answer_browser(now, offer, &codecs, candidate)
@@ -667,7 +663,7 @@ impl MediaEngine {
             )));
         }
         let leg = CarrierLeg {
-            address: SocketAddr::new(self.config.advertised_ip, carrier_lease.rtp_port()),
+            address: carrier_address,
             codecs: common,
             telephone_event_pt: pts.telephone_event.map(|_| CARRIER_TELEPHONE_EVENT_PT),
             session_id: rand::random::<u32>().into(),
@@ -675,29 +671,8 @@ impl MediaEngine {
         let carrier_offer = carrier_sdp(&leg, browser_direction.reverse(), 1);
 
         let (control, commands_rx) = MediaControl::new(call, &leg, false, events.clone());
-        let relay = Relay::new(
-            now,
-            pts,
-            browser_direction,
-            self.config.no_media_timeout,
-            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
-            rtp::Rewriter::new(0, rand::random(), rand::random()),
-        );
-        let task = Call::new(
-            call,
-            rtc,
-            mid,
-            candidate,
-            call::Sockets {
-                browser: browser_socket,
-                carrier: carrier_socket,
-                carrier_rtcp,
-            },
-            relay,
-            events,
-            commands_rx,
-            [browser_lease, carrier_lease],
-        );
+        let relay = self.relay(now, pts, browser_direction);
+        let task = Call::new(call, rtc, mid, sockets, relay, events, commands_rx);
         runtime.spawn(task.run());
         Ok(OutboundMedia {
             browser_answer,
@@ -730,12 +705,8 @@ impl MediaEngine {
         // Our direction toward the carrier mirrors its offer (RFC 3264 §6.1).
         let carrier_direction = negotiated.direction.reverse();
 
-        let (browser_lease, browser_socket, _) = self.bind(false)?;
-        let (carrier_lease, carrier_socket, carrier_rtcp) = self.bind(true)?;
-        let Some(carrier_rtcp) = carrier_rtcp else {
-            return Err(MediaError::Internal("RTCP socket missing".into()));
-        };
-        let candidate = SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port());
+        let (sockets, carrier_address) = self.bind_call()?;
+        let candidate = sockets.candidate;
         // The carrier's codec first, so the browser sends it; the other law
         // second, in case the browser lacks it (the relay converts then).
         // telephone-event only if the carrier can take it: otherwise the
@@ -759,7 +730,7 @@ impl MediaEngine {
         let (rtc, mid, browser_offer, pending) = offered;
 
         let leg = CarrierLeg {
-            address: SocketAddr::new(self.config.advertised_ip, carrier_lease.rtp_port()),
+            address: carrier_address,
             codecs: vec![codec],
             telephone_event_pt,
             session_id: rand::random::<u32>().into(),
@@ -769,32 +740,11 @@ impl MediaEngine {
         let (control, commands_rx) = MediaControl::new(call, &leg, true, events.clone());
         // Until the browser answers, the browser leg counts as inactive: that
         // is a hold for the relay, so no silence timer runs while it rings.
-        let mut relay = Relay::new(
-            now,
-            BrowserPts::default(),
-            Direction::Inactive,
-            self.config.no_media_timeout,
-            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
-            rtp::Rewriter::new(0, rand::random(), rand::random()),
-        );
+        let mut relay = self.relay(now, BrowserPts::default(), Direction::Inactive);
         relay.set_carrier_direction(now, carrier_direction);
         relay.carrier_answered(now, negotiated);
-        let task = Call::new(
-            call,
-            rtc,
-            mid,
-            candidate,
-            call::Sockets {
-                browser: browser_socket,
-                carrier: carrier_socket,
-                carrier_rtcp,
-            },
-            relay,
-            events,
-            commands_rx,
-            [browser_lease, carrier_lease],
-        )
-        .awaiting_answer(pending);
+        let task =
+            Call::new(call, rtc, mid, sockets, relay, events, commands_rx).awaiting_answer(pending);
         runtime.spawn(task.run());
         Ok(InboundMedia {
             browser_offer,
@@ -892,6 +842,40 @@ impl MediaEngine {
             })?;
         drain_setup(&mut rtc).map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
         Ok((rtc, mid, answer.to_sdp_string()))
+    }
+
+    /// A new call's relay: random SSRC (toward the carrier; str0m has its
+    /// own toward the browser), sequence numbers and timestamps.
+    fn relay(&self, now: Instant, browser: BrowserPts, browser_direction: Direction) -> Relay {
+        Relay::new(
+            now,
+            browser,
+            browser_direction,
+            self.config.no_media_timeout,
+            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
+            rtp::Rewriter::new(0, rand::random(), rand::random()),
+        )
+    }
+
+    /// Binds a call's sockets: the browser's (`B`; rtcp-mux, `B+1` only
+    /// reserved) and the carrier's RTP and RTCP. Also returns the carrier
+    /// socket's advertised address, for our SDP.
+    fn bind_call(&self) -> Result<(call::Sockets, SocketAddr), MediaError> {
+        let (browser_lease, browser, _) = self.bind(false)?;
+        let (carrier_lease, carrier, carrier_rtcp) = self.bind(true)?;
+        let Some(carrier_rtcp) = carrier_rtcp else {
+            return Err(MediaError::Internal("RTCP socket missing".into()));
+        };
+        let ip = self.config.advertised_ip;
+        let carrier_address = SocketAddr::new(ip, carrier_lease.rtp_port());
+        let sockets = call::Sockets {
+            browser,
+            carrier,
+            carrier_rtcp,
+            candidate: SocketAddr::new(ip, browser_lease.rtp_port()),
+            leases: [browser_lease, carrier_lease],
+        };
+        Ok((sockets, carrier_address))
     }
 
     /// Takes a port pair and binds its even port (and the odd one for RTCP).

@@ -1,5 +1,7 @@
 //! Engine-level unit tests that need private hooks (panic injection).
-//! Behaviour over real sockets is tested in `gateway/tests/media-*.rs`.
+//! Behaviour over real sockets is tested in `gateway/tests/media-*.rs`;
+//! inbound calls in `tests/inbound_call.rs` here, with a peer of their own
+//! (`tests/peer.rs`) that answers our offer.
 
 use std::time::{Duration, Instant};
 

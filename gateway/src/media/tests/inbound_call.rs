@@ -295,7 +295,7 @@ async fn an_answer_str0m_refuses_ends_the_call_with_an_error() {
 }
 
 #[tokio::test]
-async fn unusable_carrier_offers_are_refused_and_free_their_ports() {
+async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
     let engine = inbound_engine(31120..=31123, Duration::from_secs(30));
     let (tx, mut events) = mpsc::unbounded_channel();
     let g729 = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 18\r\n";
