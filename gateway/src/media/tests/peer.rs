@@ -6,16 +6,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec as Str0mCodec, FormatParams};
-use str0m::media::{Direction as Str0mDirection, Frequency, MediaKind, Mid};
+use str0m::media::{Direction as Str0mDirection, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpWrite;
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
-
-/// The telephone-event payload type this browser would pick on its own
-/// (Chrome's); as answerer it takes the offer's number instead.
-const OWN_TELEPHONE_EVENT_PT: u8 = 126;
 
 /// An RTP packet the peer received: payload type and payload.
 pub type Seen = (u8, Vec<u8>);
@@ -37,21 +32,9 @@ impl Peer {
     pub async fn new() -> Peer {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("peer socket");
         let local = socket.local_addr().expect("peer address");
-        let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
-        config.codec_config().enable_pcmu(true, false);
-        config.codec_config().enable_pcma(true, false);
-        config.codec_config().add_config(
-            OWN_TELEPHONE_EVENT_PT.into(),
-            None,
-            Str0mCodec::Tele,
-            Frequency::EIGHT_KHZ,
-            None,
-            FormatParams::parse_line("0-16"),
-        );
-        let mut rtc = config.build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
         Peer {
-            rtc,
+            // Its own telephone-event PT is 126; as answerer it takes ours.
+            rtc: super::browser_rtc(local),
             socket,
             local,
             mid: None,
