@@ -11,14 +11,17 @@
 //! Memory: VmRSS deltas while calls are set up and connected.
 //!
 //! Prints figures, asserts nothing about timing.
-//! `MEDIA_BENCH_CALLS` (default 50), `MEDIA_BENCH_SECS` (default 5).
+//! `MEDIA_BENCH_CALLS` (default 50), `MEDIA_BENCH_SECS` (default 5),
+//! `MEDIA_BENCH_DIRECTION=inbound` to set calls up as inbound ones (the
+//! carrier offers, the browser answers our offer); the relaying is the same.
 
 #[path = "../tests/media-support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use gateway::media::{CallRef, Codec, MediaEvent};
+use gateway::media::{CallRef, Codec, MediaControl, MediaEvent};
+use str0m::change::SdpOffer;
 use support::{Browser, carrier_answer_sdp, engine, rtp};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -29,12 +32,13 @@ const FLOOD: Duration = Duration::from_secs(2);
 fn main() {
     let calls: usize = env_or("MEDIA_BENCH_CALLS", 50);
     let secs: u64 = env_or("MEDIA_BENCH_SECS", 5);
+    let inbound = std::env::var("MEDIA_BENCH_DIRECTION").is_ok_and(|d| d == "inbound");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(run(calls, Duration::from_secs(secs)));
+    runtime.block_on(run(calls, Duration::from_secs(secs), inbound));
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -44,9 +48,15 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-async fn run(calls: usize, paced: Duration) {
+async fn run(calls: usize, paced: Duration, inbound: bool) {
+    let start = if inbound {
+        "start_inbound"
+    } else {
+        "start_outbound"
+    };
     println!(
-        "media_relay: {calls} calls, {} s paced + {} s flood, 2 worker threads",
+        "media_relay: {calls} {} calls, {} s paced + {} s flood, 2 worker threads",
+        if inbound { "inbound" } else { "outbound" },
         paced.as_secs(),
         FLOOD.as_secs()
     );
@@ -60,43 +70,57 @@ async fn run(calls: usize, paced: Duration) {
     let mut browsers = Vec::with_capacity(calls);
     for _ in 0..calls {
         let mut b = Browser::new().await;
-        let offer = b.offer();
+        let offer = (!inbound).then(|| b.offer());
         browsers.push((b, offer));
+    }
+    // Carriers: one socket each; PCMU + telephone-event 101 (their answer
+    // on outbound calls, their offer on inbound ones).
+    let mut carriers = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("carrier socket");
+        carriers.push(socket);
     }
     let rss_browsers = rss_kib();
 
     let (tx, mut events) = mpsc::unbounded_channel();
-    let mut medias = Vec::with_capacity(calls);
+    // Each call's control and the gateway's carrier-leg address.
+    let mut legs: Vec<(MediaControl, std::net::SocketAddr)> = Vec::with_capacity(calls);
     let mut setup = Duration::ZERO;
-    for (i, (b, offer)) in browsers.iter_mut().enumerate() {
+    for (i, ((b, offer), carrier)) in browsers.iter_mut().zip(&carriers).enumerate() {
+        let port = carrier.local_addr().expect("addr").port();
+        let carrier_sdp = carrier_answer_sdp(port, "0", Some(101), "sendrecv");
+        let codecs = [Codec::Pcmu, Codec::Pcma];
         let t = Instant::now();
-        let media = engine
-            .start_outbound(
-                CallRef(i as u64),
-                offer,
-                &[Codec::Pcmu, Codec::Pcma],
-                tx.clone(),
-            )
-            .expect("start_outbound");
-        setup += t.elapsed();
-        b.accept_answer(&media.browser_answer);
-        medias.push(media);
+        match offer {
+            None => {
+                let media = engine
+                    .start_inbound(CallRef(i as u64), &carrier_sdp, &codecs, tx.clone())
+                    .expect("start_inbound");
+                setup += t.elapsed();
+                let answer = answer_offer(b, &media.browser_offer);
+                media
+                    .control
+                    .browser_answer(&answer)
+                    .expect("browser answer");
+                legs.push((media.control, media.carrier_leg.address));
+            }
+            Some(offer) => {
+                let media = engine
+                    .start_outbound(CallRef(i as u64), offer, &codecs, tx.clone())
+                    .expect("start_outbound");
+                setup += t.elapsed();
+                b.accept_answer(&media.browser_answer);
+                media
+                    .control
+                    .carrier_answer(&carrier_sdp)
+                    .expect("carrier answer");
+                legs.push((media.control, media.carrier_leg.address));
+            }
+        }
     }
     let rss_calls = rss_kib();
-
-    // Carriers: one socket each, answering PCMU + telephone-event 101.
-    let mut carriers = Vec::with_capacity(calls);
-    for media in &medias {
-        let socket = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .expect("carrier socket");
-        let port = socket.local_addr().expect("addr").port();
-        media
-            .control
-            .carrier_answer(&carrier_answer_sdp(port, "0", Some(101), "sendrecv"))
-            .expect("carrier answer");
-        carriers.push(socket);
-    }
 
     // Connect every browser (ICE + DTLS), concurrently.
     let t = Instant::now();
@@ -150,8 +174,8 @@ async fn run(calls: usize, paced: Duration) {
         }));
     }
     let mut carrier_tasks = Vec::with_capacity(calls);
-    for (i, (socket, media)) in carriers.into_iter().zip(&medias).enumerate() {
-        let gw = media.carrier_leg.address;
+    for (i, (socket, (_, gw))) in carriers.into_iter().zip(&legs).enumerate() {
+        let gw = *gw;
         let phase = PACKET * i as u32 / calls as u32 + PACKET / 2;
         carrier_tasks.push(tokio::spawn(carrier(
             socket,
@@ -186,8 +210,8 @@ async fn run(calls: usize, paced: Duration) {
         carrier_received += c.received_before_flood;
     }
 
-    for media in &medias {
-        media.control.stop();
+    for (control, _) in &legs {
+        control.stop();
     }
     let mut totals = gateway::media::MediaStats::default();
     let mut stopped = 0;
@@ -204,7 +228,7 @@ async fn run(calls: usize, paced: Duration) {
     let paced_c2b = to_browser_latency.len() as f64;
     let flood_relayed = flood_received as f64;
     println!(
-        "setup: start_outbound mean {:.0} µs; all {calls} browsers connected in {} ms",
+        "setup: {start} mean {:.0} µs; all {calls} browsers connected in {} ms",
         setup.as_micros() as f64 / calls as f64,
         connect_time.as_millis()
     );
@@ -237,10 +261,23 @@ async fn run(calls: usize, paced: Duration) {
     );
     let per_call = |a: u64, b: u64| (b.saturating_sub(a) * 1024) as f64 / calls as f64;
     println!(
-        "memory (VmRSS deltas): gateway per call at start_outbound ≈ {:.0} KiB; per call after ICE+DTLS (gateway + in-process test browser) ≈ {:.0} KiB",
+        "memory (VmRSS deltas): gateway per call at {start} ≈ {:.0} KiB; per call after ICE+DTLS (gateway + in-process test browser) ≈ {:.0} KiB",
         per_call(rss_browsers, rss_calls) / 1024.0,
         per_call(rss_browsers, rss_connected) / 1024.0
     );
+}
+
+/// The test browser answers the gateway's offer (inbound calls), as a tab
+/// does when the agent picks up.
+fn answer_offer(b: &mut Browser, offer: &str) -> String {
+    let offer = SdpOffer::from_sdp_string(offer).expect("the gateway's offer parses");
+    let answer = b
+        .rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .expect("the gateway's offer is acceptable");
+    b.mid = answer.media_lines.first().map(|line| line.mid());
+    answer.to_sdp_string()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -13,6 +13,10 @@
 //!            └──────────────────────────────────────────────────────────────┘
 //! ```
 //!
+//! An inbound call's task starts with our offer pending: until
+//! [`Command::BrowserAnswer`] completes it, only STUN reaches the `Rtc`
+//! and the relay treats the browser leg as inactive (ringing).
+//!
 //! Every piece of code that touches the `Rtc` runs through [`Call::guard`]
 //! (`catch_unwind`); the whole task is wrapped once more so that a panic
 //! anywhere still ends in exactly one `MediaEvent::Stopped`. Sending uses
@@ -24,7 +28,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use futures_util::FutureExt as _;
-use str0m::change::SdpOffer;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as Str0mCodec;
 use str0m::media::{Frequency, Mid};
 use str0m::net::{Protocol, Receive};
@@ -48,6 +52,8 @@ const MAX_IO_ERRORS: u32 = 100;
 
 pub(super) enum Command {
     CarrierAnswer(Negotiated),
+    /// Boxed: an SDP is large next to the other commands.
+    BrowserAnswer(Box<SdpAnswer>),
     BrowserReoffer(String),
     CarrierDirection(Direction),
     Stop,
@@ -55,25 +61,32 @@ pub(super) enum Command {
     Panic,
 }
 
+/// A call's sockets and the port pairs they hold.
 pub(super) struct Sockets {
     pub browser: UdpSocket,
     pub carrier: UdpSocket,
     pub carrier_rtcp: UdpSocket,
+    /// Our ICE host candidate (the browser socket's advertised address);
+    /// str0m wants it as the destination of what we receive.
+    pub candidate: SocketAddr,
+    /// Browser pair, carrier pair. Freed (dropped) when the task ends.
+    #[expect(dead_code, reason = "held, never read: dropping it frees the ports")]
+    pub leases: [PortLease; 2],
 }
 
 pub(super) struct Call {
     call: CallRef,
     rtc: Rtc,
     mid: Mid,
-    /// Our ICE host candidate; str0m wants it as the destination of what we receive.
-    candidate: SocketAddr,
     sockets: Sockets,
     relay: Relay,
     events: mpsc::UnboundedSender<MediaEvent>,
     commands: mpsc::UnboundedReceiver<Command>,
-    /// Freed (dropped) when the task ends.
-    _ports: [PortLease; 2],
     connected: bool,
+    /// Inbound calls: our offer, until the browser's answer is applied.
+    pending_offer: Option<SdpPendingOffer>,
+    /// Set by a command that ends the call; `step` returns it.
+    failed: Option<StopReason>,
     out: Vec<u8>,
 }
 
@@ -87,31 +100,35 @@ enum Wake {
 }
 
 impl Call {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         call: CallRef,
         rtc: Rtc,
         mid: Mid,
-        candidate: SocketAddr,
         sockets: Sockets,
         relay: Relay,
         events: mpsc::UnboundedSender<MediaEvent>,
         commands: mpsc::UnboundedReceiver<Command>,
-        ports: [PortLease; 2],
     ) -> Call {
         Call {
             call,
             rtc,
             mid,
-            candidate,
             sockets,
             relay,
             events,
             commands,
-            _ports: ports,
             connected: false,
+            pending_offer: None,
+            failed: None,
             out: Vec::with_capacity(MAX_DATAGRAM),
         }
+    }
+
+    /// An inbound call: `pending` is our offer to the browser, which the
+    /// answer from [`Command::BrowserAnswer`] completes.
+    pub fn awaiting_answer(mut self, pending: SdpPendingOffer) -> Call {
+        self.pending_offer = Some(pending);
+        self
     }
 
     /// The task body: runs the call, then reports `Stopped` exactly once.
@@ -218,6 +235,9 @@ impl Call {
     /// Drains str0m, feeds it due timeouts, checks the silence timer.
     /// Returns when to wake up next.
     fn step(&mut self) -> Result<Instant, StopReason> {
+        if let Some(reason) = self.failed.take() {
+            return Err(reason);
+        }
         let mut now = Instant::now();
         let mut timeout = self.drain(now)?;
         for _ in 0..MAX_DUE_ROUNDS {
@@ -295,6 +315,15 @@ impl Call {
     }
 
     fn on_browser(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        // Not answered yet: only STUN goes in. The answering tab starts its
+        // ICE checks before its answer reaches us; str0m holds such requests
+        // (at most 100, briefly) until the answer gives it the remote ufrag,
+        // then answers those of that tab and drops the other ringing tabs'
+        // (they all got the same offer). Nothing else can be valid before the
+        // answer (RFC 7983: STUN's first byte is 0-3).
+        if self.pending_offer.is_some() && data.first().is_none_or(|b| *b > 3) {
+            return;
+        }
         // Datagrams str0m cannot classify (not STUN/DTLS/RTP/RTCP) are dropped.
         let Ok(contents) = data.try_into() else {
             return;
@@ -304,7 +333,7 @@ impl Call {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.candidate,
+                destination: self.sockets.candidate,
                 contents,
             },
         );
@@ -348,6 +377,14 @@ impl Call {
                 debug!(call = self.call.0, codec = %answer.codec, "carrier answer applied");
                 self.relay.carrier_answered(now, answer);
             }
+            Command::BrowserAnswer(answer) => {
+                if let Err(e) = self.apply_answer(now, *answer) {
+                    warn!(call = self.call.0, "browser answer refused: {e}");
+                    self.failed = Some(StopReason::Error(format!(
+                        "the browser's SDP answer was refused: {e}"
+                    )));
+                }
+            }
             Command::CarrierDirection(direction) => {
                 self.relay.set_carrier_direction(now, direction);
             }
@@ -367,7 +404,32 @@ impl Call {
         }
     }
 
+    /// Completes an inbound call's offer/answer; relaying may start once
+    /// ICE and DTLS are done.
+    fn apply_answer(&mut self, now: Instant, answer: SdpAnswer) -> Result<(), String> {
+        let Some(pending) = self.pending_offer.take() else {
+            // MediaControl lets only one answer through, and only for an offer.
+            return Err("no offer is waiting for an answer".into());
+        };
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| e.to_string())?;
+        let (pts, direction) = browser_state(&self.rtc, self.mid);
+        if pts.codecs().next().is_none() {
+            return Err("it accepts neither PCMU nor PCMA".into());
+        }
+        debug!(call = self.call.0, ?direction, "browser answer applied");
+        // Leaving the "ringing" hold starts the silence timer from now.
+        self.relay.set_browser(now, pts, direction);
+        Ok(())
+    }
+
     fn reoffer(&mut self, now: Instant, sdp: &str) -> Result<String, String> {
+        if self.pending_offer.is_some() {
+            // accept_offer would throw away our own pending offer.
+            return Err("the browser has not answered our offer yet".into());
+        }
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
         let answer = self
             .rtc

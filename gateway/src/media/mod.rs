@@ -23,6 +23,32 @@
 //! only through [`MediaControl`] (an unbounded channel, so signalling never
 //! waits on media) and hears back through [`MediaEvent`]s.
 //!
+//! [`MediaEngine::start_inbound`] is the same for a call from a carrier, with
+//! the offer/answer roles swapped on both legs:
+//!
+//! ```text
+//!  carrier INVITE (RTP offer) ──► sdp::answer_offer: its first codec that the
+//!                                 carrier's config allows (488 if none), its
+//!                                 telephone-event PT, direction mirrored
+//!  ◄── our RTP answer (c=/port of the carrier socket; sent with the 200)
+//!  str0m sdp_api(): add_media(audio, sendrecv) + apply() ──► WebRTC offer for
+//!      every ringing tab (ICE-lite, a=setup:actpass, that codec first, the
+//!      other law second, telephone-event only if the carrier offered it)
+//!  ... ringing (minutes, maybe): the task holds the SdpPendingOffer ...
+//!  MediaControl::browser_answer(sdp) ──► parsed at once (BadAnswer on garbage,
+//!      or on any answer after the first) ──► task: accept_answer(pending, …)
+//!      ──► ICE, DTLS (either role), relaying; refused → Stopped(Error)
+//! ```
+//!
+//! The carrier's offer already names its address, so the carrier leg knows
+//! where to send from the start (and still latches onto the real source).
+//! While the call rings, the browser leg counts as inactive: no silence
+//! timer runs, carrier RTP (early media) latches but is dropped, and only
+//! STUN reaches str0m, which keeps early checks until the answer names the
+//! answering tab's ICE ufrag (every ringing tab got the same offer; the
+//! other tabs' checks are then refused). Once the answer is applied the call
+//! is the same as an outbound one: re-offers, hold and stop work alike.
+//!
 //! Files: `mod.rs` (this API, the engine), `call.rs` (the I/O shell: the task,
 //! its sockets, driving str0m), and sans-IO parts: `relay.rs` (what crosses
 //! and how it is rewritten), `rtp.rs` (RTP header, rewriter, G.711 law
@@ -61,7 +87,11 @@
 //!   tiny and owning it lets us bound its work on hostile input. Host names in
 //!   `c=` are not resolved.
 //! - The no-media timer counts RTP from either leg: it fires when neither
-//!   leg sent anything for `no_media_timeout` (and never while held).
+//!   leg sent anything for `no_media_timeout` (and never while held, nor
+//!   while an inbound call rings).
+//! - Inbound calls are tested here only with a str0m peer, which answers our
+//!   `a=setup:actpass` with `passive` (we are the DTLS client); Chromium
+//!   answers `active` (we are the server), the role outbound calls test.
 
 mod call;
 mod ports;
@@ -75,19 +105,20 @@ use std::ops::RangeInclusive;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use str0m::change::SdpOffer;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::DtlsCert;
 use str0m::crypto::CryptoProvider;
 use str0m::format::{Codec as Str0mCodec, FormatParams};
-use str0m::media::{Frequency, MediaKind, Mid};
+use str0m::media::{Direction as Str0mDirection, Frequency, MediaKind, Mid};
 use str0m::{Candidate, Output, Rtc, RtcConfig};
 use tokio::sync::mpsc;
 
 use self::call::{Call, Command};
 use self::ports::{PortLease, PortPool};
-use self::relay::Relay;
+use self::relay::{BrowserPts, Relay};
 
 /// The payload type we offer carriers for telephone-event/8000.
 pub const CARRIER_TELEPHONE_EVENT_PT: u8 = 101;
@@ -287,11 +318,26 @@ pub struct OutboundMedia {
     pub control: MediaControl,
 }
 
+/// What [`MediaEngine::start_inbound`] hands back.
+#[derive(Debug)]
+pub struct InboundMedia {
+    /// Our WebRTC offer for the ringing browser tab(s); the answering tab's
+    /// SDP answer goes to [`MediaControl::browser_answer`].
+    pub browser_offer: String,
+    /// Our plain RTP answer to the carrier's offer (`o=` version 1).
+    pub carrier_answer: String,
+    pub carrier_leg: CarrierLeg,
+    pub control: MediaControl,
+}
+
 /// Commands to one call's media task. Cheap to clone; never blocks.
 #[derive(Clone)]
 pub struct MediaControl {
     call: CallRef,
     leg: Arc<CarrierLeg>,
+    /// Set while our WebRTC offer (inbound calls) waits for its answer;
+    /// cleared by the first answer handed over, so only one is ever applied.
+    awaiting_answer: Arc<AtomicBool>,
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
@@ -305,6 +351,23 @@ impl fmt::Debug for MediaControl {
 }
 
 impl MediaControl {
+    fn new(
+        call: CallRef,
+        leg: &CarrierLeg,
+        awaiting_answer: bool,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> (MediaControl, mpsc::UnboundedReceiver<Command>) {
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let control = MediaControl {
+            call,
+            leg: Arc::new(leg.clone()),
+            awaiting_answer: Arc::new(AtomicBool::new(awaiting_answer)),
+            commands,
+            events,
+        };
+        (control, commands_rx)
+    }
+
     pub fn call(&self) -> CallRef {
         self.call
     }
@@ -314,13 +377,53 @@ impl MediaControl {
     /// an error means the answer was not applied (answer 488 with its text).
     /// Returns the carrier's chosen codec.
     pub fn carrier_answer(&self, sdp: &str) -> Result<Codec, MediaError> {
-        let description = sdp::parse(sdp).map_err(MediaError::BadAnswer)?;
+        let description =
+            sdp::parse(sdp).map_err(|e| MediaError::BadAnswer(format!("carrier: {e}")))?;
         let negotiated = sdp::negotiate(&self.leg, &description)?;
         let codec = negotiated.codec;
         self.commands
             .send(Command::CarrierAnswer(negotiated))
             .map_err(|_| MediaError::Ended)?;
         Ok(codec)
+    }
+
+    /// The answering browser's SDP answer to [`InboundMedia::browser_offer`]
+    /// (inbound calls). Parsed here, synchronously: garbage, or a second
+    /// answer, is refused with [`MediaError::BadAnswer`] and changes nothing.
+    /// The task then applies it; if str0m refuses it there, the call ends
+    /// with [`MediaEvent::Stopped`] ([`StopReason::Error`]).
+    pub fn browser_answer(&self, sdp: &str) -> Result<(), MediaError> {
+        if sdp.len() > MAX_BROWSER_SDP {
+            return Err(MediaError::BadAnswer(format!(
+                "browser: {} bytes is too large",
+                sdp.len()
+            )));
+        }
+        let answer = catch_unwind(|| SdpAnswer::from_sdp_string(sdp))
+            .map_err(|panic| {
+                MediaError::BadAnswer(format!(
+                    "browser: the WebRTC engine failed on it ({})",
+                    call::panic_message(&*panic)
+                ))
+            })?
+            .map_err(|e| MediaError::BadAnswer(format!("browser: {e}")))?;
+        if answer.media_lines.is_empty() {
+            return Err(MediaError::BadAnswer("browser: no m-line".into()));
+        }
+        // Claimed only once the answer is known to parse: a garbled answer
+        // from one tab does not use up the call.
+        if self
+            .awaiting_answer
+            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(MediaError::BadAnswer(
+                "browser: no offer of ours is waiting for an answer".into(),
+            ));
+        }
+        self.commands
+            .send(Command::BrowserAnswer(Box::new(answer)))
+            .map_err(|_| MediaError::Ended)
     }
 
     /// A browser re-INVITE's offer (hold: sendonly/inactive; resume:
@@ -417,11 +520,13 @@ pub struct MediaStats {
 pub enum MediaError {
     #[error("no free RTP ports left in the configured range")]
     NoPorts,
-    #[error("browser SDP offer not usable: {0}")]
+    /// The text says whose offer (`browser: …` or `carrier: …`).
+    #[error("SDP offer not usable: {0}")]
     BadOffer(String),
     #[error("no common codec: {0}")]
     NoCommonCodec(String),
-    #[error("carrier SDP answer not usable: {0}")]
+    /// The text says whose answer (`browser: …` or `carrier: …`).
+    #[error("SDP answer not usable: {0}")]
     BadAnswer(String),
     #[error("media socket: {0}")]
     Io(#[from] std::io::Error),
@@ -514,7 +619,7 @@ impl MediaEngine {
         })?;
         if browser_offer.len() > MAX_BROWSER_SDP {
             return Err(MediaError::BadOffer(format!(
-                "{} bytes is too large",
+                "browser: {} bytes is too large",
                 browser_offer.len()
             )));
         }
@@ -530,21 +635,17 @@ impl MediaEngine {
             ));
         }
         let offer = SdpOffer::from_sdp_string(browser_offer)
-            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+            .map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
 
-        let (browser_lease, browser_socket, _) = self.bind(false)?;
-        let (carrier_lease, carrier_socket, carrier_rtcp) = self.bind(true)?;
-        let Some(carrier_rtcp) = carrier_rtcp else {
-            return Err(MediaError::Internal("RTCP socket missing".into()));
-        };
-        let candidate = SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port());
+        let (sockets, carrier_address) = self.bind_call()?;
+        let candidate = sockets.candidate;
         let now = Instant::now();
         let answered = catch_unwind(AssertUnwindSafe(|| {
             self.answer_browser(now, offer, &codecs, candidate)
         }))
         .map_err(|panic| {
             MediaError::BadOffer(format!(
-                "the WebRTC engine failed on it ({})",
+                "browser: the WebRTC engine failed on it ({})",
                 call::panic_message(&*panic)
             ))
         })??;
@@ -562,49 +663,154 @@ impl MediaEngine {
             )));
         }
         let leg = CarrierLeg {
-            address: SocketAddr::new(self.config.advertised_ip, carrier_lease.rtp_port()),
+            address: carrier_address,
             codecs: common,
             telephone_event_pt: pts.telephone_event.map(|_| CARRIER_TELEPHONE_EVENT_PT),
             session_id: rand::random::<u32>().into(),
         };
         let carrier_offer = carrier_sdp(&leg, browser_direction.reverse(), 1);
 
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let relay = Relay::new(
-            now,
-            pts,
-            browser_direction,
-            self.config.no_media_timeout,
-            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
-            rtp::Rewriter::new(0, rand::random(), rand::random()),
-        );
-        let task = Call::new(
-            call,
-            rtc,
-            mid,
-            candidate,
-            call::Sockets {
-                browser: browser_socket,
-                carrier: carrier_socket,
-                carrier_rtcp,
-            },
-            relay,
-            events.clone(),
-            commands_rx,
-            [browser_lease, carrier_lease],
-        );
+        let (control, commands_rx) = MediaControl::new(call, &leg, false, events.clone());
+        let relay = self.relay(now, pts, browser_direction);
+        let task = Call::new(call, rtc, mid, sockets, relay, events, commands_rx);
         runtime.spawn(task.run());
         Ok(OutboundMedia {
             browser_answer,
             carrier_offer,
-            control: MediaControl {
-                call,
-                leg: Arc::new(leg.clone()),
-                commands: commands_tx,
-                events,
-            },
+            control,
             carrier_leg: leg,
         })
+    }
+
+    /// Sets up an inbound call's media; see the module docs. Synchronous and
+    /// quick, like [`Self::start_outbound`]: answers the carrier's offer
+    /// (the first of its codecs that `carrier_codecs` allows), makes the
+    /// WebRTC offer for the browsers with str0m and spawns the task, which
+    /// waits (as long as the call rings) for [`MediaControl::browser_answer`].
+    pub fn start_inbound(
+        self: &Arc<Self>,
+        call: CallRef,
+        carrier_offer: &str,
+        carrier_codecs: &[Codec],
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<InboundMedia, MediaError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            MediaError::Internal("start_inbound must be called inside the tokio runtime".into())
+        })?;
+        let description =
+            sdp::parse(carrier_offer).map_err(|e| MediaError::BadOffer(format!("carrier: {e}")))?;
+        let negotiated = sdp::answer_offer(carrier_codecs, &description)?;
+        let codec = negotiated.codec;
+        let telephone_event_pt = negotiated.telephone_event_pt;
+        // Our direction toward the carrier mirrors its offer (RFC 3264 §6.1).
+        let carrier_direction = negotiated.direction.reverse();
+
+        let (sockets, carrier_address) = self.bind_call()?;
+        let candidate = sockets.candidate;
+        // The carrier's codec first, so the browser sends it; the other law
+        // second, in case the browser lacks it (the relay converts then).
+        // telephone-event only if the carrier can take it: otherwise the
+        // browser rightly reports DTMF as unavailable.
+        let browser_codecs = [codec, codec.other()];
+        let now = Instant::now();
+        let offered = catch_unwind(AssertUnwindSafe(|| {
+            self.offer_browser(
+                now,
+                &browser_codecs,
+                telephone_event_pt.is_some(),
+                candidate,
+            )
+        }))
+        .map_err(|panic| {
+            MediaError::Internal(format!(
+                "the WebRTC engine failed making an offer ({})",
+                call::panic_message(&*panic)
+            ))
+        })??;
+        let (rtc, mid, browser_offer, pending) = offered;
+
+        let leg = CarrierLeg {
+            address: carrier_address,
+            codecs: vec![codec],
+            telephone_event_pt,
+            session_id: rand::random::<u32>().into(),
+        };
+        let carrier_answer = carrier_sdp(&leg, carrier_direction, 1);
+
+        let (control, commands_rx) = MediaControl::new(call, &leg, true, events.clone());
+        // Until the browser answers, the browser leg counts as inactive: that
+        // is a hold for the relay, so no silence timer runs while it rings.
+        let mut relay = self.relay(now, BrowserPts::default(), Direction::Inactive);
+        relay.set_carrier_direction(now, carrier_direction);
+        relay.carrier_answered(now, negotiated);
+        let task =
+            Call::new(call, rtc, mid, sockets, relay, events, commands_rx).awaiting_answer(pending);
+        runtime.spawn(task.run());
+        Ok(InboundMedia {
+            browser_offer,
+            carrier_answer,
+            carrier_leg: leg,
+            control,
+        })
+    }
+
+    /// A call's `Rtc`: ICE-lite with our one host candidate, the shared
+    /// certificate, RTP mode, only `codecs` (in this order: str0m's SDP
+    /// lists them so, and the browser sends the first it supports) and
+    /// telephone-event/8000 if wanted.
+    fn build_rtc(
+        &self,
+        now: Instant,
+        codecs: &[Codec],
+        telephone_event: bool,
+        candidate: SocketAddr,
+    ) -> Result<Rtc, MediaError> {
+        let mut config = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_dtls_cert(self.cert.clone())
+            .set_crypto_provider(Arc::clone(&self.crypto))
+            .clear_codecs();
+        for codec in codecs {
+            match codec {
+                Codec::Pcmu => config.codec_config().enable_pcmu(true, false),
+                Codec::Pcma => config.codec_config().enable_pcma(true, false),
+            }
+        }
+        if telephone_event {
+            config.codec_config().add_config(
+                BROWSER_TELEPHONE_EVENT_PT.into(),
+                None,
+                Str0mCodec::Tele,
+                Frequency::EIGHT_KHZ,
+                None,
+                FormatParams::parse_line("0-16"),
+            );
+        }
+        let mut rtc = config.build(now);
+        let host = Candidate::host(candidate, "udp")
+            .map_err(|e| MediaError::Config(format!("advertised address {candidate}: {e}")))?;
+        rtc.add_local_candidate(host);
+        Ok(rtc)
+    }
+
+    /// Builds the call's `Rtc` and makes our WebRTC offer (one sendrecv
+    /// audio m-line). Runs under `catch_unwind`.
+    fn offer_browser(
+        &self,
+        now: Instant,
+        codecs: &[Codec],
+        telephone_event: bool,
+        candidate: SocketAddr,
+    ) -> Result<(Rtc, Mid, String, SdpPendingOffer), MediaError> {
+        let mut rtc = self.build_rtc(now, codecs, telephone_event, candidate)?;
+        let mut change = rtc.sdp_api();
+        let mid = change.add_media(MediaKind::Audio, Str0mDirection::SendRecv, None, None, None);
+        let (offer, pending) = change
+            .apply()
+            .ok_or_else(|| MediaError::Internal("str0m made no offer for the audio".into()))?;
+        drain_setup(&mut rtc).map_err(MediaError::Internal)?;
+        Ok((rtc, mid, offer.to_sdp_string(), pending))
     }
 
     /// Builds the call's `Rtc` and answers the browser. Runs under `catch_unwind`.
@@ -615,36 +821,13 @@ impl MediaEngine {
         codecs: &[Codec],
         candidate: SocketAddr,
     ) -> Result<(Rtc, Mid, String), MediaError> {
-        let mut config = RtcConfig::new()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .set_dtls_cert(self.cert.clone())
-            .set_crypto_provider(Arc::clone(&self.crypto))
-            .clear_codecs();
-        // str0m's answer lists codecs in this order, so the browser sends the
-        // carrier's preferred one.
-        for codec in codecs {
-            match codec {
-                Codec::Pcmu => config.codec_config().enable_pcmu(true, false),
-                Codec::Pcma => config.codec_config().enable_pcma(true, false),
-            }
-        }
-        config.codec_config().add_config(
-            BROWSER_TELEPHONE_EVENT_PT.into(),
-            None,
-            Str0mCodec::Tele,
-            Frequency::EIGHT_KHZ,
-            None,
-            FormatParams::parse_line("0-16"),
-        );
-        let mut rtc = config.build(now);
-        let host = Candidate::host(candidate, "udp")
-            .map_err(|e| MediaError::Config(format!("advertised address {candidate}: {e}")))?;
-        rtc.add_local_candidate(host);
+        // The answer follows the carrier's order, so the browser sends the
+        // carrier's preferred codec.
+        let mut rtc = self.build_rtc(now, codecs, true, candidate)?;
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
-            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+            .map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
         // The answer carries an a=mid for every m-line (str0m wrote it).
         let mid = answer
             .media_lines
@@ -657,15 +840,42 @@ impl MediaEngine {
             .ok_or_else(|| {
                 MediaError::NoCommonCodec("the browser offered no G.711 audio".into())
             })?;
-        // Drain (str0m's contract after a change); ICE-lite sends nothing yet.
-        for _ in 0..1000 {
-            match rtc.poll_output() {
-                Ok(Output::Timeout(_)) => break,
-                Ok(_) => {}
-                Err(e) => return Err(MediaError::BadOffer(e.to_string())),
-            }
-        }
+        drain_setup(&mut rtc).map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
         Ok((rtc, mid, answer.to_sdp_string()))
+    }
+
+    /// A new call's relay: random SSRC (toward the carrier; str0m has its
+    /// own toward the browser), sequence numbers and timestamps.
+    fn relay(&self, now: Instant, browser: BrowserPts, browser_direction: Direction) -> Relay {
+        Relay::new(
+            now,
+            browser,
+            browser_direction,
+            self.config.no_media_timeout,
+            rtp::Rewriter::new(rand::random(), rand::random(), rand::random()),
+            rtp::Rewriter::new(0, rand::random(), rand::random()),
+        )
+    }
+
+    /// Binds a call's sockets: the browser's (`B`; rtcp-mux, `B+1` only
+    /// reserved) and the carrier's RTP and RTCP. Also returns the carrier
+    /// socket's advertised address, for our SDP.
+    fn bind_call(&self) -> Result<(call::Sockets, SocketAddr), MediaError> {
+        let (browser_lease, browser, _) = self.bind(false)?;
+        let (carrier_lease, carrier, carrier_rtcp) = self.bind(true)?;
+        let Some(carrier_rtcp) = carrier_rtcp else {
+            return Err(MediaError::Internal("RTCP socket missing".into()));
+        };
+        let ip = self.config.advertised_ip;
+        let carrier_address = SocketAddr::new(ip, carrier_lease.rtp_port());
+        let sockets = call::Sockets {
+            browser,
+            carrier,
+            carrier_rtcp,
+            candidate: SocketAddr::new(ip, browser_lease.rtp_port()),
+            leases: [browser_lease, carrier_lease],
+        };
+        Ok((sockets, carrier_address))
     }
 
     /// Takes a port pair and binds its even port (and the odd one for RTCP).
@@ -702,6 +912,19 @@ impl MediaEngine {
         }
         Err(MediaError::NoPorts)
     }
+}
+
+/// Drains a new `Rtc` (str0m's contract after a change); ICE-lite sends
+/// nothing yet, and the events (media added) are known already.
+fn drain_setup(rtc: &mut Rtc) -> Result<(), String> {
+    for _ in 0..1000 {
+        match rtc.poll_output() {
+            Ok(Output::Timeout(_)) => break,
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
 }
 
 fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {

@@ -3,8 +3,9 @@
 //! `a=fmtp` for telephone-event, the direction attributes and `a=ptime`.
 //!
 //! Sans-IO and pure: [`parse`] reads a carrier's SDP into [`Description`],
-//! [`negotiate`] matches it against what we offered ([`CarrierLeg`]), and
-//! [`write`] builds our own offer or answer. Everything else in an SDP
+//! [`negotiate`] matches an answer against what we offered ([`CarrierLeg`]),
+//! [`answer_offer`] picks what we answer to a carrier's offer (inbound
+//! calls), and [`write`] builds our own offer or answer. Everything else in an SDP
 //! (bandwidth, `a=rtcp`, other m-lines, unknown attributes) is skipped.
 //!
 //! Hand-written rather than taken from a crate: the subset is tiny, we only
@@ -258,67 +259,125 @@ pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, M
             codec_list(&leg.codecs)
         )));
     }
-    let ip = answer
-        .connection
-        .ok_or_else(|| MediaError::BadAnswer("no c= line".into()))?;
-    if ip.is_multicast() || ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
-        return Err(MediaError::BadAnswer(format!(
-            "c= address {ip} is multicast or broadcast"
+    let (remote, direction) =
+        remote_of(answer).map_err(|e| MediaError::BadAnswer(format!("carrier: {e}")))?;
+    let found = match_payload_types(&leg.codecs, leg.telephone_event_pt.is_some(), answer);
+    let Some(&(codec, _)) = found.codecs.first() else {
+        return Err(MediaError::NoCommonCodec(format!(
+            "the carrier answered {}; we offered {}",
+            found.others_text(),
+            codec_list(&leg.codecs)
         )));
+    };
+    Ok(Negotiated {
+        remote,
+        codec,
+        codecs: found.codecs,
+        telephone_event_pt: found.telephone_event_pt,
+        offered_telephone_event_pt: leg.telephone_event_pt,
+        direction,
+    })
+}
+
+/// Answers a carrier's offer (an inbound call): the first codec of its
+/// m-line that `allowed` (the carrier's configured list) holds, and its
+/// telephone-event payload type if it offered one. We answer with that one
+/// codec only, so both sides send what the carrier prefers, and we receive
+/// with the carrier's own payload type numbers (RFC 3264 §6.1 lets the
+/// answerer pick its own, but mirroring them is what carriers expect).
+pub fn answer_offer(allowed: &[Codec], offer: &Description) -> Result<Negotiated, MediaError> {
+    if offer.port == 0 {
+        return Err(MediaError::NoCommonCodec(
+            "the carrier's offer disables its audio stream (port 0)".into(),
+        ));
+    }
+    let (remote, direction) =
+        remote_of(offer).map_err(|e| MediaError::BadOffer(format!("carrier: {e}")))?;
+    let found = match_payload_types(allowed, true, offer);
+    let Some(&chosen) = found.codecs.first() else {
+        return Err(MediaError::NoCommonCodec(format!(
+            "the carrier offered {}; this carrier is configured for {}",
+            found.others_text(),
+            codec_list(allowed)
+        )));
+    };
+    Ok(Negotiated {
+        remote,
+        codec: chosen.0,
+        codecs: vec![chosen],
+        telephone_event_pt: found.telephone_event_pt,
+        // Our answer uses the carrier's own number for it.
+        offered_telephone_event_pt: found.telephone_event_pt,
+        direction,
+    })
+}
+
+/// Where the peer's RTP goes and its direction, from `c=` and the m-line.
+fn remote_of(d: &Description) -> Result<(SocketAddr, Direction), String> {
+    let ip = d.connection.ok_or("no c= line")?;
+    if ip.is_multicast() || ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        return Err(format!("c= address {ip} is multicast or broadcast"));
     }
     // c=0.0.0.0 is the old RFC 2543 way to say hold (RFC 3264 §8.4).
     let direction = if ip.is_unspecified() {
         Direction::Inactive
     } else {
-        answer.direction
+        d.direction
     };
-    let mut codecs = Vec::new();
-    let mut telephone_event_pt = None;
-    let mut others = Vec::new();
-    for &pt in &answer.payload_types {
-        let map = answer.rtpmaps.iter().find(|m| m.pt == pt);
+    Ok((SocketAddr::new(ip, d.port), direction))
+}
+
+/// What an m-line holds that we can use, in its order.
+struct Matched {
+    /// Codecs of `allowed` with the peer's payload type for each.
+    codecs: Vec<(Codec, u8)>,
+    telephone_event_pt: Option<u8>,
+    /// Everything else, for error messages.
+    others: Vec<String>,
+}
+
+impl Matched {
+    fn others_text(&self) -> String {
+        if self.others.is_empty() {
+            "no audio codec".to_string()
+        } else {
+            self.others.join(", ")
+        }
+    }
+}
+
+fn match_payload_types(allowed: &[Codec], telephone_event: bool, d: &Description) -> Matched {
+    let mut found = Matched {
+        codecs: Vec::new(),
+        telephone_event_pt: None,
+        others: Vec::new(),
+    };
+    for &pt in &d.payload_types {
+        let map = d.rtpmaps.iter().find(|m| m.pt == pt);
         let codec = match map {
             Some(m) if m.rate == 8000 => m.name.parse::<Codec>().ok(),
             Some(_) => None,
             // Static payload types need no rtpmap (RFC 3551).
             None => Codec::from_static_pt(pt),
         };
-        if let Some(codec) = codec.filter(|c| leg.codecs.contains(c)) {
-            if !codecs.iter().any(|(c, _)| *c == codec) {
-                codecs.push((codec, pt));
+        if let Some(codec) = codec.filter(|c| allowed.contains(c)) {
+            if !found.codecs.iter().any(|(c, _)| *c == codec) {
+                found.codecs.push((codec, pt));
             }
             continue;
         }
         if map.is_some_and(|m| m.name == "TELEPHONE-EVENT" && m.rate == 8000) {
-            if leg.telephone_event_pt.is_some() && telephone_event_pt.is_none() {
-                telephone_event_pt = Some(pt);
+            if telephone_event && found.telephone_event_pt.is_none() {
+                found.telephone_event_pt = Some(pt);
             }
             continue;
         }
-        others.push(match map {
+        found.others.push(match map {
             Some(m) => format!("{}/{} ({pt})", m.name, m.rate),
             None => format!("PT {pt}"),
         });
     }
-    let Some(&(codec, _)) = codecs.first() else {
-        let answered = if others.is_empty() {
-            "no audio codec".to_string()
-        } else {
-            others.join(", ")
-        };
-        return Err(MediaError::NoCommonCodec(format!(
-            "the carrier answered {answered}; we offered {}",
-            codec_list(&leg.codecs)
-        )));
-    };
-    Ok(Negotiated {
-        remote: SocketAddr::new(ip, answer.port),
-        codec,
-        codecs,
-        telephone_event_pt,
-        offered_telephone_event_pt: leg.telephone_event_pt,
-        direction,
-    })
+    found
 }
 
 pub(crate) fn codec_list(codecs: &[Codec]) -> String {
@@ -502,6 +561,119 @@ mod tests {
         );
     }
 
+    /// Answers `offer` for a carrier configured with `allowed` and writes
+    /// our answer the way `start_inbound` does.
+    fn answer(allowed: &[Codec], offer: &str) -> Result<(Negotiated, String), MediaError> {
+        let n = answer_offer(allowed, &parse(offer).expect("offer parses"))?;
+        let leg = CarrierLeg {
+            address: "192.0.2.10:20002".parse().expect("literal address"),
+            codecs: vec![n.codec],
+            telephone_event_pt: n.telephone_event_pt,
+            session_id: 42,
+        };
+        let sdp = write(&leg, n.direction.reverse(), 1);
+        Ok((n, sdp))
+    }
+
+    const OFFER: &str = "v=0\r\no=carrier 5 5 IN IP4 198.51.100.7\r\ns=-\r\n\
+        c=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+        m=audio 30000 RTP/AVP 18 8 0 96\r\na=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+        a=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\n\
+        a=ptime:20\r\n";
+
+    #[test]
+    fn inbound_answer_takes_the_carriers_first_allowed_codec_and_its_event_pt() {
+        let (n, sdp) = answer(&[Codec::Pcmu, Codec::Pcma], OFFER).expect("answerable");
+        // The carrier's order wins over ours; G.729 is skipped.
+        assert_eq!(n.codec, Codec::Pcma);
+        assert_eq!(n.codecs, [(Codec::Pcma, 8)]);
+        assert_eq!(n.telephone_event_pt, Some(96));
+        assert_eq!(n.offered_telephone_event_pt, Some(96));
+        assert_eq!(n.remote, "198.51.100.7:30000".parse().expect("addr"));
+        assert_eq!(n.direction, Direction::SendRecv);
+        assert_eq!(
+            sdp,
+            "v=0\r\no=- 42 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+             m=audio 20002 RTP/AVP 8 96\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        // The carrier's configuration narrows the choice.
+        let (n, sdp) = answer(&[Codec::Pcmu], OFFER).expect("PCMU allowed");
+        assert_eq!(n.codecs, [(Codec::Pcmu, 0)]);
+        assert!(sdp.contains("m=audio 20002 RTP/AVP 0 96\r\n"), "{sdp}");
+        // No telephone-event offered: none answered.
+        let plain = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (n, sdp) = answer(&[Codec::Pcmu], plain).expect("PCMU");
+        assert_eq!(n.telephone_event_pt, None);
+        assert!(sdp.contains("m=audio 20002 RTP/AVP 0\r\n"), "{sdp}");
+        assert!(!sdp.contains("telephone-event"), "{sdp}");
+        // Dynamic G.711 keeps the carrier's number.
+        let dynamic =
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 97\r\na=rtpmap:97 PCMU/8000\r\n";
+        let (n, _) = answer(&[Codec::Pcmu], dynamic).expect("dynamic PCMU");
+        assert_eq!(n.codecs, [(Codec::Pcmu, 97)]);
+    }
+
+    #[test]
+    fn inbound_answer_mirrors_the_offered_direction() {
+        let cases = [
+            ("a=sendrecv\r\n", Direction::SendRecv, "a=sendrecv"),
+            ("a=sendonly\r\n", Direction::SendOnly, "a=recvonly"),
+            ("a=recvonly\r\n", Direction::RecvOnly, "a=sendonly"),
+            ("a=inactive\r\n", Direction::Inactive, "a=inactive"),
+            ("", Direction::SendRecv, "a=sendrecv"),
+        ];
+        for (attribute, theirs, ours) in cases {
+            let offer = format!("{OFFER}{attribute}");
+            let (n, sdp) = answer(&[Codec::Pcmu], &offer).expect("answerable");
+            assert_eq!(n.direction, theirs, "{attribute}");
+            assert!(sdp.ends_with(&format!("{ours}\r\n")), "{attribute}: {sdp}");
+        }
+        // c=0.0.0.0: the old way to offer a held stream.
+        let held = "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (n, sdp) = answer(&[Codec::Pcmu], held).expect("held offer");
+        assert_eq!(n.direction, Direction::Inactive);
+        assert!(sdp.ends_with("a=inactive\r\n"), "{sdp}");
+    }
+
+    #[test]
+    fn inbound_answer_without_a_common_codec_says_what_was_offered() {
+        let g729 = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 18 101\r\n\
+                    a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let err = answer(&[Codec::Pcmu, Codec::Pcma], g729).expect_err("G.729 only");
+        assert!(matches!(err, MediaError::NoCommonCodec(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "no common codec: the carrier offered G729/8000 (18); \
+             this carrier is configured for PCMU, PCMA"
+        );
+        // G.711 offered, but not the law this carrier is configured for.
+        let pcma = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 8\r\n";
+        assert!(matches!(
+            answer(&[Codec::Pcmu], pcma),
+            Err(MediaError::NoCommonCodec(_))
+        ));
+        assert!(matches!(
+            answer(&[], pcma),
+            Err(MediaError::NoCommonCodec(_))
+        ));
+        let disabled = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\n";
+        assert!(matches!(
+            answer(&[Codec::Pcmu], disabled),
+            Err(MediaError::NoCommonCodec(_))
+        ));
+        // No address, or a multicast one: the offer itself is bad.
+        let no_c = "v=0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let err = answer(&[Codec::Pcmu], no_c).expect_err("no c=");
+        assert!(matches!(err, MediaError::BadOffer(_)), "{err}");
+        assert_eq!(err.to_string(), "SDP offer not usable: carrier: no c= line");
+        let multicast = "v=0\r\nc=IN IP4 224.2.1.1/127\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert!(matches!(
+            answer(&[Codec::Pcmu], multicast),
+            Err(MediaError::BadOffer(_))
+        ));
+    }
+
     #[test]
     fn hostile_input_is_rejected_with_a_reason_not_a_panic() {
         let cases: &[(&str, &str)] = &[
@@ -553,6 +725,7 @@ mod tests {
                 .collect();
             if let Ok(d) = parse(&text) {
                 let _ = negotiate(&leg(), &d);
+                let _ = answer_offer(&[Codec::Pcmu, Codec::Pcma], &d);
             }
         }
     }

@@ -1,5 +1,7 @@
 //! Engine-level unit tests that need private hooks (panic injection).
-//! Behaviour over real sockets is tested in `gateway/tests/media-*.rs`.
+//! Behaviour over real sockets is tested in `gateway/tests/media-*.rs`;
+//! inbound calls in `tests/inbound_call.rs` here, with a peer of their own
+//! (`tests/peer.rs`) that answers our offer.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +11,9 @@ use str0m::{Candidate, RtcConfig};
 
 use super::*;
 
-/// An offer as a browser would make it (PCMU, PCMA, telephone-event/8000).
-fn browser_offer() -> String {
+/// A browser's `Rtc` (full ICE, host candidate `local`): PCMU, PCMA and
+/// telephone-event/8000 as PT 126, Chrome's own choice.
+fn browser_rtc(local: SocketAddr) -> Rtc {
     let mut config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
     config.codec_config().enable_pcmu(true, false);
     config.codec_config().enable_pcma(true, false);
@@ -23,8 +26,13 @@ fn browser_offer() -> String {
         FormatParams::parse_line("0-16"),
     );
     let mut rtc = config.build(Instant::now());
-    let host = Candidate::host("127.0.0.1:9".parse().expect("addr"), "udp").expect("host");
-    rtc.add_local_candidate(host);
+    rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
+    rtc
+}
+
+/// An offer as a browser would make it.
+fn browser_offer() -> String {
+    let mut rtc = browser_rtc("127.0.0.1:9".parse().expect("addr"));
     let mut change = rtc.sdp_api();
     change.add_media(MediaKind::Audio, Str0mDirection::SendRecv, None, None, None);
     let (offer, _pending) = change.apply().expect("an offer");
@@ -135,3 +143,6 @@ fn codec_names_parse_case_insensitively() {
         Some(Direction::Inactive)
     );
 }
+
+mod inbound_call;
+mod peer;

@@ -51,6 +51,14 @@ fn failure(e: &MediaError) -> MediaFailure {
     }
 }
 
+/// For a call whose media is gone (stopped, or never started).
+fn ended() -> MediaFailure {
+    MediaFailure {
+        code: 500,
+        reason: "Server Internal Error (the call's media has ended)".to_owned(),
+    }
+}
+
 impl MediaPort for EnginePort {
     fn start_outbound(
         &mut self,
@@ -76,22 +84,31 @@ impl MediaPort for EnginePort {
 
     fn start_inbound(
         &mut self,
-        _call: u64,
-        _carrier_offer: &str,
-        _codecs: &[String],
+        call: u64,
+        carrier_offer: &str,
+        codecs: &[String],
     ) -> Result<InboundSetup, MediaFailure> {
-        // TODO(issue 4): MediaEngine::start_inbound.
-        Err(MediaFailure {
-            code: 488,
-            reason: "Not Acceptable Here (inbound media is not built yet)".to_owned(),
-        })
+        let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
+        match self
+            .engine
+            .start_inbound(CallRef(call), carrier_offer, &codecs, self.events.clone())
+        {
+            Ok(media) => {
+                self.calls.insert(call, media.control);
+                Ok(InboundSetup {
+                    browser_offer: media.browser_offer,
+                    carrier_answer: media.carrier_answer,
+                })
+            }
+            Err(e) => Err(failure(&e)),
+        }
     }
 
-    fn browser_answer(&mut self, _call: u64, _sdp: &str) -> Result<(), MediaFailure> {
-        Err(MediaFailure {
-            code: 488,
-            reason: "Not Acceptable Here (inbound media is not built yet)".to_owned(),
-        })
+    fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
+        match self.calls.get(&call) {
+            Some(control) => control.browser_answer(sdp).map_err(|e| failure(&e)),
+            None => Err(ended()),
+        }
     }
 
     fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
@@ -100,10 +117,7 @@ impl MediaPort for EnginePort {
                 .carrier_answer(sdp)
                 .map(|_| ())
                 .map_err(|e| failure(&e)),
-            None => Err(MediaFailure {
-                code: 500,
-                reason: "Server Internal Error (the call's media has ended)".to_owned(),
-            }),
+            None => Err(ended()),
         }
     }
 
