@@ -1270,8 +1270,7 @@ impl Harness {
         let to = Destination::Udp(addr.parse().unwrap());
         self.sent_to(to)
             .into_iter()
-            .filter(|t| t.starts_with("INVITE "))
-            .next_back()
+            .rfind(|t| t.starts_with("INVITE "))
     }
 }
 
