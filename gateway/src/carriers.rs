@@ -97,6 +97,9 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             // Filled from the carrier's settings once the admin API has them.
             weight: 1,
             max_channels: None,
+            qualify: None,
+            register: None,
+            realm: None,
             inbound: InboundPolicy {
                 sources,
                 number_from: number_source(c.inbound_number_from),

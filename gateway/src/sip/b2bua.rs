@@ -94,6 +94,12 @@ pub struct Route {
     pub weight: u32,
     /// Concurrent calls (inbound and outbound) it takes; `None`: no limit.
     pub max_channels: Option<u32>,
+    /// OPTIONS every this often; down after repeated silence (`None`: off).
+    pub qualify: Option<Duration>,
+    /// REGISTER with this expiry (seconds) when the carrier wants it.
+    pub register: Option<u32>,
+    /// The digest realm, when the carrier names one in advance.
+    pub realm: Option<String>,
 }
 
 /// A signed-in agent, as calls need it.

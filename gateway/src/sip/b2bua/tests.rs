@@ -114,6 +114,9 @@ fn route() -> Route {
         priority: 1,
         weight: 1,
         max_channels: None,
+        qualify: None,
+        register: None,
+        realm: None,
     }
 }
 

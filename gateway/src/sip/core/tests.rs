@@ -224,6 +224,9 @@ fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
         priority: 1,
         weight: 1,
         max_channels: None,
+        qualify: None,
+        register: None,
+        realm: None,
     }
 }
 
