@@ -216,10 +216,7 @@ fn no_ack_in_64_t1_means_bye() {
     assert_eq!(now, t0 + Duration::from_secs(32));
     let out = sent(&mut call);
     let bye = out.last().unwrap();
-    assert!(
-        bye.starts_with("BYE sip:gw@gw.test;transport="),
-        "{bye}"
-    );
+    assert!(bye.starts_with("BYE sip:gw@gw.test;transport="), "{bye}");
     assert!(bye.contains("From: <sip:agent@gw.test>;tag="));
     assert!(bye.contains("To: \"Ann Caller\" <sip:+15551230000@gw.test>;tag=gwtag"));
     assert!(matches!(
