@@ -730,4 +730,54 @@ mod tests {
             Ok("+442079460958".to_owned())
         );
     }
+
+    fn ringing_in() -> IncomingView {
+        IncomingView {
+            call_id: "in-1".to_owned(),
+            caller: "+15551230000".to_owned(),
+            caller_name: Some("Ann".to_owned()),
+            did: Some("+15550100100".to_owned()),
+            did_label: Some("Sales line".to_owned()),
+        }
+    }
+
+    #[test]
+    fn an_incoming_call_is_answered_then_ends() {
+        let now = Instant::now();
+        let view = CallView::default().apply(CallUpdate::Incoming(ringing_in()));
+        assert_eq!(view.data_state(), "incoming");
+        assert!(view.in_call() && !view.has_controls());
+        assert_eq!(ringing_in().caller_text(), "Ann (+15551230000)");
+        assert_eq!(ringing_in().did_text(), "Sales line (+15550100100)");
+        let view = view.apply(CallUpdate::RingtoneBlocked(true));
+        assert!(view.ringtone_blocked);
+        let view = view.apply(CallUpdate::Answering);
+        assert_eq!(view.data_state(), "answering");
+        assert!(!view.ringtone_blocked && view.has_controls());
+        let view = view.apply(CallUpdate::Answered { at: now });
+        assert_eq!(view.data_state(), "connected");
+        let view = view.apply(CallUpdate::Ended {
+            reason: "x".to_owned(),
+            at: now,
+        });
+        assert_eq!(view.data_state(), "ended");
+        assert_eq!(view.ended_count, 1);
+    }
+
+    #[test]
+    fn a_missed_call_is_listed_at_once() {
+        let view = CallView::default()
+            .apply(CallUpdate::Incoming(ringing_in()))
+            .apply(CallUpdate::Missed {
+                caller: "+15551230000".to_owned(),
+                at_ms: 5,
+            });
+        assert_eq!(view.missed.len(), 1);
+        assert_eq!(
+            end_reason(&EndCause::Cancelled {
+                answered_elsewhere: true
+            }),
+            "Answered on another phone"
+        );
+    }
 }
