@@ -322,7 +322,7 @@ async fn wait_for_gathering(pc: &RtcPeerConnection, max_ms: i32) {
     if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
         return;
     }
-    let handler: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
+    let mut handler: Option<Closure<dyn FnMut()>> = None;
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         let on_change = {
             let pc = pc.clone();
@@ -334,14 +334,15 @@ async fn wait_for_gathering(pc: &RtcPeerConnection, max_ms: i32) {
             })
         };
         pc.set_onicegatheringstatechange(Some(on_change.as_ref().unchecked_ref()));
-        *handler.borrow_mut() = Some(on_change);
+        handler = Some(on_change);
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, max_ms);
         }
     });
     let _ = JsFuture::from(promise).await;
     pc.set_onicegatheringstatechange(None);
-    drop(handler.borrow_mut().take());
+    // The handler may go only now that the browser no longer holds it.
+    drop(handler);
 }
 
 /// Why a call's media could not start.

@@ -127,8 +127,8 @@ pub enum UaEvent {
 
 /// The current call: one we placed or one we were offered.
 enum PhoneCall {
-    Out(Call),
-    In(IncomingCall),
+    Out(Box<Call>),
+    In(Box<IncomingCall>),
 }
 
 impl PhoneCall {
@@ -481,7 +481,7 @@ impl Ua {
         }
         let call = Call::new(now, self.identity.clone(), request, (self.call_rng)())
             .map_err(PlaceError::Invalid)?;
-        if let Some(old) = self.call.replace(PhoneCall::Out(call)) {
+        if let Some(old) = self.call.replace(PhoneCall::Out(Box::new(call))) {
             self.finishing.push(old);
         }
         self.drain(now);
@@ -576,7 +576,7 @@ impl Ua {
                     info: call.info().clone(),
                     offer: call.offer().to_owned(),
                 });
-                if let Some(old) = self.call.replace(PhoneCall::In(call)) {
+                if let Some(old) = self.call.replace(PhoneCall::In(Box::new(call))) {
                     self.finishing.push(old);
                 }
             }
