@@ -86,7 +86,16 @@ struct Ringing {
     call_id: String,
     offer: String,
     caller: String,
-    _notification: Option<web_sys::Notification>,
+    notification: Option<web_sys::Notification>,
+}
+
+impl Drop for Ringing {
+    fn drop(&mut self) {
+        // Answered, declined or gone: the desktop notification goes too.
+        if let Some(notification) = &self.notification {
+            notification.close();
+        }
+    }
 }
 
 /// A one-shot listener on the document for the next user gesture.
@@ -183,6 +192,8 @@ impl PhoneShell {
                 preparing: true,
                 ..CallSide::default()
             };
+            // Until the INVITE is out, an incoming call gets 486.
+            inner.ua.set_dialing(true);
             seq
         };
         emit(
@@ -205,6 +216,8 @@ impl PhoneShell {
                 let current = inner.call.seq == seq && inner.call.preparing;
                 if current {
                     inner.call.preparing = false;
+                    // Still borrowed until place_call: no INVITE slips in.
+                    inner.ua.set_dialing(false);
                 }
                 current
             };
@@ -343,6 +356,7 @@ impl PhoneShell {
             let Some(call_id) = inner.call.incoming.as_ref().map(|r| r.call_id.clone()) else {
                 return;
             };
+            inner.call.end_reason = Some("You declined the call".to_owned());
             inner.ua.decline(Instant::now(), &call_id);
         }
         pump(&self.inner);
@@ -355,6 +369,7 @@ impl PhoneShell {
             if inner.call.preparing {
                 inner.call.preparing = false;
                 inner.call.seq += 1;
+                inner.ua.set_dialing(false);
                 true
             } else {
                 inner.ua.hangup(Instant::now());
@@ -726,7 +741,7 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
                 emit(
                     rc,
                     CallUpdate::Missed {
-                        caller: ringing.caller,
+                        caller: ringing.caller.clone(),
                         at_ms: js_sys::Date::now() as i64,
                     },
                 );
@@ -764,7 +779,7 @@ fn on_incoming(rc: &Rc<RefCell<Inner>>, info: shared::sip::incoming::IncomingInf
                 call_id: info.call_id.clone(),
                 offer,
                 caller: info.caller.clone(),
-                _notification: notify(&view),
+                notification: notify(&view),
             }),
             ..CallSide::default()
         };

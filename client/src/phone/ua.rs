@@ -266,6 +266,9 @@ pub struct Ua {
     /// A registrar refusal the phone cannot fix by itself (wrong or expired
     /// credential); it stays down until [`Ua::retry`].
     stopped: bool,
+    /// The shell is preparing an outbound call (microphone, offer) that
+    /// has no `Call` yet: an incoming INVITE is busy then too.
+    dialing: bool,
     /// Deadline of a sign-out in progress.
     signing_out: Option<Instant>,
     signed_out: bool,
@@ -298,6 +301,7 @@ impl Ua {
             backoff: Backoff::default(),
             link: Link::Down,
             stopped: false,
+            dialing: false,
             signing_out: None,
             signed_out: false,
             status: None,
@@ -495,6 +499,11 @@ impl Ua {
             .is_some_and(|c| c.state() != CallState::Ended)
     }
 
+    /// The shell started (`true`) or stopped preparing an outbound call.
+    pub fn set_dialing(&mut self, dialing: bool) {
+        self.dialing = dialing;
+    }
+
     /// Answers the ringing incoming call with the browser's SDP `answer`.
     pub fn answer(&mut self, now: Instant, call_id: &str, answer: String) -> Result<(), CallError> {
         let result = match &mut self.call {
@@ -557,7 +566,7 @@ impl Ua {
     /// being prepared: the shell asks with [`Ua::in_call`] before dialling,
     /// and a placed call is `in_call` from its first INVITE).
     fn incoming_invite(&mut self, now: Instant, request: rsip::Request) {
-        if self.in_call() || self.signing_out.is_some() || self.signed_out {
+        if self.in_call() || self.dialing || self.signing_out.is_some() || self.signed_out {
             let tag = format!("{:016x}", self.rng.next_u64());
             let response =
                 shared::sip::response::response_to(&request, 486, "Busy Here", Some(&tag));

@@ -252,7 +252,11 @@ impl IncomingCall {
     }
 
     /// Declines while ringing: 486 Busy Here (see the module documentation).
+    /// Does nothing in any other state.
     pub fn decline(&mut self, now: Instant) {
+        if self.ended || !matches!(self.phase, Phase::Ringing(_)) {
+            return;
+        }
         self.finish_ringing(now, 486, "Busy Here");
         self.end(EndCause::Local);
         self.drain();

@@ -645,3 +645,15 @@ fn an_incoming_call_cancelled_elsewhere_is_not_missed() {
     );
     assert!(!tab.ua.in_call());
 }
+
+#[test]
+fn an_incoming_invite_while_dialling_is_busy() {
+    let mut tab = Tab::registered_from(Tab::counting());
+    tab.ua.set_dialing(true);
+    tab.receive(&gateway_invite("in-5"));
+    assert!(tab.sent().starts_with("SIP/2.0 486 Busy Here\r\n"));
+    assert!(tab.events().is_empty());
+    tab.ua.set_dialing(false);
+    tab.receive(&gateway_invite("in-6"));
+    assert!(tab.sent().starts_with("SIP/2.0 180 Ringing\r\n"));
+}
