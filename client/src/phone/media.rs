@@ -46,17 +46,7 @@ impl Media {
     /// Opens the microphone (`mic`: a device id, or `None` for the default),
     /// makes the peer connection and the SDP offer.
     pub async fn start(mic: Option<String>) -> Result<(Media, String), StartError> {
-        let track = open_microphone(mic.as_deref())
-            .await
-            .map_err(StartError::Mic)?;
-        let config = RtcConfiguration::new();
-        config.set_ice_servers(&Array::new());
-        // Audio only, one transport: bundle everything from the start.
-        let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| {
-            track.stop();
-            StartError::Other(js_error(&e))
-        })?;
+        let (track, pc) = microphone_and_peer(mic).await?;
         let stream = MediaStream::new().map_err(|e| StartError::Other(js_error(&e)))?;
         stream.add_track(&track);
         let init = RtcRtpTransceiverInit::new();
@@ -97,16 +87,7 @@ impl Media {
         mic: Option<String>,
         offer: &str,
     ) -> Result<(Media, String), StartError> {
-        let track = open_microphone(mic.as_deref())
-            .await
-            .map_err(StartError::Mic)?;
-        let config = RtcConfiguration::new();
-        config.set_ice_servers(&Array::new());
-        let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| {
-            track.stop();
-            StartError::Other(js_error(&e))
-        })?;
+        let (track, pc) = microphone_and_peer(mic).await?;
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(on_remote_track);
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
         let fail = |pc: &RtcPeerConnection, track: &MediaStreamTrack, error: String| {
@@ -298,6 +279,26 @@ impl Media {
             .map(|d| d.sdp())
             .filter(|sdp| !sdp.is_empty())
             .ok_or_else(|| "the browser made no SDP".to_owned())
+    }
+}
+
+/// The microphone and a peer connection without STUN/TURN servers (see the
+/// module documentation), audio only on one bundled transport.
+async fn microphone_and_peer(
+    mic: Option<String>,
+) -> Result<(MediaStreamTrack, RtcPeerConnection), StartError> {
+    let track = open_microphone(mic.as_deref())
+        .await
+        .map_err(StartError::Mic)?;
+    let config = RtcConfiguration::new();
+    config.set_ice_servers(&Array::new());
+    let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
+    match RtcPeerConnection::new_with_configuration(&config) {
+        Ok(pc) => Ok((track, pc)),
+        Err(e) => {
+            track.stop();
+            Err(StartError::Other(js_error(&e)))
+        }
     }
 }
 

@@ -237,14 +237,7 @@ impl PhoneShell {
                     );
                 }
             };
-            expose_peer(&media);
-            emit(&rc, CallUpdate::MicOk);
-            let speaker = devices::chosen_speaker();
-            if !speaker.is_empty() {
-                spawn_local(async move {
-                    let _ = devices::set_speaker(&speaker).await;
-                });
-            }
+            media_ready(&rc, &media);
             let placed = {
                 let mut inner = rc.borrow_mut();
                 inner.call.media = Some(media.clone());
@@ -326,14 +319,7 @@ impl PhoneShell {
                     return pump(&rc);
                 }
             };
-            expose_peer(&media);
-            emit(&rc, CallUpdate::MicOk);
-            let speaker = devices::chosen_speaker();
-            if !speaker.is_empty() {
-                spawn_local(async move {
-                    let _ = devices::set_speaker(&speaker).await;
-                });
-            }
+            media_ready(&rc, &media);
             let answered = {
                 let mut inner = rc.borrow_mut();
                 inner.call.media = Some(media.clone());
@@ -591,6 +577,19 @@ fn refresh_devices(rc: &Rc<RefCell<Inner>>) {
             emit(&rc, CallUpdate::Devices(list));
         }
     });
+}
+
+/// The call's media is up: the test hook, the microphone notice cleared,
+/// the chosen speaker applied.
+fn media_ready(rc: &Rc<RefCell<Inner>>, media: &Media) {
+    expose_peer(media);
+    emit(rc, CallUpdate::MicOk);
+    let speaker = devices::chosen_speaker();
+    if !speaker.is_empty() {
+        spawn_local(async move {
+            let _ = devices::set_speaker(&speaker).await;
+        });
+    }
 }
 
 /// Test and diagnostics hook: the current call's `RTCPeerConnection` as

@@ -634,21 +634,11 @@ impl Call {
     /// gateway (BYE, re-INVITE, ACK for our 2xx, OPTIONS…).
     pub fn handle_request(&mut self, now: Instant, request: rsip::Request) {
         let method = request.method;
-        let from_tag = request
-            .from_header()
-            .ok()
-            .and_then(|f| header_param(f.value(), "tag"))
-            .map(str::to_owned);
-        let to_tag = request
-            .to_header()
-            .ok()
-            .and_then(|t| header_param(t.value(), "tag"))
-            .map(str::to_owned);
-        let seq = request
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.typed().ok())
-            .map(|c| c.seq);
+        let DialogIds {
+            from_tag,
+            to_tag,
+            seq,
+        } = DialogIds::of(&request);
 
         if method == rsip::Method::Ack {
             self.handle_ack(now, &request, seq);
@@ -1398,12 +1388,8 @@ impl Call {
         }
     }
 
-    /// The Contact the registration uses, with the same instance.
     fn contact(&self) -> rsip::headers::Contact {
-        rsip::headers::Contact::new(format!(
-            "<sip:{}@{};transport=ws>;+sip.instance=\"<{}>\"",
-            self.identity.contact_user, self.identity.via_host, self.identity.instance_id
-        ))
+        contact_of(&self.identity)
     }
 
     /// Remote tag, remote target and route set from a response that
@@ -1511,6 +1497,41 @@ fn to_tag(response: &rsip::Response) -> Option<String> {
 fn cseq_of_invite(response: &rsip::Response) -> Option<u32> {
     let cseq = response.cseq_header().ok()?.typed().ok()?;
     (cseq.method == rsip::Method::Invite).then_some(cseq.seq)
+}
+
+/// What places a request in a dialog and its order: the From and To tags
+/// and the CSeq number (each `None` when absent or malformed).
+pub(crate) struct DialogIds {
+    pub from_tag: Option<String>,
+    pub to_tag: Option<String>,
+    pub seq: Option<u32>,
+}
+
+impl DialogIds {
+    pub(crate) fn of(request: &rsip::Request) -> DialogIds {
+        let tag = |value: Option<&str>| {
+            value
+                .and_then(|v| header_param(v, "tag"))
+                .map(str::to_owned)
+        };
+        DialogIds {
+            from_tag: tag(request.from_header().ok().map(|f| f.value())),
+            to_tag: tag(request.to_header().ok().map(|t| t.value())),
+            seq: request
+                .cseq_header()
+                .ok()
+                .and_then(|c| c.typed().ok())
+                .map(|c| c.seq),
+        }
+    }
+}
+
+/// The Contact the registration uses, with the same instance.
+pub(crate) fn contact_of(identity: &CallerIdentity) -> rsip::headers::Contact {
+    rsip::headers::Contact::new(format!(
+        "<sip:{}@{};transport=ws>;+sip.instance=\"<{}>\"",
+        identity.contact_user, identity.via_host, identity.instance_id
+    ))
 }
 
 /// A From/To value without its `tag` parameter.

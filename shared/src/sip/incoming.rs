@@ -43,8 +43,8 @@ use rsip::prelude::*;
 use web_time::Instant;
 
 use super::call::{
-    ALLOW, Call, CallError, CallEvent, CallState, CallerIdentity, EndCause, Reoffer, header_param,
-    sdp_body,
+    ALLOW, Call, CallError, CallEvent, CallState, CallerIdentity, DialogIds, EndCause, Reoffer,
+    contact_of, header_param, sdp_body,
 };
 use super::register::Rng;
 use super::response::response_to;
@@ -150,7 +150,7 @@ impl IncomingCall {
         };
         let mut tx = ServerInvite::new(now, invite.clone(), true, timers);
         let mut ringing = response_to(&invite, 180, "Ringing", Some(&local_tag));
-        ringing.headers.push(contact(&identity).into());
+        ringing.headers.push(contact_of(&identity).into());
         // A 1xx is always allowed in Proceeding, where a new one is.
         let _ = tx.send_response(now, ringing);
         let mut call = IncomingCall {
@@ -342,21 +342,11 @@ impl IncomingCall {
     /// A request with this call's Call-ID: INVITE retransmissions, CANCEL,
     /// ACK, and once answered every in-dialog request.
     pub fn handle_request(&mut self, now: Instant, request: rsip::Request) {
-        let to_tag = request
-            .to_header()
-            .ok()
-            .and_then(|t| header_param(t.value(), "tag"))
-            .map(str::to_owned);
-        let from_tag = request
-            .from_header()
-            .ok()
-            .and_then(|f| header_param(f.value(), "tag"))
-            .map(str::to_owned);
-        let seq = request
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.typed().ok())
-            .map(|c| c.seq);
+        let DialogIds {
+            from_tag,
+            to_tag,
+            seq,
+        } = DialogIds::of(&request);
         let same_transaction =
             seq == Some(self.invite_seq) && from_tag.as_deref() == Some(self.remote_tag.as_str());
         match request.method {
@@ -503,14 +493,6 @@ impl IncomingCall {
             self.events.push_back(CallEvent::Ended(cause));
         }
     }
-}
-
-/// The Contact of our responses: the one the registration uses.
-fn contact(identity: &CallerIdentity) -> rsip::headers::Contact {
-    rsip::headers::Contact::new(format!(
-        "<sip:{}@{};transport=ws>;+sip.instance=\"<{}>\"",
-        identity.contact_user, identity.via_host, identity.instance_id
-    ))
 }
 
 /// `Reason: SIP;cause=200;text="Call completed elsewhere"` (RFC 3326; its
