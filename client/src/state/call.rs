@@ -235,24 +235,10 @@ impl CallView {
     pub fn apply(&self, update: CallUpdate) -> CallView {
         let mut next = self.clone();
         match update {
-            CallUpdate::Dialing { number } => {
-                next.phase = CallPhase::Calling { number };
-                next.muted = false;
-                next.held = false;
-                next.hold_pending = false;
-                next.early_media = false;
-                next.dtmf.clear();
-                next.notice = None;
-            }
+            CallUpdate::Dialing { number } => next.new_call(CallPhase::Calling { number }),
             CallUpdate::Incoming(view) => {
                 if !self.in_call() {
-                    next.phase = CallPhase::Incoming(view);
-                    next.muted = false;
-                    next.held = false;
-                    next.hold_pending = false;
-                    next.early_media = false;
-                    next.dtmf.clear();
-                    next.notice = None;
+                    next.new_call(CallPhase::Incoming(view));
                 }
             }
             CallUpdate::Answering => {
@@ -356,6 +342,17 @@ impl CallView {
 
     /// A call is being set up or is up (the call button is replaced by
     /// hang-up, the keypad sends tones).
+    /// A call starts in `phase`: what the last one left is cleared.
+    fn new_call(&mut self, phase: CallPhase) {
+        self.phase = phase;
+        self.muted = false;
+        self.held = false;
+        self.hold_pending = false;
+        self.early_media = false;
+        self.dtmf.clear();
+        self.notice = None;
+    }
+
     pub fn in_call(&self) -> bool {
         matches!(
             self.phase,
