@@ -798,16 +798,19 @@ fn watch_gesture(weak: Weak<RefCell<Inner>>) -> Option<GestureWatch> {
     let document = web_sys::window()?.document()?;
     let handler = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
         let Some(rc) = weak.upgrade() else { return };
-        let resumed = {
+        let watch = {
             let mut inner = rc.borrow_mut();
             if let Some(ringtone) = &inner.call.ringback {
                 ringtone.resume();
             }
             // One gesture is enough; the listener goes with the watch.
-            inner.call.gesture.take().is_some()
+            inner.call.gesture.take()
         };
-        if resumed {
+        if let Some(watch) = watch {
             emit(&rc, CallUpdate::RingtoneBlocked(false));
+            // Not dropped here: this closure is the watch's own handler,
+            // still running. A microtask later it is done.
+            spawn_local(async move { drop(watch) });
         }
     });
     for kind in ["pointerdown", "keydown"] {
