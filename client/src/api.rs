@@ -2,7 +2,7 @@
 //! Requests go with `credentials: same-origin`, so the httpOnly session
 //! cookie travels and page script never sees it.
 
-use shared::api::{ApiError, SessionInfo, SignInRequest};
+use shared::api::{ApiError, CallRecord, Page, SessionInfo, SignInRequest};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestCredentials, RequestInit, Response};
@@ -44,6 +44,15 @@ pub async fn sign_out() -> Result<(), ApiFailure> {
     let (status, body) = call("DELETE", "/api/v1/session", None).await?;
     match status {
         200..=299 | 401 => Ok(()),
+        _ => Err(failure(status, &body)),
+    }
+}
+
+/// `GET /api/v1/calls`: this agent's latest calls, newest first.
+pub async fn recent_calls(limit: u32) -> Result<Vec<CallRecord>, ApiFailure> {
+    let (status, body) = call("GET", &format!("/api/v1/calls?limit={limit}"), None).await?;
+    match status {
+        200 => decode::<Page<CallRecord>>(&body).map(|page| page.items),
         _ => Err(failure(status, &body)),
     }
 }

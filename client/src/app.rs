@@ -86,6 +86,8 @@ pub fn App() -> Html {
         let phone = phone.clone();
         Callback::from(move |command: CallCommand| match command {
             CallCommand::Dial(target, caller_id) => phone.dial(target, caller_id),
+            CallCommand::Answer => phone.answer(),
+            CallCommand::Decline => phone.decline(),
             CallCommand::Hangup => phone.hangup(),
             CallCommand::Mute(muted) => phone.set_muted(muted),
             CallCommand::ToggleHold => phone.toggle_hold(),

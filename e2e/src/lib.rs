@@ -13,6 +13,10 @@
 //! - [`http`] is a small HTTP/1.1 client for the REST API.
 //! - [`calls`]: steps of the call tests (sign in, dial, WebRTC stats, call
 //!   records).
+//! - [`incoming`]: steps of the inbound-call tests on the phone page
+//!   (ringing panel, answer, decline).
+//! - [`jssip`]: JsSIP inside Chromium, a third-party phone that can take
+//!   calls (Node has no `RTCPeerConnection`).
 //!
 //! Everything stays on loopback: no test sends a packet anywhere else.
 //!
@@ -24,6 +28,8 @@ pub mod browser;
 pub mod calls;
 pub mod gateway;
 pub mod http;
+pub mod incoming;
+pub mod jssip;
 pub mod sip;
 pub mod sipp;
 

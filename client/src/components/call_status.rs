@@ -61,7 +61,7 @@ pub fn CallStatus(props: &CallStatusProps) -> Html {
                 <span id="call-state" data-state={state} role="status">{ call.label() }</span>
             </div>
             <div class="call-info">{ detail }</div>
-            if call.in_call() {
+            if call.has_controls() {
                 <div class="call-controls">
                     <button
                         id="mute"

@@ -4,13 +4,17 @@
 mod agent;
 mod audio_settings;
 mod brand;
+mod call_history;
 mod call_status;
 mod dialer;
+mod incoming;
 mod registration_status;
 
 pub use agent::AgentBadge;
 pub use audio_settings::{AudioSettings, MicError};
 pub use brand::Brand;
+pub use call_history::CallHistory;
 pub use call_status::CallStatus;
 pub use dialer::Dialer;
+pub use incoming::IncomingCall;
 pub use registration_status::RegistrationStatus;

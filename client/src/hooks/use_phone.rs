@@ -35,6 +35,14 @@ impl PhoneHandle {
         self.with(|shell| shell.dial(target, caller_id));
     }
 
+    pub fn answer(&self) {
+        self.with(PhoneShell::answer);
+    }
+
+    pub fn decline(&self) {
+        self.with(PhoneShell::decline);
+    }
+
     pub fn hangup(&self) {
         self.with(PhoneShell::hangup);
     }

@@ -4,11 +4,13 @@ use shared::api::SessionInfo;
 use yew::prelude::*;
 
 use crate::components::{
-    AgentBadge, AudioSettings, Brand, CallStatus, Dialer, MicError, RegistrationStatus,
+    AgentBadge, AudioSettings, Brand, CallHistory, CallStatus, Dialer, IncomingCall, MicError,
+    RegistrationStatus,
 };
+use crate::hooks::use_call_history;
 use crate::phone::PhoneStatus;
 use crate::phone::media::REMOTE_AUDIO_ID;
-use crate::state::call::{CallCommand, CallView};
+use crate::state::call::{CallCommand, CallPhase, CallView};
 
 #[derive(Properties, PartialEq)]
 pub struct PhonePageProps {
@@ -35,6 +37,7 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
     let ready = props.status == PhoneStatus::Registered && !props.signing_out;
     // Once registered the dialer says it all; otherwise explain first.
     let show_state = !ready && !props.call.in_call();
+    let (records, history_error) = use_call_history(props.call.ended_count);
 
     html! {
         <div class="shell">
@@ -72,6 +75,13 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
                             }
                         </div>
                     }
+                    if let CallPhase::Incoming(incoming) = &props.call.phase {
+                        <IncomingCall
+                            call={incoming.clone()}
+                            ringtone_blocked={props.call.ringtone_blocked}
+                            on_command={props.on_command.clone()}
+                        />
+                    }
                     <MicError problem={props.call.mic_problem.clone()} />
                     <CallStatus call={props.call.clone()} on_command={props.on_command.clone()} />
                     <Dialer
@@ -88,7 +98,7 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
 
                 <section class="card calls-panel" aria-labelledby="calls-title">
                     <h2 id="calls-title" class="card-title">{ "Calls" }</h2>
-                    <p class="empty">{ "No calls yet." }</p>
+                    <CallHistory {records} missed={props.call.missed.clone()} error={history_error} />
                 </section>
             </main>
         </div>

@@ -46,17 +46,7 @@ impl Media {
     /// Opens the microphone (`mic`: a device id, or `None` for the default),
     /// makes the peer connection and the SDP offer.
     pub async fn start(mic: Option<String>) -> Result<(Media, String), StartError> {
-        let track = open_microphone(mic.as_deref())
-            .await
-            .map_err(StartError::Mic)?;
-        let config = RtcConfiguration::new();
-        config.set_ice_servers(&Array::new());
-        // Audio only, one transport: bundle everything from the start.
-        let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| {
-            track.stop();
-            StartError::Other(js_error(&e))
-        })?;
+        let (track, pc) = microphone_and_peer(mic).await?;
         let stream = MediaStream::new().map_err(|e| StartError::Other(js_error(&e)))?;
         stream.add_track(&track);
         let init = RtcRtpTransceiverInit::new();
@@ -64,19 +54,7 @@ impl Media {
         init.set_streams(&Array::of1(&stream));
         let transceiver = pc.add_transceiver_with_media_stream_track_and_init(&track, &init);
 
-        let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(|event: RtcTrackEvent| {
-            let stream = match event.streams().get(0).dyn_into::<MediaStream>() {
-                Ok(stream) => stream,
-                Err(_) => match MediaStream::new() {
-                    Ok(stream) => {
-                        stream.add_track(&event.track());
-                        stream
-                    }
-                    Err(_) => return,
-                },
-            };
-            play_remote(Some(&stream));
-        });
+        let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(on_remote_track);
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
         let media = Media {
             pc,
@@ -86,6 +64,72 @@ impl Media {
             _on_track: Rc::new(on_track),
         };
         match media.offer().await {
+            Ok(sdp) => Ok((media, sdp)),
+            Err(error) => {
+                media.close();
+                Err(StartError::Other(error))
+            }
+        }
+    }
+
+    /// For an incoming call: opens the microphone, makes the peer
+    /// connection, applies the gateway's `offer`, and returns the answer.
+    ///
+    /// The answer leaves when ICE gathering completes or after
+    /// [`GATHER_WAIT_MS`]. Gathering host candidates without STUN servers
+    /// takes milliseconds and is awaited by its event, not by polling, so a
+    /// background tab (whose timers the browser slows to 1 s or less often)
+    /// answers just as fast. Candidates are a courtesy here: the gateway is
+    /// ICE-lite, so the browser is the controlling agent, sends the
+    /// connectivity checks itself, and the gateway learns our address from
+    /// them (peer-reflexive).
+    pub async fn start_answering(
+        mic: Option<String>,
+        offer: &str,
+    ) -> Result<(Media, String), StartError> {
+        let (track, pc) = microphone_and_peer(mic).await?;
+        let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(on_remote_track);
+        pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+        let fail = |pc: &RtcPeerConnection, track: &MediaStreamTrack, error: String| {
+            track.stop();
+            pc.set_ontrack(None);
+            pc.close();
+            StartError::Other(error)
+        };
+        let description = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+        description.set_sdp(offer);
+        if let Err(e) = JsFuture::from(pc.set_remote_description(&description)).await {
+            return Err(fail(&pc, &track, js_error(&e)));
+        }
+        // addTrack takes the audio transceiver the offer created (one that
+        // never sent) and makes it sendrecv.
+        let stream = MediaStream::new().map_err(|e| fail(&pc, &track, js_error(&e)))?;
+        stream.add_track(&track);
+        pc.add_track_0(&track, &stream);
+        let Some(transceiver) = pc
+            .get_transceivers()
+            .iter()
+            .find_map(|t| t.dyn_into::<RtcRtpTransceiver>().ok())
+        else {
+            return Err(fail(&pc, &track, "the offer has no audio".to_owned()));
+        };
+        transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+        let media = Media {
+            pc,
+            transceiver,
+            track: Rc::new(RefCell::new(track)),
+            muted: Rc::new(Cell::new(false)),
+            _on_track: Rc::new(on_track),
+        };
+        let answered = async {
+            let answer = JsFuture::from(media.pc.create_answer())
+                .await
+                .map_err(|e| js_error(&e))?;
+            media.set_local(&answer, RtcSdpType::Answer).await?;
+            wait_for_gathering(&media.pc, GATHER_WAIT_MS).await;
+            media.local_sdp()
+        };
+        match answered.await {
             Ok(sdp) => Ok((media, sdp)),
             Err(error) => {
                 media.close();
@@ -236,6 +280,70 @@ impl Media {
             .filter(|sdp| !sdp.is_empty())
             .ok_or_else(|| "the browser made no SDP".to_owned())
     }
+}
+
+/// The microphone and a peer connection without STUN/TURN servers (see the
+/// module documentation), audio only on one bundled transport.
+async fn microphone_and_peer(
+    mic: Option<String>,
+) -> Result<(MediaStreamTrack, RtcPeerConnection), StartError> {
+    let track = open_microphone(mic.as_deref())
+        .await
+        .map_err(StartError::Mic)?;
+    let config = RtcConfiguration::new();
+    config.set_ice_servers(&Array::new());
+    let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
+    match RtcPeerConnection::new_with_configuration(&config) {
+        Ok(pc) => Ok((track, pc)),
+        Err(e) => {
+            track.stop();
+            Err(StartError::Other(js_error(&e)))
+        }
+    }
+}
+
+/// Plays the far end's track on `audio#remote-audio`.
+fn on_remote_track(event: RtcTrackEvent) {
+    let stream = match event.streams().get(0).dyn_into::<MediaStream>() {
+        Ok(stream) => stream,
+        Err(_) => match MediaStream::new() {
+            Ok(stream) => {
+                stream.add_track(&event.track());
+                stream
+            }
+            Err(_) => return,
+        },
+    };
+    play_remote(Some(&stream));
+}
+
+/// Resolves when ICE gathering completes (by its event, which background
+/// tabs do not delay) or after `max_ms` (a timer, which they may).
+async fn wait_for_gathering(pc: &RtcPeerConnection, max_ms: i32) {
+    if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+        return;
+    }
+    let mut handler: Option<Closure<dyn FnMut()>> = None;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let on_change = {
+            let pc = pc.clone();
+            let resolve = resolve.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+                    let _ = resolve.call0(&JsValue::NULL);
+                }
+            })
+        };
+        pc.set_onicegatheringstatechange(Some(on_change.as_ref().unchecked_ref()));
+        handler = Some(on_change);
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, max_ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+    pc.set_onicegatheringstatechange(None);
+    // The handler may go only now that the browser no longer holds it.
+    drop(handler);
 }
 
 /// Why a call's media could not start.

@@ -31,7 +31,7 @@ use super::ids;
 use super::media::{Media, StartError};
 use super::ringback::Ringback;
 use super::ua::{Command, PhoneStatus, Ua, UaEvent};
-use crate::state::call::{CallUpdate, end_reason, refusal};
+use crate::state::call::{CallUpdate, IncomingView, end_reason, refusal};
 
 /// sessionStorage key of this tab's RFC 5626 instance id.
 const INSTANCE_KEY: &str = "dialer.sip-instance";
@@ -74,6 +74,47 @@ struct CallSide {
     /// Said instead of the SIP reason when the call ends (we hung up
     /// because the media failed).
     end_reason: Option<String>,
+    /// An incoming call ringing here: its Call-ID, offer and caller.
+    incoming: Option<Ringing>,
+    /// Answer was pressed; the media is being prepared.
+    answering: bool,
+    /// The next click or key resumes a ringtone the browser held back.
+    gesture: Option<GestureWatch>,
+}
+
+struct Ringing {
+    call_id: String,
+    offer: String,
+    caller: String,
+    notification: Option<web_sys::Notification>,
+}
+
+impl Drop for Ringing {
+    fn drop(&mut self) {
+        // Answered, declined or gone: the desktop notification goes too.
+        if let Some(notification) = &self.notification {
+            notification.close();
+        }
+    }
+}
+
+/// A one-shot listener on the document for the next user gesture.
+struct GestureWatch {
+    handler: Closure<dyn FnMut(Event)>,
+}
+
+impl Drop for GestureWatch {
+    fn drop(&mut self) {
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            for kind in ["pointerdown", "keydown"] {
+                let _ = document.remove_event_listener_with_callback_and_bool(
+                    kind,
+                    self.handler.as_ref().unchecked_ref(),
+                    true,
+                );
+            }
+        }
+    }
 }
 
 /// An open (or opening) WebSocket and the handlers attached to it.
@@ -151,6 +192,8 @@ impl PhoneShell {
                 preparing: true,
                 ..CallSide::default()
             };
+            // Until the INVITE is out, an incoming call gets 486.
+            inner.ua.set_dialing(true);
             seq
         };
         emit(
@@ -173,6 +216,8 @@ impl PhoneShell {
                 let current = inner.call.seq == seq && inner.call.preparing;
                 if current {
                     inner.call.preparing = false;
+                    // Still borrowed until place_call: no INVITE slips in.
+                    inner.ua.set_dialing(false);
                 }
                 current
             };
@@ -192,14 +237,7 @@ impl PhoneShell {
                     );
                 }
             };
-            expose_peer(&media);
-            emit(&rc, CallUpdate::MicOk);
-            let speaker = devices::chosen_speaker();
-            if !speaker.is_empty() {
-                spawn_local(async move {
-                    let _ = devices::set_speaker(&speaker).await;
-                });
-            }
+            media_ready(&rc, &media);
             let placed = {
                 let mut inner = rc.borrow_mut();
                 inner.call.media = Some(media.clone());
@@ -229,6 +267,87 @@ impl PhoneShell {
         });
     }
 
+    /// Answers the ringing incoming call: microphone, peer connection with
+    /// the gateway's offer, the browser's answer, then 200 OK.
+    pub fn answer(&self) {
+        let (call_id, offer, seq) = {
+            let mut inner = self.inner.borrow_mut();
+            let call = &mut inner.call;
+            let Some(ringing) = call.incoming.as_ref().filter(|_| !call.answering) else {
+                return;
+            };
+            call.answering = true;
+            call.ringback = None;
+            call.gesture = None;
+            (ringing.call_id.clone(), ringing.offer.clone(), call.seq)
+        };
+        emit(&self.inner, CallUpdate::Answering);
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let started = Media::start_answering(devices::chosen_mic(), &offer).await;
+            let Some(rc) = weak.upgrade() else {
+                if let Ok((media, _)) = started {
+                    media.close();
+                }
+                return;
+            };
+            let current = {
+                let inner = rc.borrow();
+                inner.call.seq == seq && inner.call.incoming.is_some()
+            };
+            let (media, answer) = match started {
+                Ok(started) if current => started,
+                // Cancelled while the microphone was being opened.
+                Ok((media, _)) => return media.close(),
+                Err(_) if !current => return,
+                Err(error) => {
+                    let reason = match error {
+                        StartError::Mic(problem) => {
+                            let reason = problem.explanation();
+                            emit(&rc, CallUpdate::MicFailed(problem));
+                            reason
+                        }
+                        StartError::Other(error) => {
+                            format!("The call could not be answered: {error}.")
+                        }
+                    };
+                    {
+                        let mut inner = rc.borrow_mut();
+                        inner.call.end_reason = Some(reason);
+                        inner.ua.decline(Instant::now(), &call_id);
+                    }
+                    return pump(&rc);
+                }
+            };
+            media_ready(&rc, &media);
+            let answered = {
+                let mut inner = rc.borrow_mut();
+                inner.call.media = Some(media.clone());
+                inner.ua.answer(Instant::now(), &call_id, answer)
+            };
+            if answered.is_err() {
+                // The caller gave up in the meantime: its Ended is on the way.
+                media.close();
+                rc.borrow_mut().call.media = None;
+            }
+            pump(&rc);
+            refresh_devices(&rc);
+        });
+    }
+
+    /// Declines the ringing incoming call (486 Busy Here).
+    pub fn decline(&self) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let Some(call_id) = inner.call.incoming.as_ref().map(|r| r.call_id.clone()) else {
+                return;
+            };
+            inner.call.end_reason = Some("You declined the call".to_owned());
+            inner.ua.decline(Instant::now(), &call_id);
+        }
+        pump(&self.inner);
+    }
+
     /// Hangs up (CANCEL or BYE), or stops a call still getting its media.
     pub fn hangup(&self) {
         let preparing = {
@@ -236,6 +355,7 @@ impl PhoneShell {
             if inner.call.preparing {
                 inner.call.preparing = false;
                 inner.call.seq += 1;
+                inner.ua.set_dialing(false);
                 true
             } else {
                 inner.ua.hangup(Instant::now());
@@ -429,6 +549,8 @@ impl PhoneShell {
         inner.call.seq += 1;
         inner.call.preparing = false;
         inner.call.ringback = None;
+        inner.call.gesture = None;
+        inner.call.incoming = None;
         if let Some(media) = inner.call.media.take() {
             media.close();
         }
@@ -455,6 +577,19 @@ fn refresh_devices(rc: &Rc<RefCell<Inner>>) {
             emit(&rc, CallUpdate::Devices(list));
         }
     });
+}
+
+/// The call's media is up: the test hook, the microphone notice cleared,
+/// the chosen speaker applied.
+fn media_ready(rc: &Rc<RefCell<Inner>>, media: &Media) {
+    expose_peer(media);
+    emit(rc, CallUpdate::MicOk);
+    let speaker = devices::chosen_speaker();
+    if !speaker.is_empty() {
+        spawn_local(async move {
+            let _ = devices::set_speaker(&speaker).await;
+        });
+    }
 }
 
 /// Test and diagnostics hook: the current call's `RTCPeerConnection` as
@@ -527,6 +662,8 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
                 let mut inner = rc.borrow_mut();
                 inner.call.answered = true;
                 inner.call.ringback = None;
+                inner.call.incoming = None;
+                inner.call.answering = false;
             }
             emit(rc, CallUpdate::Answered { at: Instant::now() });
         }
@@ -580,16 +717,34 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
             });
         }
         CallEvent::Ended(cause) => {
-            let reason = {
+            let (reason, ringing) = {
                 let mut inner = rc.borrow_mut();
                 let call = &mut inner.call;
                 call.ringback = None;
+                call.gesture = None;
+                call.answering = false;
+                let ringing = call.incoming.take();
                 call.preparing = false;
                 if let Some(media) = call.media.take() {
                     media.close();
                 }
-                call.end_reason.take()
+                (call.end_reason.take(), ringing)
             };
+            if let (
+                Some(ringing),
+                EndCause::Cancelled {
+                    answered_elsewhere: false,
+                },
+            ) = (ringing, &cause)
+            {
+                emit(
+                    rc,
+                    CallUpdate::Missed {
+                        caller: ringing.caller.clone(),
+                        at_ms: js_sys::Date::now() as i64,
+                    },
+                );
+            }
             emit(
                 rc,
                 CallUpdate::Ended {
@@ -601,12 +756,95 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
     }
 }
 
+/// An INVITE rings this phone: the panel, the ringtone (or the hint that
+/// it waits for a click), a desktop notification if allowed.
+fn on_incoming(rc: &Rc<RefCell<Inner>>, info: shared::sip::incoming::IncomingInfo, offer: String) {
+    let view = IncomingView {
+        call_id: info.call_id.clone(),
+        caller: info.caller.clone(),
+        caller_name: info.caller_name.clone(),
+        did: info.did.clone(),
+        did_label: info.did_label.clone(),
+    };
+    let blocked = {
+        let mut inner = rc.borrow_mut();
+        let seq = inner.call.seq + 1;
+        let ringtone = Ringback::ringtone(&devices::chosen_speaker());
+        let blocked = ringtone.as_ref().is_some_and(Ringback::is_suspended);
+        inner.call = CallSide {
+            seq,
+            ringback: ringtone,
+            incoming: Some(Ringing {
+                call_id: info.call_id.clone(),
+                offer,
+                caller: info.caller.clone(),
+                notification: notify(&view),
+            }),
+            ..CallSide::default()
+        };
+        if blocked {
+            inner.call.gesture = watch_gesture(Rc::downgrade(rc));
+        }
+        blocked
+    };
+    emit(rc, CallUpdate::Incoming(view));
+    if blocked {
+        emit(rc, CallUpdate::RingtoneBlocked(true));
+    }
+}
+
+/// Resumes the ringtone on the next click or key anywhere on the page.
+fn watch_gesture(weak: Weak<RefCell<Inner>>) -> Option<GestureWatch> {
+    let document = web_sys::window()?.document()?;
+    let handler = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+        let Some(rc) = weak.upgrade() else { return };
+        let watch = {
+            let mut inner = rc.borrow_mut();
+            if let Some(ringtone) = &inner.call.ringback {
+                ringtone.resume();
+            }
+            // One gesture is enough; the listener goes with the watch.
+            inner.call.gesture.take()
+        };
+        if let Some(watch) = watch {
+            emit(&rc, CallUpdate::RingtoneBlocked(false));
+            // Not dropped here: this closure is the watch's own handler,
+            // still running. A microtask later it is done.
+            spawn_local(async move { drop(watch) });
+        }
+    });
+    for kind in ["pointerdown", "keydown"] {
+        document
+            .add_event_listener_with_callback_and_bool(kind, handler.as_ref().unchecked_ref(), true)
+            .ok()?;
+    }
+    Some(GestureWatch { handler })
+}
+
+/// A desktop notification for the call, if the person allowed them
+/// (this page never asks: the browser's site settings do).
+fn notify(view: &IncomingView) -> Option<web_sys::Notification> {
+    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+        return None;
+    }
+    let options = web_sys::NotificationOptions::new();
+    let did = view.did_text();
+    if !did.is_empty() {
+        options.set_body(&format!("To {did}"));
+    }
+    options.set_tag("dialer-incoming-call");
+    options.set_require_interaction(true);
+    let title = format!("Incoming call from {}", view.caller_text());
+    web_sys::Notification::new_with_options(&title, &options).ok()
+}
+
 /// Carries out what the `Ua` asks for, tells the page, re-arms the timer.
 /// Callbacks run after the borrow ends, so they may call back into the shell.
 fn pump(rc: &Rc<RefCell<Inner>>) {
     let mut statuses = Vec::new();
     let mut finished = Vec::new();
     let mut call_events = Vec::new();
+    let mut incoming = Vec::new();
     let on_status = {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
@@ -637,6 +875,7 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
                 UaEvent::Status(status) => statuses.push(status),
                 UaEvent::SignedOut => finished.append(&mut inner.on_signed_out),
                 UaEvent::Call(event) => call_events.push(event),
+                UaEvent::Incoming { info, offer } => incoming.push((info, offer)),
             }
         }
         inner.timer = inner.ua.poll_timeout().map(|at| {
@@ -663,6 +902,9 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
         .any(|e| matches!(e, CallEvent::RemoteAnswer { early: true, .. }))
     {
         rc.borrow_mut().call.early_media = true;
+    }
+    for (info, offer) in incoming {
+        on_incoming(rc, info, offer);
     }
     for event in call_events {
         on_call_event(rc, event);

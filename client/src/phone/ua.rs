@@ -6,8 +6,13 @@
 //!
 //! Calls ride on the same link: [`Ua::place_call`] starts a
 //! [`shared::sip::call::Call`], frames are routed to it by Call-ID, and what
-//! it reports comes out as [`UaEvent::Call`]. One call at a time; an ended
-//! call that still finishes its CANCEL or BYE is kept until it is done.
+//! it reports comes out as [`UaEvent::Call`]. An INVITE from the gateway
+//! starts a [`shared::sip::incoming::IncomingCall`] and is announced as
+//! [`UaEvent::Incoming`]; the shell answers it with [`Ua::answer`] or
+//! [`Ua::decline`], and from then on it is "the call" like an outbound one.
+//! One call at a time, either way: an INVITE while busy gets 486 Busy Here.
+//! An ended call that still finishes its CANCEL, BYE or final response is
+//! kept until it is done.
 //!
 //! ```text
 //!             start()                 open                  2xx
@@ -28,9 +33,11 @@ use rsip::headers::UntypedHeader;
 use shared::sip::call::{
     Call, CallError, CallEvent, CallRequest, CallState, CallerIdentity, Reoffer,
 };
+use shared::sip::incoming::{IncomingCall, IncomingInfo};
 use shared::sip::register::{
     Registration, RegistrationConfig, RegistrationEvent, RegistrationState, Rng, status_line_reason,
 };
+use shared::sip::transaction::Timers;
 use shared::sip::{Inbound, Limits, Transport, inbound};
 use web_time::Instant;
 
@@ -109,6 +116,106 @@ pub enum UaEvent {
     SignedOut,
     /// News of the current call.
     Call(CallEvent),
+    /// An INVITE from the gateway is ringing this phone: show it, then
+    /// [`Ua::answer`] (with the browser's answer to `offer`) or
+    /// [`Ua::decline`]. Its end comes as [`UaEvent::Call`] too.
+    Incoming {
+        info: IncomingInfo,
+        offer: String,
+    },
+}
+
+/// The current call: one we placed or one we were offered.
+enum PhoneCall {
+    Out(Box<Call>),
+    In(Box<IncomingCall>),
+}
+
+impl PhoneCall {
+    fn call_id(&self) -> &str {
+        match self {
+            PhoneCall::Out(c) => c.call_id(),
+            PhoneCall::In(c) => c.call_id(),
+        }
+    }
+    fn state(&self) -> CallState {
+        match self {
+            PhoneCall::Out(c) => c.state(),
+            PhoneCall::In(c) => c.state(),
+        }
+    }
+    fn is_terminated(&self) -> bool {
+        match self {
+            PhoneCall::Out(c) => c.is_terminated(),
+            PhoneCall::In(c) => c.is_terminated(),
+        }
+    }
+    fn hangup(&mut self, now: Instant) {
+        match self {
+            PhoneCall::Out(c) => c.hangup(now),
+            PhoneCall::In(c) => c.hangup(now),
+        }
+    }
+    fn reoffer(&mut self, now: Instant, reoffer: Reoffer, offer: String) -> Result<(), CallError> {
+        match self {
+            PhoneCall::Out(c) => c.reoffer(now, reoffer, offer),
+            PhoneCall::In(c) => c.reoffer(now, reoffer, offer),
+        }
+    }
+    fn accept_offer(&mut self, now: Instant, answer: String) -> Result<(), CallError> {
+        match self {
+            PhoneCall::Out(c) => c.accept_offer(now, answer),
+            PhoneCall::In(c) => c.accept_offer(now, answer),
+        }
+    }
+    fn reject_offer(&mut self, now: Instant) -> Result<(), CallError> {
+        match self {
+            PhoneCall::Out(c) => c.reject_offer(now),
+            PhoneCall::In(c) => c.reject_offer(now),
+        }
+    }
+    fn transport_lost(&mut self) {
+        match self {
+            PhoneCall::Out(c) => c.transport_lost(),
+            PhoneCall::In(c) => c.transport_lost(),
+        }
+    }
+    fn handle_response(&mut self, now: Instant, response: rsip::Response, reason: Option<&str>) {
+        match self {
+            PhoneCall::Out(c) => c.handle_response(now, response, reason),
+            PhoneCall::In(c) => c.handle_response(now, response, reason),
+        }
+    }
+    fn handle_request(&mut self, now: Instant, request: rsip::Request) {
+        match self {
+            PhoneCall::Out(c) => c.handle_request(now, request),
+            PhoneCall::In(c) => c.handle_request(now, request),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            PhoneCall::Out(c) => c.handle_timeout(now),
+            PhoneCall::In(c) => c.handle_timeout(now),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            PhoneCall::Out(c) => c.poll_timeout(),
+            PhoneCall::In(c) => c.poll_timeout(),
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<rsip::SipMessage> {
+        match self {
+            PhoneCall::Out(c) => c.poll_transmit(),
+            PhoneCall::In(c) => c.poll_transmit(),
+        }
+    }
+    fn poll_event(&mut self) -> Option<CallEvent> {
+        match self {
+            PhoneCall::Out(c) => c.poll_event(),
+            PhoneCall::In(c) => c.poll_event(),
+        }
+    }
 }
 
 /// Why a call could not be placed.
@@ -150,15 +257,18 @@ pub struct Ua {
     identity: CallerIdentity,
     call_rng: RngFactory,
     /// The current call, until it is over and done.
-    call: Option<Call>,
+    call: Option<PhoneCall>,
     /// Ended calls still finishing a CANCEL or BYE; they report nothing more.
-    finishing: Vec<Call>,
+    finishing: Vec<PhoneCall>,
     rng: Box<dyn Rng>,
     backoff: Backoff,
     link: Link,
     /// A registrar refusal the phone cannot fix by itself (wrong or expired
     /// credential); it stays down until [`Ua::retry`].
     stopped: bool,
+    /// The shell is preparing an outbound call (microphone, offer) that
+    /// has no `Call` yet: an incoming INVITE is busy then too.
+    dialing: bool,
     /// Deadline of a sign-out in progress.
     signing_out: Option<Instant>,
     signed_out: bool,
@@ -191,6 +301,7 @@ impl Ua {
             backoff: Backoff::default(),
             link: Link::Down,
             stopped: false,
+            dialing: false,
             signing_out: None,
             signed_out: false,
             status: None,
@@ -253,6 +364,11 @@ impl Ua {
             Inbound::Request { request } => {
                 if let Some(call) = self.call_for(call_id(&request.headers)) {
                     call.handle_request(now, request);
+                    self.drain(now);
+                    return;
+                }
+                if request.method == rsip::Method::Invite && !has_to_tag(&request) {
+                    self.incoming_invite(now, request);
                     self.drain(now);
                     return;
                 }
@@ -349,7 +465,7 @@ impl Ua {
             Link::Open => {
                 let calls = self.call.iter().chain(&self.finishing);
                 calls
-                    .filter_map(Call::poll_timeout)
+                    .filter_map(PhoneCall::poll_timeout)
                     .chain(self.registration.poll_timeout())
                     .min()
             }
@@ -369,7 +485,7 @@ impl Ua {
         }
         let call = Call::new(now, self.identity.clone(), request, (self.call_rng)())
             .map_err(PlaceError::Invalid)?;
-        if let Some(old) = self.call.replace(call) {
+        if let Some(old) = self.call.replace(PhoneCall::Out(Box::new(call))) {
             self.finishing.push(old);
         }
         self.drain(now);
@@ -381,6 +497,32 @@ impl Ua {
         self.call
             .as_ref()
             .is_some_and(|c| c.state() != CallState::Ended)
+    }
+
+    /// The shell started (`true`) or stopped preparing an outbound call.
+    pub fn set_dialing(&mut self, dialing: bool) {
+        self.dialing = dialing;
+    }
+
+    /// Answers the ringing incoming call with the browser's SDP `answer`.
+    pub fn answer(&mut self, now: Instant, call_id: &str, answer: String) -> Result<(), CallError> {
+        let result = match &mut self.call {
+            Some(PhoneCall::In(call)) if call.call_id() == call_id => call.answer(now, answer),
+            _ => Err(CallError::NoOfferPending),
+        };
+        self.drain(now);
+        result
+    }
+
+    /// Declines the ringing incoming call (486 Busy Here).
+    pub fn decline(&mut self, now: Instant, call_id: &str) {
+        if let Some(PhoneCall::In(call)) = &mut self.call
+            && call.call_id() == call_id
+            && call.state() == CallState::Ringing
+        {
+            call.decline(now);
+        }
+        self.drain(now);
     }
 
     /// Hangs up the current call, if any (CANCEL or BYE).
@@ -420,8 +562,39 @@ impl Ua {
         result
     }
 
+    /// A new INVITE from the gateway: ring, or 486 when a call is on (or
+    /// being prepared: the shell asks with [`Ua::in_call`] before dialling,
+    /// and a placed call is `in_call` from its first INVITE).
+    fn incoming_invite(&mut self, now: Instant, request: rsip::Request) {
+        if self.in_call() || self.dialing || self.signing_out.is_some() || self.signed_out {
+            let tag = format!("{:016x}", self.rng.next_u64());
+            let response =
+                shared::sip::response::response_to(&request, 486, "Busy Here", Some(&tag));
+            self.commands.push_back(Command::Send(response.to_string()));
+            return;
+        }
+        match IncomingCall::new(
+            now,
+            self.identity.clone(),
+            request,
+            (self.call_rng)(),
+            Timers::default(),
+        ) {
+            Ok(call) => {
+                self.events.push_back(UaEvent::Incoming {
+                    info: call.info().clone(),
+                    offer: call.offer().to_owned(),
+                });
+                if let Some(old) = self.call.replace(PhoneCall::In(Box::new(call))) {
+                    self.finishing.push(old);
+                }
+            }
+            Err(response) => self.commands.push_back(Command::Send(response.to_string())),
+        }
+    }
+
     /// The call (current or finishing) with this Call-ID.
-    fn call_for(&mut self, call_id: Option<&str>) -> Option<&mut Call> {
+    fn call_for(&mut self, call_id: Option<&str>) -> Option<&mut PhoneCall> {
         let call_id = call_id?;
         self.call
             .iter_mut()
@@ -508,7 +681,7 @@ impl Ua {
             while call.poll_event().is_some() {}
         }
         self.finishing.retain(|c| !c.is_terminated());
-        if self.call.as_ref().is_some_and(Call::is_terminated) {
+        if self.call.as_ref().is_some_and(PhoneCall::is_terminated) {
             self.call = None;
         }
     }
@@ -554,14 +727,22 @@ fn call_id(headers: &rsip::Headers) -> Option<&str> {
     })
 }
 
+/// A request inside a dialog carries a To tag; a new INVITE does not.
+fn has_to_tag(request: &rsip::Request) -> bool {
+    request.headers.iter().any(|h| match h {
+        rsip::Header::To(to) => shared::sip::response::has_tag(to.value()),
+        _ => false,
+    })
+}
+
 /// Failures worth another try on a fresh connection, after the backoff.
 fn is_transient(code: u16) -> bool {
     matches!(code, 408 | 480 | 500 | 502 | 503 | 504)
 }
 
-/// The answer to a request from the gateway. This phone takes no calls yet:
-/// OPTIONS is answered 200, ACK not at all, anything else 405 (or 501 for a
-/// method rsip does not know).
+/// The answer to a request outside any call (new INVITEs are taken before):
+/// OPTIONS is answered 200, ACK not at all, BYE and CANCEL 481, anything
+/// else 405 (or 501 for a method rsip does not know).
 /// Methods rsip cannot represent never get here: `inbound` answers them 501.
 fn answer_request(request: &rsip::Request, tag: &str) -> Option<String> {
     use rsip::headers::UntypedHeader;
@@ -570,6 +751,8 @@ fn answer_request(request: &rsip::Request, tag: &str) -> Option<String> {
     let (code, reason) = match request.method {
         rsip::Method::Ack => return None,
         rsip::Method::Options => (200, "OK"),
+        // A call that is over (or never was ours).
+        rsip::Method::Bye | rsip::Method::Cancel => (481, "Call/Transaction Does Not Exist"),
         _ => (405, "Method Not Allowed"),
     };
     let mut response = response_to(request, code, reason, Some(tag));

@@ -19,6 +19,10 @@ pub enum CallPhase {
     Calling { number: String },
     /// The far end is alerting.
     Ringing { number: String },
+    /// An incoming call is ringing this phone (`#incoming-call`).
+    Incoming(IncomingView),
+    /// Answer was pressed: microphone, peer connection, 200 OK.
+    Answering { number: String },
     /// Answered at `since` (held or not: see [`CallView::held`]).
     Connected { number: String, since: Instant },
     /// Over; `reason` is for the person, `lasted` the connected time.
@@ -27,6 +31,43 @@ pub enum CallPhase {
         reason: String,
         lasted: Option<Duration>,
     },
+}
+
+/// Who is calling and what they dialled, as `#incoming-call` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingView {
+    pub call_id: String,
+    pub caller: String,
+    pub caller_name: Option<String>,
+    pub did: Option<String>,
+    pub did_label: Option<String>,
+}
+
+impl IncomingView {
+    /// `#incoming-caller`: "Ann Caller (+15551230000)" or the number.
+    pub fn caller_text(&self) -> String {
+        match &self.caller_name {
+            Some(name) if name != &self.caller => format!("{name} ({})", self.caller),
+            _ => self.caller.clone(),
+        }
+    }
+
+    /// `#incoming-did`: "Sales line (+15550100100)", or what there is.
+    pub fn did_text(&self) -> String {
+        match (&self.did_label, &self.did) {
+            (Some(label), Some(did)) => format!("{label} ({did})"),
+            (Some(only), None) | (None, Some(only)) => only.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A missed call shown in `#call-history` before its record arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissedCall {
+    pub caller: String,
+    /// Unix milliseconds.
+    pub at_ms: i64,
 }
 
 /// Why the microphone cannot be used, from the `DOMException` name of
@@ -108,6 +149,18 @@ pub enum CallUpdate {
         number: String,
     },
     Ringing,
+    /// An INVITE from the gateway rings this phone.
+    Incoming(IncomingView),
+    /// Answer was pressed.
+    Answering,
+    /// The caller hung up before anyone answered (not "answered
+    /// elsewhere"); `at_ms` is Unix milliseconds.
+    Missed {
+        caller: String,
+        at_ms: i64,
+    },
+    /// The ringtone waits for a click (the browser's autoplay policy).
+    RingtoneBlocked(bool),
     /// The far end's audio plays before the answer (183 with SDP).
     EarlyMedia,
     Answered {
@@ -144,6 +197,8 @@ pub enum CallUpdate {
 pub enum CallCommand {
     /// Call a number, presenting a caller ID (`None`: the carrier's).
     Dial(E164, Option<E164>),
+    Answer,
+    Decline,
     Hangup,
     Mute(bool),
     ToggleHold,
@@ -168,20 +223,38 @@ pub struct CallView {
     pub notice: Option<String>,
     pub mic_problem: Option<MicProblem>,
     pub devices: Devices,
+    /// `#ringtone-blocked` is shown.
+    pub ringtone_blocked: bool,
+    /// Missed calls seen by this tab, newest first, shown at once.
+    pub missed: Vec<MissedCall>,
+    /// One more every time a call ends: the call history reloads.
+    pub ended_count: u32,
 }
 
 impl CallView {
     pub fn apply(&self, update: CallUpdate) -> CallView {
         let mut next = self.clone();
         match update {
-            CallUpdate::Dialing { number } => {
-                next.phase = CallPhase::Calling { number };
-                next.muted = false;
-                next.held = false;
-                next.hold_pending = false;
-                next.early_media = false;
-                next.dtmf.clear();
-                next.notice = None;
+            CallUpdate::Dialing { number } => next.new_call(CallPhase::Calling { number }),
+            CallUpdate::Incoming(view) => {
+                if !self.in_call() {
+                    next.new_call(CallPhase::Incoming(view));
+                }
+            }
+            CallUpdate::Answering => {
+                if let CallPhase::Incoming(view) = &self.phase {
+                    next.phase = CallPhase::Answering {
+                        number: view.caller.clone(),
+                    };
+                    next.ringtone_blocked = false;
+                }
+            }
+            CallUpdate::Missed { caller, at_ms } => {
+                next.missed.insert(0, MissedCall { caller, at_ms });
+                next.missed.truncate(20);
+            }
+            CallUpdate::RingtoneBlocked(blocked) => {
+                next.ringtone_blocked = blocked && matches!(self.phase, CallPhase::Incoming(_));
             }
             CallUpdate::Ringing => {
                 if let CallPhase::Calling { number } = &self.phase {
@@ -196,7 +269,10 @@ impl CallView {
                 }
             }
             CallUpdate::Answered { at } => {
-                if let CallPhase::Calling { number } | CallPhase::Ringing { number } = &self.phase {
+                if let CallPhase::Calling { number }
+                | CallPhase::Ringing { number }
+                | CallPhase::Answering { number } = &self.phase
+                {
                     next.phase = CallPhase::Connected {
                         number: number.clone(),
                         since: at,
@@ -232,7 +308,9 @@ impl CallView {
                 let number = match &self.phase {
                     CallPhase::Calling { number }
                     | CallPhase::Ringing { number }
+                    | CallPhase::Answering { number }
                     | CallPhase::Connected { number, .. } => number.clone(),
+                    CallPhase::Incoming(view) => view.caller.clone(),
                     // A late second report changes nothing.
                     CallPhase::Ended { .. } | CallPhase::Idle => return next,
                 };
@@ -246,6 +324,8 @@ impl CallView {
                 next.hold_pending = false;
                 next.early_media = false;
                 next.dtmf.clear();
+                next.ringtone_blocked = false;
+                next.ended_count = self.ended_count.wrapping_add(1);
             }
             CallUpdate::MicFailed(problem) => {
                 next.mic_problem = Some(problem);
@@ -262,11 +342,31 @@ impl CallView {
 
     /// A call is being set up or is up (the call button is replaced by
     /// hang-up, the keypad sends tones).
+    /// A call starts in `phase`: what the last one left is cleared.
+    fn new_call(&mut self, phase: CallPhase) {
+        self.phase = phase;
+        self.muted = false;
+        self.held = false;
+        self.hold_pending = false;
+        self.early_media = false;
+        self.dtmf.clear();
+        self.notice = None;
+    }
+
     pub fn in_call(&self) -> bool {
         matches!(
             self.phase,
-            CallPhase::Calling { .. } | CallPhase::Ringing { .. } | CallPhase::Connected { .. }
+            CallPhase::Calling { .. }
+                | CallPhase::Ringing { .. }
+                | CallPhase::Incoming(_)
+                | CallPhase::Answering { .. }
+                | CallPhase::Connected { .. }
         )
+    }
+
+    /// Set up or up, not ringing in: the in-call controls apply.
+    pub fn has_controls(&self) -> bool {
+        self.in_call() && !matches!(self.phase, CallPhase::Incoming(_))
     }
 
     pub fn is_connected(&self) -> bool {
@@ -279,6 +379,8 @@ impl CallView {
             CallPhase::Idle => "idle",
             CallPhase::Calling { .. } => "calling",
             CallPhase::Ringing { .. } => "ringing",
+            CallPhase::Incoming(_) => "incoming",
+            CallPhase::Answering { .. } => "answering",
             CallPhase::Connected { .. } if self.held => "held",
             CallPhase::Connected { .. } => "connected",
             CallPhase::Ended { .. } => "ended",
@@ -291,6 +393,8 @@ impl CallView {
             CallPhase::Idle => "No call".to_owned(),
             CallPhase::Calling { number } => format!("Calling {number}…"),
             CallPhase::Ringing { number } => format!("Ringing {number}…"),
+            CallPhase::Incoming(view) => format!("Incoming call from {}", view.caller_text()),
+            CallPhase::Answering { number } => format!("Answering {number}…"),
             CallPhase::Connected { number, .. } if self.held => format!("On hold: {number}"),
             CallPhase::Connected { number, .. } => format!("Connected to {number}"),
             CallPhase::Ended { number, .. } => format!("Call to {number} ended"),
@@ -311,6 +415,12 @@ pub fn end_reason(cause: &EndCause) -> String {
             "Network connection lost: the call was cut off. Your phone reconnects by itself."
                 .to_owned()
         }
+        EndCause::Cancelled {
+            answered_elsewhere: true,
+        } => "Answered on another phone".to_owned(),
+        EndCause::Cancelled {
+            answered_elsewhere: false,
+        } => "Missed call: the caller hung up".to_owned(),
         EndCause::Refused { code, reason } | EndCause::Broken { code, reason } => {
             refusal(*code, reason)
         }
@@ -615,6 +725,56 @@ mod tests {
             read_number("\u{200e}+44\u{2009}20\u{2009}7946\u{2009}0958", "US")
                 .map(|n| n.to_string()),
             Ok("+442079460958".to_owned())
+        );
+    }
+
+    fn ringing_in() -> IncomingView {
+        IncomingView {
+            call_id: "in-1".to_owned(),
+            caller: "+15551230000".to_owned(),
+            caller_name: Some("Ann".to_owned()),
+            did: Some("+15550100100".to_owned()),
+            did_label: Some("Sales line".to_owned()),
+        }
+    }
+
+    #[test]
+    fn an_incoming_call_is_answered_then_ends() {
+        let now = Instant::now();
+        let view = CallView::default().apply(CallUpdate::Incoming(ringing_in()));
+        assert_eq!(view.data_state(), "incoming");
+        assert!(view.in_call() && !view.has_controls());
+        assert_eq!(ringing_in().caller_text(), "Ann (+15551230000)");
+        assert_eq!(ringing_in().did_text(), "Sales line (+15550100100)");
+        let view = view.apply(CallUpdate::RingtoneBlocked(true));
+        assert!(view.ringtone_blocked);
+        let view = view.apply(CallUpdate::Answering);
+        assert_eq!(view.data_state(), "answering");
+        assert!(!view.ringtone_blocked && view.has_controls());
+        let view = view.apply(CallUpdate::Answered { at: now });
+        assert_eq!(view.data_state(), "connected");
+        let view = view.apply(CallUpdate::Ended {
+            reason: "x".to_owned(),
+            at: now,
+        });
+        assert_eq!(view.data_state(), "ended");
+        assert_eq!(view.ended_count, 1);
+    }
+
+    #[test]
+    fn a_missed_call_is_listed_at_once() {
+        let view = CallView::default()
+            .apply(CallUpdate::Incoming(ringing_in()))
+            .apply(CallUpdate::Missed {
+                caller: "+15551230000".to_owned(),
+                at_ms: 5,
+            });
+        assert_eq!(view.missed.len(), 1);
+        assert_eq!(
+            end_reason(&EndCause::Cancelled {
+                answered_elsewhere: true
+            }),
+            "Answered on another phone"
         );
     }
 }

@@ -178,6 +178,10 @@ pub enum EndCause {
     /// The dialog broke after the answer: a 408/481 to a re-INVITE, a 2xx
     /// without an SDP answer, or no ACK for our 2xx.
     Broken { code: u16, reason: String },
+    /// An incoming call ([`super::incoming`]) was CANCELled before we
+    /// answered: answered in another tab (`Reason: SIP;cause=200`), or the
+    /// caller gave up (a missed call).
+    Cancelled { answered_elsewhere: bool },
 }
 
 /// Why a re-INVITE was sent.
@@ -379,6 +383,85 @@ impl Call {
         Ok(call)
     }
 
+    /// The dialog of an incoming call we answer (the UAS side, §12.1.1):
+    /// `invite` is the far end's INVITE, `tx` its server transaction (still
+    /// Proceeding), `local_tag` the tag already sent in our 180. The 200 with
+    /// `answer` is sent at once and retransmitted until the ACK (§13.3.1.4),
+    /// like our 200 to a re-INVITE; no ACK in 64·T1 → BYE and
+    /// [`EndCause::Broken`]. The call starts Connected; [`Call::awaiting_ack`]
+    /// says when the ACK came.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn answer_incoming(
+        now: Instant,
+        identity: CallerIdentity,
+        invite: &rsip::Request,
+        tx: ServerInvite,
+        local_tag: String,
+        answer: String,
+        rng: Box<dyn Rng>,
+        timers: Timers,
+    ) -> Option<Call> {
+        let from = invite.from_header().ok()?;
+        let remote_tag = header_param(from.value(), "tag")?.to_owned();
+        let remote_uri = from.typed().ok()?.uri;
+        let to_value = strip_tag(from.value());
+        let from_value = format!(
+            "{};tag={local_tag}",
+            strip_tag(invite.to_header().ok()?.value())
+        );
+        let seq = invite.cseq_header().ok()?.typed().ok()?.seq;
+        // §12.1.1: the UAS keeps the Record-Route values in their order.
+        let route_set = invite
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                rsip::Header::RecordRoute(rr) => Some(rr.value().trim().to_owned()),
+                _ => None,
+            })
+            .collect();
+        let mut call = Call {
+            identity,
+            rng,
+            timers,
+            target_uri: remote_uri,
+            to_value,
+            from_value,
+            caller_id: None,
+            call_id: invite.call_id_header().ok()?.value().trim().to_owned(),
+            local_tag,
+            cseq: 0,
+            remote_tag: Some(remote_tag),
+            remote_target: contact_uri(invite),
+            route_set,
+            remote_cseq: Some(seq),
+            state: CallState::Connected,
+            held: false,
+            hangup_pending: false,
+            offer: None,
+            applied_answer: None,
+            local_sdp: answer.clone(),
+            invites: Vec::new(),
+            others: Vec::new(),
+            incoming: Some(Incoming {
+                tx,
+                cseq: seq,
+                ok: None,
+            }),
+            acks: Vec::new(),
+            auth: None,
+            ended: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        call.send_ok_to_reinvite(now, invite, answer);
+        Some(call)
+    }
+
+    /// Our 2xx to an INVITE from the far end still waits for its ACK.
+    pub(crate) fn awaiting_ack(&self) -> bool {
+        self.incoming.as_ref().is_some_and(|i| i.ok.is_some())
+    }
+
     pub fn call_id(&self) -> &str {
         &self.call_id
     }
@@ -551,21 +634,11 @@ impl Call {
     /// gateway (BYE, re-INVITE, ACK for our 2xx, OPTIONS…).
     pub fn handle_request(&mut self, now: Instant, request: rsip::Request) {
         let method = request.method;
-        let from_tag = request
-            .from_header()
-            .ok()
-            .and_then(|f| header_param(f.value(), "tag"))
-            .map(str::to_owned);
-        let to_tag = request
-            .to_header()
-            .ok()
-            .and_then(|t| header_param(t.value(), "tag"))
-            .map(str::to_owned);
-        let seq = request
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.typed().ok())
-            .map(|c| c.seq);
+        let DialogIds {
+            from_tag,
+            to_tag,
+            seq,
+        } = DialogIds::of(&request);
 
         if method == rsip::Method::Ack {
             self.handle_ack(now, &request, seq);
@@ -1315,12 +1388,8 @@ impl Call {
         }
     }
 
-    /// The Contact the registration uses, with the same instance.
     fn contact(&self) -> rsip::headers::Contact {
-        rsip::headers::Contact::new(format!(
-            "<sip:{}@{};transport=ws>;+sip.instance=\"<{}>\"",
-            self.identity.contact_user, self.identity.via_host, self.identity.instance_id
-        ))
+        contact_of(&self.identity)
     }
 
     /// Remote tag, remote target and route set from a response that
@@ -1359,7 +1428,7 @@ impl Call {
 
 /// The SDP body of a message: a non-empty body whose Content-Type is
 /// `application/sdp` (or absent, with a body that looks like SDP).
-fn sdp_body(message: &impl MessageParts) -> Option<String> {
+pub(crate) fn sdp_body(message: &impl MessageParts) -> Option<String> {
     let body = message.body_bytes();
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
@@ -1384,7 +1453,7 @@ fn body_text(request: &rsip::Request) -> Option<String> {
 }
 
 /// What [`sdp_body`] and [`contact_uri`] need of requests and responses.
-trait MessageParts {
+pub(crate) trait MessageParts {
     fn body_bytes(&self) -> &[u8];
     fn header_list(&self) -> &rsip::Headers;
 }
@@ -1430,9 +1499,61 @@ fn cseq_of_invite(response: &rsip::Response) -> Option<u32> {
     (cseq.method == rsip::Method::Invite).then_some(cseq.seq)
 }
 
+/// What places a request in a dialog and its order: the From and To tags
+/// and the CSeq number (each `None` when absent or malformed).
+pub(crate) struct DialogIds {
+    pub from_tag: Option<String>,
+    pub to_tag: Option<String>,
+    pub seq: Option<u32>,
+}
+
+impl DialogIds {
+    pub(crate) fn of(request: &rsip::Request) -> DialogIds {
+        let tag = |value: Option<&str>| {
+            value
+                .and_then(|v| header_param(v, "tag"))
+                .map(str::to_owned)
+        };
+        DialogIds {
+            from_tag: tag(request.from_header().ok().map(|f| f.value())),
+            to_tag: tag(request.to_header().ok().map(|t| t.value())),
+            seq: request
+                .cseq_header()
+                .ok()
+                .and_then(|c| c.typed().ok())
+                .map(|c| c.seq),
+        }
+    }
+}
+
+/// The Contact the registration uses, with the same instance.
+pub(crate) fn contact_of(identity: &CallerIdentity) -> rsip::headers::Contact {
+    rsip::headers::Contact::new(format!(
+        "<sip:{}@{};transport=ws>;+sip.instance=\"<{}>\"",
+        identity.contact_user, identity.via_host, identity.instance_id
+    ))
+}
+
+/// A From/To value without its `tag` parameter.
+fn strip_tag(value: &str) -> String {
+    let (addr, params) = match value.rfind('>') {
+        Some(gt) => value.split_at(gt + 1),
+        None => value.split_once(';').map_or((value, ""), |(a, _)| (a, "")),
+    };
+    let mut out = addr.trim().to_owned();
+    for param in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let name = param.split('=').next().unwrap_or_default().trim();
+        if !name.eq_ignore_ascii_case("tag") {
+            out.push(';');
+            out.push_str(param);
+        }
+    }
+    out
+}
+
 /// A header parameter of a From/To value: after the `>` of a name-addr,
 /// after the first `;` of a bare addr-spec (RFC 3261 §20.10).
-fn header_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
     let params = match value.rfind('>') {
         Some(gt) => value.get(gt + 1..).unwrap_or_default(),
         None => value.split_once(';').map_or("", |(_, p)| p),

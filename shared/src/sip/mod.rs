@@ -17,6 +17,8 @@
 //! - [`transaction`]: RFC 3261 §17 client and server transactions, sans-IO.
 //! - [`call`]: the caller's side of a call (INVITE dialog, CANCEL, BYE, hold
 //!   re-INVITEs, early media), sans-IO, used by the browser phone.
+//! - [`incoming`]: the callee's side of a call (INVITE from the gateway,
+//!   180, answer with 200 until the ACK, decline 486, CANCEL), sans-IO.
 //! - [`register`]: the client side of registration (REGISTER, digest retry,
 //!   refresh, un-REGISTER), sans-IO, used by the browser phone.
 //! - [`uac`]: what any client request needs (digest answers, display names,
@@ -25,6 +27,7 @@
 pub mod call;
 pub mod digest;
 pub mod inbound;
+pub mod incoming;
 pub mod normalize;
 pub mod register;
 pub mod response;

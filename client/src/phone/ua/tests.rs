@@ -548,3 +548,112 @@ fn labels_count_whole_seconds_down() {
     assert_eq!(PhoneStatus::SignedOut.label(now), "Signed out");
     assert_eq!(PhoneStatus::SignedOut.data_state(), "unregistered");
 }
+
+fn gateway_invite(call_id: &str) -> String {
+    format!(
+        "INVITE sip:c0ntact@v1a.invalid;transport=ws SIP/2.0\r\n\
+         Via: SIP/2.0/WSS gw.test;branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Ann\" <sip:+15551230000@gw.test>;tag=gwin\r\n\
+         To: <sip:demo@gw.test>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:b2bua@gw.test;transport=ws>\r\n\
+         X-Dialer-DID: +15550100100\r\n\
+         X-Dialer-DID-Label: Sales line\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{OFFER}",
+        OFFER.len()
+    )
+}
+
+#[test]
+fn an_incoming_invite_rings_and_is_answered() {
+    let mut tab = Tab::registered_from(Tab::counting());
+    tab.receive(&gateway_invite("in-1"));
+    let ringing = tab.sent();
+    assert!(ringing.starts_with("SIP/2.0 180 Ringing\r\n"), "{ringing}");
+    let events = tab.events();
+    let [UaEvent::Incoming { info, offer }] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(info.caller, "+15551230000");
+    assert_eq!(info.did_label.as_deref(), Some("Sales line"));
+    assert_eq!(offer, OFFER);
+    assert!(tab.ua.in_call());
+
+    // A second call while this one rings: busy.
+    tab.receive(&gateway_invite("in-2"));
+    let busy = tab.sent();
+    assert!(busy.starts_with("SIP/2.0 486 Busy Here\r\n"), "{busy}");
+    assert_eq!(header(&busy, "Call-ID"), "in-2");
+
+    assert!(tab.ua.answer(tab.now, "nope", OFFER.to_owned()).is_err());
+    tab.ua.answer(tab.now, "in-1", OFFER.to_owned()).unwrap();
+    let ok = tab.sent();
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    let tag = header(&ok, "To").rsplit("tag=").next().unwrap().to_owned();
+    tab.receive(&format!(
+        "ACK sip:c0ntact@v1a.invalid;transport=ws SIP/2.0\r\n\
+         Via: SIP/2.0/WSS gw.test;branch=z9hG4bKack\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+15551230000@gw.test>;tag=gwin\r\n\
+         To: <sip:demo@gw.test>;tag={tag}\r\n\
+         Call-ID: in-1\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    ));
+    assert_eq!(tab.events(), [UaEvent::Call(CallEvent::Answered)]);
+    tab.ua.hangup(tab.now);
+    assert!(tab.sent().starts_with("BYE sip:b2bua@gw.test"));
+}
+
+#[test]
+fn an_incoming_call_cancelled_elsewhere_is_not_missed() {
+    let mut tab = Tab::registered_from(Tab::counting());
+    let invite = gateway_invite("in-3");
+    tab.receive(&invite);
+    tab.commands();
+    tab.events();
+    let cancel = invite
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace(
+            "Content-Type: application/sdp\r\n",
+            "Reason: SIP ;cause=200 ;text=\"Call completed elsewhere\"\r\n",
+        );
+    let cancel = format!(
+        "{}Content-Length: 0\r\n\r\n",
+        cancel.split("Content-Length").next().unwrap()
+    );
+    tab.receive(&cancel);
+    let sent: Vec<String> = tab
+        .commands()
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Send(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[1].starts_with("SIP/2.0 487"));
+    assert_eq!(
+        tab.events(),
+        [UaEvent::Call(CallEvent::Ended(EndCause::Cancelled {
+            answered_elsewhere: true
+        }))]
+    );
+    assert!(!tab.ua.in_call());
+}
+
+#[test]
+fn an_incoming_invite_while_dialling_is_busy() {
+    let mut tab = Tab::registered_from(Tab::counting());
+    tab.ua.set_dialing(true);
+    tab.receive(&gateway_invite("in-5"));
+    assert!(tab.sent().starts_with("SIP/2.0 486 Busy Here\r\n"));
+    assert!(tab.events().is_empty());
+    tab.ua.set_dialing(false);
+    tab.receive(&gateway_invite("in-6"));
+    assert!(tab.sent().starts_with("SIP/2.0 180 Ringing\r\n"));
+}
