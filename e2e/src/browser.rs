@@ -17,7 +17,9 @@ use serde_json::json;
 use tempfile::TempDir;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-static BROWSER_SLOTS: Semaphore = Semaphore::const_new(1);
+/// One browser per test at a time within a test binary (each test takes
+/// both slots), except a test that needs two at once ([`Browser::start_pair`]).
+static BROWSER_SLOTS: Semaphore = Semaphore::const_new(2);
 
 /// The flags from the field notes: headless as root, no outside connections
 /// (the machine's network is closed and Chromium would retry many times a
@@ -67,9 +69,31 @@ pub struct Browser {
 impl Browser {
     pub async fn start() -> Result<Browser> {
         let slot = BROWSER_SLOTS
-            .acquire()
+            .acquire_many(2)
             .await
             .context("the browser semaphore is closed")?;
+        Browser::start_in(slot).await
+    }
+
+    /// Two browsers (e.g. two tabs of one agent), started one after the other.
+    pub async fn start_pair() -> Result<(Browser, Browser)> {
+        let mut first_slot = BROWSER_SLOTS
+            .acquire_many(2)
+            .await
+            .context("the browser semaphore is closed")?;
+        let second_slot = first_slot.split(1).context("splitting the browser slots")?;
+        let first = Browser::start_in(first_slot).await?;
+        match Browser::start_in(second_slot).await {
+            Ok(second) => Ok((first, second)),
+            Err(e) => {
+                // The first one's artifacts are kept; the error is the second's.
+                let _ = first.finish(Ok(())).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_in(slot: SemaphorePermit<'static>) -> Result<Browser> {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let chromium =

@@ -138,11 +138,7 @@ async fn two_tabs_ring_and_answering_one_stops_the_other() -> Result<()> {
     let mut gateway = Gateway::start().await?;
     gateway.require_client()?;
     carrier_and_did(&gateway).await?;
-    let first = Browser::start().await?;
-    let second = match Browser::start().await {
-        Ok(b) => b,
-        Err(e) => return first.finish(Err(e)).await,
-    };
+    let (first, second) = Browser::start_pair().await?;
     let result = async {
         calls::sign_in_agent(&first, &gateway).await?;
         calls::sign_in_agent(&second, &gateway).await?;

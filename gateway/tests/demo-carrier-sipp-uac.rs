@@ -50,6 +50,8 @@ async fn sipp_calls_the_demo_carrier() {
         .arg(&scenario)
         .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &media.to_string(), "-rtp_echo"])
+        .args(["-key", "rtp_port", &media.to_string()])
+        .args(["-key", "caller", "+14155550123"])
         .args([
             "-ci",
             "127.0.0.1",
