@@ -247,7 +247,7 @@ fn invite_to_did(extra: &str) -> String {
 #[test]
 fn invite_from_an_unknown_address_gets_403_and_is_counted() {
     let mut c = core();
-    c.set_routes(vec![carrier_route(&["127.0.0.0/30"], None)]);
+    c.set_routes(now(), vec![carrier_route(&["127.0.0.0/30"], None)]);
     let (_, text) = exchange(&mut c, udp_from("127.0.0.7:5060"), &invite_to_did("")).unwrap();
     assert!(status_line(&text).starts_with("SIP/2.0 403 "), "{text}");
     assert!(matches!(
@@ -265,7 +265,10 @@ fn invite_from_an_unknown_address_gets_403_and_is_counted() {
 #[test]
 fn carrier_with_credentials_is_challenged_and_recognised_by_its_digest() {
     let mut c = core();
-    c.set_routes(vec![carrier_route(&[], Some(("trunkuser", "s3cret")))]);
+    c.set_routes(
+        now(),
+        vec![carrier_route(&[], Some(("trunkuser", "s3cret")))],
+    );
     let peer = udp_from("127.0.0.7:5060");
     c.handle_input(now(), peer, invite_to_did("").as_bytes());
     let text = String::from_utf8(c.poll_transmit().unwrap().bytes).unwrap();

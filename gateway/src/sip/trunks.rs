@@ -1,0 +1,900 @@
+//! Carrier trunks kept alive, sans-IO: OPTIONS "qualify" probes with up/down
+//! hysteresis, and REGISTER to the carriers that want it. [`TrunkMonitor`]
+//! is owned by [`super::core::SipCore`]; every request goes to the carrier's
+//! configured address over its transport (the B2BUA's rule), never to an
+//! address read from a message.
+//!
+//! Qualify, one machine per carrier with `Route::qualify` set. An OPTIONS
+//! goes out every interval; ANY response (a 404 or 503 too) means the carrier
+//! is alive; no response within `min(interval, 5 s)` is a miss. One lost
+//! packet changes nothing:
+//!
+//! ```text
+//!                 1st answer                       2 misses in a row
+//!   +---------+ ------------------> +------+ --------------------> +--------+
+//!   | Unknown |                     |  Up  |                       |  Down  |
+//!   +---------+ ------------------------------------------------> +--------+
+//!                 2 misses in a row  ^   |  <--------------------      |
+//!                                    |   |    2 answers in a row       |
+//!                                    +---+                             |
+//!                          answer / 1 miss (counted)       miss: stays Down
+//! ```
+//!
+//! A Down carrier is skipped by new outbound calls ([`TrunkMonitor::is_up`])
+//! and keeps being probed, so it is used again by itself once it answers.
+//!
+//! Registration, one machine per carrier with `Route::register` set: a
+//! `shared::sip::register::Registration` over UDP or TCP (digest MD5 or
+//! SHA-256, refresh at half the granted expiry), each REGISTER in a
+//! `ClientNonInvite` transaction (retransmitted over UDP). Around it:
+//!
+//! ```text
+//!              start                 2xx                  refresh (½ expiry)
+//!   (new) ----------> Registering ---------> Registered ----------------+
+//!                        |  ^  401/407:         |  ^                     |
+//!                        |  |  digest answer    |  +---- 2xx ------------+
+//!                        |  +-----              |
+//!                        | 3xx-6xx, no answer,  | refresh refused / no answer
+//!                        v transport error      v
+//!                      Failed <-----------------+
+//!                        |  retry after 30 s, 60 s, 120 s ... at most 10 min
+//!                        +------------------------------> Registering
+//!
+//!   Off: registration is asked for, but the carrier lacks a username and
+//!   secret (or they cannot go into a REGISTER); nothing is sent.
+//! ```
+//!
+//! Routes that change keep the state of what stays the same: a new qualify
+//! interval keeps up/down, new credentials or a new address start over, a
+//! removed carrier stops both machines (its binding at the carrier simply
+//! expires: no un-REGISTER is sent).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use serde::Serialize;
+use shared::api::SipTransport;
+use shared::sip::register::{
+    Registration, RegistrationConfig, RegistrationEvent, RegistrationTransport,
+};
+use shared::sip::transaction::{ClientNonInvite, Timers, TransactionKey, TxEvent};
+use shared::sip::uac::is_plain_token;
+use web_time::Instant;
+
+use super::Now;
+use super::b2bua::Route;
+use super::core::{Destination, Transmit};
+
+/// The longest a probe waits for its answer (less when the interval is shorter).
+pub const MAX_PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// Misses in a row that make a carrier Down, and answers in a row that bring
+/// a Down carrier back Up.
+pub const HYSTERESIS: u8 = 2;
+
+/// The first retry after a failed registration; each further one waits
+/// twice as long, up to [`RETRY_MAX`].
+pub const RETRY_FIRST: Duration = Duration::from_secs(30);
+pub const RETRY_MAX: Duration = Duration::from_secs(600);
+
+/// Where we are, as carriers see us.
+#[derive(Debug, Clone)]
+pub struct TrunkConfig {
+    pub advertised: IpAddr,
+    pub sip_udp_port: u16,
+    pub sip_tcp_port: u16,
+    pub timers: Timers,
+}
+
+/// What the carrier page shows about one carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrunkStatus {
+    pub carrier_id: i64,
+    /// `None`: qualify is off for this carrier.
+    pub qualify: Option<QualifyStatus>,
+    /// `None`: the carrier does not want registration.
+    pub registration: Option<RegistrationStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualifyState {
+    /// No answer yet, and not yet two misses.
+    Unknown,
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QualifyStatus {
+    pub state: QualifyState,
+    /// Round-trip time of the last answered OPTIONS (first send to answer).
+    pub rtt_ms: Option<u64>,
+    /// When `state` last changed (Unix ms).
+    pub last_change_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkRegistrationState {
+    Registering,
+    Registered,
+    Failed,
+    /// Asked for, but impossible with the carrier's settings (`last_error`
+    /// says why).
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistrationStatus {
+    pub state: TrunkRegistrationState,
+    /// When the binding expires unless refreshed (Unix ms).
+    pub expires_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// What the monitor tells the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrunkEvent {
+    /// Something shown about this carrier changed. A status with neither
+    /// `qualify` nor `registration` means nothing is watched any more (the
+    /// carrier is gone, or both were turned off).
+    Status(TrunkStatus),
+}
+
+/// Qualify and registration for every carrier. See the module documentation.
+pub struct TrunkMonitor {
+    config: TrunkConfig,
+    carriers: BTreeMap<i64, Carrier>,
+    rng: StdRng,
+    transmits: Vec<Transmit>,
+    events: Vec<TrunkEvent>,
+}
+
+/// One carrier's machines. No `Debug`: the route holds the secret.
+struct Carrier {
+    route: Route,
+    qualify: Option<Qualify>,
+    register: Option<Register>,
+    reported: Option<TrunkStatus>,
+}
+
+struct Qualify {
+    interval: Duration,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    next_send: Instant,
+    probe: Option<Probe>,
+    state: QualifyState,
+    answers: u8,
+    misses: u8,
+    rtt_ms: Option<u64>,
+    last_change_ms: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// The OPTIONS in flight.
+struct Probe {
+    key: TransactionKey,
+    tx: ClientNonInvite,
+    sent_at: Instant,
+    deadline: Instant,
+}
+
+struct Register {
+    /// `None` when the settings cannot register (state Off).
+    reg: Option<Registration>,
+    tx: Option<(TransactionKey, ClientNonInvite)>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    state: TrunkRegistrationState,
+    expires_at_ms: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl TrunkMonitor {
+    pub fn new(config: TrunkConfig, seed: [u8; 32]) -> Self {
+        TrunkMonitor {
+            config,
+            carriers: BTreeMap::new(),
+            rng: StdRng::from_seed(seed),
+            transmits: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The carriers changed: machines start for new carriers and settings,
+    /// stop for removed ones, and keep their state where nothing they use
+    /// changed.
+    pub fn set_routes(&mut self, now: Now, routes: &[Route]) {
+        let gone: Vec<i64> = self
+            .carriers
+            .keys()
+            .copied()
+            .filter(|id| !routes.iter().any(|r| r.id == *id))
+            .collect();
+        for id in gone {
+            if let Some(carrier) = self.carriers.remove(&id)
+                && carrier.reported.is_some()
+            {
+                self.events.push(TrunkEvent::Status(TrunkStatus {
+                    carrier_id: id,
+                    qualify: None,
+                    registration: None,
+                }));
+            }
+        }
+        for route in routes {
+            let mut carrier = match self.carriers.remove(&route.id) {
+                Some(mut old) => {
+                    let same_target = old.route.addr == route.addr
+                        && old.route.transport == route.transport
+                        && old.route.host == route.host;
+                    old.qualify = match (old.qualify.take(), route.qualify) {
+                        (Some(mut q), Some(interval)) if same_target => {
+                            if q.interval != interval {
+                                q.interval = interval;
+                                q.next_send = q.next_send.min(now.instant + interval);
+                            }
+                            Some(q)
+                        }
+                        _ => None,
+                    };
+                    let same_account = same_target
+                        && old.route.username == route.username
+                        && old.route.secret == route.secret
+                        && old.route.register == route.register;
+                    if !same_account || route.register.is_none() {
+                        old.register = None;
+                    }
+                    old.route = route.clone();
+                    old
+                }
+                None => Carrier {
+                    route: route.clone(),
+                    qualify: None,
+                    register: None,
+                    reported: None,
+                },
+            };
+            if carrier.qualify.is_none()
+                && let Some(interval) = route.qualify
+            {
+                carrier.qualify = Some(Qualify::new(now, interval, &self.config, &mut self.rng));
+            }
+            if carrier.register.is_none()
+                && let Some(expires) = route.register
+            {
+                let mut register = Register::new(route, expires, &self.config, &mut self.rng);
+                let dest = carrier_dest(route);
+                register.start(now, dest, &self.config.timers, &mut self.transmits);
+                carrier.register = Some(register);
+            }
+            self.carriers.insert(route.id, carrier);
+            self.report(route.id);
+        }
+        // Probes due now (new carriers) go out at once.
+        self.handle_timeout(now);
+    }
+
+    /// A response that arrived over UDP or TCP. True when it belongs to one
+    /// of our OPTIONS or REGISTERs (also a late or stray one, which is then
+    /// absorbed); false leaves it to the B2BUA.
+    pub fn handle_response(&mut self, now: Now, response: &rsip::Response) -> bool {
+        let Ok(key) = TransactionKey::for_response(response) else {
+            return false;
+        };
+        let call_id = super::msg::header(&response.headers, "Call-ID").unwrap_or_default();
+        let call_id = call_id.trim();
+        let mut found = None;
+        for (id, carrier) in &mut self.carriers {
+            let dest = carrier_dest(&carrier.route);
+            if let Some(q) = &mut carrier.qualify
+                && q.call_id == call_id
+            {
+                q.handle_response(now, &key, response, dest, &mut self.transmits);
+                found = Some(*id);
+                break;
+            }
+            if let Some(r) = &mut carrier.register
+                && r.reg.as_ref().is_some_and(|reg| reg.call_id() == call_id)
+            {
+                r.handle_response(
+                    now,
+                    &key,
+                    response,
+                    dest,
+                    &self.config.timers,
+                    &mut self.transmits,
+                );
+                found = Some(*id);
+                break;
+            }
+        }
+        match found {
+            Some(id) => {
+                self.report(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Fires every timer that is due: probes to send, probes unanswered,
+    /// retransmissions, refreshes, retries.
+    pub fn handle_timeout(&mut self, now: Now) {
+        let ids: Vec<i64> = self.carriers.keys().copied().collect();
+        for id in ids {
+            let Some(carrier) = self.carriers.get_mut(&id) else {
+                continue;
+            };
+            let dest = carrier_dest(&carrier.route);
+            if let Some(q) = &mut carrier.qualify {
+                q.handle_timeout(
+                    now,
+                    &carrier.route,
+                    &self.config,
+                    &mut self.rng,
+                    &mut self.transmits,
+                );
+            }
+            if let Some(r) = &mut carrier.register {
+                r.handle_timeout(now, dest, &self.config.timers, &mut self.transmits);
+            }
+            self.report(id);
+        }
+    }
+
+    /// Nothing can be sent to `dest` (a TCP connection could not be made):
+    /// the probe in flight there is a miss, the REGISTER a failure.
+    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+        let ids: Vec<i64> = self
+            .carriers
+            .iter()
+            .filter(|(_, c)| carrier_dest(&c.route) == dest)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(carrier) = self.carriers.get_mut(&id) else {
+                continue;
+            };
+            if let Some(q) = &mut carrier.qualify
+                && let Some(mut probe) = q.probe.take()
+            {
+                probe.tx.handle_transport_error(now.instant);
+                q.miss(now, "cannot reach the carrier".to_owned());
+            }
+            if let Some(r) = &mut carrier.register
+                && let Some((_, tx)) = &mut r.tx
+            {
+                tx.handle_transport_error(now.instant);
+                r.pump(now, dest, &self.config.timers, &mut self.transmits);
+            }
+            self.report(id);
+        }
+    }
+
+    /// The next moment [`TrunkMonitor::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.carriers
+            .values()
+            .flat_map(|c| {
+                [
+                    c.qualify.as_ref().and_then(Qualify::poll_timeout),
+                    c.register.as_ref().and_then(Register::poll_timeout),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Transmit> {
+        self.transmits.drain(..)
+    }
+
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, TrunkEvent> {
+        self.events.drain(..)
+    }
+
+    /// Whether new calls may use this carrier: false only while its qualify
+    /// says Down (qualify off, Unknown and Up are all usable).
+    pub fn is_up(&self, carrier_id: i64) -> bool {
+        self.carriers
+            .get(&carrier_id)
+            .and_then(|c| c.qualify.as_ref())
+            .is_none_or(|q| q.state != QualifyState::Down)
+    }
+
+    /// What is shown about a carrier now (`None`: not a known carrier).
+    pub fn status(&self, carrier_id: i64) -> Option<TrunkStatus> {
+        self.carriers.get(&carrier_id).map(|c| c.status(carrier_id))
+    }
+
+    /// Queues a status event if what is shown about `id` changed.
+    fn report(&mut self, id: i64) {
+        let Some(carrier) = self.carriers.get_mut(&id) else {
+            return;
+        };
+        let status = carrier.status(id);
+        let nothing_watched = status.qualify.is_none() && status.registration.is_none();
+        let unchanged = match &carrier.reported {
+            Some(old) => *old == status,
+            None => nothing_watched,
+        };
+        if unchanged {
+            return;
+        }
+        carrier.reported = Some(status.clone());
+        self.events.push(TrunkEvent::Status(status));
+    }
+}
+
+impl Carrier {
+    fn status(&self, carrier_id: i64) -> TrunkStatus {
+        TrunkStatus {
+            carrier_id,
+            qualify: self.qualify.as_ref().map(|q| QualifyStatus {
+                state: q.state,
+                rtt_ms: q.rtt_ms,
+                last_change_ms: q.last_change_ms,
+                last_error: q.last_error.clone(),
+            }),
+            registration: self.register.as_ref().map(|r| RegistrationStatus {
+                state: r.state,
+                expires_at_ms: r.expires_at_ms,
+                last_error: r.last_error.clone(),
+            }),
+        }
+    }
+}
+
+impl Qualify {
+    fn new(now: Now, interval: Duration, config: &TrunkConfig, rng: &mut StdRng) -> Self {
+        Qualify {
+            interval,
+            call_id: format!("{}@{}", token(rng), config.advertised),
+            from_tag: token(rng),
+            cseq: 0,
+            next_send: now.instant,
+            probe: None,
+            state: QualifyState::Unknown,
+            answers: 0,
+            misses: 0,
+            rtt_ms: None,
+            last_change_ms: None,
+            last_error: None,
+        }
+    }
+
+    /// How long a probe waits for its answer.
+    fn wait(&self) -> Duration {
+        self.interval.min(MAX_PROBE_WAIT)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let probe = self.probe.as_ref().and_then(|p| {
+            [Some(p.deadline), p.tx.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+        });
+        [probe, Some(self.next_send)].into_iter().flatten().min()
+    }
+
+    fn handle_timeout(
+        &mut self,
+        now: Now,
+        route: &Route,
+        config: &TrunkConfig,
+        rng: &mut StdRng,
+        out: &mut Vec<Transmit>,
+    ) {
+        let dest = carrier_dest(route);
+        if let Some(probe) = &mut self.probe {
+            if probe.deadline <= now.instant {
+                self.probe = None;
+                let wait = self.wait();
+                self.miss(now, format!("no answer to OPTIONS within {wait:?}"));
+            } else {
+                probe.tx.handle_timeout(now.instant);
+                self.drive(now, dest, out);
+            }
+        }
+        if self.next_send <= now.instant {
+            // Woken late: the next probe is an interval from now, not a burst.
+            let next = self.next_send + self.interval;
+            self.next_send = if next > now.instant {
+                next
+            } else {
+                now.instant + self.interval
+            };
+            self.send(now, route, config, rng, out);
+        }
+    }
+
+    fn send(
+        &mut self,
+        now: Now,
+        route: &Route,
+        config: &TrunkConfig,
+        rng: &mut StdRng,
+        out: &mut Vec<Transmit>,
+    ) {
+        self.cseq = self.cseq.wrapping_add(1).max(1);
+        let branch = format!("z9hG4bK{}", token(rng));
+        let request = options_request(
+            route,
+            config,
+            &branch,
+            &self.call_id,
+            &self.from_tag,
+            self.cseq,
+        );
+        let Some((request, key)) = request.and_then(|r| {
+            let key = TransactionKey::for_sent_request(&r).ok()?;
+            Some((r, key))
+        }) else {
+            self.miss(
+                now,
+                "the carrier's host cannot go into a SIP URI".to_owned(),
+            );
+            return;
+        };
+        let dest = carrier_dest(route);
+        let tx = ClientNonInvite::new(now.instant, request, is_reliable(dest), config.timers);
+        self.probe = Some(Probe {
+            key,
+            tx,
+            sent_at: now.instant,
+            deadline: now.instant + self.wait(),
+        });
+        self.drive(now, dest, out);
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Now,
+        key: &TransactionKey,
+        response: &rsip::Response,
+        dest: Destination,
+        out: &mut Vec<Transmit>,
+    ) {
+        // A late answer to an abandoned probe is absorbed, not counted.
+        if let Some(probe) = &mut self.probe
+            && probe.key == *key
+        {
+            probe.tx.handle_response(now.instant, response.clone());
+            self.drive(now, dest, out);
+        }
+    }
+
+    /// Sends what the probe's transaction wants sent and acts on its events.
+    fn drive(&mut self, now: Now, dest: Destination, out: &mut Vec<Transmit>) {
+        let Some(probe) = &mut self.probe else {
+            return;
+        };
+        while let Some(m) = probe.tx.poll_transmit() {
+            out.push(Transmit {
+                to: dest,
+                bytes: m.to_string().into_bytes(),
+            });
+        }
+        let mut answered = None;
+        let mut failed = false;
+        while let Some(event) = probe.tx.poll_event() {
+            match event {
+                // Any answer, even 404, 405 or 503, says the carrier is there.
+                TxEvent::Response(_) => {
+                    answered.get_or_insert(now.instant.saturating_duration_since(probe.sent_at));
+                }
+                TxEvent::Timeout | TxEvent::TransportError => failed = true,
+                TxEvent::Terminated | TxEvent::Request(_) => {}
+            }
+        }
+        if let Some(rtt) = answered {
+            self.probe = None;
+            self.answer(now, rtt);
+        } else if failed {
+            self.probe = None;
+            self.miss(now, "cannot reach the carrier".to_owned());
+        }
+    }
+
+    fn answer(&mut self, now: Now, rtt: Duration) {
+        self.misses = 0;
+        self.answers = self.answers.saturating_add(1);
+        self.rtt_ms = Some(u64::try_from(rtt.as_millis()).unwrap_or(u64::MAX));
+        let up = match self.state {
+            QualifyState::Unknown => true,
+            QualifyState::Down => self.answers >= HYSTERESIS,
+            QualifyState::Up => false,
+        };
+        if up {
+            self.state = QualifyState::Up;
+            self.last_change_ms = Some(now.unix_ms);
+        }
+    }
+
+    fn miss(&mut self, now: Now, error: String) {
+        self.answers = 0;
+        self.misses = self.misses.saturating_add(1);
+        self.last_error = Some(error);
+        if self.misses >= HYSTERESIS && self.state != QualifyState::Down {
+            self.state = QualifyState::Down;
+            self.last_change_ms = Some(now.unix_ms);
+        }
+    }
+}
+
+impl Register {
+    fn new(route: &Route, expires: u32, config: &TrunkConfig, rng: &mut StdRng) -> Self {
+        let mut register = Register {
+            reg: None,
+            tx: None,
+            failures: 0,
+            retry_at: None,
+            state: TrunkRegistrationState::Off,
+            expires_at_ms: None,
+            last_error: None,
+        };
+        let (Some(username), Some(secret)) = (
+            route.username.as_deref().filter(|u| !u.is_empty()),
+            route.secret.as_deref().filter(|s| !s.is_empty()),
+        ) else {
+            register.last_error = Some("registration needs a username and a secret".to_owned());
+            return register;
+        };
+        let transport = match route.transport {
+            SipTransport::Tcp => RegistrationTransport::Tcp {
+                port: config.sip_tcp_port,
+            },
+            SipTransport::Udp | SipTransport::Tls => RegistrationTransport::Udp {
+                port: config.sip_udp_port,
+            },
+        };
+        let host = if route.host.contains(':') && !route.host.starts_with('[') {
+            format!("[{}]", route.host)
+        } else {
+            route.host.clone()
+        };
+        let reg_config = RegistrationConfig {
+            aor: format!("sip:{username}@{host}"),
+            display_name: String::new(),
+            username: username.to_owned(),
+            password: secret.to_owned(),
+            instance_id: String::new(),
+            reg_id: 1,
+            expires,
+            contact_user: if is_plain_token(username) {
+                username.to_owned()
+            } else {
+                "gw".to_owned()
+            },
+            via_host: config.advertised.to_string(),
+            user_agent: None,
+            transport,
+        };
+        let mut reg_rng = StdRng::seed_from_u64(rng.next_u64());
+        match Registration::new(reg_config, move || reg_rng.next_u64()) {
+            Ok(reg) => register.reg = Some(reg),
+            // The error names the setting, never the secret.
+            Err(e) => register.last_error = Some(e.to_string()),
+        }
+        register
+    }
+
+    fn start(&mut self, now: Now, dest: Destination, timers: &Timers, out: &mut Vec<Transmit>) {
+        let Some(reg) = &mut self.reg else {
+            return;
+        };
+        self.retry_at = None;
+        self.state = TrunkRegistrationState::Registering;
+        reg.start(now.instant);
+        self.pump(now, dest, timers, out);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.reg.as_ref().and_then(Registration::poll_timeout),
+            self.tx.as_ref().and_then(|(_, tx)| tx.poll_timeout()),
+            self.retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn handle_timeout(
+        &mut self,
+        now: Now,
+        dest: Destination,
+        timers: &Timers,
+        out: &mut Vec<Transmit>,
+    ) {
+        if self.retry_at.is_some_and(|at| at <= now.instant) {
+            self.start(now, dest, timers, out);
+            return;
+        }
+        if let Some((_, tx)) = &mut self.tx {
+            tx.handle_timeout(now.instant);
+        }
+        if let Some(reg) = &mut self.reg {
+            reg.handle_timeout(now.instant);
+        }
+        self.pump(now, dest, timers, out);
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Now,
+        key: &TransactionKey,
+        response: &rsip::Response,
+        dest: Destination,
+        timers: &Timers,
+        out: &mut Vec<Transmit>,
+    ) {
+        if let Some((tx_key, tx)) = &mut self.tx
+            && tx_key == key
+        {
+            tx.handle_response(now.instant, response.clone());
+            self.pump(now, dest, timers, out);
+        }
+    }
+
+    /// Moves messages between the registration and its transaction until
+    /// neither has anything more to say, then reads the registration's events.
+    fn pump(&mut self, now: Now, dest: Destination, timers: &Timers, out: &mut Vec<Transmit>) {
+        let Some(reg) = &mut self.reg else {
+            return;
+        };
+        let mut lost = false;
+        loop {
+            // A new REGISTER supersedes the one in flight (one at a time).
+            while let Some(request) = reg.poll_transmit() {
+                self.tx = TransactionKey::for_sent_request(&request).ok().map(|key| {
+                    let tx = ClientNonInvite::new(now.instant, request, is_reliable(dest), *timers);
+                    (key, tx)
+                });
+            }
+            let Some((_, tx)) = &mut self.tx else {
+                break;
+            };
+            while let Some(m) = tx.poll_transmit() {
+                out.push(Transmit {
+                    to: dest,
+                    bytes: m.to_string().into_bytes(),
+                });
+            }
+            let mut responses = Vec::new();
+            let mut terminated = false;
+            while let Some(event) = tx.poll_event() {
+                match event {
+                    TxEvent::Response(r) => responses.push(r),
+                    TxEvent::TransportError => lost = true,
+                    TxEvent::Terminated => terminated = true,
+                    // The registration's own timer F reports the silence.
+                    TxEvent::Timeout | TxEvent::Request(_) => {}
+                }
+            }
+            if terminated {
+                self.tx = None;
+            }
+            if responses.is_empty() {
+                break;
+            }
+            for r in responses {
+                reg.handle_response(now.instant, r);
+            }
+        }
+        if lost {
+            reg.transport_lost();
+            self.tx = None;
+            self.fail(now, "cannot reach the carrier".to_owned());
+        }
+        while let Some(event) = self.reg.as_mut().and_then(Registration::poll_event) {
+            match event {
+                RegistrationEvent::Registered { expires } => {
+                    self.state = TrunkRegistrationState::Registered;
+                    self.failures = 0;
+                    self.expires_at_ms = Some(now.unix_ms + i64::from(expires) * 1000);
+                }
+                RegistrationEvent::Failed { code, reason } => {
+                    self.fail(now, format!("{code} {reason}"));
+                }
+                RegistrationEvent::Unregistered => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, now: Now, error: String) {
+        self.state = TrunkRegistrationState::Failed;
+        self.expires_at_ms = None;
+        self.last_error = Some(error);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(now.instant + retry_delay(self.failures));
+    }
+}
+
+/// 30 s after the first failure, then twice as long each time, at most 10 min.
+pub fn retry_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (RETRY_FIRST * 2u32.pow(doublings)).min(RETRY_MAX)
+}
+
+/// Where requests to a carrier go: its configured address, over its
+/// transport (the same rule as the B2BUA's).
+fn carrier_dest(route: &Route) -> Destination {
+    match route.transport {
+        SipTransport::Tcp => Destination::Tcp(route.addr),
+        SipTransport::Udp | SipTransport::Tls => Destination::Udp(route.addr),
+    }
+}
+
+/// RFC 3261 §17.1: no retransmissions over a reliable transport.
+fn is_reliable(dest: Destination) -> bool {
+    !matches!(dest, Destination::Udp(_))
+}
+
+/// The qualify OPTIONS (RFC 3261 §11.1), `None` if the carrier's host
+/// cannot go into a SIP URI.
+fn options_request(
+    route: &Route,
+    config: &TrunkConfig,
+    branch: &str,
+    call_id: &str,
+    from_tag: &str,
+    cseq: u32,
+) -> Option<rsip::Request> {
+    use rsip::headers::*;
+
+    let (proto, port, contact_param) = match route.transport {
+        SipTransport::Tcp => ("TCP", config.sip_tcp_port, ";transport=tcp"),
+        SipTransport::Udp | SipTransport::Tls => ("UDP", config.sip_udp_port, ""),
+    };
+    let adv = config.advertised.to_string();
+    let ours = host_port(&adv, port);
+    let target = format!("sip:{}", host_port(&route.host, route.addr.port()));
+    let uri = rsip::Uri::try_from(target.as_str()).ok()?;
+    let mut headers = rsip::Headers::default();
+    headers.push(Via::new(format!("SIP/2.0/{proto} {ours};branch={branch};rport")).into());
+    headers.push(MaxForwards::new("70").into());
+    // host_port(_, 5060): the host alone, an IPv6 address bracketed.
+    let from_host = host_port(&adv, 5060);
+    headers.push(From::new(format!("<sip:gw@{from_host}>;tag={from_tag}")).into());
+    headers.push(To::new(format!("<{target}>")).into());
+    headers.push(CallId::new(call_id).into());
+    headers.push(CSeq::new(format!("{cseq} OPTIONS")).into());
+    headers.push(Contact::new(format!("<sip:gw@{ours}{contact_param}>")).into());
+    headers.push(Accept::new("application/sdp").into());
+    headers.push(ContentLength::new("0").into());
+    Some(rsip::Request {
+        method: rsip::Method::Options,
+        uri,
+        version: rsip::Version::V2,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// `host:port`, bracketing IPv6 addresses; the port is left out when 5060.
+fn host_port(host: &str, port: u16) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    if port == 5060 {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn token(rng: &mut StdRng) -> String {
+    format!("{:016x}", rng.next_u64())
+}
