@@ -165,7 +165,10 @@ struct Carrier {
 
 struct Qualify {
     interval: Duration,
-    call_id: String,
+    /// Each OPTIONS has a Call-ID of its own (as a carrier expects of
+    /// out-of-dialog requests), all starting with this: how late answers
+    /// are recognised as ours.
+    call_id_prefix: String,
     from_tag: String,
     cseq: u32,
     next_send: Instant,
@@ -265,7 +268,7 @@ impl TrunkMonitor {
             if carrier.qualify.is_none()
                 && let Some(interval) = route.qualify
             {
-                carrier.qualify = Some(Qualify::new(now, interval, &self.config, &mut self.rng));
+                carrier.qualify = Some(Qualify::new(now, interval, &mut self.rng));
             }
             if carrier.register.is_none()
                 && let Some(expires) = route.register
@@ -295,7 +298,7 @@ impl TrunkMonitor {
         for (id, carrier) in &mut self.carriers {
             let dest = carrier_dest(&carrier.route);
             if let Some(q) = &mut carrier.qualify
-                && q.call_id == call_id
+                && call_id.starts_with(&q.call_id_prefix)
             {
                 q.handle_response(now, &key, response, dest, &mut self.transmits);
                 found = Some(*id);
@@ -454,10 +457,10 @@ impl Carrier {
 }
 
 impl Qualify {
-    fn new(now: Now, interval: Duration, config: &TrunkConfig, rng: &mut StdRng) -> Self {
+    fn new(now: Now, interval: Duration, rng: &mut StdRng) -> Self {
         Qualify {
             interval,
-            call_id: format!("{}@{}", token(rng), config.advertised),
+            call_id_prefix: format!("q{}-", token(rng)),
             from_tag: token(rng),
             cseq: 0,
             next_send: now.instant,
@@ -527,14 +530,13 @@ impl Qualify {
     ) {
         self.cseq = self.cseq.wrapping_add(1).max(1);
         let branch = format!("z9hG4bK{}", token(rng));
-        let request = options_request(
-            route,
-            config,
-            &branch,
-            &self.call_id,
-            &self.from_tag,
-            self.cseq,
+        let call_id = format!(
+            "{}{}@{}",
+            self.call_id_prefix,
+            token(rng),
+            config.advertised
         );
+        let request = options_request(route, config, &branch, &call_id, &self.from_tag, self.cseq);
         let Some((request, key)) = request.and_then(|r| {
             let key = TransactionKey::for_sent_request(&r).ok()?;
             Some((r, key))
@@ -1094,7 +1096,7 @@ mod tests {
         assert!(h.monitor.is_up(7));
         assert_eq!(h.statuses().len(), 1);
 
-        // The next one, an interval after the first, same Call-ID, next CSeq.
+        // The next one, an interval after the first, a new Call-ID, the next CSeq.
         assert_eq!(
             h.monitor.poll_timeout(),
             Some(h.origin + Duration::from_secs(10))
@@ -1104,7 +1106,9 @@ mod tests {
         h.run_until(10.0);
         let second = h.sent_one();
         assert_eq!(cseq(&second), 2);
-        assert_eq!(header(&second, "Call-ID"), header(&first, "Call-ID"));
+        let call_ids = [&first, &second].map(|r| header(r, "Call-ID").unwrap());
+        assert_ne!(call_ids[0], call_ids[1], "a Call-ID per OPTIONS");
+        assert_eq!(call_ids[0].split('-').next(), call_ids[1].split('-').next());
         assert_ne!(header(&second, "Via"), header(&first, "Via"));
     }
 
