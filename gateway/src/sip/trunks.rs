@@ -509,6 +509,12 @@ impl Qualify {
             }
         }
         if self.next_send <= now.instant {
+            // A probe still unanswered when the next is due had its whole
+            // wait (the shell woke a little before its deadline).
+            if self.probe.take().is_some() {
+                let wait = self.wait();
+                self.miss(now, format!("no answer to OPTIONS within {wait:?}"));
+            }
             // Woken late: the next probe is an interval from now, not a burst.
             let next = self.next_send + self.interval;
             self.next_send = if next > now.instant {
@@ -1161,6 +1167,28 @@ mod tests {
         h.answer(&probe, 200, "");
         assert_eq!(h.qualify().state, QualifyState::Up);
         assert!(h.monitor.is_up(7));
+    }
+
+    #[test]
+    fn probes_sent_a_little_late_still_count_as_misses() {
+        // The shell wakes a millisecond after each deadline it was given,
+        // so each probe's own deadline lands after the next probe is due.
+        let mut h = Harness::new();
+        h.set(&[route(Some(1), None)]);
+        let first = h.sent_one();
+        h.answer(&first, 200, "");
+        for _ in 0..3 {
+            let at = h.monitor.poll_timeout().unwrap() + Duration::from_millis(1);
+            h.elapsed = at.saturating_duration_since(h.origin);
+            let now = h.now();
+            h.monitor.handle_timeout(now);
+        }
+        h.sent();
+        assert_eq!(h.qualify().state, QualifyState::Up);
+        h.run_until(2.6);
+        assert_eq!(h.qualify().state, QualifyState::Up, "one miss");
+        h.run_until(3.1);
+        assert_eq!(h.qualify().state, QualifyState::Down, "two misses");
     }
 
     #[test]
