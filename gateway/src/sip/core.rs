@@ -284,13 +284,18 @@ impl SipCore {
                     // when every carrier is down, all are tried anyway
                     // (qualify may be wrong, and a call that fails at a
                     // carrier says more than one refused here).
-                    let up: Vec<Route> = self
-                        .routes
-                        .iter()
-                        .filter(|r| self.trunks.is_up(r.id))
-                        .cloned()
-                        .collect();
-                    let routes = if up.is_empty() { &self.routes } else { &up };
+                    let up: Vec<Route>;
+                    let routes = if self.routes.iter().all(|r| self.trunks.is_up(r.id)) {
+                        &self.routes
+                    } else {
+                        up = self
+                            .routes
+                            .iter()
+                            .filter(|r| self.trunks.is_up(r.id))
+                            .cloned()
+                            .collect();
+                        if up.is_empty() { &self.routes } else { &up }
+                    };
                     self.b2bua
                         .handle_new_invite(now, conn, request, agent, routes);
                     return;

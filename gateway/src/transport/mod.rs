@@ -137,21 +137,12 @@ pub fn start_core(
             }
         }
     });
-    let trunk_statuses = TrunkStatuses::new();
     let handle = SipHandle {
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
-        trunk_statuses: trunk_statuses.clone(),
+        trunk_statuses: TrunkStatuses::new(),
     };
-    tokio::spawn(drive(
-        core,
-        rx,
-        udp,
-        db,
-        log_sip,
-        handle.clone(),
-        trunk_statuses,
-    ));
+    tokio::spawn(drive(core, rx, udp, db, log_sip, handle.clone()));
     handle
 }
 
@@ -162,8 +153,8 @@ async fn drive(
     db: Db,
     log_sip: bool,
     handle: SipHandle,
-    trunk_statuses: TrunkStatuses,
 ) {
+    let trunk_statuses = handle.trunk_statuses();
     // Carrier names by id, for log lines about their status.
     let mut carrier_names: HashMap<i64, String> = HashMap::new();
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
