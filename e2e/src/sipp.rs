@@ -22,7 +22,9 @@
 //! `uas-answer-then-bye.xml`, `uas-busy.xml`, `uas-not-found.xml`,
 //! `uas-unavailable.xml`, `uas-no-answer.xml`, `uas-digest.xml` (407),
 //! `uas-digest-401.xml`, and the callers `uac-call.xml`, `uac-cancel.xml`,
-//! `uac-wait-bye.xml` that try them.
+//! `uac-wait-bye.xml` that try them; `uas-options.xml` (answers OPTIONS, one
+//! per SIPp call: run it with a large `calls`) and `uas-register-digest.xml`
+//! (a registrar with an MD5 challenge) for carrier qualify and registration.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -86,6 +88,10 @@ pub struct SippOptions {
     pub tcp: bool,
     /// `-key caller`: the user part of a caller's From (`uac-*.xml`).
     pub caller: String,
+    /// `-p`: a fixed SIP port, e.g. to start a carrier again where the
+    /// gateway already sends ([`Sipp::sip_addr`] of the one before);
+    /// `None`: a free port.
+    pub sip_port: Option<u16>,
 }
 
 impl SippOptions {
@@ -101,6 +107,7 @@ impl SippOptions {
             calls: 1,
             tcp: false,
             caller: "e2e".to_owned(),
+            sip_port: None,
         }
     }
 
@@ -171,10 +178,10 @@ impl Sipp {
                 .prefix("e2e-sipp-")
                 .tempdir()
                 .context("creating a temporary directory for SIPp")?;
-            let sip_port = if options.tcp {
-                free_tcp_port()?
-            } else {
-                free_udp_port()?
+            let sip_port = match options.sip_port {
+                Some(port) => port,
+                None if options.tcp => free_tcp_port()?,
+                None => free_udp_port()?,
             };
             let media_port = free_media_port()?;
             let rtp_port = probe.as_ref().map_or(media_port, |p| p.addr().port());

@@ -19,6 +19,7 @@ pub mod http;
 pub mod media;
 pub mod sip;
 pub mod transport;
+pub mod trunk_status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! ```text
 //!  bytes ─► shared::sip::inbound ─┬─ Drop ────────────► (debug log)
 //!                                 ├─ Reject(resp) ────► transmit resp
-//!                                 ├─ Response ────────► (no client transactions yet)
+//!                                 ├─ Response ────────► trunks (OPTIONS, REGISTER), else b2bua
 //!                                 └─ Request ─► method ─┬─ REGISTER (WS) ─► registrar
 //!                                                       ├─ OPTIONS ──────► 200
 //!                                                       ├─ ACK ──────────► absorbed
@@ -31,6 +31,7 @@ use super::b2bua::{
 };
 use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
+use super::trunks::{TrunkConfig, TrunkEvent, TrunkMonitor, TrunkStatus};
 use super::{ConnId, Now};
 
 /// How long a carrier may use a nonce we challenged its INVITE with.
@@ -84,6 +85,9 @@ pub enum CoreEvent {
         code: Option<u16>,
         reason: String,
     },
+    /// What the carrier page shows about a carrier (qualify, registration)
+    /// changed.
+    Trunk(TrunkStatus),
 }
 
 pub struct CoreConfig {
@@ -95,6 +99,8 @@ pub struct CoreConfig {
 pub struct SipCore {
     registrar: Registrar,
     b2bua: B2bua,
+    /// Qualify (OPTIONS) and registration toward carriers.
+    trunks: TrunkMonitor,
     /// Signed-in agents by account id.
     agents: std::collections::HashMap<i64, AgentInfo>,
     /// Enabled carriers, in the order calls try them.
@@ -115,8 +121,20 @@ impl SipCore {
         let mut b2bua_seed = seed;
         b2bua_seed[0] ^= 0x5a;
         let realm = config.b2bua.domain.clone();
+        let mut trunks_seed = seed;
+        trunks_seed[0] ^= 0xa5;
+        let trunks = TrunkMonitor::new(
+            TrunkConfig {
+                advertised: config.b2bua.advertised,
+                sip_udp_port: config.b2bua.sip_udp_port,
+                sip_tcp_port: config.b2bua.sip_tcp_port,
+                timers: config.b2bua.timers,
+            },
+            trunks_seed,
+        );
         SipCore {
             registrar: Registrar::new(config.registrar, seed),
+            trunks,
             b2bua: B2bua::new(config.b2bua, media, b2bua_seed),
             agents: std::collections::HashMap::new(),
             routes: Vec::new(),
@@ -147,8 +165,10 @@ impl SipCore {
     }
 
     /// The carriers changed.
-    pub fn set_routes(&mut self, routes: Vec<Route>) {
+    pub fn set_routes(&mut self, now: Now, routes: Vec<Route>) {
+        self.trunks.set_routes(now, &routes);
         self.routes = routes;
+        self.drain();
     }
 
     /// The DIDs changed.
@@ -169,6 +189,7 @@ impl SipCore {
     /// Nothing can be sent to `dest` (a TCP connection to a carrier could
     /// not be made): the transactions waiting on it fail now.
     pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+        self.trunks.transport_failed(now, dest);
         self.b2bua.transport_failed(now, dest);
         self.drain();
     }
@@ -232,7 +253,9 @@ impl SipCore {
                     self.b2bua.handle_browser_response(now, conn, &response);
                 }
                 _ => {
-                    self.b2bua.handle_carrier_response(now, response);
+                    if !self.trunks.handle_response(now, &response) {
+                        self.b2bua.handle_carrier_response(now, response);
+                    }
                 }
             },
             Inbound::Request { request } => self.handle_request(now, source, request),
@@ -257,8 +280,24 @@ impl SipCore {
                         .registrar
                         .account_on_conn(conn)
                         .and_then(|id| self.agents.get(&id));
+                    // A carrier that stopped answering OPTIONS is skipped;
+                    // when every carrier is down, all are tried anyway
+                    // (qualify may be wrong, and a call that fails at a
+                    // carrier says more than one refused here).
+                    let up: Vec<Route>;
+                    let routes = if self.routes.iter().all(|r| self.trunks.is_up(r.id)) {
+                        &self.routes
+                    } else {
+                        up = self
+                            .routes
+                            .iter()
+                            .filter(|r| self.trunks.is_up(r.id))
+                            .cloned()
+                            .collect();
+                        if up.is_empty() { &self.routes } else { &up }
+                    };
                     self.b2bua
-                        .handle_new_invite(now, conn, request, agent, &self.routes);
+                        .handle_new_invite(now, conn, request, agent, routes);
                     return;
                 }
                 if self.b2bua.handle_browser_request(now, conn, &request) {
@@ -440,6 +479,7 @@ impl SipCore {
     pub fn handle_timeout(&mut self, now: Now) {
         self.registrar.handle_timeout(now.instant);
         self.b2bua.handle_timeout(now);
+        self.trunks.handle_timeout(now);
         self.drain();
     }
 
@@ -452,10 +492,14 @@ impl SipCore {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.registrar.poll_timeout(), self.b2bua.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.registrar.poll_timeout(),
+            self.b2bua.poll_timeout(),
+            self.trunks.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn drain(&mut self) {
@@ -465,6 +509,13 @@ impl SipCore {
         self.transmits.extend(self.b2bua.drain_transmits());
         let events: Vec<B2buaEvent> = self.b2bua.drain_events().collect();
         self.events.extend(events.into_iter().map(CoreEvent::Call));
+        self.transmits.extend(self.trunks.drain_transmits());
+        let events: Vec<TrunkEvent> = self.trunks.drain_events().collect();
+        self.events.extend(
+            events
+                .into_iter()
+                .map(|TrunkEvent::Status(s)| CoreEvent::Trunk(s)),
+        );
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`registrar`]: REGISTER with digest authentication and bindings.
 //! - [`b2bua`]: outbound calls, browser leg ↔ carrier leg.
 //! - [`dids`]: inbound routing tables (carrier sources, DIDs).
+//! - [`trunks`]: carrier qualify (OPTIONS, up/down) and registration.
 //! - [`msg`]: header and SDP helpers over rsip.
 
 pub mod b2bua;
@@ -14,6 +15,7 @@ pub mod core;
 pub mod dids;
 pub mod msg;
 pub mod registrar;
+pub mod trunks;
 
 use std::fmt;
 

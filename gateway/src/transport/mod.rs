@@ -31,7 +31,9 @@ use crate::sip::b2bua::{AgentInfo, B2buaEvent, Route};
 use crate::sip::core::{CoreConfig, CoreEvent, Destination, SipCore, Source};
 use crate::sip::dids::Did;
 use crate::sip::registrar::Credential;
+use crate::sip::trunks::{QualifyStatus, RegistrationStatus, TrunkStatus};
 use crate::sip::{ConnId, Now};
+use crate::trunk_status::TrunkStatuses;
 
 /// Messages into the driver task.
 #[derive(Debug)]
@@ -75,6 +77,7 @@ pub enum CoreInput {
 pub struct SipHandle {
     tx: mpsc::Sender<CoreInput>,
     next_conn: Arc<AtomicU64>,
+    trunk_statuses: TrunkStatuses,
 }
 
 impl SipHandle {
@@ -87,6 +90,12 @@ impl SipHandle {
 
     pub fn new_conn_id(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Every carrier's qualify and registration status, as the driver last
+    /// saw it (the carrier page reads it; it is `Clone` for axum state).
+    pub fn trunk_statuses(&self) -> TrunkStatuses {
+        self.trunk_statuses.clone()
     }
 }
 
@@ -131,6 +140,7 @@ pub fn start_core(
     let handle = SipHandle {
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
+        trunk_statuses: TrunkStatuses::new(),
     };
     tokio::spawn(drive(core, rx, udp, db, log_sip, handle.clone()));
     handle
@@ -144,6 +154,9 @@ async fn drive(
     log_sip: bool,
     handle: SipHandle,
 ) {
+    let trunk_statuses = handle.trunk_statuses();
+    // Carrier names by id, for log lines about their status.
+    let mut carrier_names: HashMap<i64, String> = HashMap::new();
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
     // Connections we opened toward carriers, by their address.
     let mut outbound: HashMap<SocketAddr, ConnId> = HashMap::new();
@@ -192,7 +205,10 @@ async fn drive(
                     CoreInput::CredentialIssued(c) => core.add_credential(c),
                     CoreInput::CredentialRevoked(id) => core.remove_credential(id),
                     CoreInput::Agent(agent) => core.set_agent(agent),
-                    CoreInput::Routes(routes) => core.set_routes(routes),
+                    CoreInput::Routes(routes) => {
+                        carrier_names = routes.iter().map(|r| (r.id, r.name.clone())).collect();
+                        core.set_routes(now(), routes);
+                    }
                     CoreInput::Dids(dids) => core.set_dids(dids),
                     CoreInput::Media(event) => media_port::deliver(&mut core, now(), event),
                     CoreInput::Shutdown { grace, done } => {
@@ -252,6 +268,14 @@ async fn drive(
         }
         while let Some(event) = core.poll_event() {
             log_event(&event);
+            if let CoreEvent::Trunk(status) = event {
+                let name = carrier_names
+                    .get(&status.carrier_id)
+                    .map_or("(removed)", String::as_str);
+                let before = trunk_statuses.set(status.clone());
+                log_trunk_status(name, before.as_ref(), &status);
+                continue;
+            }
             if let CoreEvent::Call(B2buaEvent::Record(record)) = event {
                 let db = db.clone();
                 writes.retain(|w| !w.is_finished());
@@ -293,6 +317,57 @@ fn log_event(event: &CoreEvent) {
         CoreEvent::Refused { peer, code, reason } => {
             debug!(%peer, ?code, %reason, "SIP message refused");
         }
+        CoreEvent::Trunk(_) => {}
+    }
+}
+
+/// A carrier's qualify or registration state changed: one stable info line
+/// (`carrier status carrier=NAME qualify=up registration=registered`, the
+/// fields in the message so that they read the same with or without
+/// colours); round-trip times and the like at debug. No secrets: the status
+/// holds none.
+fn log_trunk_status(name: &str, before: Option<&TrunkStatus>, now: &TrunkStatus) {
+    fn qualify(q: Option<&QualifyStatus>) -> &'static str {
+        match q.map(|q| q.state) {
+            None => "off",
+            Some(crate::sip::trunks::QualifyState::Unknown) => "unknown",
+            Some(crate::sip::trunks::QualifyState::Up) => "up",
+            Some(crate::sip::trunks::QualifyState::Down) => "down",
+        }
+    }
+    fn registration(r: Option<&RegistrationStatus>) -> &'static str {
+        match r.map(|r| r.state) {
+            None => "none",
+            Some(crate::sip::trunks::TrunkRegistrationState::Registering) => "registering",
+            Some(crate::sip::trunks::TrunkRegistrationState::Registered) => "registered",
+            Some(crate::sip::trunks::TrunkRegistrationState::Failed) => "failed",
+            Some(crate::sip::trunks::TrunkRegistrationState::Off) => "off",
+        }
+    }
+    let q = qualify(now.qualify.as_ref());
+    let r = registration(now.registration.as_ref());
+    let changed = before.is_none_or(|b| {
+        qualify(b.qualify.as_ref()) != q || registration(b.registration.as_ref()) != r
+    });
+    let error = [
+        now.qualify.as_ref().and_then(|q| q.last_error.as_deref()),
+        now.registration
+            .as_ref()
+            .and_then(|r| r.last_error.as_deref()),
+    ];
+    if changed {
+        info!(
+            carrier_id = now.carrier_id,
+            qualify_error = error[0],
+            registration_error = error[1],
+            "carrier status carrier={name} qualify={q} registration={r}"
+        );
+    } else {
+        debug!(
+            carrier_id = now.carrier_id,
+            rtt_ms = now.qualify.as_ref().and_then(|q| q.rtt_ms),
+            "carrier status carrier={name} qualify={q} registration={r}"
+        );
     }
 }
 

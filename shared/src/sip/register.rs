@@ -26,9 +26,16 @@
 //! One request is in flight at a time. Over a WebSocket messages arrive in
 //! order, so a new request (say an un-REGISTER while a refresh is pending)
 //! simply supersedes the old one: the late answer to the old branch is ignored
-//! and the registrar sees the higher CSeq last. Nothing is retransmitted: the
-//! transport is reliable (RFC 3261 §17.1.2.2, timer E is not used); only
-//! timer F (64·T1 = 32 s) applies.
+//! and the registrar sees the higher CSeq last. Nothing is retransmitted here:
+//! over a reliable transport there is nothing to do (RFC 3261 §17.1.2.2, timer
+//! E is not used); only timer F (64·T1 = 32 s) applies.
+//!
+//! The gateway registers to carriers with the same machine, over UDP or TCP
+//! from an address of its own ([`RegistrationTransport`]): then Via and
+//! Contact name that address and port, and Contact has no `+sip.instance` or
+//! `reg-id` when no instance id is set. Over UDP the caller wraps each
+//! REGISTER in a `transaction::ClientNonInvite`, which retransmits it; this
+//! machine stays the transaction user, with its own 32 s timeout.
 //!
 //! The last challenge is kept and answered pre-emptively in the next request
 //! (with the next nonce-count), which saves a round trip while the nonce is
@@ -70,6 +77,21 @@ impl<F: FnMut() -> u64> Rng for F {
     }
 }
 
+/// How the REGISTERs travel, which decides Via and Contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationTransport {
+    /// SIP over a secure WebSocket (RFC 7118), as the browser phone does:
+    /// `Via: SIP/2.0/WSS {via_host}`, Contact `;transport=ws`, and
+    /// `+sip.instance`/`reg-id` (RFC 5626).
+    #[default]
+    WebSocket,
+    /// UDP from `{via_host}:{port}`: `Via: SIP/2.0/UDP host:port;rport`,
+    /// Contact `<sip:user@host:port>`.
+    Udp { port: u16 },
+    /// TCP, with Contact `;transport=tcp`.
+    Tcp { port: u16 },
+}
+
 /// What the phone registers as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationConfig {
@@ -82,7 +104,8 @@ pub struct RegistrationConfig {
     /// Digest password.
     pub password: String,
     /// `urn:uuid:…` naming this tab (RFC 5626 `+sip.instance`), without the
-    /// angle brackets.
+    /// angle brackets. Required over a WebSocket; elsewhere it may be empty,
+    /// and Contact then carries no `+sip.instance` and no `reg-id`.
     pub instance_id: String,
     /// RFC 5626 `reg-id`; 1 for the one flow a tab has.
     pub reg_id: u32,
@@ -91,10 +114,13 @@ pub struct RegistrationConfig {
     /// User part of the Contact URI (random per page load).
     pub contact_user: String,
     /// Host put in Via and Contact: a random name under `.invalid`
-    /// (RFC 7118 §5: a browser has no reachable address of its own).
+    /// (RFC 7118 §5: a browser has no reachable address of its own), or a
+    /// server's advertised address over UDP and TCP.
     pub via_host: String,
     /// `User-Agent` header, if any.
     pub user_agent: Option<String>,
+    /// WebSocket (the default), UDP or TCP.
+    pub transport: RegistrationTransport,
 }
 
 impl Default for RegistrationConfig {
@@ -110,6 +136,7 @@ impl Default for RegistrationConfig {
             contact_user: String::new(),
             via_host: String::new(),
             user_agent: None,
+            transport: RegistrationTransport::WebSocket,
         }
     }
 }
@@ -229,11 +256,15 @@ impl Registration {
     ) -> Result<Self, ConfigError> {
         let request_uri = registrar_uri(&config.aor)?;
         // These go into headers unquoted: plain tokens only.
+        let over_ws = config.transport == RegistrationTransport::WebSocket;
         for (name, value) in [
             ("instance id", &config.instance_id),
             ("contact user", &config.contact_user),
             ("via host", &config.via_host),
         ] {
+            if value.is_empty() && name == "instance id" && !over_ws {
+                continue;
+            }
             if value.is_empty() {
                 return Err(ConfigError::Empty(name));
             }
@@ -463,8 +494,9 @@ impl Registration {
         let ours = response.headers.iter().find_map(|h| match h {
             rsip::Header::Contact(c) => {
                 let (uri, params) = split_contact(c.value())?;
-                let same_instance = param(params, "+sip.instance")
-                    .is_some_and(|v| v.trim_matches('"') == instance)
+                let same_instance = !self.config.instance_id.is_empty()
+                    && param(params, "+sip.instance")
+                        .is_some_and(|v| v.trim_matches('"') == instance)
                     && param(params, "reg-id")
                         .and_then(|v| v.parse::<u32>().ok())
                         .is_none_or(|r| r == self.config.reg_id);
@@ -561,10 +593,55 @@ impl Registration {
     }
 
     fn contact_uri(&self) -> String {
-        format!(
-            "sip:{}@{};transport=ws",
-            self.config.contact_user, self.config.via_host
-        )
+        let user = &self.config.contact_user;
+        match self.config.transport {
+            RegistrationTransport::WebSocket => {
+                format!("sip:{user}@{};transport=ws", self.config.via_host)
+            }
+            RegistrationTransport::Udp { port } => format!("sip:{user}@{}", self.sent_by(port)),
+            RegistrationTransport::Tcp { port } => {
+                format!("sip:{user}@{};transport=tcp", self.sent_by(port))
+            }
+        }
+    }
+
+    /// `host:port`, an IPv6 address in brackets.
+    fn sent_by(&self, port: u16) -> String {
+        let host = &self.config.via_host;
+        if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    }
+
+    /// The top Via (without `Via: `) for a request with `branch`.
+    fn via(&self, branch: &str) -> String {
+        match self.config.transport {
+            RegistrationTransport::WebSocket => {
+                format!("SIP/2.0/WSS {};branch={branch}", self.config.via_host)
+            }
+            RegistrationTransport::Udp { port } => {
+                format!("SIP/2.0/UDP {};branch={branch};rport", self.sent_by(port))
+            }
+            RegistrationTransport::Tcp { port } => {
+                format!("SIP/2.0/TCP {};branch={branch};rport", self.sent_by(port))
+            }
+        }
+    }
+
+    /// The Contact value for a request asking for `expires`.
+    fn contact(&self, expires: u32) -> String {
+        if self.config.instance_id.is_empty() {
+            format!("<{}>;expires={expires}", self.contact_uri())
+        } else {
+            format!(
+                "<{}>;+sip.instance=\"<{}>\";reg-id={};expires={expires}",
+                self.contact_uri(),
+                self.config.instance_id,
+                self.config.reg_id
+            )
+        }
     }
 
     fn token(&mut self) -> String {
@@ -588,29 +665,17 @@ impl Registration {
         );
 
         let mut headers = rsip::Headers::default();
-        headers.push(
-            Via::new(format!(
-                "SIP/2.0/WSS {};branch={branch}",
-                self.config.via_host
-            ))
-            .into(),
-        );
+        headers.push(Via::new(self.via(&branch)).into());
         headers.push(MaxForwards::new("70").into());
         headers.push(To::new(name_addr.clone()).into());
         headers.push(From::new(format!("{name_addr};tag={}", self.from_tag)).into());
         headers.push(CallId::new(self.call_id.clone()).into());
         headers.push(CSeq::new(format!("{} REGISTER", self.cseq)).into());
-        headers.push(
-            Contact::new(format!(
-                "<{}>;+sip.instance=\"<{}>\";reg-id={};expires={expires}",
-                self.contact_uri(),
-                self.config.instance_id,
-                self.config.reg_id
-            ))
-            .into(),
-        );
+        headers.push(Contact::new(self.contact(expires)).into());
         headers.push(Expires::new(expires.to_string()).into());
-        headers.push(Supported::new("path, outbound").into());
+        if self.config.transport == RegistrationTransport::WebSocket {
+            headers.push(Supported::new("path, outbound").into());
+        }
         if let Some(value) = self.authorization() {
             headers.push(value);
         }
@@ -783,6 +848,110 @@ mod tests {
         );
         assert_eq!(status_line_reason("SIP/2.0 200 \r\n"), None);
         assert_eq!(status_line_reason("REGISTER sip:x SIP/2.0\r\n"), None);
+    }
+
+    fn server_config(transport: RegistrationTransport) -> RegistrationConfig {
+        RegistrationConfig {
+            aor: "sip:trunkuser@carrier.test".to_owned(),
+            username: "trunkuser".to_owned(),
+            password: "pw".to_owned(),
+            contact_user: "trunkuser".to_owned(),
+            via_host: "192.0.2.1".to_owned(),
+            transport,
+            ..RegistrationConfig::default()
+        }
+    }
+
+    fn first_register(config: RegistrationConfig) -> String {
+        let mut reg = Registration::new(config, || 7).unwrap();
+        reg.start(Instant::now());
+        reg.poll_transmit().unwrap().to_string()
+    }
+
+    #[test]
+    fn over_udp_via_and_contact_name_our_address_without_instance() {
+        let text = first_register(server_config(RegistrationTransport::Udp { port: 5070 }));
+        assert!(
+            text.starts_with("REGISTER sip:carrier.test SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK"),
+            "{text}"
+        );
+        assert!(text.contains(";rport\r\n"), "{text}");
+        assert!(
+            text.contains("Contact: <sip:trunkuser@192.0.2.1:5070>;expires=600\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("+sip.instance"), "{text}");
+        assert!(!text.contains("reg-id"), "{text}");
+        assert!(!text.contains("Supported:"), "{text}");
+    }
+
+    #[test]
+    fn over_tcp_contact_asks_for_tcp_and_ipv6_is_bracketed() {
+        let text = first_register(RegistrationConfig {
+            via_host: "2001:db8::1".to_owned(),
+            ..server_config(RegistrationTransport::Tcp { port: 5061 })
+        });
+        assert!(
+            text.contains("Via: SIP/2.0/TCP [2001:db8::1]:5061;branch="),
+            "{text}"
+        );
+        assert!(
+            text.contains("Contact: <sip:trunkuser@[2001:db8::1]:5061;transport=tcp>;expires="),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_instance_id_is_still_required_over_websocket() {
+        let config = RegistrationConfig {
+            instance_id: String::new(),
+            ..server_config(RegistrationTransport::WebSocket)
+        };
+        assert_eq!(
+            Registration::new(config, || 7).err(),
+            Some(ConfigError::Empty("instance id"))
+        );
+    }
+
+    #[test]
+    fn the_granted_expiry_is_read_from_our_contact_over_udp() {
+        let mut reg = Registration::new(
+            server_config(RegistrationTransport::Udp { port: 5070 }),
+            || 7,
+        )
+        .unwrap();
+        let now = Instant::now();
+        reg.start(now);
+        let request = reg.poll_transmit().unwrap();
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .map(ToString::to_string)
+                .find(|h| h.starts_with(name))
+                .unwrap()
+        };
+        let ok = format!(
+            "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{};tag=r\r\n{}\r\n{}\r\n\
+             Contact: <sip:other@192.0.2.9>;expires=3600\r\n\
+             Contact: <sip:trunkuser@192.0.2.1:5070>;expires=4\r\n\
+             Expires: 3600\r\nContent-Length: 0\r\n\r\n",
+            header("Via:"),
+            header("From:"),
+            header("To:"),
+            header("Call-ID:"),
+            header("CSeq:"),
+        );
+        reg.handle_response(now, rsip::Response::try_from(ok.as_str()).unwrap());
+        assert_eq!(
+            reg.poll_event(),
+            Some(RegistrationEvent::Registered { expires: 4 })
+        );
+        assert_eq!(reg.poll_timeout(), Some(now + Duration::from_secs(2)));
     }
 
     #[test]

@@ -247,7 +247,7 @@ fn invite_to_did(extra: &str) -> String {
 #[test]
 fn invite_from_an_unknown_address_gets_403_and_is_counted() {
     let mut c = core();
-    c.set_routes(vec![carrier_route(&["127.0.0.0/30"], None)]);
+    c.set_routes(now(), vec![carrier_route(&["127.0.0.0/30"], None)]);
     let (_, text) = exchange(&mut c, udp_from("127.0.0.7:5060"), &invite_to_did("")).unwrap();
     assert!(status_line(&text).starts_with("SIP/2.0 403 "), "{text}");
     assert!(matches!(
@@ -265,7 +265,10 @@ fn invite_from_an_unknown_address_gets_403_and_is_counted() {
 #[test]
 fn carrier_with_credentials_is_challenged_and_recognised_by_its_digest() {
     let mut c = core();
-    c.set_routes(vec![carrier_route(&[], Some(("trunkuser", "s3cret")))]);
+    c.set_routes(
+        now(),
+        vec![carrier_route(&[], Some(("trunkuser", "s3cret")))],
+    );
     let peer = udp_from("127.0.0.7:5060");
     c.handle_input(now(), peer, invite_to_did("").as_bytes());
     let text = String::from_utf8(c.poll_transmit().unwrap().bytes).unwrap();
@@ -295,4 +298,52 @@ fn carrier_with_credentials_is_challenged_and_recognised_by_its_digest() {
     let right = invite_to_did(&format!("Proxy-Authorization: {}\r\n", answer("s3cret")));
     let (_, text) = exchange(&mut c, peer, &right).unwrap();
     assert!(status_line(&text).starts_with("SIP/2.0 404 "), "{text}");
+}
+
+#[test]
+fn qualify_options_go_to_the_carrier_and_their_answers_to_the_trunks() {
+    let mut c = core();
+    let mut route = carrier_route(&[], None);
+    route.qualify = Some(std::time::Duration::from_secs(10));
+    c.set_routes(now(), vec![route]);
+    let options = c.poll_transmit().unwrap();
+    assert_eq!(
+        options.to,
+        Destination::Udp("127.0.0.1:5099".parse().unwrap())
+    );
+    let options = String::from_utf8(options.bytes).unwrap();
+    assert!(
+        options.starts_with("OPTIONS sip:127.0.0.1:5099 "),
+        "{options}"
+    );
+    assert!(c.poll_transmit().is_none());
+    assert!(c.poll_timeout().is_some());
+    let Some(CoreEvent::Trunk(status)) = c.poll_event() else {
+        panic!("a trunk status first");
+    };
+    assert_eq!(
+        status.qualify.map(|q| q.state),
+        Some(crate::sip::trunks::QualifyState::Unknown)
+    );
+
+    // The carrier answers 404: alive all the same; nothing is sent back.
+    let mut answer = String::from("SIP/2.0 404 Not Found\r\n");
+    for line in options.lines() {
+        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            answer.push_str(line);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    assert!(exchange(&mut c, udp_from("127.0.0.1:5099"), &answer).is_none());
+    let Some(CoreEvent::Trunk(status)) = c.poll_event() else {
+        panic!("a trunk status");
+    };
+    assert_eq!(
+        status.qualify.map(|q| q.state),
+        Some(crate::sip::trunks::QualifyState::Up)
+    );
 }
