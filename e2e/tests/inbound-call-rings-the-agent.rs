@@ -296,3 +296,58 @@ async fn carrier_without_listed_address_proves_itself_by_digest() -> Result<()> 
     ensure!(code == 480, "the right secret answered {code}");
     gateway.check_alive()
 }
+
+/// Interop of our offer: JsSIP (a third-party SIP-over-WebSocket phone,
+/// running in Chromium) registered as the agent rings, answers and talks.
+#[tokio::test]
+async fn jssip_registered_as_the_agent_answers_an_inbound_call() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    carrier_and_did(&gateway).await?;
+    let session = gateway.sign_in("demo", &gateway.demo_password).await?;
+    let credential = session
+        .info
+        .sip
+        .clone()
+        .context("the demo agent's session came without a SIP credential")?;
+    let browser = Browser::start().await?;
+    let result = async {
+        browser.goto(&gateway.url("/healthz")).await?;
+        let phone =
+            e2e::jssip::JsSip::start(browser.client()?, &gateway.ws_url(), &credential).await?;
+        phone
+            .wait_state("registered", Duration::from_secs(15))
+            .await?;
+        let mut sipp = Sipp::start(caller(&gateway, "uac-wait-bye.xml", 0)).await?;
+        let ringing = phone.wait_state("ringing", Duration::from_secs(15)).await?;
+        ensure!(
+            ringing
+                .caller
+                .as_deref()
+                .is_some_and(|c| c.contains("+14155550123")),
+            "{ringing:?}"
+        );
+        ensure!(ringing.did.as_deref() == Some(DID), "{ringing:?}");
+        phone.answer().await?;
+        phone
+            .wait_state("confirmed", Duration::from_secs(15))
+            .await?;
+        e2e::eventually(
+            "audio from the carrier at JsSIP",
+            Duration::from_secs(15),
+            || async { Ok((phone.inbound_packets().await? > 50).then_some(())) },
+        )
+        .await?;
+        let probe = sipp.probe.as_ref().context("the carrier's RTP probe")?;
+        e2e::eventually(
+            "JsSIP's audio at the carrier",
+            Duration::from_secs(10),
+            || async { Ok((probe.count(0) + probe.count(8) > 50).then_some(())) },
+        )
+        .await?;
+        phone.hangup().await?;
+        sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
