@@ -80,6 +80,10 @@ pub struct Args {
     /// Seconds a shutdown waits for calls to end before hanging them up.
     #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<u64>,
+    /// Milliseconds a carrier may stay silent (not even 100 Trying) before
+    /// the call goes to the next carrier.
+    #[arg(long, env = "GATEWAY_FAILOVER_TIMEOUT_MS")]
+    pub failover_timeout_ms: Option<u64>,
     /// Countries agents may call, e.g. `US,CA`; empty or unset: any.
     #[arg(long, env = "GATEWAY_DIAL_COUNTRIES")]
     pub dial_countries: Option<String>,
@@ -105,6 +109,7 @@ struct FileSettings {
     default_country: Option<String>,
     demo_carrier: Option<bool>,
     shutdown_grace: Option<u64>,
+    failover_timeout_ms: Option<u64>,
     dial_countries: Option<String>,
 }
 
@@ -128,6 +133,7 @@ pub struct Config {
     pub default_country: String,
     pub demo_carrier: bool,
     pub shutdown_grace: std::time::Duration,
+    pub failover_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2 codes; empty: any destination.
     pub dial_countries: Vec<String>,
 }
@@ -242,6 +248,16 @@ impl Config {
                 format!("{shutdown_grace} s: give at most 3600 seconds"),
             ));
         }
+        let failover_timeout_ms = args
+            .failover_timeout_ms
+            .or(file.failover_timeout_ms)
+            .unwrap_or(4000);
+        if !(200..=60_000).contains(&failover_timeout_ms) {
+            return Err(bad(
+                "failover_timeout_ms",
+                format!("{failover_timeout_ms} ms: give between 200 and 60000 milliseconds"),
+            ));
+        }
         let mut dial_countries = Vec::new();
         for code in pick(args.dial_countries, file.dial_countries, "")
             .split(',')
@@ -262,6 +278,7 @@ impl Config {
             default_country,
             demo_carrier: args.demo_carrier.or(file.demo_carrier).unwrap_or(true),
             shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+            failover_timeout: std::time::Duration::from_millis(failover_timeout_ms),
             http_listen,
             sip_udp,
             sip_tcp,

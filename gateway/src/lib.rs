@@ -167,6 +167,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             dial_countries: config.dial_countries.clone(),
             sip_tcp_port: sip_tcp.port(),
             default_country: config.default_country.clone(),
+            failover_timeout: config.failover_timeout,
             ..B2buaConfig::new(
                 config.advertised_address,
                 sip_udp.port(),
