@@ -15,6 +15,7 @@ use crate::sip::registrar::RegistrarConfig;
 
 struct TestApp {
     router: Router,
+    live: crate::live::LiveCalls,
     db: crate::db::Db,
     _dir: TempDir,
 }
@@ -85,12 +86,15 @@ async fn test_app() -> TestApp {
         db.clone(),
         false,
     );
+    let live = crate::live::LiveCalls::new();
     TestApp {
+        live: live.clone(),
         router: app(AppState {
             db: db.clone(),
             sip,
             config: Arc::new(config),
             demo_carrier: None,
+            live: live.clone(),
         }),
         db,
         _dir: TempDir(dir),
