@@ -1023,9 +1023,14 @@ fn operation(o: &Op) -> Value {
         }));
     }
     for (name, kind, description) in o.query {
+        let schema = if *name == "limit" {
+            json!({"type": kind, "minimum": 1, "maximum": 500})
+        } else {
+            json!({"type": kind})
+        };
         parameters.push(json!({
             "name": name, "in": "query", "required": false,
-            "description": description, "schema": {"type": kind}
+            "description": description, "schema": schema
         }));
     }
     let mut responses = Map::new();
