@@ -1,5 +1,12 @@
 //! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
-//! under `/api/v1` and the SIP WebSocket at `/ws`.
+//! under `/api/v1` (described by `/api/v1/openapi.json`) and the SIP
+//! WebSocket at `/ws`.
+//!
+//! Roles: admins change everything; supervisors read everything except API
+//! tokens and the audit log, and watch live calls; agents may use only
+//! their session and their own call records (403 elsewhere). Requests act
+//! as the account of the session cookie or of an `Authorization: Bearer
+//! dlr_…` API token. Every change is written to the audit log.
 
 mod agents;
 mod audit;
