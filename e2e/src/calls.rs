@@ -148,6 +148,13 @@ pub async fn add_carrier(
         enabled: true,
         inbound_sources: Vec::new(),
         inbound_number_from: Default::default(),
+        realm: None,
+        weight: 1,
+        max_channels: None,
+        register: false,
+        register_expiry_s: 3600,
+        qualify: false,
+        qualify_interval_s: 30,
     };
     configure(&mut input);
     let response = http::post_json(

@@ -136,6 +136,13 @@ mod tests {
             enabled: true,
             inbound_sources: vec!["192.0.2.0/24".to_owned()],
             inbound_number_from: shared::api::InboundNumberFrom::To,
+            realm: None,
+            weight: 1,
+            max_channels: None,
+            register: false,
+            register_expiry_s: 3600,
+            qualify: true,
+            qualify_interval_s: 30,
         };
         let carrier_id = db::insert_carrier(&db, &carrier, false, 0)
             .await

@@ -8,6 +8,7 @@
 //! - [`config`]: settings from file, environment and flags.
 //! - [`db`]: SQLite schema, first-start accounts, queries.
 //! - [`auth`]: argon2 passwords, random tokens.
+//! - [`live`]: the calls in progress, for the live view.
 
 pub mod auth;
 pub mod carriers;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod demo_carrier;
 pub mod dids;
 pub mod http;
+pub mod live;
 pub mod media;
 pub mod sip;
 pub mod transport;
@@ -193,15 +195,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // hold several sessions).
     for account_id in agents {
         if let Some(account) = db::account_by_id(&database, account_id).await? {
-            let dialing =
-                db::dialing_profile(&database, account_id, &config.default_country).await?;
-            sip.send(CoreInput::Agent(sip::b2bua::AgentInfo {
-                account_id,
-                username: account.username,
-                display_name: account.display_name,
-                dialing,
-            }))
-            .await;
+            let info = http::agent_info(&database, &account, &config.default_country).await?;
+            sip.send(CoreInput::Agent(info)).await;
         }
     }
     sip.send(CoreInput::Routes(
@@ -225,6 +220,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sip: sip.clone(),
         config: Arc::new(config),
         demo_carrier: demo_addr,
+        live: live::LiveCalls::new(),
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();

@@ -182,6 +182,27 @@ pub struct CarrierInput {
     /// Where the carrier puts the number that was dialled.
     #[serde(default)]
     pub inbound_number_from: InboundNumberFrom,
+    /// Digest realm to answer with; `None`: the one the carrier challenges with.
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// Share of calls among carriers of the same priority (1..=1000).
+    #[serde(default = "default_weight")]
+    pub weight: i64,
+    /// Most calls at once (1..=100000); `None`: no limit.
+    #[serde(default)]
+    pub max_channels: Option<u32>,
+    /// Register with the carrier (needs `username` and a secret).
+    #[serde(default)]
+    pub register: bool,
+    /// Registration expiry asked for, 60..=86400 seconds.
+    #[serde(default = "default_register_expiry")]
+    pub register_expiry_s: u32,
+    /// Send OPTIONS to see whether the carrier is up.
+    #[serde(default = "default_true")]
+    pub qualify: bool,
+    /// Seconds between OPTIONS, 5..=3600.
+    #[serde(default = "default_qualify_interval")]
+    pub qualify_interval_s: u32,
 }
 
 /// Where a carrier puts the dialled number (the DID) in an inbound INVITE.
@@ -209,6 +230,15 @@ fn default_priority() -> i64 {
 fn default_true() -> bool {
     true
 }
+fn default_weight() -> i64 {
+    1
+}
+fn default_register_expiry() -> u32 {
+    3600
+}
+fn default_qualify_interval() -> u32 {
+    30
+}
 
 /// A carrier as the API returns it: everything but the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +265,20 @@ pub struct Carrier {
     pub inbound_sources: Vec<String>,
     #[serde(default)]
     pub inbound_number_from: InboundNumberFrom,
+    #[serde(default)]
+    pub realm: Option<String>,
+    #[serde(default = "default_weight")]
+    pub weight: i64,
+    #[serde(default)]
+    pub max_channels: Option<u32>,
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default = "default_register_expiry")]
+    pub register_expiry_s: u32,
+    #[serde(default = "default_true")]
+    pub qualify: bool,
+    #[serde(default = "default_qualify_interval")]
+    pub qualify_interval_s: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,4 +484,258 @@ pub struct DidImportRejection {
     pub field: Option<String>,
     /// A sentence a person can read.
     pub error: String,
+}
+
+/// How a call attempt ended, as `GET /api/v1/calls?outcome=` filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Someone answered (`answered_at` is set).
+    Answered,
+    /// An inbound call nobody answered.
+    Missed,
+    /// An outbound call refused busy (486, 600).
+    Busy,
+    /// An outbound call not answered in time, or cancelled while ringing
+    /// (408, 480, 487).
+    NoAnswer,
+    /// Any other unanswered outbound attempt.
+    Failed,
+}
+
+impl CallOutcome {
+    pub const ALL: [CallOutcome; 5] = [
+        CallOutcome::Answered,
+        CallOutcome::Missed,
+        CallOutcome::Busy,
+        CallOutcome::NoAnswer,
+        CallOutcome::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Answered => "answered",
+            CallOutcome::Missed => "missed",
+            CallOutcome::Busy => "busy",
+            CallOutcome::NoAnswer => "no_answer",
+            CallOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CallOutcome> {
+        CallOutcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl CallRecord {
+    /// What became of the attempt.
+    pub fn outcome(&self) -> CallOutcome {
+        if self.answered_at.is_some() {
+            CallOutcome::Answered
+        } else if self.direction == CallDirection::Inbound {
+            CallOutcome::Missed
+        } else {
+            match self.final_code {
+                486 | 600 => CallOutcome::Busy,
+                408 | 480 | 487 => CallOutcome::NoAnswer,
+                _ => CallOutcome::Failed,
+            }
+        }
+    }
+}
+
+/// An account (admin, supervisor or agent) as `/api/v1/agents` returns it:
+/// never the password or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub enabled: bool,
+    /// Most calls this agent may have at once.
+    pub max_calls: u32,
+    /// Present the owned DID nearest the callee (country and area code)
+    /// when the agent picks no caller ID.
+    pub local_presence: bool,
+    /// Locked after repeated failed sign-ins until then (seconds since the
+    /// Unix epoch); `None` when not locked.
+    pub locked_until: Option<i64>,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Body of `POST /api/v1/agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAgent {
+    /// 1..=32 of `a-z 0-9 . _ -`, starting with a letter or digit;
+    /// case-insensitive and stored in lower case.
+    pub username: String,
+    pub display_name: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+    /// 8..=128 characters; only its argon2id hash is kept.
+    pub password: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_max_calls")]
+    pub max_calls: u32,
+    #[serde(default)]
+    pub local_presence: bool,
+}
+
+/// Body of `PUT /api/v1/agents/{id}`. Disabling an account signs it out
+/// everywhere (web sessions, SIP credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentUpdate {
+    pub display_name: String,
+    pub role: Role,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_max_calls")]
+    pub max_calls: u32,
+    #[serde(default)]
+    pub local_presence: bool,
+}
+
+fn default_role() -> Role {
+    Role::Agent
+}
+fn default_max_calls() -> u32 {
+    1
+}
+
+/// Body of `POST /api/v1/agents/{id}/password` (an admin sets a new
+/// password; the account's sessions end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+/// `GET` / `PUT /api/v1/agents/{id}/caller-ids`: the numbers an agent may
+/// present. Each must be one of our enabled DIDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerIds {
+    /// Presented when the agent picks none; one of `allowed` or of the
+    /// agent's campaigns' numbers. `None`: the carrier's.
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub allowed: Vec<CallerIdChoice>,
+    /// Numbers the agent may present through campaigns (read-only; ignored
+    /// on `PUT`).
+    #[serde(default)]
+    pub from_campaigns: Vec<CallerIdChoice>,
+}
+
+/// A named set of caller IDs and the agents who dial for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    /// E.164 numbers, each one of our DIDs.
+    pub numbers: Vec<String>,
+    /// Agents' usernames.
+    pub agents: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Body of `POST /api/v1/campaigns` and `PUT /api/v1/campaigns/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignInput {
+    pub name: String,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    #[serde(default)]
+    pub agents: Vec<String>,
+}
+
+/// An API token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    /// The account the token acts as.
+    pub account: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInput {
+    pub name: String,
+    /// The account the token acts as (its role applies); `None`: the
+    /// caller's own.
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// Answer to `POST /api/v1/tokens`: the only time the token is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenCreated {
+    /// `dlr_…`; send as `Authorization: Bearer dlr_…`.
+    pub token: String,
+    pub api_token: ApiToken,
+}
+
+/// One change, as `GET /api/v1/audit` lists it (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Username of who made the change.
+    pub actor: String,
+    /// `create`, `update`, `delete`, `import`, `reset_password`, `revoke`.
+    pub action: String,
+    /// `carrier`, `did`, `ring_group`, `agent`, `caller_ids`, `campaign`,
+    /// `api_token`.
+    pub entity: String,
+    pub entity_id: Option<String>,
+    /// The entity before the change, as JSON text (secrets left out).
+    pub old_json: Option<String>,
+    /// The entity after the change, as JSON text (secrets left out).
+    pub new_json: Option<String>,
+}
+
+/// Answer to `GET /api/v1/carriers/{id}/channels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelUsage {
+    pub carrier_id: i64,
+    /// Calls on this carrier now.
+    pub in_use: u32,
+    /// The carrier's limit; `None`: none.
+    pub max_channels: Option<u32>,
+    /// Most calls at once on this carrier in the last 7 days.
+    pub peak_7d: u32,
+    /// Most agents on calls at once in the last 7 days (all carriers) × 1.2,
+    /// rounded up.
+    pub recommended: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveCallState {
+    Ringing,
+    Connected,
+    Held,
+}
+
+/// A call in progress, as `GET /api/v1/live` streams them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCall {
+    pub id: String,
+    pub direction: CallDirection,
+    pub agent: Option<String>,
+    pub caller_id: Option<String>,
+    pub dialled: String,
+    pub carrier_id: Option<i64>,
+    pub carrier: Option<String>,
+    pub state: LiveCallState,
+    /// Unix milliseconds when it entered `state`.
+    pub since_ms: i64,
 }

@@ -1,8 +1,8 @@
 //! Carriers, agents' caller IDs and call records.
 
 use shared::api::{
-    CallDirection, CallRecord, CallerIdChoice, Carrier, CarrierInput, DialingProfile, HangupBy,
-    InboundNumberFrom, NumberFormat, SipTransport,
+    CallDirection, CallRecord, Carrier, CarrierInput, HangupBy, InboundNumberFrom, NumberFormat,
+    SipTransport,
 };
 use sqlx::Row;
 
@@ -17,7 +17,8 @@ pub struct CarrierRecord {
 
 const CARRIER_COLUMNS: &str = "id, name, host, port, transport, username, secret, from_user, \
      from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled, \
-     inbound_sources, inbound_number_from";
+     inbound_sources, inbound_number_from, realm, weight, max_channels, register, \
+     register_expiry_s, qualify, qualify_interval_s";
 
 fn transport_str(t: SipTransport) -> &'static str {
     match t {
@@ -83,6 +84,9 @@ fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx
     let codecs: String = row.try_get("codecs")?;
     let inbound_sources: String = row.try_get("inbound_sources")?;
     let port: i64 = row.try_get("port")?;
+    let max_channels: Option<i64> = row.try_get("max_channels")?;
+    let register_expiry: i64 = row.try_get("register_expiry_s")?;
+    let qualify_interval: i64 = row.try_get("qualify_interval_s")?;
     Ok(CarrierRecord {
         carrier: Carrier {
             id: row.try_get("id")?,
@@ -104,6 +108,14 @@ fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx
             enabled: row.try_get("enabled")?,
             inbound_sources: split_list(&inbound_sources),
             inbound_number_from: parse_number_from(row.try_get::<&str, _>("inbound_number_from")?),
+            realm: row.try_get("realm")?,
+            weight: row.try_get("weight")?,
+            max_channels: max_channels.and_then(|m| u32::try_from(m).ok()),
+            register: row.try_get("register")?,
+            // The schema's CHECK constraints keep both in range.
+            register_expiry_s: u32::try_from(register_expiry).unwrap_or(3600),
+            qualify: row.try_get("qualify")?,
+            qualify_interval_s: u32::try_from(qualify_interval).unwrap_or(30),
         },
         secret,
     })
@@ -137,7 +149,8 @@ type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgume
 /// Binds the settings both INSERT and UPDATE write, in their column order:
 /// name, host, port, transport, username, secret, from_user, from_domain,
 /// caller_id, codecs, priority, number_format, tech_prefix, inbound_sources,
-/// inbound_number_from.
+/// inbound_number_from, realm, weight, max_channels, register,
+/// register_expiry_s, qualify, qualify_interval_s.
 fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
     query
         .bind(&input.name)
@@ -155,6 +168,13 @@ fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
         .bind(&input.tech_prefix)
         .bind(input.inbound_sources.join(","))
         .bind(number_from_str(input.inbound_number_from))
+        .bind(&input.realm)
+        .bind(input.weight)
+        .bind(input.max_channels.map(i64::from))
+        .bind(input.register)
+        .bind(i64::from(input.register_expiry_s))
+        .bind(input.qualify)
+        .bind(i64::from(input.qualify_interval_s))
 }
 
 /// Inserts a carrier (already validated); `None` when the name is taken.
@@ -168,8 +188,9 @@ pub async fn insert_carrier(
         sqlx::query(
             "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
              from_domain, caller_id, codecs, priority, number_format, tech_prefix,
-             inbound_sources, inbound_number_from, is_demo, enabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             inbound_sources, inbound_number_from, realm, weight, max_channels, register,
+             register_expiry_s, qualify, qualify_interval_s, is_demo, enabled, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         input,
     )
@@ -204,7 +225,9 @@ pub async fn update_carrier(
             "UPDATE carriers SET name = ?, host = ?, port = ?, transport = ?, username = ?,
              secret = COALESCE(?, secret), from_user = ?, from_domain = ?, caller_id = ?,
              codecs = ?, priority = ?, number_format = ?, tech_prefix = ?,
-             inbound_sources = ?, inbound_number_from = ?, enabled = ?
+             inbound_sources = ?, inbound_number_from = ?, realm = ?, weight = ?,
+             max_channels = ?, register = ?, register_expiry_s = ?, qualify = ?,
+             qualify_interval_s = ?, enabled = ?
          WHERE id = ?",
         ),
         input,
@@ -228,37 +251,6 @@ pub async fn delete_carrier(db: &Db, id: i64) -> Result<bool, DbError> {
         .execute(db)
         .await?;
     Ok(r.rows_affected() > 0)
-}
-
-/// The caller IDs an agent may present.
-pub async fn dialing_profile(
-    db: &Db,
-    account_id: i64,
-    default_country: &str,
-) -> Result<DialingProfile, DbError> {
-    let rows = sqlx::query(
-        "SELECT number, label, is_default FROM agent_caller_ids
-         WHERE account_id = ? ORDER BY is_default DESC, number",
-    )
-    .bind(account_id)
-    .fetch_all(db)
-    .await?;
-    let mut profile = DialingProfile {
-        default_country: default_country.to_owned(),
-        caller_ids: Vec::with_capacity(rows.len()),
-        default_caller_id: None,
-    };
-    for row in &rows {
-        let number: String = row.try_get("number")?;
-        if row.try_get::<bool, _>("is_default")? && profile.default_caller_id.is_none() {
-            profile.default_caller_id = Some(number.clone());
-        }
-        profile.caller_ids.push(CallerIdChoice {
-            number,
-            label: row.try_get("label")?,
-        });
-    }
-    Ok(profile)
 }
 
 /// Lets an agent present `number` (E.164), optionally as the default.
@@ -340,22 +332,61 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
     Ok(())
 }
 
+/// What `GET /api/v1/calls` (and its CSV twin) filter on; `None`: any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    /// Only this account's calls (agents see their own).
+    pub account_id: Option<i64>,
+    /// `invite_at` at or after (Unix ms).
+    pub from: Option<i64>,
+    /// `invite_at` before (Unix ms).
+    pub to: Option<i64>,
+    /// The agent's username (case-insensitive).
+    pub agent: Option<String>,
+    pub carrier_id: Option<i64>,
+    /// A DID (E.164): dialled on inbound calls, presented on outbound ones.
+    pub did: Option<String>,
+    pub direction: Option<CallDirection>,
+    pub outcome: Option<shared::api::CallOutcome>,
+}
+
+/// `CallRecord::outcome` in SQL.
+const OUTCOME_SQL: &str = "CASE WHEN answered_at IS NOT NULL THEN 'answered' \
+     WHEN direction = 'inbound' THEN 'missed' \
+     WHEN final_code IN (486, 600) THEN 'busy' \
+     WHEN final_code IN (408, 480, 487) THEN 'no_answer' ELSE 'failed' END";
+
 /// Newest first. `before` is the (`invite_at`, `id`) of the last record of
 /// the previous page.
 pub async fn call_records(
     db: &Db,
-    account_id: Option<i64>,
+    filter: &CallFilter,
     before: Option<(i64, String)>,
     limit: i64,
 ) -> Result<Vec<CallRecord>, DbError> {
     let (before_at, before_id) = before.unwrap_or((i64::MAX, "\u{10FFFF}".to_owned()));
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT * FROM call_records
          WHERE (?1 IS NULL OR account_id = ?1)
-           AND (invite_at < ?2 OR (invite_at = ?2 AND id < ?3))
-         ORDER BY invite_at DESC, id DESC LIMIT ?4",
-    )
-    .bind(account_id)
+           AND (?2 IS NULL OR invite_at >= ?2)
+           AND (?3 IS NULL OR invite_at < ?3)
+           AND (?4 IS NULL OR agent = ?4 COLLATE NOCASE)
+           AND (?5 IS NULL OR carrier_id = ?5)
+           AND (?6 IS NULL OR (direction = 'inbound' AND dialled = ?6)
+                OR (direction = 'outbound' AND caller_id = ?6))
+           AND (?7 IS NULL OR direction = ?7)
+           AND (?8 IS NULL OR {OUTCOME_SQL} = ?8)
+           AND (invite_at < ?9 OR (invite_at = ?9 AND id < ?10))
+         ORDER BY invite_at DESC, id DESC LIMIT ?11"
+    ))
+    .bind(filter.account_id)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(&filter.agent)
+    .bind(filter.carrier_id)
+    .bind(&filter.did)
+    .bind(filter.direction.map(direction_str))
+    .bind(filter.outcome.map(|o| o.as_str()))
     .bind(before_at)
     .bind(&before_id)
     .bind(limit)

@@ -12,8 +12,10 @@ use sqlx::{Row, SqlitePool};
 
 use crate::auth;
 
+mod admin;
 mod calls;
 mod dids;
+pub use admin::*;
 pub use calls::*;
 pub use dids::*;
 
@@ -136,6 +138,14 @@ fn demo_carrier_input() -> shared::api::CarrierInput {
         // Its address comes from the process (`crate::carriers` adds it).
         inbound_sources: Vec::new(),
         inbound_number_from: shared::api::InboundNumberFrom::RequestUri,
+        realm: None,
+        weight: 1,
+        max_channels: None,
+        register: false,
+        register_expiry_s: 3600,
+        // It is always up: nothing to ask.
+        qualify: false,
+        qualify_interval_s: 30,
     }
 }
 
@@ -189,7 +199,7 @@ pub async fn insert_account(
     Ok(id)
 }
 
-fn role_str(role: Role) -> &'static str {
+pub(crate) fn role_str(role: Role) -> &'static str {
     match role {
         Role::Admin => "admin",
         Role::Supervisor => "supervisor",
@@ -216,9 +226,12 @@ pub struct Account {
     pub enabled: bool,
     pub failed_sign_ins: i64,
     pub locked_until: Option<i64>,
+    pub max_calls: u32,
+    pub local_presence: bool,
+    pub created_at: i64,
 }
 
-fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
@@ -228,6 +241,10 @@ fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, sqlx::Erro
         enabled: row.try_get("enabled")?,
         failed_sign_ins: row.try_get("failed_sign_ins")?,
         locked_until: row.try_get("locked_until")?,
+        // The API keeps it in 1..=100.
+        max_calls: u32::try_from(row.try_get::<i64, _>("max_calls")?).unwrap_or(1),
+        local_presence: row.try_get("local_presence")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -244,8 +261,8 @@ pub async fn accounts(db: &Db) -> Result<Vec<Account>, DbError> {
         .collect::<Result<_, _>>()?)
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, username, display_name, role, password_hash, enabled, failed_sign_ins, locked_until";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, password_hash, enabled, \
+     failed_sign_ins, locked_until, max_calls, local_presence, created_at";
 
 pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<Account>, DbError> {
     let row = sqlx::query(&format!(

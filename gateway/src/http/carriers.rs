@@ -1,14 +1,17 @@
-//! `/api/v1/carriers`: the SIP trunks calls go out through (admins only).
-//! The secret is write-only: no response ever carries it.
+//! `/api/v1/carriers`: the SIP trunks calls go out through (admins change
+//! them, supervisors read them), and each one's channel usage. The secret is
+//! write-only: no response and no audit entry ever carries it.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use shared::api::{Carrier, CarrierInput, SipTransport};
+use shared::api::{Carrier, CarrierInput, ChannelUsage, Page, SipTransport};
 
-use super::session::admin;
+use super::audit;
+use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::session::{admin, reader};
 use super::{AppError, AppState};
 use crate::db::{self, UpdateOutcome};
 
@@ -128,7 +131,72 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
         ));
     }
     input.inbound_sources = inbound_sources(&input.inbound_sources)?;
+    if let Some(user) = &input.username
+        && (user.chars().count() > 128 || user.chars().any(|c| c.is_control() || c == ' '))
+    {
+        return Err(bad(
+            "username",
+            "The username is up to 128 characters, without spaces.",
+        ));
+    }
+    input.realm = empty_to_none(input.realm);
+    if let Some(realm) = &input.realm
+        && (realm.chars().count() > 128
+            || !realm
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\'))
+    {
+        return Err(bad(
+            "realm",
+            "The realm is up to 128 printable characters, without quotes or backslashes.",
+        ));
+    }
+    if !(1..=1000).contains(&input.weight) {
+        return Err(bad(
+            "weight",
+            "The weight must be between 1 and 1000 (a larger share of calls among carriers of the same priority).",
+        ));
+    }
+    if input
+        .max_channels
+        .is_some_and(|m| !(1..=100_000).contains(&m))
+    {
+        return Err(bad(
+            "max_channels",
+            "Max channels must be between 1 and 100000, or null for no limit.",
+        ));
+    }
+    if !(60..=86_400).contains(&input.register_expiry_s) {
+        return Err(bad(
+            "register_expiry_s",
+            "The registration expiry must be between 60 and 86400 seconds.",
+        ));
+    }
+    if !(5..=3600).contains(&input.qualify_interval_s) {
+        return Err(bad(
+            "qualify_interval_s",
+            "The qualify interval must be between 5 and 3600 seconds.",
+        ));
+    }
+    if input.register && input.username.is_none() {
+        return Err(bad(
+            "username",
+            "Registering with the carrier needs the username it gave you.",
+        ));
+    }
     Ok(input)
+}
+
+/// Registration needs a secret: a new one, or the one stored.
+fn check_secret(input: &CarrierInput, stored: bool) -> Result<(), AppError> {
+    let given = input.secret.as_deref().is_some_and(|s| !s.is_empty());
+    if input.register && !given && !stored {
+        return Err(bad(
+            "secret",
+            "Registering with the carrier needs the secret it gave you.",
+        ));
+    }
+    Ok(())
 }
 
 /// Most carriers send from a handful of addresses; a long list is a mistake.
@@ -174,25 +242,53 @@ fn inbound_sources(sources: &[String]) -> Result<Vec<String>, AppError> {
     Ok(out)
 }
 
+/// Carriers in the order calls try them (priority, then age), a page at a
+/// time; the cursor is the last one's `priority.id`.
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Vec<Carrier>>, AppError> {
-    admin(&state, &headers).await?;
-    let carriers = db::carriers(&state.db).await?;
-    Ok(Json(carriers.into_iter().map(|c| c.carrier).collect()))
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Carrier>>, AppError> {
+    reader(&state, &headers).await?;
+    let query = ListQuery::from_request(query)?;
+    let limit = query.limit()?;
+    let after = match &query.cursor {
+        None => None,
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(p, id)| Some((p.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+                .ok_or_else(bad_cursor)?,
+        ),
+    };
+    // A gateway has a handful of carriers: sorting them here is cheaper
+    // than a second query shape.
+    let items: Vec<Carrier> = db::carriers(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| c.carrier)
+        .filter(|c| after.is_none_or(|a| (c.priority, c.id) > a))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(Json(page(items, limit, |c| {
+        format!("{}.{}", c.priority, c.id)
+    })))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Carrier, AppError> {
+    db::carrier(&state.db, id)
+        .await?
+        .map(|c| c.carrier)
+        .ok_or(AppError::Missing { what: "carrier" })
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Carrier>, AppError> {
-    admin(&state, &headers).await?;
-    db::carrier(&state.db, id)
-        .await?
-        .map(|c| Json(c.carrier))
-        .ok_or(AppError::Missing { what: "carrier" })
+    reader(&state, &headers).await?;
+    let id = path_id(path)?;
+    Ok(Json(load(&state, id).await?))
 }
 
 pub async fn create(
@@ -200,18 +296,27 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Json<CarrierInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let input = validate(input, &state.config.default_country)?;
+    check_secret(&input, false)?;
     let now = crate::transport::now().unix;
     let Some(id) = db::insert_carrier(&state.db, &input, false, now).await? else {
         return Err(name_taken(&input.name));
     };
     reload(&state).await?;
-    let carrier = db::carrier(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "carrier" })?;
-    Ok((StatusCode::CREATED, Json(carrier.carrier)).into_response())
+    let carrier = load(&state, id).await?;
+    audit::record(
+        &state,
+        &actor,
+        "create",
+        "carrier",
+        id,
+        None,
+        Some(&carrier),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(carrier)).into_response())
 }
 
 fn name_taken(name: &str) -> AppError {
@@ -225,35 +330,142 @@ fn name_taken(name: &str) -> AppError {
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
     body: Result<Json<CarrierInput>, JsonRejection>,
 ) -> Result<Json<Carrier>, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
+    let id = path_id(path)?;
     let Json(input) = body?;
     let input = validate(input, &state.config.default_country)?;
+    let old = load(&state, id).await?;
+    check_secret(&input, old.has_secret)?;
     match db::update_carrier(&state.db, id, &input).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(AppError::Missing { what: "carrier" }),
         UpdateOutcome::NameTaken => return Err(name_taken(&input.name)),
     }
     reload(&state).await?;
-    db::carrier(&state.db, id)
-        .await?
-        .map(|c| Json(c.carrier))
-        .ok_or(AppError::Missing { what: "carrier" })
+    let carrier = load(&state, id).await?;
+    // `has_secret` alone would not show a secret replaced by another.
+    let mut new = serde_json::to_value(&carrier)
+        .map_err(|e| AppError::Internal(format!("carrier JSON: {e}")))?;
+    if input.secret.as_deref().is_some_and(|s| !s.is_empty()) {
+        new["secret_changed"] = serde_json::Value::Bool(true);
+    }
+    let old =
+        serde_json::to_value(&old).map_err(|e| AppError::Internal(format!("carrier JSON: {e}")))?;
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "carrier",
+        id,
+        Some(&old),
+        Some(&new),
+    )
+    .await?;
+    Ok(Json(carrier))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
+    let id = path_id(path)?;
+    let old = load(&state, id).await?;
     if !db::delete_carrier(&state.db, id).await? {
         return Err(AppError::Missing { what: "carrier" });
     }
     reload(&state).await?;
+    audit::record(&state, &actor, "delete", "carrier", id, Some(&old), None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How far back `peak_7d` and `recommended` look.
+const PEAK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// `GET /api/v1/carriers/{id}/channels`: calls on the carrier now against
+/// its limit, its busiest moment of the last 7 days, and how many channels
+/// the agents would need (their own busiest moment × 1.2).
+pub async fn channels(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<ChannelUsage>, AppError> {
+    reader(&state, &headers).await?;
+    let id = path_id(path)?;
+    let carrier = load(&state, id).await?;
+    let now = crate::transport::now().unix_ms;
+    let spans = db::call_spans_since(&state.db, now.saturating_sub(PEAK_WINDOW_MS)).await?;
+    let peak_7d = peak_concurrency(
+        spans
+            .iter()
+            .filter(|s| s.carrier_id == Some(id))
+            .enumerate()
+            .map(|(i, s)| (s.start, s.end, i)),
+    );
+    let agents_peak = peak_concurrency(
+        spans
+            .iter()
+            .filter_map(|s| s.account_id.map(|a| (s.start, s.end, a))),
+    );
+    let in_use = state
+        .live
+        .snapshot()
+        .iter()
+        .filter(|c| c.carrier_id == Some(id))
+        .count();
+    Ok(Json(ChannelUsage {
+        carrier_id: id,
+        in_use: u32::try_from(in_use).unwrap_or(u32::MAX),
+        max_channels: carrier.max_channels,
+        peak_7d,
+        recommended: recommended_channels(agents_peak),
+    }))
+}
+
+/// ⌈peak × 1.2⌉, in integers: ⌈peak × 6 / 5⌉.
+pub fn recommended_channels(peak_agents: u32) -> u32 {
+    let scaled = u64::from(peak_agents) * 6;
+    u32::try_from(scaled.div_ceil(5)).unwrap_or(u32::MAX)
+}
+
+/// The most keys active at once over half-open spans `[start, end)`: a
+/// sweep over the sorted start and end events (an end sorts before a start
+/// at the same instant, so back-to-back calls do not overlap). A key with
+/// several overlapping spans (an agent on two calls) counts once.
+pub fn peak_concurrency<K: std::hash::Hash + Eq + Copy>(
+    spans: impl Iterator<Item = (i64, i64, K)>,
+) -> u32 {
+    let mut events: Vec<(i64, bool, K)> = Vec::new();
+    for (start, end, key) in spans {
+        if end > start {
+            events.push((start, true, key));
+            events.push((end, false, key));
+        }
+    }
+    // false (end) sorts before true (start).
+    events.sort_by_key(|&(at, is_start, _)| (at, is_start));
+    let mut open: std::collections::HashMap<K, u32> = std::collections::HashMap::new();
+    let (mut active, mut peak) = (0u32, 0u32);
+    for (_, is_start, key) in events {
+        let count = open.entry(key).or_insert(0);
+        if is_start {
+            if *count == 0 {
+                active += 1;
+                peak = peak.max(active);
+            }
+            *count += 1;
+        } else {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                active = active.saturating_sub(1);
+            }
+        }
+    }
+    peak
 }
 
 /// Routes, and DIDs too: a deleted carrier's DIDs accept any carrier now.
@@ -261,4 +473,45 @@ async fn reload(state: &AppState) -> Result<(), AppError> {
     crate::carriers::reload(state).await?;
     crate::dids::reload(state).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peak(spans: &[(i64, i64, u32)]) -> u32 {
+        peak_concurrency(spans.iter().copied())
+    }
+
+    #[test]
+    fn the_sweep_counts_overlaps_not_touching_spans() {
+        assert_eq!(peak(&[]), 0);
+        assert_eq!(peak(&[(0, 10, 1)]), 1);
+        // Back to back: never two at once.
+        assert_eq!(peak(&[(0, 10, 1), (10, 20, 2), (20, 30, 3)]), 1);
+        // Three overlap in [5, 6).
+        assert_eq!(
+            peak(&[(0, 10, 1), (5, 15, 2), (2, 6, 3), (6, 8, 4), (20, 30, 5)]),
+            3
+        );
+        // Zero-length and reversed spans count for nothing.
+        assert_eq!(peak(&[(5, 5, 1), (9, 3, 2)]), 0);
+    }
+
+    #[test]
+    fn an_agent_on_two_calls_counts_once() {
+        // Agent 7 has two overlapping calls, agent 8 one.
+        assert_eq!(peak(&[(0, 10, 7), (5, 15, 7), (6, 9, 8)]), 2);
+        // The key stays active until its last span ends.
+        assert_eq!(peak(&[(0, 10, 7), (5, 15, 7), (12, 20, 8)]), 2);
+    }
+
+    #[test]
+    fn recommended_is_twenty_percent_more_rounded_up() {
+        assert_eq!(recommended_channels(0), 0);
+        assert_eq!(recommended_channels(1), 2);
+        assert_eq!(recommended_channels(5), 6);
+        assert_eq!(recommended_channels(10), 12);
+        assert_eq!(recommended_channels(11), 14);
+    }
 }

@@ -1,6 +1,7 @@
-//! `/api/v1/dids`: our numbers and where their calls ring (admins only),
-//! with a CSV import for many at once. Every change is pushed to the SIP
-//! core (`crate::dids::reload`).
+//! `/api/v1/dids`: our numbers and where their calls ring (admins change
+//! them, supervisors read them), with a CSV import for many at once. Every
+//! change is pushed to the SIP core (`crate::dids::reload`) and written to
+//! the audit log.
 
 use std::collections::HashMap;
 
@@ -14,8 +15,8 @@ use shared::api::{Did, DidImportRejection, DidImportReport, DidInput, DidRoute, 
 
 use super::csv;
 use super::params::{ListQuery, bad_cursor, page, path_id};
-use super::session::admin;
-use super::{AppError, AppState};
+use super::session::{admin, reader};
+use super::{AppError, AppState, audit};
 use crate::db::{self, NewDid, StoredTarget, UpdateOutcome};
 
 /// The largest CSV file `POST /api/v1/dids/import` takes.
@@ -233,7 +234,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Did>>, AppError> {
-    admin(&state, &headers).await?;
+    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     // The cursor is the last number of the previous page without its `+`
@@ -256,12 +257,22 @@ pub async fn get_one(
     headers: HeaderMap,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Did>, AppError> {
-    admin(&state, &headers).await?;
+    reader(&state, &headers).await?;
     let id = path_id(path)?;
+    Ok(Json(load(&state, id).await?))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Did, AppError> {
     db::did(&state.db, id)
         .await?
-        .map(Json)
         .ok_or(AppError::Missing { what: "DID" })
+}
+
+/// DIDs are what agents may present: after a change, the signed-in agents'
+/// dialing profiles are pushed again, as the DIDs are.
+async fn reload(state: &AppState) -> Result<(), AppError> {
+    crate::dids::reload(state).await?;
+    super::agents::push_all_profiles(state).await
 }
 
 pub async fn create(
@@ -269,7 +280,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Json<DidInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let number = number(&state, &input.number).await?;
     let did = validate(input, number, &Targets::load(&state.db).await?)?;
@@ -277,10 +288,9 @@ pub async fn create(
     let Some(id) = db::insert_did(&state.db, &did, now).await? else {
         return Err(number_taken(&did.number));
     };
-    crate::dids::reload(&state).await?;
-    let did = db::did(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "DID" })?;
+    reload(&state).await?;
+    let did = load(&state, id).await?;
+    audit::record(&state, &actor, "create", "did", id, None, Some(&did)).await?;
     Ok((StatusCode::CREATED, Json(did)).into_response())
 }
 
@@ -290,21 +300,21 @@ pub async fn update(
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<DidInput>, JsonRejection>,
 ) -> Result<Json<Did>, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let number = number(&state, &input.number).await?;
     let did = validate(input, number, &Targets::load(&state.db).await?)?;
+    let old = load(&state, id).await?;
     match db::update_did(&state.db, id, &did).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(AppError::Missing { what: "DID" }),
         UpdateOutcome::NameTaken => return Err(number_taken(&did.number)),
     }
-    crate::dids::reload(&state).await?;
-    db::did(&state.db, id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::Missing { what: "DID" })
+    reload(&state).await?;
+    let new = load(&state, id).await?;
+    audit::record(&state, &actor, "update", "did", id, Some(&old), Some(&new)).await?;
+    Ok(Json(new))
 }
 
 pub async fn delete(
@@ -312,12 +322,14 @@ pub async fn delete(
     headers: HeaderMap,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
+    let old = load(&state, id).await?;
     if !db::delete_did(&state.db, id).await? {
         return Err(AppError::Missing { what: "DID" });
     }
-    crate::dids::reload(&state).await?;
+    reload(&state).await?;
+    audit::record(&state, &actor, "delete", "did", id, Some(&old), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,7 +344,7 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DidImportReport>, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -426,7 +438,11 @@ pub async fn import(
     report.created = created;
     report.updated = updated;
     if created + updated > 0 {
-        crate::dids::reload(&state).await?;
+        reload(&state).await?;
+        // One entry for the file: the numbers saved and the report.
+        let numbers: Vec<&str> = valid.iter().map(|d| d.number.as_str()).collect();
+        let new = serde_json::json!({"numbers": numbers, "report": &report});
+        audit::record(&state, &actor, "import", "did", "csv", None, Some(&new)).await?;
     }
     Ok(Json(report))
 }

@@ -18,6 +18,8 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("{what} not found")]
     Missing { what: &'static str },
     #[error("{message}")]
@@ -58,6 +60,10 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            AppError::Locked { minutes } => Some(minutes.saturating_mul(60)),
+            _ => None,
+        };
         let (status, code, message, field) = match self {
             AppError::InvalidCredentials => (
                 StatusCode::UNAUTHORIZED,
@@ -90,6 +96,12 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Your role may not do this.".to_owned(),
+                None,
+            ),
+            AppError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This endpoint does not take that method.".to_owned(),
                 None,
             ),
             AppError::Missing { what } => (
@@ -132,6 +144,12 @@ impl IntoResponse for AppError {
             message,
             field,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -1,14 +1,27 @@
 //! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
-//! under `/api/v1` and the SIP WebSocket at `/ws`.
+//! under `/api/v1` (described by `/api/v1/openapi.json`) and the SIP
+//! WebSocket at `/ws`.
+//!
+//! Roles: admins change everything; supervisors read everything except API
+//! tokens and the audit log, and watch live calls; agents may use only
+//! their session and their own call records (403 elsewhere). Requests act
+//! as the account of the session cookie or of an `Authorization: Bearer
+//! dlr_…` API token. Every change is written to the audit log.
 
+mod agents;
+mod audit;
 mod calls;
+mod campaigns;
 mod carriers;
 mod csv;
 mod dids;
 mod error;
+mod live;
+mod openapi;
 mod params;
 mod ring_groups;
 mod session;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,10 +32,11 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use agents::agent_info;
 pub use error::AppError;
 
 use crate::config::Config;
@@ -36,46 +50,85 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Where the built-in demo carrier listens, when it runs.
     pub demo_carrier: Option<SocketAddr>,
+    /// The calls in progress (fed by the SIP side).
+    pub live: crate::live::LiveCalls,
+}
+
+/// Every route under `/api/v1`, with all its methods. The router is built
+/// from this list, and a test checks that the OpenAPI document
+/// (`openapi.rs`) describes exactly these paths and methods.
+fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/openapi.json", get(openapi::serve)),
+        (
+            "/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        ),
+        ("/carriers", get(carriers::list).post(carriers::create)),
+        (
+            "/carriers/{id}",
+            get(carriers::get_one)
+                .put(carriers::update)
+                .delete(carriers::delete),
+        ),
+        ("/carriers/{id}/channels", get(carriers::channels)),
+        ("/calls", get(calls::list)),
+        ("/calls.csv", get(calls::csv)),
+        ("/live", get(live::stream)),
+        ("/dids", get(dids::list).post(dids::create)),
+        ("/dids/import", post(dids::import)),
+        (
+            "/dids/{id}",
+            get(dids::get_one).put(dids::update).delete(dids::delete),
+        ),
+        (
+            "/ring-groups",
+            get(ring_groups::list).post(ring_groups::create),
+        ),
+        (
+            "/ring-groups/{id}",
+            get(ring_groups::get_one)
+                .put(ring_groups::update)
+                .delete(ring_groups::delete),
+        ),
+        ("/agents", get(agents::list).post(agents::create)),
+        ("/agents/{id}", get(agents::get_one).put(agents::update)),
+        ("/agents/{id}/password", post(agents::reset_password)),
+        (
+            "/agents/{id}/caller-ids",
+            get(agents::caller_ids).put(agents::set_caller_ids),
+        ),
+        ("/campaigns", get(campaigns::list).post(campaigns::create)),
+        (
+            "/campaigns/{id}",
+            get(campaigns::get_one)
+                .put(campaigns::update)
+                .delete(campaigns::delete),
+        ),
+        ("/tokens", get(tokens::list).post(tokens::create)),
+        ("/tokens/{id}", delete(tokens::revoke)),
+        ("/audit", get(audit::list)),
+    ]
 }
 
 /// The whole HTTP application; tests drive it with `oneshot`.
 pub fn app(state: AppState) -> Router {
     let static_dir = state.config.static_dir.clone();
-    let api = Router::new()
-        .route(
-            "/session",
-            get(session::current)
-                .post(session::sign_in)
-                .delete(session::sign_out),
-        )
-        .route("/carriers", get(carriers::list).post(carriers::create))
-        .route(
-            "/carriers/{id}",
-            get(carriers::get_one)
-                .put(carriers::update)
-                .delete(carriers::delete),
-        )
-        .route("/calls", get(calls::list))
-        .route("/dids", get(dids::list).post(dids::create))
-        .route("/dids/import", post(dids::import))
-        .route(
-            "/dids/{id}",
-            get(dids::get_one).put(dids::update).delete(dids::delete),
-        )
-        .route(
-            "/ring-groups",
-            get(ring_groups::list).post(ring_groups::create),
-        )
-        .route(
-            "/ring-groups/{id}",
-            get(ring_groups::get_one)
-                .put(ring_groups::update)
-                .delete(ring_groups::delete),
-        );
+    let api = api_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(sip_websocket))
-        .nest("/api/v1", api.fallback(api_not_found))
+        .nest(
+            "/api/v1",
+            api.fallback(api_not_found)
+                .method_not_allowed_fallback(api_method_not_allowed),
+        )
         .fallback_service(static_files(&static_dir))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -103,6 +156,10 @@ async fn healthz() -> impl IntoResponse {
 
 async fn api_not_found() -> AppError {
     AppError::NotFound
+}
+
+async fn api_method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 /// RFC 7118 §4: the client must ask for the `sip` subprotocol; an upgrade

@@ -1,5 +1,5 @@
 //! `/api/v1/ring-groups`: agents a DID rings together or one after the
-//! other (admins only). Every change is pushed to the SIP core with the DIDs
+//! other (admins change them, supervisors read them). Every change is pushed to the SIP core with the DIDs
 //! (`crate::dids::reload`), since DIDs carry their group's members.
 
 use axum::Json;
@@ -11,8 +11,8 @@ use shared::api::{Page, RingGroup, RingGroupInput};
 
 use super::dids::{Targets, bad, shorten};
 use super::params::{ListQuery, bad_cursor, page, path_id};
-use super::session::admin;
-use super::{AppError, AppState};
+use super::session::{admin, reader};
+use super::{AppError, AppState, audit};
 use crate::db::{self, NewRingGroup, UpdateOutcome};
 
 const MAX_NAME_CHARS: usize = 64;
@@ -81,7 +81,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<RingGroup>>, AppError> {
-    admin(&state, &headers).await?;
+    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     // The cursor is the last id of the previous page.
@@ -98,11 +98,14 @@ pub async fn get_one(
     headers: HeaderMap,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<RingGroup>, AppError> {
-    admin(&state, &headers).await?;
+    reader(&state, &headers).await?;
     let id = path_id(path)?;
+    Ok(Json(load(&state, id).await?))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<RingGroup, AppError> {
     db::ring_group(&state.db, id)
         .await?
-        .map(Json)
         .ok_or(AppError::Missing { what: "ring group" })
 }
 
@@ -111,7 +114,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Json<RingGroupInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let group = validate(input, &Targets::load(&state.db).await?)?;
     let now = crate::transport::now().unix;
@@ -119,9 +122,17 @@ pub async fn create(
         return Err(name_taken(&group.name));
     };
     crate::dids::reload(&state).await?;
-    let group = db::ring_group(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "ring group" })?;
+    let group = load(&state, id).await?;
+    audit::record(
+        &state,
+        &actor,
+        "create",
+        "ring_group",
+        id,
+        None,
+        Some(&group),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(group)).into_response())
 }
 
@@ -131,20 +142,29 @@ pub async fn update(
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<RingGroupInput>, JsonRejection>,
 ) -> Result<Json<RingGroup>, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let group = validate(input, &Targets::load(&state.db).await?)?;
+    let old = load(&state, id).await?;
     match db::update_ring_group(&state.db, id, &group).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(AppError::Missing { what: "ring group" }),
         UpdateOutcome::NameTaken => return Err(name_taken(&group.name)),
     }
     crate::dids::reload(&state).await?;
-    db::ring_group(&state.db, id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::Missing { what: "ring group" })
+    let new = load(&state, id).await?;
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "ring_group",
+        id,
+        Some(&old),
+        Some(&new),
+    )
+    .await?;
+    Ok(Json(new))
 }
 
 /// Deletes a group; its DIDs stay, refused with 480 until they are pointed
@@ -154,11 +174,13 @@ pub async fn delete(
     headers: HeaderMap,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    admin(&state, &headers).await?;
+    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
+    let old = load(&state, id).await?;
     if !db::delete_ring_group(&state.db, id).await? {
         return Err(AppError::Missing { what: "ring group" });
     }
     crate::dids::reload(&state).await?;
+    audit::record(&state, &actor, "delete", "ring_group", id, Some(&old), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

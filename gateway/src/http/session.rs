@@ -85,13 +85,44 @@ pub async fn sign_in(
     Ok(response)
 }
 
-/// The account signed in with the request's cookie.
+/// The account a request acts as: the one of its `Authorization: Bearer
+/// dlr_…` API token, else the one signed in with its session cookie. A
+/// request that carries an Authorization header is judged by it alone.
+/// Bearer tokens are never sent by a browser on its own, so they need no
+/// CSRF protection; the cookie has SameSite=Strict.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
     let now = crate::transport::now().unix;
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| token.starts_with(API_TOKEN_PREFIX))
+            .ok_or(AppError::Unauthorized)?;
+        return db::api_token_account(&state.db, &auth::token_hash(token), now)
+            .await?
+            .ok_or(AppError::Unauthorized);
+    }
     let token_hash = session_token_hash(headers).ok_or(AppError::Unauthorized)?;
     db::session_account(&state.db, &token_hash, now)
         .await?
         .ok_or(AppError::Unauthorized)
+}
+
+/// What every API token starts with, so that one found in a log or a
+/// repository is recognised for what it is.
+pub const API_TOKEN_PREFIX: &str = "dlr_";
+
+/// The signed-in account, when it may read the administration (admins and
+/// supervisors; supervisors read only).
+pub async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
+    let account = signed_in(state, headers).await?;
+    match account.role {
+        Role::Admin | Role::Supervisor => Ok(account),
+        Role::Agent => Err(AppError::Forbidden),
+    }
 }
 
 /// The signed-in account, when it is an admin.
@@ -151,17 +182,11 @@ async fn session_info(
         }
         Role::Supervisor => None,
     };
-    let dialing = db::dialing_profile(&state.db, account.id, &state.config.default_country).await?;
+    let agent =
+        super::agents::agent_info(&state.db, account, &state.config.default_country).await?;
+    let dialing = agent.dialing.clone();
     if sip.is_some() {
-        state
-            .sip
-            .send(CoreInput::Agent(crate::sip::b2bua::AgentInfo {
-                account_id: account.id,
-                username: account.username.clone(),
-                display_name: account.display_name.clone(),
-                dialing: dialing.clone(),
-            }))
-            .await;
+        state.sip.send(CoreInput::Agent(agent)).await;
     }
     Ok(SessionInfo {
         account: AccountInfo {

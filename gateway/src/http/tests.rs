@@ -15,6 +15,7 @@ use crate::sip::registrar::RegistrarConfig;
 
 struct TestApp {
     router: Router,
+    live: crate::live::LiveCalls,
     db: crate::db::Db,
     _dir: TempDir,
 }
@@ -85,12 +86,15 @@ async fn test_app() -> TestApp {
         db.clone(),
         false,
     );
+    let live = crate::live::LiveCalls::new();
     TestApp {
+        live: live.clone(),
         router: app(AppState {
             db: db.clone(),
             sip,
             config: Arc::new(config),
             demo_carrier: None,
+            live: live.clone(),
         }),
         db,
         _dir: TempDir(dir),
@@ -134,6 +138,65 @@ impl TestApp {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, headers, json)
+    }
+
+    /// A request with extra headers; the body comes back as bytes.
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &str)>,
+    ) -> (StatusCode, axum::http::HeaderMap, bytes::Bytes) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some((content_type, b)) => request
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(b.to_owned())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes)
+    }
+
+    /// A JSON request as the account behind `cookie`; status and JSON back.
+    async fn json(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let body = body.map(|b| b.to_string());
+        let (status, _, json) = self.call(method, uri, Some(cookie), body.as_deref()).await;
+        (status, json)
+    }
+
+    /// Creates an account through the API as `admin` and signs it in;
+    /// returns its id and cookie.
+    async fn account(&self, admin: &str, username: &str, role: &str) -> (i64, String) {
+        let (status, agent) = self
+            .json(
+                "POST",
+                "/api/v1/agents",
+                admin,
+                Some(
+                    serde_json::json!({"username": username, "display_name": username,
+                       "role": role, "password": "a-good-password"}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{agent}");
+        let (status, cookie, json) = self.sign_in_as(username, "a-good-password").await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        (agent["id"].as_i64().unwrap(), cookie_pair(&cookie.unwrap()))
     }
 
     async fn sign_in(&self, password: &str) -> (StatusCode, Option<String>, serde_json::Value) {
@@ -253,5 +316,13 @@ async fn malformed_bodies_get_json_errors_naming_the_problem() {
     assert_eq!(json["code"], "not_found");
 }
 
+mod agents;
+mod audit;
+mod caller_ids;
+mod calls;
 mod carriers;
 mod dids;
+mod live;
+mod openapi;
+mod session;
+mod tokens;

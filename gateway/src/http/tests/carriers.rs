@@ -134,3 +134,110 @@ async fn tcp_carriers_are_accepted_and_tls_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(json["code"], "forbidden");
 }
+
+#[tokio::test]
+async fn registration_qualify_and_capacity_settings_are_validated() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    let base = json!({"name": "R", "host": "192.0.2.1"});
+    let with = |pairs: &[(&str, Value)]| {
+        let mut b = base.clone();
+        for (k, v) in pairs {
+            b[*k] = v.clone();
+        }
+        b
+    };
+    for (body, field) in [
+        (with(&[("register", json!(true))]), "username"),
+        (
+            with(&[("register", json!(true)), ("username", json!("u"))]),
+            "secret",
+        ),
+        (
+            with(&[("register_expiry_s", json!(59))]),
+            "register_expiry_s",
+        ),
+        (
+            with(&[("register_expiry_s", json!(86401))]),
+            "register_expiry_s",
+        ),
+        (
+            with(&[("qualify_interval_s", json!(4))]),
+            "qualify_interval_s",
+        ),
+        (with(&[("weight", json!(0))]), "weight"),
+        (with(&[("max_channels", json!(0))]), "max_channels"),
+        (with(&[("realm", json!("a\"b"))]), "realm"),
+        (with(&[("username", json!("has space"))]), "username"),
+    ] {
+        let (status, json) = post_carrier(&app, &admin, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {json}");
+        assert_eq!(json["field"], field, "{body} → {json}");
+    }
+    let (status, carrier) = post_carrier(
+        &app,
+        &admin,
+        with(&[
+            ("register", json!(true)),
+            ("username", json!("u")),
+            ("secret", json!("s3cret")),
+            ("realm", json!("sip.example.com")),
+            ("register_expiry_s", json!(600)),
+            ("qualify", json!(false)),
+            ("qualify_interval_s", json!(60)),
+            ("weight", json!(5)),
+            ("max_channels", json!(23)),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    assert!(!carrier.to_string().contains("s3cret"));
+    assert_eq!(carrier["has_secret"], true);
+    for (k, v) in [
+        ("register", json!(true)),
+        ("realm", json!("sip.example.com")),
+        ("register_expiry_s", json!(600)),
+        ("qualify", json!(false)),
+        ("qualify_interval_s", json!(60)),
+        ("weight", json!(5)),
+        ("max_channels", json!(23)),
+    ] {
+        assert_eq!(carrier[k], v, "{k}");
+    }
+    // Defaults for clients that send none of them.
+    let (_, plain) = post_carrier(&app, &admin, json!({"name": "P", "host": "192.0.2.2"})).await;
+    assert_eq!(plain["weight"], 1);
+    assert_eq!(plain["max_channels"], Value::Null);
+    assert_eq!(plain["register"], false);
+    assert_eq!(plain["register_expiry_s"], 3600);
+    assert_eq!(plain["qualify"], true);
+    assert_eq!(plain["qualify_interval_s"], 30);
+    // PUT without a secret keeps the stored one, so registration stays valid.
+    let uri = format!("/api/v1/carriers/{}", carrier["id"]);
+    let (status, updated) = app
+        .json(
+            "PUT",
+            &uri,
+            &admin,
+            Some(with(&[("register", json!(true)), ("username", json!("u"))])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["has_secret"], true);
+    // The list is a page.
+    let (status, page) = app
+        .json("GET", "/api/v1/carriers?limit=1", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, next) = app
+        .json(
+            "GET",
+            &format!("/api/v1/carriers?limit=1&cursor={cursor}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_ne!(next["items"][0]["id"], page["items"][0]["id"]);
+}

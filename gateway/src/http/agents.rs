@@ -1,0 +1,457 @@
+//! `/api/v1/agents`: accounts (admins change them, supervisors read them),
+//! their passwords, and the caller IDs each may present.
+//!
+//! No response carries a password or its hash. Disabling an account or
+//! setting its password ends its web sessions and revokes its SIP
+//! credentials at once (`CoreInput::CredentialRevoked`), as signing out
+//! does. A change to what an agent may present is pushed to the SIP core
+//! (`CoreInput::Agent`) when the agent is signed in, so it applies to the
+//! next call without signing in again.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use shared::api::{
+    Agent, AgentUpdate, CallerIdChoice, CallerIds, NewAgent, Page, PasswordReset, Role,
+};
+
+use super::dids::{bad, shorten};
+use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::session::{admin, reader};
+use super::{AppError, AppState, audit};
+use crate::auth;
+use crate::db::{self, Account, AccountSettings, Db, DbError, UpdateOutcome};
+use crate::sip::b2bua::AgentInfo;
+use crate::transport::CoreInput;
+
+const MAX_USERNAME: usize = 32;
+const MAX_DISPLAY_NAME: usize = 64;
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 128;
+const MAX_CALLS: u32 = 100;
+const MAX_CALLER_IDS: usize = 200;
+const MAX_LABEL: usize = 64;
+
+/// What the SIP core knows of an agent: names and the dialing profile.
+/// Sign-in, start-up and every change to caller IDs or campaigns build it
+/// here, so that all three agree.
+pub async fn agent_info(
+    db: &Db,
+    account: &Account,
+    default_country: &str,
+) -> Result<AgentInfo, DbError> {
+    Ok(AgentInfo {
+        account_id: account.id,
+        username: account.username.clone(),
+        display_name: account.display_name.clone(),
+        dialing: db::dialing_profile(db, account.id, default_country).await?,
+    })
+}
+
+/// Pushes fresh dialing profiles to the SIP core for those of `ids` who are
+/// signed in (hold a SIP credential); the others get theirs at sign-in.
+pub async fn push_profiles(state: &AppState, ids: &[i64]) -> Result<(), AppError> {
+    let now = crate::transport::now().unix;
+    for id in db::signed_in_accounts(&state.db, now).await? {
+        if !ids.contains(&id) {
+            continue;
+        }
+        if let Some(account) = db::account_by_id(&state.db, id).await? {
+            let info = agent_info(&state.db, &account, &state.config.default_country).await?;
+            state.sip.send(CoreInput::Agent(info)).await;
+        }
+    }
+    Ok(())
+}
+
+/// After a change to the DIDs: every signed-in agent's profile (a number
+/// removed or disabled may no longer be presented).
+pub async fn push_all_profiles(state: &AppState) -> Result<(), AppError> {
+    let now = crate::transport::now().unix;
+    let ids = db::signed_in_accounts(&state.db, now).await?;
+    push_profiles(state, &ids).await
+}
+
+fn to_api(a: &Account) -> Agent {
+    let now = crate::transport::now().unix;
+    Agent {
+        id: a.id,
+        username: a.username.clone(),
+        display_name: a.display_name.clone(),
+        role: a.role,
+        enabled: a.enabled,
+        max_calls: a.max_calls,
+        local_presence: a.local_presence,
+        locked_until: a.locked_until.filter(|&t| t > now),
+        created_at: a.created_at,
+    }
+}
+
+/// Usernames are the user part of the agent's SIP address, so only
+/// characters that need no escaping there.
+fn username(raw: &str) -> Result<String, AppError> {
+    let u = raw.trim().to_ascii_lowercase();
+    let ok = !u.is_empty()
+        && u.len() <= MAX_USERNAME
+        && u.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(u)
+    } else {
+        Err(bad(
+            "username",
+            format!(
+                "A username is 1 to {MAX_USERNAME} of a-z, 0-9, '.', '_' and '-', starting with a letter or digit."
+            ),
+        ))
+    }
+}
+
+fn password(raw: &str) -> Result<(), AppError> {
+    let n = raw.chars().count();
+    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+        Ok(())
+    } else {
+        Err(bad(
+            "password",
+            format!("A password is {MIN_PASSWORD} to {MAX_PASSWORD} characters."),
+        ))
+    }
+}
+
+fn settings(
+    display_name: &str,
+    role: Role,
+    enabled: bool,
+    max_calls: u32,
+    local_presence: bool,
+) -> Result<AccountSettings, AppError> {
+    let display_name = display_name.trim().to_owned();
+    if display_name.is_empty()
+        || display_name.chars().count() > MAX_DISPLAY_NAME
+        || display_name.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "display_name",
+            format!("The display name is 1 to {MAX_DISPLAY_NAME} characters."),
+        ));
+    }
+    if !(1..=MAX_CALLS).contains(&max_calls) {
+        return Err(bad(
+            "max_calls",
+            format!("Max calls must be between 1 and {MAX_CALLS}."),
+        ));
+    }
+    Ok(AccountSettings {
+        display_name,
+        role,
+        enabled,
+        max_calls,
+        local_presence,
+    })
+}
+
+async fn hash(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing task: {e}")))?
+        .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+}
+
+/// Ends the account's sessions and revokes its SIP credentials.
+async fn sign_out_everywhere(state: &AppState, account_id: i64) -> Result<(), AppError> {
+    for id in db::end_account_sessions(&state.db, account_id).await? {
+        state.sip.send(CoreInput::CredentialRevoked(id)).await;
+    }
+    Ok(())
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Account, AppError> {
+    db::account_by_id(&state.db, id)
+        .await?
+        .ok_or(AppError::Missing { what: "agent" })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Agent>>, AppError> {
+    reader(&state, &headers).await?;
+    let query = ListQuery::from_request(query)?;
+    let limit = query.limit()?;
+    let after = match &query.cursor {
+        None => None,
+        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
+    };
+    let items = db::accounts_page(&state.db, after, limit).await?;
+    let items: Vec<Agent> = items.iter().map(to_api).collect();
+    Ok(Json(page(items, limit, |a| a.id.to_string())))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Agent>, AppError> {
+    reader(&state, &headers).await?;
+    let id = path_id(path)?;
+    Ok(Json(to_api(&load(&state, id).await?)))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewAgent>, JsonRejection>,
+) -> Result<Response, AppError> {
+    let actor = admin(&state, &headers).await?;
+    let Json(input) = body?;
+    let name = username(&input.username)?;
+    let settings = settings(
+        &input.display_name,
+        input.role,
+        input.enabled,
+        input.max_calls,
+        input.local_presence,
+    )?;
+    password(&input.password)?;
+    let password_hash = hash(input.password).await?;
+    let now = crate::transport::now().unix;
+    let Some(id) = db::create_account(&state.db, &name, &settings, &password_hash, now).await?
+    else {
+        return Err(AppError::Conflict {
+            code: "duplicate_name",
+            message: format!("There is an account called `{name}` already."),
+            field: Some("username".to_owned()),
+        });
+    };
+    let agent = to_api(&load(&state, id).await?);
+    audit::record(&state, &actor, "create", "agent", id, None, Some(&agent)).await?;
+    Ok((StatusCode::CREATED, Json(agent)).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<AgentUpdate>, JsonRejection>,
+) -> Result<Json<Agent>, AppError> {
+    let actor = admin(&state, &headers).await?;
+    let id = path_id(path)?;
+    let Json(input) = body?;
+    let settings = settings(
+        &input.display_name,
+        input.role,
+        input.enabled,
+        input.max_calls,
+        input.local_presence,
+    )?;
+    let old = load(&state, id).await?;
+    // Somebody must be able to administer the gateway afterwards.
+    let stays_admin = settings.role == Role::Admin && settings.enabled;
+    if old.role == Role::Admin
+        && old.enabled
+        && !stays_admin
+        && db::other_enabled_admins(&state.db, id).await? == 0
+    {
+        return Err(AppError::Conflict {
+            code: "last_admin",
+            message: "This is the only enabled admin: make another admin first.".to_owned(),
+            field: Some(if settings.enabled { "role" } else { "enabled" }.to_owned()),
+        });
+    }
+    if db::update_account(&state.db, id, &settings).await? == UpdateOutcome::NotFound {
+        return Err(AppError::Missing { what: "agent" });
+    }
+    if old.enabled && !settings.enabled {
+        sign_out_everywhere(&state, id).await?;
+    }
+    if old.role != settings.role && settings.role == Role::Supervisor {
+        // Supervisors have no phone.
+        sign_out_everywhere(&state, id).await?;
+    }
+    // DIDs and ring groups name agents; keep the core's table current.
+    crate::dids::reload(&state).await?;
+    push_profiles(&state, &[id]).await?;
+    let new = to_api(&load(&state, id).await?);
+    let old = to_api(&old);
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "agent",
+        id,
+        Some(&old),
+        Some(&new),
+    )
+    .await?;
+    Ok(Json(new))
+}
+
+/// `POST /api/v1/agents/{id}/password`: an admin sets a new password. The
+/// account's sessions end (it signs in again with the new one) and a
+/// lock-out is lifted. Answers 204: nothing secret comes back.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<PasswordReset>, JsonRejection>,
+) -> Result<StatusCode, AppError> {
+    let actor = admin(&state, &headers).await?;
+    let id = path_id(path)?;
+    let Json(input) = body?;
+    password(&input.password)?;
+    load(&state, id).await?;
+    let password_hash = hash(input.password).await?;
+    if !db::set_password(&state.db, id, &password_hash).await? {
+        return Err(AppError::Missing { what: "agent" });
+    }
+    sign_out_everywhere(&state, id).await?;
+    audit::record::<()>(&state, &actor, "reset_password", "agent", id, None, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn caller_ids_of(state: &AppState, id: i64) -> Result<CallerIds, AppError> {
+    let (default, allowed) = db::own_caller_ids(&state.db, id).await?;
+    let from_campaigns = db::campaign_caller_ids(&state.db, id).await?;
+    Ok(CallerIds {
+        default,
+        allowed,
+        from_campaigns,
+    })
+}
+
+pub async fn caller_ids(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<CallerIds>, AppError> {
+    reader(&state, &headers).await?;
+    let id = path_id(path)?;
+    load(&state, id).await?;
+    Ok(Json(caller_ids_of(&state, id).await?))
+}
+
+/// An owned number: E.164 (read in the default country) and one of our
+/// enabled DIDs; the error names `field` and the number.
+pub(super) fn owned_number(
+    state: &AppState,
+    owned: &std::collections::HashMap<String, String>,
+    field: &str,
+    raw: &str,
+) -> Result<String, AppError> {
+    let country =
+        shared::e164::country(&state.config.default_country).unwrap_or(&shared::e164::COUNTRIES[0]);
+    let trimmed = raw.trim();
+    // A stored DID is taken as written, even if the numbering table would
+    // refuse it now (as `POST /api/v1/dids` does).
+    let number = if owned.contains_key(trimmed) {
+        trimmed.to_owned()
+    } else {
+        match shared::e164::normalize(trimmed, country) {
+            Ok(n) => String::from(n),
+            Err(e) => {
+                return Err(bad(
+                    field,
+                    format!("`{}` is not a phone number: {e}.", shorten(trimmed, 32)),
+                ));
+            }
+        }
+    };
+    if owned.contains_key(&number) {
+        Ok(number)
+    } else {
+        Err(bad(
+            field,
+            format!(
+                "{number} is not one of our enabled DIDs: only owned numbers may be presented."
+            ),
+        ))
+    }
+}
+
+/// `PUT /api/v1/agents/{id}/caller-ids`: replaces the agent's own allowed
+/// caller IDs and default (`from_campaigns` is ignored).
+pub async fn set_caller_ids(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+    body: Result<Json<CallerIds>, JsonRejection>,
+) -> Result<Json<CallerIds>, AppError> {
+    let actor = admin(&state, &headers).await?;
+    let id = path_id(path)?;
+    let Json(input) = body?;
+    let agent = load(&state, id).await?;
+    if agent.role == Role::Supervisor {
+        return Err(bad(
+            "allowed",
+            format!(
+                "`{}` is a supervisor: supervisors place no calls.",
+                agent.username
+            ),
+        ));
+    }
+    if input.allowed.len() > MAX_CALLER_IDS {
+        return Err(bad(
+            "allowed",
+            format!("An agent has at most {MAX_CALLER_IDS} caller IDs."),
+        ));
+    }
+    let owned = db::enabled_did_labels(&state.db).await?;
+    let mut allowed: Vec<CallerIdChoice> = Vec::with_capacity(input.allowed.len());
+    for choice in &input.allowed {
+        let number = owned_number(&state, &owned, "allowed", &choice.number)?;
+        if allowed.iter().any(|c| c.number == number) {
+            return Err(bad("allowed", format!("{number} is listed twice.")));
+        }
+        let label = choice.label.trim().to_owned();
+        if label.chars().count() > MAX_LABEL {
+            return Err(bad(
+                "allowed",
+                format!("The label of {number} is longer than {MAX_LABEL} characters."),
+            ));
+        }
+        allowed.push(CallerIdChoice { number, label });
+    }
+    let campaign_numbers = db::campaign_caller_ids(&state.db, id).await?;
+    let default = match input
+        .default
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(raw) => {
+            let number = owned_number(&state, &owned, "default", raw)?;
+            let allowed_here = allowed.iter().any(|c| c.number == number)
+                || campaign_numbers.iter().any(|c| c.number == number);
+            if !allowed_here {
+                return Err(bad(
+                    "default",
+                    format!(
+                        "{number} is neither in `allowed` nor a number of the agent's campaigns."
+                    ),
+                ));
+            }
+            Some(number)
+        }
+    };
+    let old = caller_ids_of(&state, id).await?;
+    db::replace_caller_ids(&state.db, id, default.as_deref(), &allowed).await?;
+    push_profiles(&state, &[id]).await?;
+    let new = caller_ids_of(&state, id).await?;
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "caller_ids",
+        id,
+        Some(&old),
+        Some(&new),
+    )
+    .await?;
+    Ok(Json(new))
+}

@@ -1,0 +1,1174 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.0 document of the API.
+//!
+//! Written by hand as data (a table of operations and a table of schemas)
+//! rather than generated with `utoipa`: the API types live in `shared`,
+//! which the browser compiles to wasm, and deriving `ToSchema` there would
+//! put utoipa and its proc macros into the client's build for a document
+//! only the gateway serves. The price is keeping two descriptions in step;
+//! the tests pay it: every route of the router must appear here with
+//! exactly its methods (`openapi_covers_every_route`), and schemathesis
+//! checks the document against the running gateway (`scripts/fuzz-api.sh`).
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No sign-in needed.
+    Public,
+    /// Any signed-in account (agents see only their own data).
+    SignedIn,
+    /// Admins and supervisors.
+    Reader,
+    /// Admins only.
+    Admin,
+}
+
+/// What an operation takes in its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// JSON described by a schema in `components/schemas`.
+    Json(&'static str),
+    /// A CSV file (`text/csv`).
+    Csv,
+}
+
+/// What a successful answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Json(u16, &'static str),
+    /// `Page<T>`, named `Page<T>` in the schemas.
+    Page(&'static str),
+    Empty(u16),
+    Csv,
+    Events(&'static str),
+}
+
+pub struct Op {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub query: &'static [(&'static str, &'static str, &'static str)],
+    pub body: Body,
+    pub answer: Answer,
+}
+
+/// `limit` and `cursor`, which every list takes.
+const PAGED: &[(&str, &str, &str)] = &[
+    ("limit", "integer", "Page size, 1..=500 (default 50)."),
+    ("cursor", "string", "`next_cursor` of the previous page."),
+];
+
+const CALL_FILTERS: &[(&str, &str, &str)] = &[
+    ("limit", "integer", "Page size, 1..=500 (default 50)."),
+    ("cursor", "string", "`next_cursor` of the previous page."),
+    (
+        "from",
+        "integer",
+        "Calls that started at or after (Unix ms).",
+    ),
+    ("to", "integer", "Calls that started before (Unix ms)."),
+    ("agent", "string", "The agent's username."),
+    ("carrier_id", "integer", "The carrier."),
+    (
+        "did",
+        "string",
+        "A DID (E.164): dialled on inbound calls, presented on outbound ones.",
+    ),
+    ("direction", "string", "`outbound` or `inbound`."),
+    (
+        "outcome",
+        "string",
+        "`answered`, `missed`, `failed`, `busy` or `no_answer`.",
+    ),
+];
+
+const CSV_FILTERS: &[(&str, &str, &str)] = &[
+    (
+        "from",
+        "integer",
+        "Calls that started at or after (Unix ms).",
+    ),
+    ("to", "integer", "Calls that started before (Unix ms)."),
+    ("agent", "string", "The agent's username."),
+    ("carrier_id", "integer", "The carrier."),
+    ("did", "string", "A DID (E.164)."),
+    ("direction", "string", "`outbound` or `inbound`."),
+    (
+        "outcome",
+        "string",
+        "`answered`, `missed`, `failed`, `busy` or `no_answer`.",
+    ),
+];
+
+const AUDIT_QUERY: &[(&str, &str, &str)] = &[
+    ("limit", "integer", "Page size, 1..=500 (default 50)."),
+    ("cursor", "string", "`next_cursor` of the previous page."),
+    (
+        "entity",
+        "string",
+        "Only entries about this entity, e.g. `carrier`.",
+    ),
+];
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    body: Body,
+    answer: Answer,
+) -> Op {
+    Op {
+        method,
+        path,
+        summary,
+        access,
+        query: &[],
+        body,
+        answer,
+    }
+}
+
+const fn list(path: &'static str, summary: &'static str, access: Access, item: &'static str) -> Op {
+    Op {
+        method: "get",
+        path,
+        summary,
+        access,
+        query: PAGED,
+        body: Body::None,
+        answer: Answer::Page(item),
+    }
+}
+
+use Access::{Admin, Public, Reader, SignedIn};
+
+/// Every operation of the API.
+pub const OPERATIONS: &[Op] = &[
+    op(
+        "get",
+        "/openapi.json",
+        "This document.",
+        Public,
+        Body::None,
+        Answer::Json(200, "OpenApi"),
+    ),
+    op(
+        "get",
+        "/session",
+        "The signed-in account, with a fresh SIP credential.",
+        SignedIn,
+        Body::None,
+        Answer::Json(200, "SessionInfo"),
+    ),
+    op(
+        "post",
+        "/session",
+        "Sign in: sets the httpOnly, SameSite=Strict session cookie. 5 failures in a row lock the account for 15 minutes (429, Retry-After).",
+        Public,
+        Body::Json("SignInRequest"),
+        Answer::Json(200, "SessionInfo"),
+    ),
+    op(
+        "delete",
+        "/session",
+        "Sign out: ends the session and revokes its SIP credential.",
+        Public,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    list(
+        "/carriers",
+        "Carriers, in the order calls try them.",
+        Reader,
+        "Carrier",
+    ),
+    op(
+        "post",
+        "/carriers",
+        "Add a carrier. The secret is write-only.",
+        Admin,
+        Body::Json("CarrierInput"),
+        Answer::Json(201, "Carrier"),
+    ),
+    op(
+        "get",
+        "/carriers/{id}",
+        "One carrier.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "Carrier"),
+    ),
+    op(
+        "put",
+        "/carriers/{id}",
+        "Replace a carrier's settings; a missing secret keeps the stored one.",
+        Admin,
+        Body::Json("CarrierInput"),
+        Answer::Json(200, "Carrier"),
+    ),
+    op(
+        "delete",
+        "/carriers/{id}",
+        "Delete a carrier.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    op(
+        "get",
+        "/carriers/{id}/channels",
+        "Channels in use, the 7-day peak and the recommended count.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "ChannelUsage"),
+    ),
+    Op {
+        method: "get",
+        path: "/calls",
+        summary: "Call records, newest first (agents: their own).",
+        access: SignedIn,
+        query: CALL_FILTERS,
+        body: Body::None,
+        answer: Answer::Page("CallRecord"),
+    },
+    Op {
+        method: "get",
+        path: "/calls.csv",
+        summary: "The same records as CSV, with a header row (at most 100000).",
+        access: SignedIn,
+        query: CSV_FILTERS,
+        body: Body::None,
+        answer: Answer::Csv,
+    },
+    op(
+        "get",
+        "/live",
+        "Calls in progress as Server-Sent Events: `event: calls`, data a JSON array of LiveCall, at once and after every change.",
+        Reader,
+        Body::None,
+        Answer::Events("LiveCall"),
+    ),
+    list("/dids", "Our numbers, by number.", Reader, "Did"),
+    op(
+        "post",
+        "/dids",
+        "Add a DID.",
+        Admin,
+        Body::Json("DidInput"),
+        Answer::Json(201, "Did"),
+    ),
+    op(
+        "post",
+        "/dids/import",
+        "Import DIDs from CSV: number,label,route,target,carrier. Valid rows are saved even when others fail.",
+        Admin,
+        Body::Csv,
+        Answer::Json(200, "DidImportReport"),
+    ),
+    op(
+        "get",
+        "/dids/{id}",
+        "One DID.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "Did"),
+    ),
+    op(
+        "put",
+        "/dids/{id}",
+        "Replace a DID.",
+        Admin,
+        Body::Json("DidInput"),
+        Answer::Json(200, "Did"),
+    ),
+    op(
+        "delete",
+        "/dids/{id}",
+        "Delete a DID.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    list("/ring-groups", "Ring groups, by id.", Reader, "RingGroup"),
+    op(
+        "post",
+        "/ring-groups",
+        "Add a ring group.",
+        Admin,
+        Body::Json("RingGroupInput"),
+        Answer::Json(201, "RingGroup"),
+    ),
+    op(
+        "get",
+        "/ring-groups/{id}",
+        "One ring group.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "RingGroup"),
+    ),
+    op(
+        "put",
+        "/ring-groups/{id}",
+        "Replace a ring group.",
+        Admin,
+        Body::Json("RingGroupInput"),
+        Answer::Json(200, "RingGroup"),
+    ),
+    op(
+        "delete",
+        "/ring-groups/{id}",
+        "Delete a ring group; its DIDs answer 480 until changed.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    list("/agents", "Accounts, by id.", Reader, "Agent"),
+    op(
+        "post",
+        "/agents",
+        "Add an account.",
+        Admin,
+        Body::Json("NewAgent"),
+        Answer::Json(201, "Agent"),
+    ),
+    op(
+        "get",
+        "/agents/{id}",
+        "One account.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "Agent"),
+    ),
+    op(
+        "put",
+        "/agents/{id}",
+        "Change an account; disabling it signs it out everywhere.",
+        Admin,
+        Body::Json("AgentUpdate"),
+        Answer::Json(200, "Agent"),
+    ),
+    op(
+        "post",
+        "/agents/{id}/password",
+        "Set a new password; the account's sessions end.",
+        Admin,
+        Body::Json("PasswordReset"),
+        Answer::Empty(204),
+    ),
+    op(
+        "get",
+        "/agents/{id}/caller-ids",
+        "The caller IDs the agent may present.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "CallerIds"),
+    ),
+    op(
+        "put",
+        "/agents/{id}/caller-ids",
+        "Replace the agent's caller IDs; each must be an enabled DID.",
+        Admin,
+        Body::Json("CallerIds"),
+        Answer::Json(200, "CallerIds"),
+    ),
+    list("/campaigns", "Campaigns, by id.", Reader, "Campaign"),
+    op(
+        "post",
+        "/campaigns",
+        "Add a campaign.",
+        Admin,
+        Body::Json("CampaignInput"),
+        Answer::Json(201, "Campaign"),
+    ),
+    op(
+        "get",
+        "/campaigns/{id}",
+        "One campaign.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "Campaign"),
+    ),
+    op(
+        "put",
+        "/campaigns/{id}",
+        "Replace a campaign.",
+        Admin,
+        Body::Json("CampaignInput"),
+        Answer::Json(200, "Campaign"),
+    ),
+    op(
+        "delete",
+        "/campaigns/{id}",
+        "Delete a campaign.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    list(
+        "/tokens",
+        "API tokens (never the tokens themselves).",
+        Admin,
+        "ApiToken",
+    ),
+    op(
+        "post",
+        "/tokens",
+        "Create an API token; the answer is the only time it is shown.",
+        Admin,
+        Body::Json("ApiTokenInput"),
+        Answer::Json(201, "ApiTokenCreated"),
+    ),
+    op(
+        "delete",
+        "/tokens/{id}",
+        "Revoke an API token.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    Op {
+        method: "get",
+        path: "/audit",
+        summary: "The audit log, newest first.",
+        access: Admin,
+        query: AUDIT_QUERY,
+        body: Body::None,
+        answer: Answer::Page("AuditEntry"),
+    },
+];
+
+// ------------------------------------------------------------ schema helpers
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+fn string() -> Value {
+    json!({"type": "string"})
+}
+fn nstring() -> Value {
+    json!({"type": "string", "nullable": true})
+}
+fn int() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+fn nint() -> Value {
+    json!({"type": "integer", "format": "int64", "nullable": true})
+}
+fn range(min: i64, max: i64) -> Value {
+    json!({"type": "integer", "minimum": min, "maximum": max})
+}
+fn boolean() -> Value {
+    json!({"type": "boolean"})
+}
+fn one_of(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+fn array(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+fn object(required: &[&str], properties: Vec<(&str, Value)>) -> Value {
+    let props: Map<String, Value> = properties
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let mut o = json!({"type": "object", "properties": props});
+    if !required.is_empty() {
+        o["required"] = json!(required);
+    }
+    o
+}
+
+fn carrier_settings() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "name",
+            json!({"type": "string", "minLength": 1, "maxLength": 64}),
+        ),
+        (
+            "host",
+            json!({"type": "string", "minLength": 1, "maxLength": 253}),
+        ),
+        ("port", range(1, 65535)),
+        ("transport", one_of(&["udp", "tcp", "tls"])),
+        ("username", nstring()),
+        ("from_user", nstring()),
+        ("from_domain", nstring()),
+        ("caller_id", nstring()),
+        ("codecs", array(one_of(&["PCMU", "PCMA"]))),
+        ("priority", range(0, 1000)),
+        (
+            "number_format",
+            one_of(&["e164", "e164_without_plus", "national"]),
+        ),
+        ("tech_prefix", string()),
+        ("enabled", boolean()),
+        ("inbound_sources", array(string())),
+        (
+            "inbound_number_from",
+            one_of(&["request_uri", "to", "diversion"]),
+        ),
+        ("realm", nstring()),
+        ("weight", range(1, 1000)),
+        (
+            "max_channels",
+            json!({"type": "integer", "minimum": 1, "maximum": 100000, "nullable": true}),
+        ),
+        ("register", boolean()),
+        ("register_expiry_s", range(60, 86400)),
+        ("qualify", boolean()),
+        ("qualify_interval_s", range(5, 3600)),
+    ]
+}
+
+fn schemas() -> Map<String, Value> {
+    let role = one_of(&["admin", "supervisor", "agent"]);
+    let direction = one_of(&["outbound", "inbound"]);
+    let choice = r("CallerIdChoice");
+    let mut carrier_input = carrier_settings();
+    carrier_input.push((
+        "secret",
+        json!({"type": "string", "nullable": true, "writeOnly": true, "maxLength": 256}),
+    ));
+    let mut carrier = carrier_settings();
+    carrier.extend([
+        ("id", int()),
+        ("has_secret", boolean()),
+        ("is_demo", boolean()),
+    ]);
+    let carrier_required = [
+        "id",
+        "name",
+        "host",
+        "port",
+        "transport",
+        "has_secret",
+        "codecs",
+        "priority",
+        "number_format",
+        "tech_prefix",
+        "is_demo",
+        "enabled",
+    ];
+    let pairs: Vec<(&str, Value)> = vec![
+        (
+            "ApiError",
+            object(
+                &["code", "message"],
+                vec![
+                    ("code", string()),
+                    ("message", string()),
+                    ("field", string()),
+                ],
+            ),
+        ),
+        ("OpenApi", json!({"type": "object"})),
+        (
+            "SignInRequest",
+            object(
+                &["username", "password"],
+                vec![("username", string()), ("password", string())],
+            ),
+        ),
+        (
+            "AccountInfo",
+            object(
+                &["id", "username", "display_name", "role"],
+                vec![
+                    ("id", int()),
+                    ("username", string()),
+                    ("display_name", string()),
+                    ("role", role.clone()),
+                ],
+            ),
+        ),
+        (
+            "SipCredential",
+            object(
+                &[
+                    "username",
+                    "password",
+                    "realm",
+                    "aor",
+                    "display_name",
+                    "expires_at",
+                ],
+                vec![
+                    ("username", string()),
+                    ("password", string()),
+                    ("realm", string()),
+                    ("aor", string()),
+                    ("display_name", string()),
+                    ("expires_at", int()),
+                ],
+            ),
+        ),
+        (
+            "CallerIdChoice",
+            object(
+                &["number", "label"],
+                vec![("number", string()), ("label", string())],
+            ),
+        ),
+        (
+            "DialingProfile",
+            object(
+                &["default_country", "caller_ids", "default_caller_id"],
+                vec![
+                    ("default_country", string()),
+                    ("caller_ids", array(choice.clone())),
+                    ("default_caller_id", nstring()),
+                ],
+            ),
+        ),
+        (
+            "SessionInfo",
+            object(
+                &["account", "sip"],
+                vec![
+                    ("account", r("AccountInfo")),
+                    (
+                        "sip",
+                        json!({"allOf": [r("SipCredential")], "nullable": true}),
+                    ),
+                    ("dialing", r("DialingProfile")),
+                ],
+            ),
+        ),
+        ("CarrierInput", object(&["name", "host"], carrier_input)),
+        ("Carrier", object(&carrier_required, carrier)),
+        (
+            "ChannelUsage",
+            object(
+                &[
+                    "carrier_id",
+                    "in_use",
+                    "max_channels",
+                    "peak_7d",
+                    "recommended",
+                ],
+                vec![
+                    ("carrier_id", int()),
+                    ("in_use", int()),
+                    ("max_channels", nint()),
+                    ("peak_7d", int()),
+                    ("recommended", int()),
+                ],
+            ),
+        ),
+        (
+            "CallRecord",
+            object(
+                &[
+                    "id",
+                    "direction",
+                    "dialled",
+                    "invite_at",
+                    "ended_at",
+                    "duration_s",
+                    "final_code",
+                    "final_reason",
+                    "hangup_by",
+                ],
+                vec![
+                    ("id", string()),
+                    ("direction", direction.clone()),
+                    ("account_id", nint()),
+                    ("agent", nstring()),
+                    ("caller_id", nstring()),
+                    ("dialled", string()),
+                    ("carrier_id", nint()),
+                    ("carrier", nstring()),
+                    ("invite_at", int()),
+                    ("ringing_at", nint()),
+                    ("answered_at", nint()),
+                    ("ended_at", int()),
+                    ("duration_s", int()),
+                    ("final_code", int()),
+                    ("final_reason", string()),
+                    ("hangup_by", one_of(&["agent", "remote", "gateway"])),
+                    ("packets_to_carrier", int()),
+                    ("bytes_to_carrier", int()),
+                    ("packets_from_carrier", int()),
+                    ("bytes_from_carrier", int()),
+                ],
+            ),
+        ),
+        (
+            "LiveCall",
+            object(
+                &["id", "direction", "dialled", "state", "since_ms"],
+                vec![
+                    ("id", string()),
+                    ("direction", direction),
+                    ("agent", nstring()),
+                    ("caller_id", nstring()),
+                    ("dialled", string()),
+                    ("carrier_id", nint()),
+                    ("carrier", nstring()),
+                    ("state", one_of(&["ringing", "connected", "held"])),
+                    ("since_ms", int()),
+                ],
+            ),
+        ),
+        (
+            "DidInput",
+            object(
+                &["number", "route"],
+                vec![
+                    ("number", string()),
+                    ("label", string()),
+                    ("carrier_id", nint()),
+                    ("route", one_of(&["agent", "group", "reject"])),
+                    ("agent", nstring()),
+                    ("group_id", nint()),
+                    (
+                        "reject_code",
+                        json!({"type": "integer", "minimum": 400, "maximum": 699, "nullable": true}),
+                    ),
+                    ("enabled", boolean()),
+                ],
+            ),
+        ),
+        (
+            "Did",
+            object(
+                &["id", "number", "label", "route", "enabled", "created_at"],
+                vec![
+                    ("id", int()),
+                    ("number", string()),
+                    ("label", string()),
+                    ("carrier_id", nint()),
+                    ("route", one_of(&["agent", "group", "reject"])),
+                    ("agent", nstring()),
+                    ("group_id", nint()),
+                    ("group", nstring()),
+                    ("reject_code", nint()),
+                    ("enabled", boolean()),
+                    ("created_at", int()),
+                ],
+            ),
+        ),
+        (
+            "DidImportRejection",
+            object(
+                &["line", "number", "error"],
+                vec![
+                    ("line", int()),
+                    ("number", string()),
+                    ("field", string()),
+                    ("error", string()),
+                ],
+            ),
+        ),
+        (
+            "DidImportReport",
+            object(
+                &["created", "updated", "rejected"],
+                vec![
+                    ("created", int()),
+                    ("updated", int()),
+                    ("rejected", array(r("DidImportRejection"))),
+                ],
+            ),
+        ),
+        (
+            "RingGroupInput",
+            object(
+                &["name"],
+                vec![
+                    (
+                        "name",
+                        json!({"type": "string", "minLength": 1, "maxLength": 64}),
+                    ),
+                    ("strategy", one_of(&["all", "in_order"])),
+                    ("member_timeout_s", range(5, 300)),
+                    (
+                        "fallback_code",
+                        json!({"type": "integer", "minimum": 400, "maximum": 699, "nullable": true}),
+                    ),
+                    ("members", array(string())),
+                ],
+            ),
+        ),
+        (
+            "RingGroup",
+            object(
+                &[
+                    "id",
+                    "name",
+                    "strategy",
+                    "member_timeout_s",
+                    "members",
+                    "created_at",
+                ],
+                vec![
+                    ("id", int()),
+                    ("name", string()),
+                    ("strategy", one_of(&["all", "in_order"])),
+                    ("member_timeout_s", int()),
+                    ("fallback_code", nint()),
+                    ("members", array(string())),
+                    ("created_at", int()),
+                ],
+            ),
+        ),
+        (
+            "Agent",
+            object(
+                &[
+                    "id",
+                    "username",
+                    "display_name",
+                    "role",
+                    "enabled",
+                    "max_calls",
+                    "local_presence",
+                    "created_at",
+                ],
+                vec![
+                    ("id", int()),
+                    ("username", string()),
+                    ("display_name", string()),
+                    ("role", role.clone()),
+                    ("enabled", boolean()),
+                    ("max_calls", int()),
+                    ("local_presence", boolean()),
+                    ("locked_until", nint()),
+                    ("created_at", int()),
+                ],
+            ),
+        ),
+        (
+            "NewAgent",
+            object(
+                &["username", "display_name", "password"],
+                vec![
+                    (
+                        "username",
+                        json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,31}$"}),
+                    ),
+                    (
+                        "display_name",
+                        json!({"type": "string", "minLength": 1, "maxLength": 64}),
+                    ),
+                    ("role", role.clone()),
+                    (
+                        "password",
+                        json!({"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true}),
+                    ),
+                    ("enabled", boolean()),
+                    ("max_calls", range(1, 100)),
+                    ("local_presence", boolean()),
+                ],
+            ),
+        ),
+        (
+            "AgentUpdate",
+            object(
+                &["display_name", "role"],
+                vec![
+                    (
+                        "display_name",
+                        json!({"type": "string", "minLength": 1, "maxLength": 64}),
+                    ),
+                    ("role", role),
+                    ("enabled", boolean()),
+                    ("max_calls", range(1, 100)),
+                    ("local_presence", boolean()),
+                ],
+            ),
+        ),
+        (
+            "PasswordReset",
+            object(
+                &["password"],
+                vec![(
+                    "password",
+                    json!({"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true}),
+                )],
+            ),
+        ),
+        (
+            "CallerIds",
+            object(
+                &[],
+                vec![
+                    ("default", nstring()),
+                    ("allowed", array(choice.clone())),
+                    (
+                        "from_campaigns",
+                        json!({"type": "array", "items": choice, "readOnly": true}),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "CampaignInput",
+            object(
+                &["name"],
+                vec![
+                    (
+                        "name",
+                        json!({"type": "string", "minLength": 1, "maxLength": 64}),
+                    ),
+                    ("numbers", array(string())),
+                    ("agents", array(string())),
+                ],
+            ),
+        ),
+        (
+            "Campaign",
+            object(
+                &["id", "name", "numbers", "agents", "created_at"],
+                vec![
+                    ("id", int()),
+                    ("name", string()),
+                    ("numbers", array(string())),
+                    ("agents", array(string())),
+                    ("created_at", int()),
+                ],
+            ),
+        ),
+        (
+            "ApiTokenInput",
+            object(
+                &["name"],
+                vec![
+                    (
+                        "name",
+                        json!({"type": "string", "minLength": 1, "maxLength": 64}),
+                    ),
+                    ("account", nstring()),
+                ],
+            ),
+        ),
+        (
+            "ApiToken",
+            object(
+                &["id", "name", "account", "created_at", "revoked"],
+                vec![
+                    ("id", int()),
+                    ("name", string()),
+                    ("account", string()),
+                    ("created_at", int()),
+                    ("last_used_at", nint()),
+                    ("revoked", boolean()),
+                ],
+            ),
+        ),
+        (
+            "ApiTokenCreated",
+            object(
+                &["token", "api_token"],
+                vec![
+                    (
+                        "token",
+                        json!({"type": "string", "pattern": "^dlr_[0-9a-f]{64}$"}),
+                    ),
+                    ("api_token", r("ApiToken")),
+                ],
+            ),
+        ),
+        (
+            "AuditEntry",
+            object(
+                &["id", "at", "actor", "action", "entity"],
+                vec![
+                    ("id", int()),
+                    ("at", int()),
+                    ("actor", string()),
+                    ("action", string()),
+                    ("entity", string()),
+                    ("entity_id", nstring()),
+                    ("old_json", nstring()),
+                    ("new_json", nstring()),
+                ],
+            ),
+        ),
+    ];
+    let mut out: Map<String, Value> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    for item in OPERATIONS.iter().filter_map(|o| match o.answer {
+        Answer::Page(item) => Some(item),
+        _ => None,
+    }) {
+        out.insert(
+            format!("Page{item}"),
+            object(
+                &["items", "next_cursor"],
+                vec![("items", array(r(item))), ("next_cursor", nstring())],
+            ),
+        );
+    }
+    out
+}
+
+fn error(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": r("ApiError")}}
+    })
+}
+
+fn operation(o: &Op) -> Value {
+    let mut parameters: Vec<Value> = Vec::new();
+    if o.path.contains("{id}") {
+        parameters.push(json!({
+            "name": "id", "in": "path", "required": true,
+            "schema": {"type": "integer", "format": "int64"}
+        }));
+    }
+    for (name, kind, description) in o.query {
+        let schema = if *name == "limit" {
+            json!({"type": kind, "minimum": 1, "maximum": 500})
+        } else {
+            json!({"type": kind})
+        };
+        parameters.push(json!({
+            "name": name, "in": "query", "required": false,
+            "description": description, "schema": schema
+        }));
+    }
+    let mut responses = Map::new();
+    let (status, ok) = match o.answer {
+        Answer::Json(status, schema) => (
+            status,
+            json!({
+                "description": "OK",
+                "content": {"application/json": {"schema": r(schema)}}
+            }),
+        ),
+        Answer::Page(item) => (
+            200,
+            json!({
+                "description": "A page; pass `next_cursor` as `cursor` for the next.",
+                "content": {"application/json": {"schema": r(&format!("Page{item}"))}}
+            }),
+        ),
+        Answer::Empty(status) => (status, json!({"description": "Done."})),
+        Answer::Csv => (
+            200,
+            json!({
+                "description": "CSV (RFC 4180) with a header row.",
+                "content": {"text/csv": {"schema": {"type": "string"}}}
+            }),
+        ),
+        Answer::Events(item) => (
+            200,
+            json!({
+                "description": format!("Server-Sent Events; each `data` is a JSON array of {item}."),
+                "content": {"text/event-stream": {"schema": {"type": "string"}}}
+            }),
+        ),
+    };
+    responses.insert(status.to_string(), ok);
+    responses.insert(
+        "400".to_owned(),
+        error("A field is invalid; `field` names it."),
+    );
+    if o.access != Access::Public || (o.method == "get" && o.path == "/session") {
+        responses.insert(
+            "401".to_owned(),
+            error("Not signed in, or the token is unknown or revoked."),
+        );
+    }
+    if matches!(o.access, Access::Reader | Access::Admin) {
+        responses.insert(
+            "403".to_owned(),
+            error("The account's role may not do this."),
+        );
+    }
+    if o.path.contains("{id}") {
+        responses.insert("404".to_owned(), error("No such item."));
+    }
+    if matches!(o.method, "post" | "put")
+        && matches!(o.body, Body::Json(_))
+        && o.access == Access::Admin
+    {
+        responses.insert("409".to_owned(), error("The name or number is taken."));
+    }
+    if o.method == "post" && o.path == "/session" {
+        responses.insert("401".to_owned(), error("Wrong username or password."));
+        responses.insert(
+            "429".to_owned(),
+            error("Locked after repeated failures; see Retry-After."),
+        );
+    }
+    if o.body == Body::Csv {
+        responses.insert("413".to_owned(), error("The file is too large."));
+        responses.insert("415".to_owned(), error("Not sent as text/csv."));
+    }
+    let mut value = json!({
+        "summary": o.summary,
+        "operationId": format!("{}{}", o.method, o.path.replace(['/', '{', '}', '.', '-'], "_")),
+        "responses": responses,
+        "x-access": match o.access {
+            Access::Public => "public",
+            Access::SignedIn => "signed-in",
+            Access::Reader => "admin, supervisor",
+            Access::Admin => "admin",
+        },
+    });
+    if !parameters.is_empty() {
+        value["parameters"] = Value::Array(parameters);
+    }
+    match o.body {
+        Body::None => {}
+        Body::Json(schema) => {
+            value["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": r(schema)}}
+            });
+        }
+        Body::Csv => {
+            value["requestBody"] = json!({
+                "required": true,
+                "content": {"text/csv": {"schema": {"type": "string"}}}
+            });
+        }
+    }
+    if o.access == Access::Public {
+        value["security"] = json!([]);
+    }
+    value
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for o in OPERATIONS {
+        let entry = paths
+            .entry(o.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(o.method.to_owned(), operation(o));
+        }
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Dialer gateway API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Administration and call records of the dialer gateway. Errors are JSON {code, message, field}. Lists are cursor-paginated. Sign in with POST /session (cookie) or send an API token as `Authorization: Bearer dlr_…`. Agents may only read their own session and calls; supervisors read everything but API tokens and the audit log; admins change everything.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "gw_session"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "security": [{"cookie": []}, {"bearer": []}],
+        "paths": paths,
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(document).clone())
+}
