@@ -4,17 +4,10 @@
 //! refresh before the granted expiry runs out. SIPp plays the carrier; no
 //! browser.
 //!
-//! DEPENDS ON the carrier API's qualify and registration settings
-//! (`qualify`, `qualify_interval_s`, `register`, `register_expiry_s` in
-//! `POST /api/v1/carriers`, issue 6) and on `carriers::routes` mapping them
-//! into `Route::qualify` / `Route::register`. The bodies are written with
-//! `serde_json::json!` rather than `shared::api::CarrierInput`, so this file
-//! compiles before those fields exist; until they are merged the gateway
-//! never probes or registers and these tests fail at their first wait.
-//!
-//! The status endpoint is not there yet either, so the tests read the
+//! The carriers are configured through `POST /api/v1/carriers` (`qualify`,
+//! `qualify_interval_s`, `register`, `register_expiry_s`); the tests read the
 //! gateway's log line `carrier status carrier=NAME qualify=up|down
-//! registration=…`.
+//! registration=…` and the carrier status endpoint.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -150,6 +143,7 @@ async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result
             "secret": "trunksecret",
             "register": true,
             "register_expiry_s": 60,
+            "qualify": false,
         }),
     )
     .await?;

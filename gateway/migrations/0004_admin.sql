@@ -7,7 +7,7 @@ ALTER TABLE carriers ADD COLUMN register_expiry_s INTEGER NOT NULL DEFAULT 3600
     CHECK (register_expiry_s BETWEEN 60 AND 86400);
 ALTER TABLE carriers ADD COLUMN qualify INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE carriers ADD COLUMN qualify_interval_s INTEGER NOT NULL DEFAULT 30
-    CHECK (qualify_interval_s BETWEEN 5 AND 3600);
+    CHECK (qualify_interval_s BETWEEN 1 AND 3600);
 
 ALTER TABLE accounts ADD COLUMN max_calls INTEGER NOT NULL DEFAULT 1;
 -- Present the owned DID nearest the callee when the agent picks none.

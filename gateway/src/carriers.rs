@@ -94,12 +94,13 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             tech_prefix: c.tech_prefix,
             transport: c.transport,
             priority: c.priority,
-            // Filled from the carrier's settings once the admin API has them.
-            weight: 1,
-            max_channels: None,
-            qualify: None,
-            register: None,
-            realm: None,
+            weight: u32::try_from(c.weight.max(1)).unwrap_or(u32::MAX),
+            max_channels: c.max_channels,
+            qualify: c
+                .qualify
+                .then(|| std::time::Duration::from_secs(u64::from(c.qualify_interval_s))),
+            register: c.register.then_some(c.register_expiry_s),
+            realm: c.realm,
             inbound: InboundPolicy {
                 sources,
                 number_from: number_source(c.inbound_number_from),

@@ -172,10 +172,10 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
             "The registration expiry must be between 60 and 86400 seconds.",
         ));
     }
-    if !(5..=3600).contains(&input.qualify_interval_s) {
+    if !(1..=3600).contains(&input.qualify_interval_s) {
         return Err(bad(
             "qualify_interval_s",
-            "The qualify interval must be between 5 and 3600 seconds.",
+            "The qualify interval must be between 1 and 3600 seconds.",
         ));
     }
     if input.register && input.username.is_none() {
@@ -389,6 +389,29 @@ const PEAK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// `GET /api/v1/carriers/{id}/channels`: calls on the carrier now against
 /// its limit, its busiest moment of the last 7 days, and how many channels
 /// the agents would need (their own busiest moment × 1.2).
+/// `GET /api/v1/carriers/{id}/status`: the trunk's qualify and
+/// registration state as the SIP core last reported it (both `null` when
+/// the carrier has neither, or the core has not looked at it yet).
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<crate::sip::trunks::TrunkStatus>, AppError> {
+    reader(&state, &headers).await?;
+    let id = path_id(path)?;
+    load(&state, id).await?;
+    let status = state
+        .sip
+        .trunk_statuses()
+        .get(id)
+        .unwrap_or(crate::sip::trunks::TrunkStatus {
+            carrier_id: id,
+            qualify: None,
+            registration: None,
+        });
+    Ok(Json(status))
+}
+
 pub async fn channels(
     State(state): State<AppState>,
     headers: HeaderMap,

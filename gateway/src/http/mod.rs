@@ -74,6 +74,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 .delete(carriers::delete),
         ),
         ("/carriers/{id}/channels", get(carriers::channels)),
+        ("/carriers/{id}/status", get(carriers::status)),
         ("/calls", get(calls::list)),
         ("/calls.csv", get(calls::csv)),
         ("/live", get(live::stream)),

@@ -227,6 +227,14 @@ pub const OPERATIONS: &[Op] = &[
         Body::None,
         Answer::Json(200, "ChannelUsage"),
     ),
+    op(
+        "get",
+        "/carriers/{id}/status",
+        "Qualify (OPTIONS) and registration state of the trunk, live.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "TrunkStatus"),
+    ),
     Op {
         method: "get",
         path: "/calls",
@@ -521,7 +529,7 @@ fn carrier_settings() -> Vec<(&'static str, Value)> {
         ("register", boolean()),
         ("register_expiry_s", range(60, 86400)),
         ("qualify", boolean()),
-        ("qualify_interval_s", range(5, 3600)),
+        ("qualify_interval_s", range(1, 3600)),
     ]
 }
 
@@ -642,6 +650,41 @@ fn schemas() -> Map<String, Value> {
         ("CarrierInput", object(&["name", "host"], carrier_input)),
         ("Carrier", object(&carrier_required, carrier)),
         (
+            "TrunkStatus",
+            object(
+                &["carrier_id"],
+                vec![
+                    ("carrier_id", int()),
+                    (
+                        "qualify",
+                        json!({"nullable": true, "allOf": [object(
+                            &["state"],
+                            vec![
+                                ("state", one_of(&["unknown", "up", "down"])),
+                                ("rtt_ms", nint()),
+                                ("last_change_ms", nint()),
+                                ("last_error", nstring()),
+                            ],
+                        )]}),
+                    ),
+                    (
+                        "registration",
+                        json!({"nullable": true, "allOf": [object(
+                            &["state"],
+                            vec![
+                                (
+                                    "state",
+                                    one_of(&["registering", "registered", "failed", "off"]),
+                                ),
+                                ("expires_at_ms", nint()),
+                                ("last_error", nstring()),
+                            ],
+                        )]}),
+                    ),
+                ],
+            ),
+        ),
+        (
             "ChannelUsage",
             object(
                 &[
@@ -695,6 +738,19 @@ fn schemas() -> Map<String, Value> {
                     ("bytes_to_carrier", int()),
                     ("packets_from_carrier", int()),
                     ("bytes_from_carrier", int()),
+                    (
+                        "attempts",
+                        array(object(
+                            &["carrier", "code", "reason", "at"],
+                            vec![
+                                ("carrier_id", nint()),
+                                ("carrier", string()),
+                                ("code", int()),
+                                ("reason", string()),
+                                ("at", int()),
+                            ],
+                        )),
+                    ),
                 ],
             ),
         ),

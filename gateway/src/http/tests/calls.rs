@@ -28,6 +28,7 @@ fn record(id: &str, agent: Option<(i64, &str)>, at: i64, secs: i64) -> CallRecor
         bytes_to_carrier: 0,
         packets_from_carrier: 0,
         bytes_from_carrier: 0,
+        attempts: Vec::new(),
     }
 }
 
@@ -260,6 +261,35 @@ async fn channels_report_live_use_the_weekly_peak_and_a_recommendation() {
     );
     let (status, _) = app
         .json("GET", "/api/v1/carriers/999/channels", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn carrier_status_is_what_the_sip_core_reported() {
+    let app = test_app().await;
+    let (admin, agent) = admin_and_agent(&app).await;
+    let (status, carrier) = app
+        .json(
+            "POST",
+            "/api/v1/carriers",
+            &admin,
+            Some(json!({"name": "T", "host": "192.0.2.1", "qualify": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    let id = carrier["id"].as_i64().unwrap();
+    let path = format!("/api/v1/carriers/{id}/status");
+    let (status, body) = app.json("GET", &path, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"carrier_id": id, "qualify": null, "registration": null})
+    );
+    let (status, _) = app.json("GET", &path, &agent, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .json("GET", "/api/v1/carriers/999/status", &admin, None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

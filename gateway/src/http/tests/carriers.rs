@@ -162,7 +162,7 @@ async fn registration_qualify_and_capacity_settings_are_validated() {
             "register_expiry_s",
         ),
         (
-            with(&[("qualify_interval_s", json!(4))]),
+            with(&[("qualify_interval_s", json!(0))]),
             "qualify_interval_s",
         ),
         (with(&[("weight", json!(0))]), "weight"),
