@@ -220,7 +220,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sip: sip.clone(),
         config: Arc::new(config),
         demo_carrier: demo_addr,
-        live: live::LiveCalls::new(),
+        live: sip.live_calls(),
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();

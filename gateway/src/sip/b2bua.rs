@@ -48,7 +48,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rsip::prelude::*;
 use shared::api::{
-    CallAttempt, CallDirection, CallRecord, DialingProfile, HangupBy, NumberFormat, SipTransport,
+    CallAttempt, CallDirection, CallRecord, DialingProfile, HangupBy, LiveCall, LiveCallState,
+    NumberFormat, SipTransport,
 };
 use shared::e164::{self, Country, E164};
 use shared::sip::digest::{self, Challenge};
@@ -319,6 +320,8 @@ struct Call {
     /// Give the current carrier up if it has said nothing by then (only
     /// while there is a fallback).
     response_deadline: Option<Instant>,
+    /// The agent put the call on hold (for the live view).
+    held: bool,
     media: bool,
     /// The WebRTC answer, sent with the 183 and the 200.
     browser_answer: String,
@@ -363,6 +366,25 @@ impl B2bua {
             transmits: Vec::new(),
             events: Vec::new(),
         }
+    }
+
+    /// The calls in progress, for the live view.
+    pub fn live_calls(&self) -> Vec<LiveCall> {
+        let outbound = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Ended)
+            .map(|c| {
+                let state = match (c.phase, c.held) {
+                    (Phase::Answered, true) => LiveCallState::Held,
+                    (Phase::Answered, false) => LiveCallState::Connected,
+                    _ => LiveCallState::Ringing,
+                };
+                live_call(&c.record, state)
+            });
+        let mut calls: Vec<LiveCall> = outbound.chain(self.inbound_live_calls()).collect();
+        calls.sort_by(|a, b| a.id.cmp(&b.id));
+        calls
     }
 
     pub fn call_count(&self) -> usize {
@@ -616,6 +638,7 @@ impl B2bua {
             fallback: plan,
             attempt_at: now.unix_ms,
             response_deadline,
+            held: false,
             media: true,
             browser_answer: setup.browser_answer,
             record,
@@ -1723,6 +1746,9 @@ impl B2bua {
                 self.media.browser_reoffer(id, &sdp);
                 // Mirror the hold (or resume) to the carrier.
                 let held = direction != "sendrecv";
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.held = held;
+                }
                 self.media.set_hold(id, held);
                 let (offer, contact) = match self.calls.get(&id) {
                     Some(c) => (
@@ -2098,6 +2124,21 @@ fn is_reliable(dest: Destination) -> bool {
 
 /// The reason phrase of a response. rsip keeps the phrase only for codes it
 /// does not know; for the others the standard phrase stands in.
+/// A call's record as the live view shows it.
+fn live_call(record: &CallRecord, state: LiveCallState) -> LiveCall {
+    LiveCall {
+        id: record.id.clone(),
+        direction: record.direction,
+        agent: record.agent.clone(),
+        caller_id: record.caller_id.clone(),
+        dialled: record.dialled.clone(),
+        carrier_id: record.carrier_id,
+        carrier: record.carrier.clone(),
+        state,
+        since_ms: record.answered_at.unwrap_or(record.invite_at),
+    }
+}
+
 fn reason_of(response: &rsip::Response) -> String {
     match &response.status_code {
         rsip::StatusCode::Other(_, reason) if !reason.is_empty() => reason.clone(),

@@ -176,6 +176,11 @@ impl SipCore {
         self.dids = DidTable::new(dids);
     }
 
+    /// The calls in progress, for the live view.
+    pub fn live_calls(&self) -> Vec<shared::api::LiveCall> {
+        self.b2bua.live_calls()
+    }
+
     pub fn call_count(&self) -> usize {
         self.b2bua.call_count()
     }

@@ -78,6 +78,7 @@ pub struct SipHandle {
     tx: mpsc::Sender<CoreInput>,
     next_conn: Arc<AtomicU64>,
     trunk_statuses: TrunkStatuses,
+    live: crate::live::LiveCalls,
 }
 
 impl SipHandle {
@@ -96,6 +97,11 @@ impl SipHandle {
     /// saw it (the carrier page reads it; it is `Clone` for axum state).
     pub fn trunk_statuses(&self) -> TrunkStatuses {
         self.trunk_statuses.clone()
+    }
+
+    /// The calls in progress, as the driver last published them.
+    pub fn live_calls(&self) -> crate::live::LiveCalls {
+        self.live.clone()
     }
 }
 
@@ -141,6 +147,7 @@ pub fn start_core(
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
         trunk_statuses: TrunkStatuses::new(),
+        live: crate::live::LiveCalls::new(),
     };
     tokio::spawn(drive(core, rx, udp, db, log_sip, handle.clone()));
     handle
@@ -155,6 +162,8 @@ async fn drive(
     handle: SipHandle,
 ) {
     let trunk_statuses = handle.trunk_statuses();
+    let live = handle.live_calls();
+    let mut published: Vec<shared::api::LiveCall> = Vec::new();
     // Carrier names by id, for log lines about their status.
     let mut carrier_names: HashMap<i64, String> = HashMap::new();
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
@@ -265,6 +274,11 @@ async fn drive(
                     None => debug!(%conn, "connection gone; response dropped"),
                 },
             }
+        }
+        let now_live = core.live_calls();
+        if now_live != published {
+            live.publish(now_live.clone());
+            published = now_live;
         }
         while let Some(event) = core.poll_event() {
             log_event(&event);

@@ -144,6 +144,8 @@ pub(super) struct InboundCall {
     flush_deadline: Option<Instant>,
     media: bool,
     pending_reinvite: Option<rsip::Request>,
+    /// The agent put the call on hold (for the live view).
+    held: bool,
     pub(super) record: CallRecord,
 }
 
@@ -435,6 +437,7 @@ impl B2bua {
             flush_deadline: None,
             media: true,
             pending_reinvite: None,
+            held: false,
             invite: request,
             record,
         };
@@ -816,6 +819,7 @@ impl B2bua {
                 let held = msg::sdp_direction(&sdp) != "sendrecv";
                 if let Some(call) = self.inbound.get_mut(&id) {
                     call.pending_reinvite = Some(request.clone());
+                    call.held = held;
                 }
                 self.media.browser_reoffer(id, &sdp);
                 self.media.set_hold(id, held);
@@ -1232,6 +1236,21 @@ impl B2bua {
 }
 
 impl B2bua {
+    /// Inbound calls in progress, for the live view.
+    pub(super) fn inbound_live_calls(&self) -> impl Iterator<Item = shared::api::LiveCall> + '_ {
+        self.inbound
+            .values()
+            .filter(|c| c.phase != InPhase::Ended)
+            .map(|c| {
+                let state = match (c.phase, c.held) {
+                    (InPhase::Answered, true) => shared::api::LiveCallState::Held,
+                    (InPhase::Answered, false) => shared::api::LiveCallState::Connected,
+                    _ => shared::api::LiveCallState::Ringing,
+                };
+                super::live_call(&c.record, state)
+            })
+    }
+
     /// Inbound calls not yet ended on carrier `id`.
     pub(super) fn inbound_channels(&self, carrier_id: i64) -> usize {
         self.inbound

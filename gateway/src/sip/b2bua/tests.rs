@@ -307,6 +307,10 @@ fn header_line<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 fn answered_call() -> (Harness, String) {
     let mut h = Harness::new();
     h.invite("4155552671", "");
+    let live = h.b2bua.live_calls();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].state, LiveCallState::Ringing);
+    assert_eq!(live[0].dialled, "+14155552671");
     let browser = h.browser_sent();
     assert_eq!(status(&browser[0]), "SIP/2.0 100 Trying");
     let invite = h.carrier_request("INVITE");
@@ -834,6 +838,9 @@ fn hold_reinvite_goes_to_media_and_carrier() {
         sdp.len()
     ));
     assert_eq!(h.media.lock().unwrap().holds, vec![(1, true)]);
+    let live = h.b2bua.live_calls();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].state, LiveCallState::Held, "the live view shows the hold");
     let reinvite = h.carrier_request("INVITE");
     assert!(
         reinvite.contains("a=sendonly") && reinvite.contains("o=- 7 2 IN IP4"),
