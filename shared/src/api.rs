@@ -47,6 +47,10 @@ pub struct DialingProfile {
     pub caller_ids: Vec<CallerIdChoice>,
     /// The one used when the agent picks none; `None` means the carrier's.
     pub default_caller_id: Option<String>,
+    /// Local presence: when the agent picks none, present the allowed
+    /// number in the callee's country and area code, if there is one.
+    #[serde(default)]
+    pub local_presence: bool,
 }
 
 impl Default for DialingProfile {
@@ -55,6 +59,7 @@ impl Default for DialingProfile {
             default_country: "US".to_owned(),
             caller_ids: Vec::new(),
             default_caller_id: None,
+            local_presence: false,
         }
     }
 }

@@ -110,6 +110,8 @@ pub struct AgentInfo {
     pub username: String,
     pub display_name: String,
     pub dialing: DialingProfile,
+    /// Calls (inbound and outbound) the agent may have at once.
+    pub max_calls: u32,
 }
 
 /// What the media side says back when it cannot do what was asked: the
@@ -505,6 +507,15 @@ impl B2bua {
             return;
         }
         let target_user = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+        if self.calls_of(agent.account_id) >= agent.max_calls as usize {
+            let reason = format!(
+                "Busy Here (you already have {} call(s), your limit)",
+                agent.max_calls
+            );
+            reject(self, 486, &reason);
+            self.record_refusal(&now, agent, &target_user, 486, &reason);
+            return;
+        }
         let refuse = |this: &mut Self, code: u16, reason: &str| {
             reject(this, code, reason);
             this.record_refusal(&now, agent, &target_user, code, reason);
@@ -555,7 +566,7 @@ impl B2bua {
             return;
         }
         let route = plan.remove(0);
-        let caller_id = choose_caller_id(&request, agent, &route, country);
+        let caller_id = choose_caller_id(&request, agent, &route, country, &number);
 
         // Headers of the browser's dialog.
         let from = msg::header(&request.headers, "From").unwrap_or_default();
@@ -746,6 +757,16 @@ impl B2bua {
             }
         }
         plan
+    }
+
+    /// Calls an agent is on (placed, or inbound and answered), not ended.
+    pub fn calls_of(&self, account_id: i64) -> usize {
+        let outbound = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Ended && c.record.account_id == Some(account_id))
+            .count();
+        outbound + self.inbound_answered_by(account_id)
     }
 
     /// Calls (inbound and outbound, not yet ended) on carrier `id`.
@@ -2197,6 +2218,7 @@ fn choose_caller_id(
     agent: &AgentInfo,
     route: &Route,
     country: &'static Country,
+    callee: &E164,
 ) -> Option<E164> {
     let allowed = |n: &E164| {
         agent
@@ -2209,7 +2231,18 @@ fn choose_caller_id(
         .and_then(|v| msg::uri_user(&msg::uri_of(&v)))
         .and_then(|u| e164::normalize(&u, country).ok())
         .filter(allowed);
+    let local = || {
+        agent
+            .dialing
+            .local_presence
+            .then(|| {
+                let numbers = agent.dialing.caller_ids.iter();
+                local_presence(callee, numbers.filter_map(|c| c.number.parse::<E164>().ok()))
+            })
+            .flatten()
+    };
     picked
+        .or_else(local)
         .or_else(|| {
             agent
                 .dialing
@@ -2223,6 +2256,25 @@ fn choose_caller_id(
                 .as_deref()
                 .and_then(|d| e164::normalize(d, country).ok())
         })
+}
+
+/// The number among `candidates` that is local to `callee`: the same
+/// country and area (in the NANP the 3-digit area code; elsewhere the first
+/// digit after the country code), the longest shared prefix winning.
+fn local_presence(callee: &E164, candidates: impl Iterator<Item = E164>) -> Option<E164> {
+    let country = callee.country()?;
+    let area = if country.calling_code == "1" { 3 } else { 1 };
+    let needed = country.calling_code.len() + area;
+    let shared = |n: &E164| {
+        n.digits()
+            .chars()
+            .zip(callee.digits().chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    candidates
+        .filter(|n| shared(n) >= needed)
+        .max_by_key(|n| shared(n))
 }
 
 #[cfg(test)]

@@ -440,10 +440,19 @@ impl SipCore {
             }
         };
         let registrar = &self.registrar;
+        // An agent already at their call limit does not ring.
+        let busy: std::collections::HashSet<i64> = self
+            .agents
+            .values()
+            .filter(|a| self.b2bua.calls_of(a.account_id) >= a.max_calls as usize)
+            .map(|a| a.account_id)
+            .collect();
+        let at_limit = |account_id: i64| busy.contains(&account_id);
         let bindings = |username: &str| -> Vec<ForkTarget> {
             registrar
                 .bindings(username)
                 .iter()
+                .filter(|b| !at_limit(b.account_id))
                 .map(|b| ForkTarget {
                     conn: b.conn,
                     contact: b.contact.clone(),

@@ -143,7 +143,9 @@ impl Harness {
                         label: "Sales".to_owned(),
                     }],
                     default_caller_id: Some("+14155550100".to_owned()),
+                    local_presence: false,
                 },
+                max_calls: 5,
             },
             routes: vec![route()],
             buf: Vec::new(),
@@ -1404,4 +1406,50 @@ fn a_carrier_at_its_channel_limit_is_skipped() {
         h.invite_to(BACKUP).is_some(),
         "the second call goes to the backup"
     );
+}
+
+#[test]
+fn local_presence_presents_the_number_in_the_callees_area_code() {
+    let mut h = Harness::new();
+    h.agent.dialing.caller_ids.push(CallerIdChoice {
+        number: "+12125550100".to_owned(),
+        label: "New York".to_owned(),
+    });
+    h.agent.dialing.local_presence = true;
+    h.invite("2125551234", "");
+    let invite = h.carrier_request("INVITE");
+    assert!(
+        header_line(&invite, "From").unwrap().contains("+12125550100"),
+        "{invite}"
+    );
+    // No local number for the callee: the default.
+    let mut h = Harness::new();
+    h.agent.dialing.local_presence = true;
+    h.invite("3125551234", "");
+    let invite = h.carrier_request("INVITE");
+    assert!(
+        header_line(&invite, "From").unwrap().contains("+14155550100"),
+        "{invite}"
+    );
+}
+
+#[test]
+fn an_agent_at_their_call_limit_cannot_place_another_call() {
+    let mut h = Harness::new();
+    h.agent.max_calls = 1;
+    h.invite("4155552671", "");
+    assert_eq!(h.b2bua.calls_of(1), 1);
+    h.browser_sent();
+    let text = "INVITE sip:4155550000@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKbrowser9\r\n\
+                Max-Forwards: 70\r\nFrom: <sip:demo@gw.test>;tag=b9\r\nTo: <sip:4155550000@gw.test>\r\n\
+                Call-ID: browser-call-9\r\nCSeq: 1 INVITE\r\nContact: <sip:x@abc.invalid;transport=ws>\r\n\
+                Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n";
+    let request = rsip::Request::try_from(text.as_bytes()).unwrap();
+    let now = h.now();
+    let agent = h.agent.clone();
+    let routes = h.routes.clone();
+    h.b2bua
+        .handle_new_invite(now, CONN, request, Some(&agent), &routes);
+    let out = h.browser_sent();
+    assert!(status(&out[0]).starts_with("SIP/2.0 486"), "{out:?}");
 }
