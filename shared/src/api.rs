@@ -205,9 +205,13 @@ pub struct CarrierInput {
     /// Send OPTIONS to see whether the carrier is up.
     #[serde(default = "default_true")]
     pub qualify: bool,
-    /// Seconds between OPTIONS, 5..=3600.
+    /// Seconds between OPTIONS, 1..=3600.
     #[serde(default = "default_qualify_interval")]
     pub qualify_interval_s: u32,
+    /// TLS only: the CA (PEM) the carrier's certificate must chain to;
+    /// `None`: the usual public roots.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 /// Where a carrier puts the dialled number (the DID) in an inbound INVITE.
@@ -284,6 +288,8 @@ pub struct Carrier {
     pub qualify: bool,
     #[serde(default = "default_qualify_interval")]
     pub qualify_interval_s: u32,
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,6 +64,7 @@ use super::Now;
 use super::core::{Destination, Transmit};
 use super::dids::InboundPolicy;
 use super::msg;
+use super::{carrier_dest, is_reliable};
 
 mod inbound;
 pub use inbound::{ForkTarget, RingStep, dialled_number};
@@ -101,6 +102,9 @@ pub struct Route {
     pub register: Option<u32>,
     /// The digest realm, when the carrier names one in advance.
     pub realm: Option<String>,
+    /// TLS: the only CA its certificate may chain to (PEM); `None`: the
+    /// usual public roots.
+    pub tls_ca: Option<String>,
 }
 
 /// A signed-in agent, as calls need it.
@@ -347,6 +351,8 @@ pub struct B2bua {
     rng: StdRng,
     transmits: Vec<Transmit>,
     events: Vec<B2buaEvent>,
+    /// Why the last connection to a carrier failed (for the 503's reason).
+    transport_error: Option<String>,
 }
 
 fn unix_ms(now: &Now) -> i64 {
@@ -367,6 +373,7 @@ impl B2bua {
             rng: StdRng::from_seed(seed),
             transmits: Vec::new(),
             events: Vec::new(),
+            transport_error: None,
         }
     }
 
@@ -461,10 +468,8 @@ impl B2bua {
 
     /// Our Via sent-by, Contact and transport toward a carrier.
     fn carrier_via(&self, route: &Route, branch: &str) -> String {
-        let (proto, port) = match route.transport {
-            SipTransport::Udp | SipTransport::Tls => ("UDP", self.config.sip_udp_port),
-            SipTransport::Tcp => ("TCP", self.config.sip_tcp_port),
-        };
+        let (proto, port, _) =
+            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
         format!(
             "Via: SIP/2.0/{proto} {};branch=z9hG4bK{branch};rport\r\n",
             host_port(&self.config.advertised.to_string(), port)
@@ -969,12 +974,15 @@ impl B2bua {
                     408,
                     "Request Timeout (the carrier did not answer)",
                 ),
-                (Purpose::Invite, TxEvent::TransportError) => self.carrier_failed(
-                    now,
-                    call,
-                    503,
-                    "Service Unavailable (the carrier cannot be reached)",
-                ),
+                (Purpose::Invite, TxEvent::TransportError) => {
+                    let reason = match self.transport_error.take() {
+                        Some(why) => {
+                            format!("Service Unavailable (the carrier cannot be reached: {why})")
+                        }
+                        None => "Service Unavailable (the carrier cannot be reached)".to_owned(),
+                    };
+                    self.carrier_failed(now, call, 503, &reason);
+                }
                 (Purpose::ReInvite, TxEvent::Response(r)) => {
                     let code = r.status_code.code();
                     if (200..300).contains(&code) {
@@ -989,7 +997,8 @@ impl B2bua {
     /// Nothing can reach `dest`: its client transactions end with a
     /// transport error (RFC 3261 §17.1.4), which fails a pending INVITE
     /// with 503.
-    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+    pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
+        self.transport_error = Some(reason.to_owned());
         let keys: Vec<TransactionKey> = self
             .txs
             .iter()
@@ -1176,16 +1185,10 @@ impl B2bua {
 
     /// Our Contact toward carriers.
     fn carrier_contact(&self, route: &Route) -> String {
+        let (_, port, param) =
+            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
         let adv = self.config.advertised.to_string();
-        match route.transport {
-            SipTransport::Tcp => format!(
-                "<sip:gw@{};transport=tcp>",
-                host_port(&adv, self.config.sip_tcp_port)
-            ),
-            SipTransport::Udp | SipTransport::Tls => {
-                format!("<sip:gw@{}>", host_port(&adv, self.config.sip_udp_port))
-            }
-        }
+        format!("<sip:gw@{}{param}>", host_port(&adv, port))
     }
 
     fn browser_contact(&self) -> String {
@@ -2129,20 +2132,6 @@ impl B2bua {
     }
 }
 
-/// Where requests to a carrier go: its configured address, over its
-/// transport (the shell opens the TCP connection when there is none).
-fn carrier_dest(route: &Route) -> Destination {
-    match route.transport {
-        SipTransport::Tcp => Destination::Tcp(route.addr),
-        SipTransport::Udp | SipTransport::Tls => Destination::Udp(route.addr),
-    }
-}
-
-/// RFC 3261 §17.1: no retransmissions over a reliable transport.
-fn is_reliable(dest: Destination) -> bool {
-    !matches!(dest, Destination::Udp(_))
-}
-
 /// The reason phrase of a response. rsip keeps the phrase only for codes it
 /// does not know; for the others the standard phrase stands in.
 /// A call's record as the live view shows it.
@@ -2237,7 +2226,10 @@ fn choose_caller_id(
             .local_presence
             .then(|| {
                 let numbers = agent.dialing.caller_ids.iter();
-                local_presence(callee, numbers.filter_map(|c| c.number.parse::<E164>().ok()))
+                local_presence(
+                    callee,
+                    numbers.filter_map(|c| c.number.parse::<E164>().ok()),
+                )
             })
             .flatten()
     };

@@ -65,6 +65,9 @@ pub enum Destination {
     /// A carrier over TCP: the shell's connection to that address, opened
     /// when there is none.
     Tcp(SocketAddr),
+    /// The same over TLS (the shell knows each address's server name and
+    /// trusted CAs from the routes).
+    Tls(SocketAddr),
 }
 
 /// Bytes to send.
@@ -193,9 +196,9 @@ impl SipCore {
 
     /// Nothing can be sent to `dest` (a TCP connection to a carrier could
     /// not be made): the transactions waiting on it fail now.
-    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
-        self.trunks.transport_failed(now, dest);
-        self.b2bua.transport_failed(now, dest);
+    pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
+        self.trunks.transport_failed(now, dest, reason);
+        self.b2bua.transport_failed(now, dest, reason);
         self.drain();
     }
 

@@ -117,6 +117,7 @@ fn route() -> Route {
         qualify: None,
         register: None,
         realm: None,
+        tls_ca: None,
     }
 }
 
@@ -674,7 +675,7 @@ fn tcp_carrier_gets_a_tcp_via_and_no_retransmissions() {
     // The connection cannot be made: the call fails now, not at timer B.
     let now = h.now();
     h.b2bua
-        .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()));
+        .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()), "refused");
     let to_browser = h.browser_sent();
     assert!(
         to_browser
@@ -842,7 +843,11 @@ fn hold_reinvite_goes_to_media_and_carrier() {
     assert_eq!(h.media.lock().unwrap().holds, vec![(1, true)]);
     let live = h.b2bua.live_calls();
     assert_eq!(live.len(), 1);
-    assert_eq!(live[0].state, LiveCallState::Held, "the live view shows the hold");
+    assert_eq!(
+        live[0].state,
+        LiveCallState::Held,
+        "the live view shows the hold"
+    );
     let reinvite = h.carrier_request("INVITE");
     assert!(
         reinvite.contains("a=sendonly") && reinvite.contains("o=- 7 2 IN IP4"),
@@ -1419,7 +1424,9 @@ fn local_presence_presents_the_number_in_the_callees_area_code() {
     h.invite("2125551234", "");
     let invite = h.carrier_request("INVITE");
     assert!(
-        header_line(&invite, "From").unwrap().contains("+12125550100"),
+        header_line(&invite, "From")
+            .unwrap()
+            .contains("+12125550100"),
         "{invite}"
     );
     // No local number for the callee: the default.
@@ -1428,7 +1435,9 @@ fn local_presence_presents_the_number_in_the_callees_area_code() {
     h.invite("3125551234", "");
     let invite = h.carrier_request("INVITE");
     assert!(
-        header_line(&invite, "From").unwrap().contains("+14155550100"),
+        header_line(&invite, "From")
+            .unwrap()
+            .contains("+14155550100"),
         "{invite}"
     );
 }
