@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod demo_carrier;
 pub mod dids;
+pub mod embed;
 pub mod http;
 pub mod live;
 pub mod media;

@@ -750,3 +750,67 @@ pub struct LiveCall {
     /// Unix milliseconds when it entered `state`.
     pub since_ms: i64,
 }
+
+/// `POST /api/v1/embed/tokens`: a short-lived token that signs one agent
+/// into the embedded phone. Asked for by a CRM's backend with its API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedTokenRequest {
+    /// The agent's username.
+    pub agent: String,
+    /// Lifetime in seconds, 1 to 3600; 300 when absent.
+    #[serde(default)]
+    pub ttl_s: Option<u32>,
+}
+
+/// The answer to `POST /api/v1/embed/tokens`; the token is shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedToken {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// `POST /api/v1/embed/session`: the embedded phone trades its token for a
+/// session. `origin` is the host page's origin as the iframe saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedSessionRequest {
+    pub token: String,
+    pub origin: String,
+}
+
+/// The embedded phone's session: what sign-in gives, plus a bearer token
+/// (`dls_…`) kept in the iframe's memory for the API calls it makes (a
+/// cookie set inside a cross-site iframe is a third-party cookie).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedSession {
+    pub session: SessionInfo,
+    pub session_token: String,
+}
+
+/// `GET /api/v1/embed/config` (public): where the phone may be embedded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EmbedConfig {
+    pub allowed_origins: Vec<String>,
+}
+
+/// `GET /api/v1/embed/settings` (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EmbedSettings {
+    /// Origins (`https://crm.example.com`) allowed to embed the phone.
+    pub allowed_origins: Vec<String>,
+    /// Where call events are posted.
+    pub webhook_url: Option<String>,
+    /// A webhook secret is set (it is never shown).
+    pub has_webhook_secret: bool,
+}
+
+/// `PUT /api/v1/embed/settings`. `webhook_secret`: absent keeps the current
+/// one, `""` removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedSettingsInput {
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+}

@@ -15,6 +15,7 @@ mod campaigns;
 mod carriers;
 mod csv;
 mod dids;
+mod embed;
 mod error;
 mod live;
 mod openapi;
@@ -111,6 +112,13 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/tokens", get(tokens::list).post(tokens::create)),
         ("/tokens/{id}", delete(tokens::revoke)),
         ("/audit", get(audit::list)),
+        ("/embed/tokens", post(embed::mint)),
+        ("/embed/session", post(embed::session)),
+        ("/embed/config", get(embed::config)),
+        (
+            "/embed/settings",
+            get(embed::get_settings).put(embed::put_settings),
+        ),
     ]
 }
 
@@ -125,6 +133,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(sip_websocket))
+        .route("/embed", get(embed::page))
+        .route("/widget.js", get(embed::widget_js))
+        .route("/widget.d.ts", get(embed::widget_dts))
         .nest(
             "/api/v1",
             api.fallback(api_not_found)

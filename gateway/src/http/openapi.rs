@@ -439,6 +439,46 @@ pub const OPERATIONS: &[Op] = &[
         Body::None,
         Answer::Empty(204),
     ),
+    op(
+        "post",
+        "/embed/tokens",
+        "Mint a short-lived token that signs one agent into the embedded phone (a CRM backend calls this with its API token).",
+        Admin,
+        Body::Json("EmbedTokenRequest"),
+        Answer::Json(201, "EmbedToken"),
+    ),
+    op(
+        "post",
+        "/embed/session",
+        "The embedded phone trades an embed token for a session (bearer `dls_…`) and a SIP credential; 401 `token_expired`/`invalid_token`, 403 `origin_not_allowed`.",
+        Public,
+        Body::Json("EmbedSessionRequest"),
+        Answer::Json(200, "EmbedSession"),
+    ),
+    op(
+        "get",
+        "/embed/config",
+        "The origins allowed to embed the phone.",
+        Public,
+        Body::None,
+        Answer::Json(200, "EmbedConfig"),
+    ),
+    op(
+        "get",
+        "/embed/settings",
+        "Embedding settings: allowed origins and the call-event webhook.",
+        Admin,
+        Body::None,
+        Answer::Json(200, "EmbedSettings"),
+    ),
+    op(
+        "put",
+        "/embed/settings",
+        "Change the embedding settings.",
+        Admin,
+        Body::Json("EmbedSettingsInput"),
+        Answer::Json(200, "EmbedSettings"),
+    ),
     Op {
         method: "get",
         path: "/audit",
@@ -1032,6 +1072,72 @@ fn schemas() -> Map<String, Value> {
                         json!({"type": "string", "pattern": "^dlr_[0-9a-f]{64}$"}),
                     ),
                     ("api_token", r("ApiToken")),
+                ],
+            ),
+        ),
+        (
+            "EmbedTokenRequest",
+            object(
+                &["agent"],
+                vec![
+                    ("agent", string()),
+                    (
+                        "ttl_s",
+                        json!({"type": "integer", "minimum": 1, "maximum": 3600, "nullable": true}),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "EmbedToken",
+            object(
+                &["token", "expires_at"],
+                vec![("token", string()), ("expires_at", int())],
+            ),
+        ),
+        (
+            "EmbedSessionRequest",
+            object(
+                &["token", "origin"],
+                vec![("token", string()), ("origin", string())],
+            ),
+        ),
+        (
+            "EmbedSession",
+            object(
+                &["session", "session_token"],
+                vec![("session", r("SessionInfo")), ("session_token", string())],
+            ),
+        ),
+        (
+            "EmbedConfig",
+            object(
+                &["allowed_origins"],
+                vec![("allowed_origins", array(string()))],
+            ),
+        ),
+        (
+            "EmbedSettings",
+            object(
+                &["allowed_origins", "has_webhook_secret"],
+                vec![
+                    ("allowed_origins", array(string())),
+                    ("webhook_url", nstring()),
+                    ("has_webhook_secret", boolean()),
+                ],
+            ),
+        ),
+        (
+            "EmbedSettingsInput",
+            object(
+                &["allowed_origins"],
+                vec![
+                    ("allowed_origins", array(string())),
+                    ("webhook_url", nstring()),
+                    (
+                        "webhook_secret",
+                        json!({"type": "string", "nullable": true, "writeOnly": true, "maxLength": 256}),
+                    ),
                 ],
             ),
         ),

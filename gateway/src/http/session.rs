@@ -99,8 +99,16 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Account,
             .and_then(|v| v.trim().split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
-            .filter(|token| token.starts_with(API_TOKEN_PREFIX))
+            .filter(|token| {
+                token.starts_with(API_TOKEN_PREFIX) || token.starts_with(EMBED_SESSION_PREFIX)
+            })
             .ok_or(AppError::Unauthorized)?;
+        if token.starts_with(EMBED_SESSION_PREFIX) {
+            // The embedded phone's session (`http::embed`): no cookie there.
+            return db::session_account(&state.db, &auth::token_hash(token), now)
+                .await?
+                .ok_or(AppError::Unauthorized);
+        }
         return db::api_token_account(&state.db, &auth::token_hash(token), now)
             .await?
             .ok_or(AppError::Unauthorized);
@@ -114,6 +122,9 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Account,
 /// What every API token starts with, so that one found in a log or a
 /// repository is recognised for what it is.
 pub const API_TOKEN_PREFIX: &str = "dlr_";
+
+/// What the embedded phone's bearer session token starts with.
+pub const EMBED_SESSION_PREFIX: &str = "dls_";
 
 /// The signed-in account, when it may read the administration (admins and
 /// supervisors; supervisors read only).
@@ -170,7 +181,7 @@ pub async fn sign_out(
     Ok(response)
 }
 
-async fn session_info(
+pub(super) async fn session_info(
     state: &AppState,
     account: &Account,
     token_hash: &str,

@@ -322,6 +322,7 @@ mod caller_ids;
 mod calls;
 mod carriers;
 mod dids;
+mod embed;
 mod live;
 mod openapi;
 mod session;
