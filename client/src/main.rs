@@ -19,11 +19,18 @@
 mod api;
 mod app;
 mod components;
+mod embed;
 mod hooks;
 mod pages;
 mod phone;
 mod state;
 
 fn main() {
+    // `/embed`: the compact phone framed by a host page (`embed`).
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok());
+    if path.as_deref() == Some(embed::PATH) {
+        yew::Renderer::<embed::EmbedApp>::new().render();
+        return;
+    }
     yew::Renderer::<app::App>::new().render();
 }

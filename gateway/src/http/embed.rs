@@ -234,11 +234,19 @@ pub async fn session(
     }))
 }
 
-pub async fn config(State(state): State<AppState>) -> Result<Json<EmbedConfig>, AppError> {
+/// Readable from any origin (CORS): `widget.js` on the host page asks
+/// whether it may embed the phone before it frames it.
+pub async fn config(State(state): State<AppState>) -> Result<Response, AppError> {
     let s = stored(&state.db).await?;
-    Ok(Json(EmbedConfig {
+    let mut response = Json(EmbedConfig {
         allowed_origins: settings_view(&s).allowed_origins,
-    }))
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(response)
 }
 
 pub async fn get_settings(
