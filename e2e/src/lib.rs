@@ -26,6 +26,7 @@
 
 pub mod browser;
 pub mod calls;
+pub mod embed;
 pub mod gateway;
 pub mod http;
 pub mod incoming;

@@ -23,6 +23,7 @@ pub mod media;
 pub mod sip;
 pub mod transport;
 pub mod trunk_status;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -215,6 +216,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "web client not built there (run `trunk build --release`); / will answer 404"
         );
     }
+    tokio::spawn(webhook::run(database.clone(), sip.live_calls()));
     let grace = config.shutdown_grace;
     let state = http::AppState {
         db: database,
