@@ -180,7 +180,10 @@ async fn post(url: &str, body: &str, signature: Option<&str>) -> Result<(), Stri
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut request = axum::http::Request::post(path)
-        .header("host", uri.authority().map_or(host.clone(), |a| a.to_string()))
+        .header(
+            "host",
+            uri.authority().map_or(host.clone(), |a| a.to_string()),
+        )
         .header("content-type", "application/json")
         .header("user-agent", "dialer-gateway-webhook");
     if let Some(sig) = signature {
@@ -228,6 +231,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use shared::api::CallDirection;
 
