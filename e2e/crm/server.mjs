@@ -9,6 +9,7 @@
 // Built-in modules only.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 const gateway = (process.env.DIALER_GATEWAY || "http://127.0.0.1:8080").replace(/\/$/, "");
 const apiToken = process.env.DIALER_API_TOKEN || "";
@@ -16,6 +17,21 @@ const agent = process.env.DIALER_AGENT || "demo";
 const host = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT || 8090);
 const page = new URL("./index.html", import.meta.url);
+// Call events from the gateway's webhook, checked against this secret.
+const webhookSecret = process.env.DIALER_WEBHOOK_SECRET || "";
+const webhookEvents = [];
+
+function signatureOk(body, header) {
+  const want = "sha256=" + createHmac("sha256", webhookSecret).update(body).digest("hex");
+  const got = String(header || "");
+  return got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want));
+}
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 async function mintToken(ttl) {
   const body = { agent };
@@ -41,6 +57,20 @@ const server = createServer(async (req, res) => {
       const minted = await mintToken(ttl);
       res.writeHead(minted.status, { "content-type": "application/json", "cache-control": "no-store" });
       res.end(minted.body);
+    } else if (req.method === "POST" && url.pathname === "/webhook") {
+      const body = await readBody(req);
+      if (!webhookSecret || !signatureOk(body, req.headers["x-dialer-signature"])) {
+        res.writeHead(401);
+        res.end();
+        return;
+      }
+      const event = JSON.parse(body);
+      webhookEvents.push({ event: event.event, call: event.call.id, record: event.record && event.record.id });
+      res.writeHead(204);
+      res.end();
+    } else if (req.method === "GET" && url.pathname === "/webhook-events") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(webhookEvents));
     } else {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");

@@ -37,6 +37,11 @@ pub async fn api_token(gateway: &Gateway) -> Result<String> {
 
 /// Allows `origins` to embed the phone.
 pub async fn allow_origins(gateway: &Gateway, origins: &[String]) -> Result<()> {
+    settings(gateway, json!({"allowed_origins": origins})).await
+}
+
+/// `PUT /api/v1/embed/settings` with `body`.
+pub async fn settings(gateway: &Gateway, body: Value) -> Result<()> {
     let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
     let response = http::request(
         Method::PUT,
@@ -45,7 +50,7 @@ pub async fn allow_origins(gateway: &Gateway, origins: &[String]) -> Result<()> 
             ("cookie", admin.cookie.as_str()),
             ("content-type", "application/json"),
         ],
-        Some(serde_json::to_vec(&json!({"allowed_origins": origins}))?),
+        Some(serde_json::to_vec(&body)?),
     )
     .await?;
     if response.status != 200 {
@@ -57,6 +62,9 @@ pub async fn allow_origins(gateway: &Gateway, origins: &[String]) -> Result<()> 
     }
     Ok(())
 }
+
+/// The secret the demo CRM checks webhook signatures with.
+pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 
 /// The demo CRM, served by Node on its own port; stopped (by PID) on drop.
 pub struct Crm {
@@ -73,6 +81,7 @@ impl Crm {
             .env("DIALER_GATEWAY", gateway.url(""))
             .env("DIALER_API_TOKEN", api_token)
             .env("DIALER_AGENT", "demo")
+            .env("DIALER_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .stdout(Stdio::null())
@@ -102,6 +111,19 @@ impl Crm {
 
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.origin())
+    }
+}
+
+impl Crm {
+    /// The webhook events the CRM accepted (signature checked), as
+    /// `{event, call, record}`.
+    pub async fn webhook_events(&self) -> Result<Vec<Value>> {
+        let response = http::get(
+            &format!("http://127.0.0.1:{}/webhook-events", self.port),
+            &[],
+        )
+        .await?;
+        response.json()
     }
 }
 

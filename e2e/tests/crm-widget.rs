@@ -11,6 +11,7 @@ use anyhow::{Context, Result, ensure};
 use e2e::embed::{self, Crm};
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
 use e2e::{Browser, Gateway, calls, http};
+use serde_json::json;
 use shared::api::{CallRecord, Page};
 
 const DID: &str = "+14155550177";
@@ -50,7 +51,14 @@ async fn a_tel_link_on_the_crm_page_calls_through_the_widget() -> Result<()> {
     calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
     let browser = Browser::start().await?;
     let result = async {
-        let _crm = open_crm(&gateway, &browser).await?;
+        let crm = open_crm(&gateway, &browser).await?;
+        embed::settings(
+            &gateway,
+            json!({"allowed_origins": [crm.origin()],
+                   "webhook_url": format!("http://127.0.0.1:{}/webhook", crm.port),
+                   "webhook_secret": embed::WEBHOOK_SECRET}),
+        )
+        .await?;
         browser.click("a#call-ada").await?;
         let connected = embed::wait_event(&browser, "connected", Duration::from_secs(20)).await?;
         ensure!(connected["number"] == "+442079460000", "{connected}");
@@ -90,6 +98,33 @@ async fn a_tel_link_on_the_crm_page_calls_through_the_widget() -> Result<()> {
             "{record:?}"
         );
         ensure!(ended["duration"].is_u64(), "{ended}");
+
+        // The CRM's webhook heard the call, signed: started, answered, ended
+        // with the same record.
+        let hooks = e2e::eventually(
+            "call.ended at the webhook",
+            Duration::from_secs(10),
+            || async {
+                let events = crm.webhook_events().await?;
+                Ok(events
+                    .iter()
+                    .any(|e| e["event"] == "call.ended")
+                    .then_some(events))
+            },
+        )
+        .await?;
+        for kind in ["call.started", "call.answered", "call.ended"] {
+            ensure!(
+                hooks.iter().any(|e| e["event"] == kind),
+                "{kind} missing: {hooks:?}"
+            );
+        }
+        ensure!(
+            hooks
+                .iter()
+                .any(|e| e["event"] == "call.ended" && e["record"] == record_id.as_str()),
+            "{hooks:?}"
+        );
         gateway.check_alive()
     }
     .await;
