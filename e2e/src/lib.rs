@@ -33,6 +33,7 @@ pub mod incoming;
 pub mod jssip;
 pub mod sip;
 pub mod sipp;
+pub mod ws_phone;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 use e2e::gateway::GatewayOptions;
 use e2e::sipp::{Sipp, SippOptions};
+use e2e::ws_phone::Phone;
 use e2e::{Browser, Gateway, calls};
 
 const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
@@ -159,4 +160,39 @@ async fn busy_callee_is_not_rung_again_through_the_secondary() -> Result<()> {
     }
     .await;
     browser.finish(result).await
+}
+
+#[tokio::test]
+async fn a_carrier_at_its_channel_limit_is_skipped_for_the_next_call() -> Result<()> {
+    let mut gateway = gateway().await?;
+    let primary = Sipp::start(SippOptions {
+        calls: 2,
+        ..SippOptions::carrier("uas-answer-echo.xml")
+    })
+    .await?;
+    let secondary = Sipp::carrier("uas-answer-echo.xml").await?;
+    calls::add_carrier(&gateway, "Primary", primary.sip_addr, |c| {
+        c.max_channels = Some(1);
+    })
+    .await?;
+    calls::add_carrier(&gateway, "Secondary", secondary.sip_addr, |c| {
+        c.priority = 2
+    })
+    .await?;
+    // Two agents' phones (each agent may have one call at a time).
+    let mut first = Phone::register(&gateway, "demo", &gateway.demo_password).await?;
+    let mut second = Phone::register(&gateway, "admin", &gateway.admin_password).await?;
+    let (_, up) = first.call_and_hold("+14155552671").await?;
+    ensure!(
+        primary.received_request("INVITE").is_some(),
+        "the first call went to the primary"
+    );
+    let (_, also_up) = second.call_and_hold("+14155552672").await?;
+    ensure!(
+        secondary.received_request("INVITE").is_some(),
+        "the second call did not go to the secondary"
+    );
+    second.hang_up(also_up).await?;
+    first.hang_up(up).await?;
+    gateway.check_alive()
 }

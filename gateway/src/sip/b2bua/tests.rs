@@ -1462,3 +1462,78 @@ fn an_agent_at_their_call_limit_cannot_place_another_call() {
     let out = h.browser_sent();
     assert!(status(&out[0]).starts_with("SIP/2.0 486"), "{out:?}");
 }
+
+#[test]
+fn in_order_ring_group_rings_one_member_after_the_other() {
+    use crate::sip::dids::{Did, DidTable, DidTarget, RingStrategy};
+    let mut h = Harness::new();
+    let carrier = Destination::Udp(CARRIER.parse().unwrap());
+    let dids = DidTable::new(vec![Did {
+        number: "+14155550160".to_owned(),
+        label: "Support".to_owned(),
+        carrier_id: None,
+        target: DidTarget::Group {
+            name: "Support".to_owned(),
+            strategy: RingStrategy::InOrder,
+            members: vec!["alice".to_owned(), "bob".to_owned()],
+            member_timeout: Duration::from_secs(15),
+            fallback_code: Some(486),
+        },
+    }]);
+    let bindings = |user: &str| -> Vec<ForkTarget> {
+        let conn = match user {
+            "alice" => TAB_1,
+            "bob" => TAB_2,
+            _ => return Vec::new(),
+        };
+        vec![ForkTarget {
+            conn,
+            contact: format!("sip:{user}@abc.invalid;transport=ws"),
+            account_id: i64::try_from(conn.0).unwrap(),
+            username: user.to_owned(),
+        }]
+    };
+    let text = format!(
+        "INVITE sip:+14155550160@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKgroup1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+14155550123@127.0.0.1>;tag=g\r\nTo: <sip:+14155550160@127.0.0.1>\r\n\
+         Call-ID: group-call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:5099>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CARRIER_SDP}",
+        CARRIER_SDP.len()
+    );
+    let now = h.now();
+    let route = h.routes[0].clone();
+    h.b2bua.handle_inbound_invite(
+        now,
+        CARRIER.parse().unwrap(),
+        carrier,
+        shared::sip::Transport::Udp,
+        rsip::Request::try_from(text.as_bytes()).unwrap(),
+        &route,
+        &dids,
+        &bindings,
+    );
+    let to_alice = h.sent_to(Destination::Conn(TAB_1));
+    assert!(to_alice[0].starts_with("INVITE sip:alice@"), "{to_alice:?}");
+    assert!(
+        h.sent_to(Destination::Conn(TAB_2)).is_empty(),
+        "bob waits his turn"
+    );
+    h.tab_responds(TAB_1, &to_alice[0], 180, "");
+    h.advance(15_000);
+    let cancel = h.sent_to(Destination::Conn(TAB_1));
+    assert!(
+        cancel.iter().any(|t| t.starts_with("CANCEL ")),
+        "{cancel:?}"
+    );
+    let to_bob = h.sent_to(Destination::Conn(TAB_2));
+    assert!(to_bob[0].starts_with("INVITE sip:bob@"), "{to_bob:?}");
+    // Bob does not answer either: the group's fallback status.
+    h.tab_responds(TAB_2, &to_bob[0], 180, "");
+    h.sent();
+    h.advance(15_000);
+    let out = h.sent_to(carrier);
+    assert!(
+        out.iter().any(|t| status(t).starts_with("SIP/2.0 486")),
+        "{out:?}"
+    );
+}
