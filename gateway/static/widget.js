@@ -108,7 +108,7 @@
       frame.src = origin + "/embed";
       frame.allow = "microphone; autoplay";
       frame.title = "Phone";
-      frame.style.cssText = "border:0;width:100%;height:100%;min-height:480px;display:block;";
+      frame.style.cssText = "border:0;width:100%;height:100%;min-height:640px;display:block;";
       if (!this.style.display) this.style.display = "block";
       if (!this.style.width) this.style.width = "360px";
       this._frame = frame;

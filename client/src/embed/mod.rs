@@ -176,7 +176,7 @@ pub fn EmbedApp() -> Html {
             let ready = *status == PhoneStatus::Registered;
             html! {
                 <>
-                    <div class="embed-top">
+                    <div class="embed-top" style="display:flex;gap:.5rem;align-items:center">
                         <RegistrationStatus status={status.clone()} />
                         <span class="muted">{ session.account.display_name.clone() }</span>
                     </div>

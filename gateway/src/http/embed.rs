@@ -152,11 +152,13 @@ pub async fn mint(
         ));
     }
     let agent = match db::account_by_username(&state.db, request.agent.trim()).await? {
-        Some(a) if a.enabled && a.role != Role::Supervisor => a,
+        // Agents only: the iframe's bearer session acts as the account, and an
+        // admin's would open the administration to the host page's scripts.
+        Some(a) if a.enabled && a.role == Role::Agent => a,
         Some(_) => {
             return Err(bad(
                 "agent",
-                "That account is disabled or has no phone.".to_owned(),
+                "Embed tokens are for enabled agent accounts.".to_owned(),
             ));
         }
         None => {
@@ -221,7 +223,7 @@ pub async fn session(
     }
     let account = db::account_by_id(&state.db, claims.account_id)
         .await?
-        .filter(|a| a.enabled)
+        .filter(|a| a.enabled && a.role == Role::Agent)
         .ok_or(EmbedError::Token(TokenError::Invalid))?;
     let token = format!("{EMBED_SESSION_PREFIX}{}", auth::random_token());
     let token_hash = auth::token_hash(&token);

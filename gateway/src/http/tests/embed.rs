@@ -139,6 +139,7 @@ async fn expired_forged_and_foreign_tokens_are_refused_with_their_codes() {
         (json!({"agent": "demo", "ttl_s": 0}), "ttl_s"),
         (json!({"agent": "demo", "ttl_s": 3601}), "ttl_s"),
         (json!({"agent": "nobody"}), "agent"),
+        (json!({"agent": "admin"}), "agent"),
     ] {
         let (status, error) = app
             .json("POST", "/api/v1/embed/tokens", &admin, Some(body))
