@@ -170,9 +170,7 @@ pub fn EmbedApp() -> Html {
             },
             None,
         ) => {
-            if let Some(country) = Some(session.dialing.default_country.clone()) {
-                host.borrow_mut().default_country = country;
-            }
+            host.borrow_mut().default_country = session.dialing.default_country.clone();
             let ready = *status == PhoneStatus::Registered;
             html! {
                 <>
