@@ -73,7 +73,7 @@ setup_test_peers() {
   command -v npm >/dev/null || missing+=(npm)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v curl >/dev/null || missing+=(curl)
-  python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   if [[ ${#missing[@]} -gt 0 ]]; then
     apt_install "${missing[@]}"
   fi
