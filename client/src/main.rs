@@ -22,6 +22,7 @@ mod components;
 mod hooks;
 mod pages;
 mod phone;
+mod route;
 mod state;
 
 fn main() {
