@@ -55,6 +55,16 @@ pub async fn screenshot(browser: &Browser, name: &str) -> Result<PathBuf> {
     let dir = crate::artifacts_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("admin-{name}.png"));
+    // The page and its form from the top, as a person opening it sees them.
+    browser
+        .client()?
+        .execute(
+            "window.scrollTo(0, 0); \
+             document.querySelectorAll('.admin-form-card').forEach((e) => { e.scrollTop = 0; });",
+            vec![],
+        )
+        .await
+        .context("scrolling to the top")?;
     let png = browser
         .client()?
         .screenshot()
