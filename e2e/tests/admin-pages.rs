@@ -86,6 +86,10 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
             !browser.client()?.source().await?.contains(SECRET),
             "the secret is somewhere in the page"
         );
+        let health = browser
+            .wait_for_text("#carrier-status", Duration::from_secs(5))
+            .await?;
+        ensure!(health.contains("Qualify off"), "carrier status: {health:?}");
         admin::screenshot(&browser, "carriers").await?;
 
         // DID routed to the demo agent, delivered by that carrier.

@@ -1,11 +1,13 @@
 //! The admin pages' models, pure and tested natively: a paginated list
 //! ([`Paged`]), a form with field-level errors ([`Form`]), the conversions
 //! between API types and form values ([`forms`]), the caller-ID editor
-//! ([`caller_ids`]) and query strings ([`query`]).
+//! ([`caller_ids`]), query strings ([`query`]) and a carrier's health
+//! ([`status`]).
 
 pub mod caller_ids;
 pub mod forms;
 pub mod query;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -7,6 +7,7 @@ use crate::api::admin;
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
 use crate::state::admin::forms::{carrier_input, carrier_values};
+use crate::state::admin::status::trunk_status_text;
 use crate::state::admin::{Form, FormAction};
 
 const COLLECTION: &str = "/api/v1/carriers";
@@ -28,31 +29,42 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
     let carriers = use_paged::<Carrier>(COLLECTION.to_owned(), generation);
     let form = use_reducer(|| Form::new(carrier_values(None)));
     let channels = use_state(|| None::<Result<ChannelUsage, String>>);
+    let health = use_state(|| None::<Result<String, String>>);
 
     let edit = {
         let form = form.clone();
         let channels = channels.clone();
+        let health = health.clone();
         Callback::from(move |carrier: Carrier| {
             form.dispatch(FormAction::Load {
                 values: carrier_values(Some(&carrier)),
                 editing: Some(carrier.id),
             });
             let channels = channels.clone();
+            let health = health.clone();
             channels.set(None);
+            health.set(None);
             spawn_local(async move {
-                let usage =
-                    admin::get::<ChannelUsage>(&format!("{COLLECTION}/{}/channels", carrier.id))
-                        .await
-                        .map_err(|f| f.message);
+                let id = carrier.id;
+                let usage = admin::get::<ChannelUsage>(&format!("{COLLECTION}/{id}/channels"))
+                    .await
+                    .map_err(|f| f.message);
                 channels.set(Some(usage));
+                let status = admin::get::<serde_json::Value>(&format!("{COLLECTION}/{id}/status"))
+                    .await
+                    .map(|v| trunk_status_text(&v))
+                    .map_err(|f| f.message);
+                health.set(Some(status));
             });
         })
     };
     let fresh = {
         let form = form.clone();
         let channels = channels.clone();
+        let health = health.clone();
         Callback::from(move |()| {
             channels.set(None);
+            health.set(None);
             form.dispatch(FormAction::Load {
                 values: carrier_values(None),
                 editing: None,
@@ -127,6 +139,12 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                     <h2 id="carrier-form-title" class="card-title">{
                         match &editing_name { Some(name) => format!("Carrier {name}"), None => "New carrier".to_owned() }
                     }</h2>
+                    if let Some(status) = &*health {
+                        <p id="carrier-status" class="field-note carrier-status">{ match status {
+                            Ok(text) => text.clone(),
+                            Err(message) => format!("Status not available: {message}"),
+                        } }</p>
+                    }
                     <form id="carrier-form" class="admin-form" {onsubmit} novalidate=true data-editing={form.editing.map(|id| id.to_string())}>
                         <fieldset>
                             <legend>{ "Where to send calls" }</legend>
