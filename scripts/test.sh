@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs every check and test:
 #   build tools (scripts/setup.sh), test peers (Debian's chromium,
-#   chromium-driver and sip-tester; JsSIP from npm in e2e/node), then
+#   chromium-driver, sip-tester, and socat + openssl for the TLS carrier;
+#   JsSIP from npm in e2e/node), then
 #   fmt, clippy (native and wasm32), the client build, the gateway build and
 #   `cargo test --workspace` (unit, integration and end-to-end tests).
 # Prints how long each step took. Used by CI (.ci/run) and by developers.
@@ -64,7 +65,7 @@ apt_install() {
 
 setup_test_peers() {
   local missing=() pkg
-  for pkg in chromium chromium-driver sip-tester; do
+  for pkg in chromium chromium-driver sip-tester socat openssl; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done

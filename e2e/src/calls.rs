@@ -155,6 +155,7 @@ pub async fn add_carrier(
         register_expiry_s: 3600,
         qualify: false,
         qualify_interval_s: 30,
+        tls_ca: None,
     };
     configure(&mut input);
     let response = http::post_json(

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use ipnet::IpNet;
-use shared::api::{InboundNumberFrom, SipTransport};
+use shared::api::InboundNumberFrom;
 use tracing::warn;
 
 use crate::db::{self, Db, DbError};
@@ -38,7 +38,7 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
     let mut routes = Vec::new();
     for record in db::carriers(db).await? {
         let c = record.carrier;
-        if !c.enabled || c.transport == SipTransport::Tls {
+        if !c.enabled {
             continue;
         }
         let addr = if c.is_demo {
@@ -101,6 +101,7 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
                 .then(|| std::time::Duration::from_secs(u64::from(c.qualify_interval_s))),
             register: c.register.then_some(c.register_expiry_s),
             realm: c.realm,
+            tls_ca: c.tls_ca,
             inbound: InboundPolicy {
                 sources,
                 number_from: number_source(c.inbound_number_from),

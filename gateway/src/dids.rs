@@ -143,6 +143,7 @@ mod tests {
             register_expiry_s: 3600,
             qualify: true,
             qualify_interval_s: 30,
+            tls_ca: None,
         };
         let carrier_id = db::insert_carrier(&db, &carrier, false, 0)
             .await

@@ -47,6 +47,10 @@ pub struct DialingProfile {
     pub caller_ids: Vec<CallerIdChoice>,
     /// The one used when the agent picks none; `None` means the carrier's.
     pub default_caller_id: Option<String>,
+    /// Local presence: when the agent picks none, present the allowed
+    /// number in the callee's country and area code, if there is one.
+    #[serde(default)]
+    pub local_presence: bool,
 }
 
 impl Default for DialingProfile {
@@ -55,6 +59,7 @@ impl Default for DialingProfile {
             default_country: "US".to_owned(),
             caller_ids: Vec::new(),
             default_caller_id: None,
+            local_presence: false,
         }
     }
 }
@@ -200,9 +205,13 @@ pub struct CarrierInput {
     /// Send OPTIONS to see whether the carrier is up.
     #[serde(default = "default_true")]
     pub qualify: bool,
-    /// Seconds between OPTIONS, 5..=3600.
+    /// Seconds between OPTIONS, 1..=3600.
     #[serde(default = "default_qualify_interval")]
     pub qualify_interval_s: u32,
+    /// TLS only: the CA (PEM) the carrier's certificate must chain to;
+    /// `None`: the usual public roots.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 /// Where a carrier puts the dialled number (the DID) in an inbound INVITE.
@@ -279,6 +288,8 @@ pub struct Carrier {
     pub qualify: bool,
     #[serde(default = "default_qualify_interval")]
     pub qualify_interval_s: u32,
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -356,6 +356,7 @@ mod tests {
 
     fn profile(default: Option<&str>) -> DialingProfile {
         DialingProfile {
+            local_presence: false,
             default_country: "US".to_owned(),
             caller_ids: vec![
                 CallerIdChoice {

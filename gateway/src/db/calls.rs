@@ -18,7 +18,7 @@ pub struct CarrierRecord {
 const CARRIER_COLUMNS: &str = "id, name, host, port, transport, username, secret, from_user, \
      from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled, \
      inbound_sources, inbound_number_from, realm, weight, max_channels, register, \
-     register_expiry_s, qualify, qualify_interval_s";
+     register_expiry_s, qualify, qualify_interval_s, tls_ca";
 
 fn transport_str(t: SipTransport) -> &'static str {
     match t {
@@ -116,6 +116,7 @@ fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx
             register_expiry_s: u32::try_from(register_expiry).unwrap_or(3600),
             qualify: row.try_get("qualify")?,
             qualify_interval_s: u32::try_from(qualify_interval).unwrap_or(30),
+            tls_ca: row.try_get("tls_ca")?,
         },
         secret,
     })
@@ -150,7 +151,7 @@ type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgume
 /// name, host, port, transport, username, secret, from_user, from_domain,
 /// caller_id, codecs, priority, number_format, tech_prefix, inbound_sources,
 /// inbound_number_from, realm, weight, max_channels, register,
-/// register_expiry_s, qualify, qualify_interval_s.
+/// register_expiry_s, qualify, qualify_interval_s, tls_ca.
 fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
     query
         .bind(&input.name)
@@ -175,6 +176,7 @@ fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
         .bind(i64::from(input.register_expiry_s))
         .bind(input.qualify)
         .bind(i64::from(input.qualify_interval_s))
+        .bind(&input.tls_ca)
 }
 
 /// Inserts a carrier (already validated); `None` when the name is taken.
@@ -189,8 +191,8 @@ pub async fn insert_carrier(
             "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
              from_domain, caller_id, codecs, priority, number_format, tech_prefix,
              inbound_sources, inbound_number_from, realm, weight, max_channels, register,
-             register_expiry_s, qualify, qualify_interval_s, is_demo, enabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             register_expiry_s, qualify, qualify_interval_s, tls_ca, is_demo, enabled, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         input,
     )
@@ -227,7 +229,7 @@ pub async fn update_carrier(
              codecs = ?, priority = ?, number_format = ?, tech_prefix = ?,
              inbound_sources = ?, inbound_number_from = ?, realm = ?, weight = ?,
              max_channels = ?, register = ?, register_expiry_s = ?, qualify = ?,
-             qualify_interval_s = ?, enabled = ?
+             qualify_interval_s = ?, tls_ca = ?, enabled = ?
          WHERE id = ?",
         ),
         input,

@@ -146,6 +146,7 @@ fn demo_carrier_input() -> shared::api::CarrierInput {
         // It is always up: nothing to ask.
         qualify: false,
         qualify_interval_s: 30,
+        tls_ca: None,
     }
 }
 

@@ -42,11 +42,14 @@ pub async fn agent_info(
     account: &Account,
     default_country: &str,
 ) -> Result<AgentInfo, DbError> {
+    let mut dialing = db::dialing_profile(db, account.id, default_country).await?;
+    dialing.local_presence = account.local_presence;
     Ok(AgentInfo {
         account_id: account.id,
         username: account.username.clone(),
         display_name: account.display_name.clone(),
-        dialing: db::dialing_profile(db, account.id, default_country).await?,
+        dialing,
+        max_calls: account.max_calls.max(1),
     })
 }
 

@@ -50,11 +50,27 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
     if input.port == 0 {
         return Err(bad("port", "The port must be between 1 and 65535."));
     }
-    if input.transport == SipTransport::Tls {
-        return Err(bad(
-            "transport",
-            "TLS carriers are not supported in this version yet; use UDP or TCP.",
-        ));
+    input.tls_ca = input
+        .tls_ca
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(pem) = &input.tls_ca {
+        if input.transport != SipTransport::Tls {
+            return Err(bad(
+                "tls_ca",
+                "A pinned CA is for TLS carriers only: set the transport to TLS or clear it.",
+            ));
+        }
+        let target = crate::transport::tls::TlsTarget {
+            server_name: "carrier.invalid".to_owned(),
+            ca_pem: Some(pem.clone()),
+        };
+        if pem.len() > 64 * 1024 {
+            return Err(bad("tls_ca", "The CA is at most 64 KiB of PEM."));
+        }
+        if let Err(why) = crate::transport::tls::connector(&target) {
+            return Err(bad("tls_ca", format!("The CA is not usable: {why}.")));
+        }
     }
     if input.codecs.is_empty() {
         return Err(bad("codecs", "List at least one codec: PCMU or PCMA."));

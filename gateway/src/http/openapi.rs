@@ -530,6 +530,11 @@ fn carrier_settings() -> Vec<(&'static str, Value)> {
         ("register_expiry_s", range(60, 86400)),
         ("qualify", boolean()),
         ("qualify_interval_s", range(1, 3600)),
+        (
+            "tls_ca",
+            json!({"type": "string", "nullable": true, "maxLength": 65536,
+                   "description": "PEM CA for a TLS carrier (pinned); null: public roots"}),
+        ),
     ]
 }
 

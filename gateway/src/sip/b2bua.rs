@@ -64,6 +64,7 @@ use super::Now;
 use super::core::{Destination, Transmit};
 use super::dids::InboundPolicy;
 use super::msg;
+use super::{carrier_dest, is_reliable};
 
 mod inbound;
 pub use inbound::{ForkTarget, RingStep, dialled_number};
@@ -101,6 +102,9 @@ pub struct Route {
     pub register: Option<u32>,
     /// The digest realm, when the carrier names one in advance.
     pub realm: Option<String>,
+    /// TLS: the only CA its certificate may chain to (PEM); `None`: the
+    /// usual public roots.
+    pub tls_ca: Option<String>,
 }
 
 /// A signed-in agent, as calls need it.
@@ -110,6 +114,8 @@ pub struct AgentInfo {
     pub username: String,
     pub display_name: String,
     pub dialing: DialingProfile,
+    /// Calls (inbound and outbound) the agent may have at once.
+    pub max_calls: u32,
 }
 
 /// What the media side says back when it cannot do what was asked: the
@@ -345,6 +351,8 @@ pub struct B2bua {
     rng: StdRng,
     transmits: Vec<Transmit>,
     events: Vec<B2buaEvent>,
+    /// Why the last connection to a carrier failed (for the 503's reason).
+    transport_error: Option<String>,
 }
 
 fn unix_ms(now: &Now) -> i64 {
@@ -365,6 +373,7 @@ impl B2bua {
             rng: StdRng::from_seed(seed),
             transmits: Vec::new(),
             events: Vec::new(),
+            transport_error: None,
         }
     }
 
@@ -459,10 +468,8 @@ impl B2bua {
 
     /// Our Via sent-by, Contact and transport toward a carrier.
     fn carrier_via(&self, route: &Route, branch: &str) -> String {
-        let (proto, port) = match route.transport {
-            SipTransport::Udp | SipTransport::Tls => ("UDP", self.config.sip_udp_port),
-            SipTransport::Tcp => ("TCP", self.config.sip_tcp_port),
-        };
+        let (proto, port, _) =
+            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
         format!(
             "Via: SIP/2.0/{proto} {};branch=z9hG4bK{branch};rport\r\n",
             host_port(&self.config.advertised.to_string(), port)
@@ -505,6 +512,15 @@ impl B2bua {
             return;
         }
         let target_user = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+        if self.calls_of(agent.account_id) >= agent.max_calls as usize {
+            let reason = format!(
+                "Busy Here (you already have {} call(s), your limit)",
+                agent.max_calls
+            );
+            reject(self, 486, &reason);
+            self.record_refusal(&now, agent, &target_user, 486, &reason);
+            return;
+        }
         let refuse = |this: &mut Self, code: u16, reason: &str| {
             reject(this, code, reason);
             this.record_refusal(&now, agent, &target_user, code, reason);
@@ -555,7 +571,7 @@ impl B2bua {
             return;
         }
         let route = plan.remove(0);
-        let caller_id = choose_caller_id(&request, agent, &route, country);
+        let caller_id = choose_caller_id(&request, agent, &route, country, &number);
 
         // Headers of the browser's dialog.
         let from = msg::header(&request.headers, "From").unwrap_or_default();
@@ -746,6 +762,16 @@ impl B2bua {
             }
         }
         plan
+    }
+
+    /// Calls an agent is on (placed, or inbound and answered), not ended.
+    pub fn calls_of(&self, account_id: i64) -> usize {
+        let outbound = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Ended && c.record.account_id == Some(account_id))
+            .count();
+        outbound + self.inbound_answered_by(account_id)
     }
 
     /// Calls (inbound and outbound, not yet ended) on carrier `id`.
@@ -948,12 +974,15 @@ impl B2bua {
                     408,
                     "Request Timeout (the carrier did not answer)",
                 ),
-                (Purpose::Invite, TxEvent::TransportError) => self.carrier_failed(
-                    now,
-                    call,
-                    503,
-                    "Service Unavailable (the carrier cannot be reached)",
-                ),
+                (Purpose::Invite, TxEvent::TransportError) => {
+                    let reason = match self.transport_error.take() {
+                        Some(why) => {
+                            format!("Service Unavailable (the carrier cannot be reached: {why})")
+                        }
+                        None => "Service Unavailable (the carrier cannot be reached)".to_owned(),
+                    };
+                    self.carrier_failed(now, call, 503, &reason);
+                }
                 (Purpose::ReInvite, TxEvent::Response(r)) => {
                     let code = r.status_code.code();
                     if (200..300).contains(&code) {
@@ -968,7 +997,8 @@ impl B2bua {
     /// Nothing can reach `dest`: its client transactions end with a
     /// transport error (RFC 3261 §17.1.4), which fails a pending INVITE
     /// with 503.
-    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+    pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
+        self.transport_error = Some(reason.to_owned());
         let keys: Vec<TransactionKey> = self
             .txs
             .iter()
@@ -1155,16 +1185,10 @@ impl B2bua {
 
     /// Our Contact toward carriers.
     fn carrier_contact(&self, route: &Route) -> String {
+        let (_, port, param) =
+            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
         let adv = self.config.advertised.to_string();
-        match route.transport {
-            SipTransport::Tcp => format!(
-                "<sip:gw@{};transport=tcp>",
-                host_port(&adv, self.config.sip_tcp_port)
-            ),
-            SipTransport::Udp | SipTransport::Tls => {
-                format!("<sip:gw@{}>", host_port(&adv, self.config.sip_udp_port))
-            }
-        }
+        format!("<sip:gw@{}{param}>", host_port(&adv, port))
     }
 
     fn browser_contact(&self) -> String {
@@ -2108,20 +2132,6 @@ impl B2bua {
     }
 }
 
-/// Where requests to a carrier go: its configured address, over its
-/// transport (the shell opens the TCP connection when there is none).
-fn carrier_dest(route: &Route) -> Destination {
-    match route.transport {
-        SipTransport::Tcp => Destination::Tcp(route.addr),
-        SipTransport::Udp | SipTransport::Tls => Destination::Udp(route.addr),
-    }
-}
-
-/// RFC 3261 §17.1: no retransmissions over a reliable transport.
-fn is_reliable(dest: Destination) -> bool {
-    !matches!(dest, Destination::Udp(_))
-}
-
 /// The reason phrase of a response. rsip keeps the phrase only for codes it
 /// does not know; for the others the standard phrase stands in.
 /// A call's record as the live view shows it.
@@ -2197,6 +2207,7 @@ fn choose_caller_id(
     agent: &AgentInfo,
     route: &Route,
     country: &'static Country,
+    callee: &E164,
 ) -> Option<E164> {
     let allowed = |n: &E164| {
         agent
@@ -2209,7 +2220,21 @@ fn choose_caller_id(
         .and_then(|v| msg::uri_user(&msg::uri_of(&v)))
         .and_then(|u| e164::normalize(&u, country).ok())
         .filter(allowed);
+    let local = || {
+        agent
+            .dialing
+            .local_presence
+            .then(|| {
+                let numbers = agent.dialing.caller_ids.iter();
+                local_presence(
+                    callee,
+                    numbers.filter_map(|c| c.number.parse::<E164>().ok()),
+                )
+            })
+            .flatten()
+    };
     picked
+        .or_else(local)
         .or_else(|| {
             agent
                 .dialing
@@ -2223,6 +2248,25 @@ fn choose_caller_id(
                 .as_deref()
                 .and_then(|d| e164::normalize(d, country).ok())
         })
+}
+
+/// The number among `candidates` that is local to `callee`: the same
+/// country and area (in the NANP the 3-digit area code; elsewhere the first
+/// digit after the country code), the longest shared prefix winning.
+fn local_presence(callee: &E164, candidates: impl Iterator<Item = E164>) -> Option<E164> {
+    let country = callee.country()?;
+    let area = if country.calling_code == "1" { 3 } else { 1 };
+    let needed = country.calling_code.len() + area;
+    let shared = |n: &E164| {
+        n.digits()
+            .chars()
+            .zip(callee.digits().chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    candidates
+        .filter(|n| shared(n) >= needed)
+        .max_by_key(|n| shared(n))
 }
 
 #[cfg(test)]

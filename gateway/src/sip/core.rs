@@ -65,6 +65,9 @@ pub enum Destination {
     /// A carrier over TCP: the shell's connection to that address, opened
     /// when there is none.
     Tcp(SocketAddr),
+    /// The same over TLS (the shell knows each address's server name and
+    /// trusted CAs from the routes).
+    Tls(SocketAddr),
 }
 
 /// Bytes to send.
@@ -193,9 +196,9 @@ impl SipCore {
 
     /// Nothing can be sent to `dest` (a TCP connection to a carrier could
     /// not be made): the transactions waiting on it fail now.
-    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
-        self.trunks.transport_failed(now, dest);
-        self.b2bua.transport_failed(now, dest);
+    pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
+        self.trunks.transport_failed(now, dest, reason);
+        self.b2bua.transport_failed(now, dest, reason);
         self.drain();
     }
 
@@ -440,10 +443,19 @@ impl SipCore {
             }
         };
         let registrar = &self.registrar;
+        // An agent already at their call limit does not ring.
+        let busy: std::collections::HashSet<i64> = self
+            .agents
+            .values()
+            .filter(|a| self.b2bua.calls_of(a.account_id) >= a.max_calls as usize)
+            .map(|a| a.account_id)
+            .collect();
+        let at_limit = |account_id: i64| busy.contains(&account_id);
         let bindings = |username: &str| -> Vec<ForkTarget> {
             registrar
                 .bindings(username)
                 .iter()
+                .filter(|b| !at_limit(b.account_id))
                 .map(|b| ForkTarget {
                     conn: b.conn,
                     contact: b.contact.clone(),

@@ -21,6 +21,38 @@ use std::fmt;
 
 use web_time::Instant;
 
+/// Where requests to a carrier go: its configured address, over its
+/// transport (the shell opens the TCP or TLS connection when there is none).
+pub fn carrier_dest(route: &b2bua::Route) -> core::Destination {
+    use shared::api::SipTransport;
+    match route.transport {
+        SipTransport::Udp => core::Destination::Udp(route.addr),
+        SipTransport::Tcp => core::Destination::Tcp(route.addr),
+        SipTransport::Tls => core::Destination::Tls(route.addr),
+    }
+}
+
+/// RFC 3261 §17.1: no retransmissions over a reliable transport.
+pub fn is_reliable(dest: core::Destination) -> bool {
+    !matches!(dest, core::Destination::Udp(_))
+}
+
+/// Our Via protocol, the port we name, and the Contact's transport
+/// parameter toward a carrier. Over TLS we name our TCP port: the carrier
+/// reaches us on the connection we opened.
+pub fn carrier_transport(
+    route: &b2bua::Route,
+    udp_port: u16,
+    tcp_port: u16,
+) -> (&'static str, u16, &'static str) {
+    use shared::api::SipTransport;
+    match route.transport {
+        SipTransport::Udp => ("UDP", udp_port, ""),
+        SipTransport::Tcp => ("TCP", tcp_port, ";transport=tcp"),
+        SipTransport::Tls => ("TLS", tcp_port, ";transport=tls"),
+    }
+}
+
 /// Identifies one stream connection (WebSocket or TCP) for the life of the
 /// process; bindings and responses refer to connections by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -64,9 +64,9 @@ use shared::sip::transaction::{ClientNonInvite, Timers, TransactionKey, TxEvent}
 use shared::sip::uac::is_plain_token;
 use web_time::Instant;
 
-use super::Now;
 use super::b2bua::Route;
 use super::core::{Destination, Transmit};
+use super::{Now, carrier_dest, is_reliable};
 
 /// The longest a probe waits for its answer (less when the interval is shorter).
 pub const MAX_PROBE_WAIT: Duration = Duration::from_secs(5);
@@ -355,7 +355,7 @@ impl TrunkMonitor {
 
     /// Nothing can be sent to `dest` (a TCP connection could not be made):
     /// the probe in flight there is a miss, the REGISTER a failure.
-    pub fn transport_failed(&mut self, now: Now, dest: Destination) {
+    pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
         let ids: Vec<i64> = self
             .carriers
             .iter()
@@ -370,7 +370,7 @@ impl TrunkMonitor {
                 && let Some(mut probe) = q.probe.take()
             {
                 probe.tx.handle_transport_error(now.instant);
-                q.miss(now, "cannot reach the carrier".to_owned());
+                q.miss(now, format!("cannot reach the carrier: {reason}"));
             }
             if let Some(r) = &mut carrier.register
                 && let Some((_, tx)) = &mut r.tx
@@ -661,7 +661,10 @@ impl Register {
             SipTransport::Tcp => RegistrationTransport::Tcp {
                 port: config.sip_tcp_port,
             },
-            SipTransport::Udp | SipTransport::Tls => RegistrationTransport::Udp {
+            SipTransport::Tls => RegistrationTransport::Tls {
+                port: config.sip_tcp_port,
+            },
+            SipTransport::Udp => RegistrationTransport::Udp {
                 port: config.sip_udp_port,
             },
         };
@@ -834,20 +837,6 @@ pub fn retry_delay(failures: u32) -> Duration {
     (RETRY_FIRST * 2u32.pow(doublings)).min(RETRY_MAX)
 }
 
-/// Where requests to a carrier go: its configured address, over its
-/// transport (the same rule as the B2BUA's).
-fn carrier_dest(route: &Route) -> Destination {
-    match route.transport {
-        SipTransport::Tcp => Destination::Tcp(route.addr),
-        SipTransport::Udp | SipTransport::Tls => Destination::Udp(route.addr),
-    }
-}
-
-/// RFC 3261 §17.1: no retransmissions over a reliable transport.
-fn is_reliable(dest: Destination) -> bool {
-    !matches!(dest, Destination::Udp(_))
-}
-
 /// The qualify OPTIONS (RFC 3261 §11.1), `None` if the carrier's host
 /// cannot go into a SIP URI.
 fn options_request(
@@ -860,10 +849,8 @@ fn options_request(
 ) -> Option<rsip::Request> {
     use rsip::headers::*;
 
-    let (proto, port, contact_param) = match route.transport {
-        SipTransport::Tcp => ("TCP", config.sip_tcp_port, ";transport=tcp"),
-        SipTransport::Udp | SipTransport::Tls => ("UDP", config.sip_udp_port, ""),
-    };
+    let (proto, port, contact_param) =
+        super::carrier_transport(route, config.sip_udp_port, config.sip_tcp_port);
     let adv = config.advertised.to_string();
     let ours = host_port(&adv, port);
     let target = format!("sip:{}", host_port(&route.host, route.addr.port()));
@@ -943,6 +930,7 @@ mod tests {
             qualify: qualify.map(Duration::from_secs),
             register,
             realm: None,
+            tls_ca: None,
         }
     }
 
@@ -1444,10 +1432,10 @@ mod tests {
         // The connection cannot be made: a miss, and a failed registration.
         let now = h.now();
         h.monitor
-            .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()));
+            .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()), "refused");
         assert_eq!(
             h.qualify().last_error.as_deref(),
-            Some("cannot reach the carrier")
+            Some("cannot reach the carrier: refused")
         );
         assert_eq!(h.registration().state, TrunkRegistrationState::Failed);
     }

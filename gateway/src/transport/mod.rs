@@ -11,6 +11,7 @@
 
 pub mod media_port;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod ws;
 
@@ -53,6 +54,7 @@ pub enum CoreInput {
     ConnectFailed {
         conn: ConnId,
         addr: SocketAddr,
+        reason: String,
     },
     CredentialIssued(Credential),
     CredentialRevoked(i64),
@@ -169,6 +171,8 @@ async fn drive(
     let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
     // Connections we opened toward carriers, by their address.
     let mut outbound: HashMap<SocketAddr, ConnId> = HashMap::new();
+    // Server names and pinned CAs of TLS carriers, by address.
+    let mut tls_targets: HashMap<SocketAddr, tls::TlsTarget> = HashMap::new();
     let mut shutdown: Option<(tokio::time::Instant, tokio::sync::oneshot::Sender<()>)> = None;
     // Call records being written; shutdown waits for them.
     let mut writes: Vec<tokio::task::JoinHandle<()>> = Vec::new();
@@ -205,17 +209,33 @@ async fn drive(
                         outbound.retain(|_, c| *c != conn);
                         core.connection_closed(now(), conn);
                     }
-                    CoreInput::ConnectFailed { conn, addr } => {
+                    CoreInput::ConnectFailed { conn, addr, reason } => {
                         conns.remove(&conn);
                         outbound.retain(|_, c| *c != conn);
-                        warn!(%addr, "cannot connect to the carrier over TCP");
-                        core.transport_failed(now(), Destination::Tcp(addr));
+                        warn!(%addr, %reason, "cannot connect to the carrier");
+                        let dest = if tls_targets.contains_key(&addr) {
+                            Destination::Tls(addr)
+                        } else {
+                            Destination::Tcp(addr)
+                        };
+                        core.transport_failed(now(), dest, &reason);
                     }
                     CoreInput::CredentialIssued(c) => core.add_credential(c),
                     CoreInput::CredentialRevoked(id) => core.remove_credential(id),
                     CoreInput::Agent(agent) => core.set_agent(agent),
                     CoreInput::Routes(routes) => {
                         carrier_names = routes.iter().map(|r| (r.id, r.name.clone())).collect();
+                        tls_targets = routes
+                            .iter()
+                            .filter(|r| r.transport == shared::api::SipTransport::Tls)
+                            .map(|r| {
+                                let target = tls::TlsTarget {
+                                    server_name: r.host.clone(),
+                                    ca_pem: r.tls_ca.clone(),
+                                };
+                                (r.addr, target)
+                            })
+                            .collect();
                         core.set_routes(now(), routes);
                     }
                     CoreInput::Dids(dids) => core.set_dids(dids),
@@ -239,7 +259,7 @@ async fn drive(
                         debug!(%addr, "UDP send failed: {e}");
                     }
                 }
-                Destination::Tcp(addr) => {
+                Destination::Tcp(addr) | Destination::Tls(addr) => {
                     let open = outbound
                         .get(&addr)
                         .and_then(|c| conns.get(c).map(|tx| (*c, tx)));
@@ -250,7 +270,29 @@ async fn drive(
                             let (tx, rx) = mpsc::channel(tcp::QUEUE);
                             conns.insert(conn, tx.clone());
                             outbound.insert(addr, conn);
-                            tokio::spawn(tcp::connect(addr, conn, rx, handle.clone()));
+                            match (t.to, tls_targets.get(&addr)) {
+                                (Destination::Tls(_), Some(target)) => {
+                                    tokio::spawn(tls::connect(
+                                        addr,
+                                        target.clone(),
+                                        conn,
+                                        rx,
+                                        handle.clone(),
+                                    ));
+                                }
+                                (Destination::Tls(_), None) => {
+                                    let reason = "no TLS settings for this address".to_owned();
+                                    let handle = handle.clone();
+                                    tokio::spawn(async move {
+                                        handle
+                                            .send(CoreInput::ConnectFailed { conn, addr, reason })
+                                            .await;
+                                    });
+                                }
+                                _ => {
+                                    tokio::spawn(tcp::connect(addr, conn, rx, handle.clone()));
+                                }
+                            }
                             (conn, tx)
                         }
                     };
@@ -258,7 +300,11 @@ async fn drive(
                         warn!(%conn, %addr, "carrier connection not reading; closing it");
                         conns.remove(&conn);
                         outbound.remove(&addr);
-                        core.transport_failed(now(), Destination::Tcp(addr));
+                        core.transport_failed(
+                            now(),
+                            t.to,
+                            "the carrier's connection is not reading",
+                        );
                     }
                 }
                 Destination::Conn(conn) => match conns.get(&conn) {

@@ -39,14 +39,14 @@ async fn serve(stream: TcpStream, peer: SocketAddr, core: SipHandle) {
     let conn = core.new_conn_id();
     let (tx, rx) = mpsc::channel::<Vec<u8>>(QUEUE);
     core.send(CoreInput::Connected { conn, tx }).await;
-    run(stream, peer, conn, rx, core).await;
+    run(stream, Transport::Tcp, peer, conn, rx, core).await;
 }
 
 /// How many messages may wait for a connection's writer.
 pub const QUEUE: usize = 64;
 
 /// How long connecting to a carrier may take before its requests fail.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens a connection to a carrier for the driver, which has already
 /// queued the first messages on `rx` (and knows the connection as `conn`).
@@ -56,29 +56,36 @@ pub async fn connect(addr: SocketAddr, conn: ConnId, rx: mpsc::Receiver<Vec<u8>>
     match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            run(stream, addr, conn, rx, core).await;
+            run(stream, Transport::Tcp, addr, conn, rx, core).await;
         }
         Ok(Err(e)) => {
             debug!(%addr, "TCP connect failed: {e}");
-            core.send(CoreInput::ConnectFailed { conn, addr }).await;
+            let reason = format!("TCP connection refused or failed: {e}");
+            core.send(CoreInput::ConnectFailed { conn, addr, reason })
+                .await;
         }
         Err(_) => {
             debug!(%addr, "TCP connect timed out");
-            core.send(CoreInput::ConnectFailed { conn, addr }).await;
+            let reason = "TCP connection timed out".to_owned();
+            core.send(CoreInput::ConnectFailed { conn, addr, reason })
+                .await;
         }
     }
 }
 
 /// Reads framed messages into the core and writes what the driver queues,
 /// until either side closes.
-async fn run(
-    stream: TcpStream,
+pub async fn run<S>(
+    stream: S,
+    transport: Transport,
     peer: SocketAddr,
     conn: ConnId,
     mut rx: mpsc::Receiver<Vec<u8>>,
     core: SipHandle,
-) {
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let write_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {
@@ -88,7 +95,7 @@ async fn run(
     });
 
     let source = Source {
-        transport: Transport::Tcp,
+        transport,
         peer,
         conn: Some(conn),
     };

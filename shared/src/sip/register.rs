@@ -90,6 +90,8 @@ pub enum RegistrationTransport {
     Udp { port: u16 },
     /// TCP, with Contact `;transport=tcp`.
     Tcp { port: u16 },
+    /// TLS, with Contact `;transport=tls`.
+    Tls { port: u16 },
 }
 
 /// What the phone registers as.
@@ -602,6 +604,9 @@ impl Registration {
             RegistrationTransport::Tcp { port } => {
                 format!("sip:{user}@{};transport=tcp", self.sent_by(port))
             }
+            RegistrationTransport::Tls { port } => {
+                format!("sip:{user}@{};transport=tls", self.sent_by(port))
+            }
         }
     }
 
@@ -626,6 +631,9 @@ impl Registration {
             }
             RegistrationTransport::Tcp { port } => {
                 format!("SIP/2.0/TCP {};branch={branch};rport", self.sent_by(port))
+            }
+            RegistrationTransport::Tls { port } => {
+                format!("SIP/2.0/TLS {};branch={branch};rport", self.sent_by(port))
             }
         }
     }

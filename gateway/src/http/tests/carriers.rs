@@ -107,7 +107,7 @@ async fn older_clients_post_without_the_inbound_fields() {
 }
 
 #[tokio::test]
-async fn tcp_carriers_are_accepted_and_tls_refused() {
+async fn tcp_and_tls_carriers_are_accepted_with_a_usable_pinned_ca() {
     let app = test_app().await;
     let (admin, agent) = admin_and_agent(&app).await;
     let (status, carrier) = post_carrier(
@@ -119,15 +119,39 @@ async fn tcp_carriers_are_accepted_and_tls_refused() {
     assert_eq!(status, StatusCode::CREATED, "{carrier}");
     assert_eq!(carrier["transport"], "tcp");
 
-    let (status, json) = post_carrier(
+    let (status, carrier) = post_carrier(
         &app,
         &admin,
-        json!({"name": "Over TLS", "host": "192.0.2.1", "port": 5061, "transport": "tls"}),
+        json!({"name": "Over TLS", "host": "sip.example.net", "port": 5061, "transport": "tls"}),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(json["field"], "transport");
-    assert!(json["message"].as_str().unwrap().contains("TLS"), "{json}");
+    assert_eq!(status, StatusCode::CREATED, "{carrier}");
+    assert_eq!(carrier["tls_ca"], Value::Null);
+
+    for (body, why) in [
+        (
+            json!({"name": "Bad CA", "host": "sip.example.net", "transport": "tls",
+                   "tls_ca": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"}),
+            "not PEM",
+        ),
+        (
+            json!({"name": "No certs", "host": "sip.example.net", "transport": "tls",
+                   "tls_ca": "hello"}),
+            "no certificate",
+        ),
+        (
+            json!({"name": "CA on UDP", "host": "sip.example.net", "tls_ca": "x"}),
+            "TLS carriers only",
+        ),
+    ] {
+        let (status, json) = post_carrier(&app, &admin, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+        assert_eq!(json["field"], "tls_ca", "{json}");
+        assert!(
+            json["message"].as_str().unwrap().contains(why),
+            "{why}: {json}"
+        );
+    }
 
     let (status, json) =
         post_carrier(&app, &agent, json!({"name": "Sneaky", "host": "192.0.2.1"})).await;

@@ -1251,6 +1251,14 @@ impl B2bua {
             })
     }
 
+    /// Inbound calls an agent answered that are not over.
+    pub(super) fn inbound_answered_by(&self, account_id: i64) -> usize {
+        self.inbound
+            .values()
+            .filter(|c| c.phase == InPhase::Answered && c.record.account_id == Some(account_id))
+            .count()
+    }
+
     /// Inbound calls not yet ended on carrier `id`.
     pub(super) fn inbound_channels(&self, carrier_id: i64) -> usize {
         self.inbound

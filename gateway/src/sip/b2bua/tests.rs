@@ -117,6 +117,7 @@ fn route() -> Route {
         qualify: None,
         register: None,
         realm: None,
+        tls_ca: None,
     }
 }
 
@@ -143,7 +144,9 @@ impl Harness {
                         label: "Sales".to_owned(),
                     }],
                     default_caller_id: Some("+14155550100".to_owned()),
+                    local_presence: false,
                 },
+                max_calls: 5,
             },
             routes: vec![route()],
             buf: Vec::new(),
@@ -672,7 +675,7 @@ fn tcp_carrier_gets_a_tcp_via_and_no_retransmissions() {
     // The connection cannot be made: the call fails now, not at timer B.
     let now = h.now();
     h.b2bua
-        .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()));
+        .transport_failed(now, Destination::Tcp(CARRIER.parse().unwrap()), "refused");
     let to_browser = h.browser_sent();
     assert!(
         to_browser
@@ -840,7 +843,11 @@ fn hold_reinvite_goes_to_media_and_carrier() {
     assert_eq!(h.media.lock().unwrap().holds, vec![(1, true)]);
     let live = h.b2bua.live_calls();
     assert_eq!(live.len(), 1);
-    assert_eq!(live[0].state, LiveCallState::Held, "the live view shows the hold");
+    assert_eq!(
+        live[0].state,
+        LiveCallState::Held,
+        "the live view shows the hold"
+    );
     let reinvite = h.carrier_request("INVITE");
     assert!(
         reinvite.contains("a=sendonly") && reinvite.contains("o=- 7 2 IN IP4"),
@@ -1403,5 +1410,130 @@ fn a_carrier_at_its_channel_limit_is_skipped() {
     assert!(
         h.invite_to(BACKUP).is_some(),
         "the second call goes to the backup"
+    );
+}
+
+#[test]
+fn local_presence_presents_the_number_in_the_callees_area_code() {
+    let mut h = Harness::new();
+    h.agent.dialing.caller_ids.push(CallerIdChoice {
+        number: "+12125550100".to_owned(),
+        label: "New York".to_owned(),
+    });
+    h.agent.dialing.local_presence = true;
+    h.invite("2125551234", "");
+    let invite = h.carrier_request("INVITE");
+    assert!(
+        header_line(&invite, "From")
+            .unwrap()
+            .contains("+12125550100"),
+        "{invite}"
+    );
+    // No local number for the callee: the default.
+    let mut h = Harness::new();
+    h.agent.dialing.local_presence = true;
+    h.invite("3125551234", "");
+    let invite = h.carrier_request("INVITE");
+    assert!(
+        header_line(&invite, "From")
+            .unwrap()
+            .contains("+14155550100"),
+        "{invite}"
+    );
+}
+
+#[test]
+fn an_agent_at_their_call_limit_cannot_place_another_call() {
+    let mut h = Harness::new();
+    h.agent.max_calls = 1;
+    h.invite("4155552671", "");
+    assert_eq!(h.b2bua.calls_of(1), 1);
+    h.browser_sent();
+    let text = "INVITE sip:4155550000@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKbrowser9\r\n\
+                Max-Forwards: 70\r\nFrom: <sip:demo@gw.test>;tag=b9\r\nTo: <sip:4155550000@gw.test>\r\n\
+                Call-ID: browser-call-9\r\nCSeq: 1 INVITE\r\nContact: <sip:x@abc.invalid;transport=ws>\r\n\
+                Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n";
+    let request = rsip::Request::try_from(text.as_bytes()).unwrap();
+    let now = h.now();
+    let agent = h.agent.clone();
+    let routes = h.routes.clone();
+    h.b2bua
+        .handle_new_invite(now, CONN, request, Some(&agent), &routes);
+    let out = h.browser_sent();
+    assert!(status(&out[0]).starts_with("SIP/2.0 486"), "{out:?}");
+}
+
+#[test]
+fn in_order_ring_group_rings_one_member_after_the_other() {
+    use crate::sip::dids::{Did, DidTable, DidTarget, RingStrategy};
+    let mut h = Harness::new();
+    let carrier = Destination::Udp(CARRIER.parse().unwrap());
+    let dids = DidTable::new(vec![Did {
+        number: "+14155550160".to_owned(),
+        label: "Support".to_owned(),
+        carrier_id: None,
+        target: DidTarget::Group {
+            name: "Support".to_owned(),
+            strategy: RingStrategy::InOrder,
+            members: vec!["alice".to_owned(), "bob".to_owned()],
+            member_timeout: Duration::from_secs(15),
+            fallback_code: Some(486),
+        },
+    }]);
+    let bindings = |user: &str| -> Vec<ForkTarget> {
+        let conn = match user {
+            "alice" => TAB_1,
+            "bob" => TAB_2,
+            _ => return Vec::new(),
+        };
+        vec![ForkTarget {
+            conn,
+            contact: format!("sip:{user}@abc.invalid;transport=ws"),
+            account_id: i64::try_from(conn.0).unwrap(),
+            username: user.to_owned(),
+        }]
+    };
+    let text = format!(
+        "INVITE sip:+14155550160@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKgroup1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+14155550123@127.0.0.1>;tag=g\r\nTo: <sip:+14155550160@127.0.0.1>\r\n\
+         Call-ID: group-call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:5099>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CARRIER_SDP}",
+        CARRIER_SDP.len()
+    );
+    let now = h.now();
+    let route = h.routes[0].clone();
+    h.b2bua.handle_inbound_invite(
+        now,
+        CARRIER.parse().unwrap(),
+        carrier,
+        shared::sip::Transport::Udp,
+        rsip::Request::try_from(text.as_bytes()).unwrap(),
+        &route,
+        &dids,
+        &bindings,
+    );
+    let to_alice = h.sent_to(Destination::Conn(TAB_1));
+    assert!(to_alice[0].starts_with("INVITE sip:alice@"), "{to_alice:?}");
+    assert!(
+        h.sent_to(Destination::Conn(TAB_2)).is_empty(),
+        "bob waits his turn"
+    );
+    h.tab_responds(TAB_1, &to_alice[0], 180, "");
+    h.advance(15_000);
+    let cancel = h.sent_to(Destination::Conn(TAB_1));
+    assert!(
+        cancel.iter().any(|t| t.starts_with("CANCEL ")),
+        "{cancel:?}"
+    );
+    let to_bob = h.sent_to(Destination::Conn(TAB_2));
+    assert!(to_bob[0].starts_with("INVITE sip:bob@"), "{to_bob:?}");
+    // Bob does not answer either: the group's fallback status.
+    h.tab_responds(TAB_2, &to_bob[0], 180, "");
+    h.sent();
+    h.advance(15_000);
+    let out = h.sent_to(carrier);
+    assert!(
+        out.iter().any(|t| status(t).starts_with("SIP/2.0 486")),
+        "{out:?}"
     );
 }

@@ -227,6 +227,7 @@ fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
         qualify: None,
         register: None,
         realm: None,
+        tls_ca: None,
     }
 }
 
