@@ -152,9 +152,12 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                             { f("host", "Host", "host: the carrier's SIP server, a name like sip.carrier.com or an IP address.") }
                             <div class="field-row">
                                 { fk("port", "Port", "Usually 5060.", Kind::Number) }
-                                { fk("transport", "Transport", "UDP for most trunks; TCP when the carrier asks for it. TLS (encrypted) is not supported yet.",
+                                { fk("transport", "Transport", "UDP for most trunks; TCP or TLS (encrypted, usually port 5061) when the carrier asks for it.",
                                     choices(&[("udp", "UDP"), ("tcp", "TCP"), ("tls", "TLS")])) }
                             </div>
+                            if form.value("transport") == "tls" {
+                                { fk("tls_ca", "TLS CA (PEM)", "Only if the carrier's certificate is signed by its own authority: paste that CA certificate (-----BEGIN CERTIFICATE-----…). Empty: the usual public authorities.", Kind::Lines) }
+                            }
                         </fieldset>
                         <fieldset>
                             <legend>{ "Signing in to the carrier" }</legend>

@@ -103,6 +103,7 @@ pub fn carrier_values(carrier: Option<&Carrier>) -> Values {
             ("number_format", "e164".to_owned()),
             ("tech_prefix", String::new()),
             ("enabled", bool_str(true)),
+            ("tls_ca", String::new()),
         ]);
     };
     values([
@@ -129,6 +130,7 @@ pub fn carrier_values(carrier: Option<&Carrier>) -> Values {
         ("number_format", enum_str(&c.number_format)),
         ("tech_prefix", c.tech_prefix.clone()),
         ("enabled", bool_str(c.enabled)),
+        ("tls_ca", opt(&c.tls_ca)),
     ])
 }
 
@@ -180,6 +182,12 @@ pub fn carrier_input(form: &Form) -> Result<CarrierInput, FormFailure> {
             "qualify_interval_s",
             "The interval is a number of seconds, 1 to 3600.",
         )?,
+        // Only a TLS carrier has one (the gateway refuses it otherwise).
+        tls_ca: if form.value("transport") == "tls" {
+            optional_text(form, "tls_ca")
+        } else {
+            None
+        },
     })
 }
 
@@ -384,6 +392,7 @@ mod tests {
             register_expiry_s: 3600,
             qualify: true,
             qualify_interval_s: 60,
+            tls_ca: None,
         }
     }
 
