@@ -10,7 +10,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::TopBar;
 use crate::components::admin::NotAllowed;
-use crate::hooks::{use_phone, use_route};
+use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
     AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DidsPage, LivePage,
     RingGroupsPage,
@@ -86,6 +86,9 @@ pub fn App() -> Html {
                     // Signed out locally whatever the answer: the page forgets
                     // the credential, and the gateway's session expires anyway.
                     let _ = api::sign_out().await;
+                    // The next person to sign in starts on the phone, not
+                    // on the page this one left open.
+                    go_to(Route::Phone);
                     dispatcher.dispatch(Action::SignedOut);
                 });
             });

@@ -159,6 +159,9 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
         ensure!(ids.allowed.iter().any(|c| c.number == DID), "{ids:?}");
         admin::screenshot(&browser, "caller-ids").await?;
         admin::sign_out(&browser).await?;
+        // The next person starts on the phone, not on the admin's last page.
+        let url = browser.client()?.current_url().await?;
+        ensure!(url.fragment() == Some("/phone"), "after sign-out: {url}");
 
         // The agent's next call presents that caller ID.
         calls::sign_in_agent(&browser, &gateway).await?;

@@ -11,5 +11,5 @@ pub use use_call_history::use_call_history;
 pub use use_live::{LiveStatus, use_live};
 pub use use_paged::use_paged;
 pub use use_phone::use_phone;
-pub use use_route::use_route;
+pub use use_route::{go_to, use_route};
 pub use use_ticker::use_ticker;

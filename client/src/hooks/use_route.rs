@@ -42,3 +42,12 @@ fn current() -> Route {
         .unwrap_or_default();
     Route::parse(&hash)
 }
+
+/// Shows `route`: sets the URL's hash (the `hashchange` listener of
+/// [`use_route`] follows).
+pub fn go_to(route: Route) {
+    if let Some(window) = web_sys::window() {
+        // Without a window there is no page to change.
+        let _ = window.location().set_hash(&route.href());
+    }
+}

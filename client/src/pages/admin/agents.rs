@@ -4,12 +4,12 @@ use shared::api::{Agent, PasswordReset, Role};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::{AdminProps, save, use_generation};
+use super::{AdminProps, Editable, use_crud};
 use crate::api::admin;
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
 use crate::route::Route;
-use crate::state::admin::forms::{agent_update, agent_values, new_agent};
+use crate::state::admin::forms::{Values, agent_update, agent_values, new_agent};
 use crate::state::admin::{Form, FormAction, FormFailure};
 
 const COLLECTION: &str = "/api/v1/agents";
@@ -28,57 +28,54 @@ fn password_values() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A new account or the settings of one; the password is set apart.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+pub(super) enum AgentBody {
+    New(shared::api::NewAgent),
+    Update(shared::api::AgentUpdate),
+}
+
+impl Editable for Agent {
+    type Input = AgentBody;
+    const COLLECTION: &'static str = COLLECTION;
+    fn values(item: Option<&Self>) -> Values {
+        agent_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<AgentBody, FormFailure> {
+        if form.editing.is_some() {
+            agent_update(form).map(AgentBody::Update)
+        } else {
+            new_agent(form).map(AgentBody::New)
+        }
+    }
+}
+
 /// Agents (every account): `table#agents`, `form#agent-form`, and
 /// `form#agent-password-form` for a new password.
 #[function_component]
 pub fn AgentsPage(props: &AdminProps) -> Html {
-    let (generation, reload) = use_generation();
-    let agents = use_paged::<Agent>(COLLECTION.to_owned(), generation);
-    let form = use_reducer(|| Form::new(agent_values(None)));
+    let crud = use_crud::<Agent>();
+    let agents = use_paged::<Agent>(COLLECTION.to_owned(), crud.generation);
+    let form = crud.form.clone();
     let password = use_reducer(|| Form::new(password_values()));
 
     let edit = {
-        let form = form.clone();
+        let edit = crud.edit.clone();
         let password = password.clone();
         Callback::from(move |a: Agent| {
-            form.dispatch(FormAction::Load {
-                values: agent_values(Some(&a)),
-                editing: Some(a.id),
-            });
             password.dispatch(FormAction::Load {
                 values: password_values(),
                 editing: Some(a.id),
             });
+            edit.emit(a);
         })
     };
-    let fresh = {
-        let form = form.clone();
-        Callback::from(move |()| {
-            form.dispatch(FormAction::Load {
-                values: agent_values(None),
-                editing: None,
-            });
-        })
-    };
-    let onsubmit = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            let values = |a: &Agent| (agent_values(Some(a)), a.id);
-            if form.editing.is_some() {
-                save(
-                    &form,
-                    COLLECTION,
-                    agent_update(&form),
-                    values,
-                    reload.clone(),
-                );
-            } else {
-                save(&form, COLLECTION, new_agent(&form), values, reload.clone());
-            }
-        })
-    };
+    let fresh = crud.fresh.clone();
+    let onsubmit = crud.onsubmit.clone();
     let on_password = {
         let password = password.clone();
         let form = form.clone();

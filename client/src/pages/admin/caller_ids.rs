@@ -2,14 +2,15 @@ use shared::api::{Agent, CallerIds, Campaign, Did, Role};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::{remove, save, use_choices, use_generation};
+use super::{Crud, Editable, use_choices, use_crud};
 use crate::api::admin;
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
-use crate::hooks::use_paged;
+use crate::hooks::{go_to, use_paged};
 use crate::route::Route;
 use crate::state::admin::caller_ids::CallerIdEditor;
+use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{campaign_input, campaign_values};
-use crate::state::admin::{Form, FormAction, FormFailure};
+use crate::state::admin::{Form, FormFailure};
 
 #[derive(Properties, PartialEq)]
 pub struct CallerIdsProps {
@@ -34,11 +35,7 @@ pub fn CallerIdsPage(props: &CallerIdsProps) -> Html {
             .target_dyn_into::<web_sys::HtmlSelectElement>()
             .map(|s| s.value())
             .unwrap_or_default();
-        let route = Route::CallerIds(value.parse().ok());
-        if let Some(window) = web_sys::window() {
-            // The route follows the hash (`use_route`).
-            let _ = window.location().set_hash(&route.href());
-        }
+        go_to(Route::CallerIds(value.parse().ok()));
     });
     html! {
         <AdminPage page="caller-ids" title="Caller ID" intro="The number the person called sees. Each agent may present some of our DIDs — a business number, a local number, or a campaign's number — and has one default. Without any, the carrier's caller ID is used.">
@@ -274,49 +271,33 @@ struct CampaignsProps {
 
 const CAMPAIGNS: &str = "/api/v1/campaigns";
 
+impl Editable for Campaign {
+    type Input = shared::api::CampaignInput;
+    const COLLECTION: &'static str = CAMPAIGNS;
+    fn values(item: Option<&Self>) -> Values {
+        campaign_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<Self::Input, FormFailure> {
+        Ok(campaign_input(form))
+    }
+}
+
 /// Campaigns: named sets of caller IDs and the agents who may present them.
 #[function_component]
 fn Campaigns(props: &CampaignsProps) -> Html {
-    let (generation, reload) = use_generation();
+    let Crud {
+        form,
+        generation,
+        edit,
+        fresh,
+        onsubmit,
+        on_delete,
+        ..
+    } = use_crud::<Campaign>();
     let campaigns = use_paged::<Campaign>(CAMPAIGNS.to_owned(), generation);
-    let form = use_reducer(|| Form::new(campaign_values(None)));
-    let edit = {
-        let form = form.clone();
-        Callback::from(move |c: Campaign| {
-            form.dispatch(FormAction::Load {
-                values: campaign_values(Some(&c)),
-                editing: Some(c.id),
-            });
-        })
-    };
-    let fresh = {
-        let form = form.clone();
-        Callback::from(move |()| {
-            form.dispatch(FormAction::Load {
-                values: campaign_values(None),
-                editing: None,
-            });
-        })
-    };
-    let onsubmit = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            save(
-                &form,
-                CAMPAIGNS,
-                Ok(campaign_input(&form)),
-                |c: &Campaign| (campaign_values(Some(c)), c.id),
-                reload.clone(),
-            );
-        })
-    };
-    let on_delete = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |()| remove(&form, CAMPAIGNS, campaign_values(None), reload.clone()))
-    };
     let ro = !props.can_edit;
     let list = &campaigns.list;
     html! {

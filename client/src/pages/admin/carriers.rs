@@ -2,13 +2,14 @@ use shared::api::{Carrier, ChannelUsage};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::{AdminProps, remove, save, use_generation};
+use super::{AdminProps, Editable, use_crud};
 use crate::api::admin;
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
+use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{carrier_input, carrier_values};
 use crate::state::admin::status::trunk_status_text;
-use crate::state::admin::{Form, FormAction};
+use crate::state::admin::{Form, FormFailure};
 
 const COLLECTION: &str = "/api/v1/carriers";
 
@@ -21,31 +22,43 @@ fn choices(pairs: &[(&'static str, &'static str)]) -> Kind {
     )
 }
 
+impl Editable for Carrier {
+    type Input = shared::api::CarrierInput;
+    const COLLECTION: &'static str = COLLECTION;
+    fn values(item: Option<&Self>) -> Values {
+        carrier_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<Self::Input, FormFailure> {
+        carrier_input(form)
+    }
+}
+
 /// Carriers: `table#carriers tbody tr[data-id]` and `form#carrier-form`
 /// (inputs named after `CarrierInput`'s fields; the secret is write-only).
 #[function_component]
 pub fn CarriersPage(props: &AdminProps) -> Html {
-    let (generation, reload) = use_generation();
-    let carriers = use_paged::<Carrier>(COLLECTION.to_owned(), generation);
-    let form = use_reducer(|| Form::new(carrier_values(None)));
+    let crud = use_crud::<Carrier>();
+    let carriers = use_paged::<Carrier>(COLLECTION.to_owned(), crud.generation);
+    let form = crud.form.clone();
     let channels = use_state(|| None::<Result<ChannelUsage, String>>);
     let health = use_state(|| None::<Result<String, String>>);
 
+    // Editing also shows the carrier's channels and health.
     let edit = {
-        let form = form.clone();
+        let edit = crud.edit.clone();
         let channels = channels.clone();
         let health = health.clone();
         Callback::from(move |carrier: Carrier| {
-            form.dispatch(FormAction::Load {
-                values: carrier_values(Some(&carrier)),
-                editing: Some(carrier.id),
-            });
+            let id = carrier.id;
+            edit.emit(carrier);
             let channels = channels.clone();
             let health = health.clone();
             channels.set(None);
             health.set(None);
             spawn_local(async move {
-                let id = carrier.id;
                 let usage = admin::get::<ChannelUsage>(&format!("{COLLECTION}/{id}/channels"))
                     .await
                     .map_err(|f| f.message);
@@ -59,37 +72,17 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
         })
     };
     let fresh = {
-        let form = form.clone();
+        let fresh = crud.fresh.clone();
         let channels = channels.clone();
         let health = health.clone();
         Callback::from(move |()| {
             channels.set(None);
             health.set(None);
-            form.dispatch(FormAction::Load {
-                values: carrier_values(None),
-                editing: None,
-            });
+            fresh.emit(());
         })
     };
-    let onsubmit = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            save(
-                &form,
-                COLLECTION,
-                carrier_input(&form),
-                |c: &Carrier| (carrier_values(Some(c)), c.id),
-                reload.clone(),
-            );
-        })
-    };
-    let on_delete = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |()| remove(&form, COLLECTION, carrier_values(None), reload.clone()))
-    };
+    let onsubmit = crud.onsubmit.clone();
+    let on_delete = crud.on_delete.clone();
 
     let list = &carriers.list;
     let editing_name = form.editing.and(Some(form.value("name").to_owned()));

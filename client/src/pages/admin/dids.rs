@@ -2,63 +2,47 @@ use shared::api::{Agent, Carrier, Did, DidImportReport, DidRoute, RingGroup, Rol
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
-use super::{AdminProps, remove, save, use_choices, use_generation};
+use super::{AdminProps, Crud, Editable, use_choices, use_crud};
 use crate::api::admin;
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
+use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{did_input, did_values};
-use crate::state::admin::{Form, FormAction};
+use crate::state::admin::{Form, FormFailure};
 
 const COLLECTION: &str = "/api/v1/dids";
+
+impl Editable for Did {
+    type Input = shared::api::DidInput;
+    const COLLECTION: &'static str = COLLECTION;
+    fn values(item: Option<&Self>) -> Values {
+        did_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<Self::Input, FormFailure> {
+        did_input(form)
+    }
+}
 
 /// DIDs: `table#dids`, `form#did-form`, and the CSV import
 /// (`textarea#did-csv`, `button#did-import`, `#did-import-report`).
 #[function_component]
 pub fn DidsPage(props: &AdminProps) -> Html {
-    let (generation, reload) = use_generation();
+    let Crud {
+        form,
+        generation,
+        reload,
+        edit,
+        fresh,
+        onsubmit,
+        on_delete,
+    } = use_crud::<Did>();
     let dids = use_paged::<Did>(COLLECTION.to_owned(), generation);
     let (carriers, _) = use_choices::<Carrier>("/api/v1/carriers", 0);
     let (groups, _) = use_choices::<RingGroup>("/api/v1/ring-groups", 0);
     let (agents, _) = use_choices::<Agent>("/api/v1/agents", 0);
-    let form = use_reducer(|| Form::new(did_values(None)));
-
-    let edit = {
-        let form = form.clone();
-        Callback::from(move |did: Did| {
-            form.dispatch(FormAction::Load {
-                values: did_values(Some(&did)),
-                editing: Some(did.id),
-            });
-        })
-    };
-    let fresh = {
-        let form = form.clone();
-        Callback::from(move |()| {
-            form.dispatch(FormAction::Load {
-                values: did_values(None),
-                editing: None,
-            });
-        })
-    };
-    let onsubmit = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            save(
-                &form,
-                COLLECTION,
-                did_input(&form),
-                |d: &Did| (did_values(Some(d)), d.id),
-                reload.clone(),
-            );
-        })
-    };
-    let on_delete = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |()| remove(&form, COLLECTION, did_values(None), reload.clone()))
-    };
 
     let carrier_name = |id: Option<i64>| -> String {
         match id {

@@ -36,24 +36,94 @@ pub struct AdminProps {
     pub can_edit: bool,
 }
 
-/// Sends `input` as a new item of `collection` (POST) or over the one the
-/// form edits (PUT). On success the form shows the saved item (`values`)
-/// and `saved` runs (to reload the list); on failure the form shows the
-/// error on its field.
-fn save<I, T>(
-    form: &UseReducerHandle<Form>,
-    collection: &'static str,
-    input: Result<I, FormFailure>,
-    values: fn(&T) -> (Values, i64),
-    saved: Callback<()>,
-) where
-    I: Serialize + 'static,
-    T: DeserializeOwned + 'static,
-{
+/// An item an admin page lists and edits in its form.
+trait Editable: Clone + PartialEq + DeserializeOwned + 'static {
+    /// The body of `POST` / `PUT`.
+    type Input: Serialize + 'static;
+    /// `/api/v1/…`: the list, and with `/{id}` the item.
+    const COLLECTION: &'static str;
+    /// The form's values for this item, or for a new one.
+    fn values(item: Option<&Self>) -> Values;
+    fn id(&self) -> i64;
+    /// The body to send, or the field a value does not parse in.
+    fn input(form: &Form) -> Result<Self::Input, FormFailure>;
+}
+
+/// A list page's form: what it edits, and the callbacks of its buttons.
+struct Crud<T> {
+    form: UseReducerHandle<Form>,
+    /// Bumped after every change, to load the list again.
+    generation: u32,
+    /// Loads the list again (after a change made elsewhere, e.g. an import).
+    reload: Callback<()>,
+    /// Loads `item` into the form.
+    edit: Callback<T>,
+    /// Empties the form for a new item.
+    fresh: Callback<()>,
+    /// Creates (POST) or saves (PUT); errors land on their fields.
+    onsubmit: Callback<SubmitEvent>,
+    /// Deletes the item the form edits.
+    on_delete: Callback<()>,
+}
+
+#[hook]
+fn use_crud<T: Editable>() -> Crud<T> {
+    let generation = use_state(|| 0u32);
+    let form = use_reducer(|| Form::new(T::values(None)));
+    let reload = {
+        let generation = generation.clone();
+        Callback::from(move |()| generation.set(generation.wrapping_add(1)))
+    };
+    let edit = {
+        let form = form.clone();
+        Callback::from(move |item: T| {
+            form.dispatch(FormAction::Load {
+                values: T::values(Some(&item)),
+                editing: Some(item.id()),
+            });
+        })
+    };
+    let fresh = {
+        let form = form.clone();
+        Callback::from(move |()| {
+            form.dispatch(FormAction::Load {
+                values: T::values(None),
+                editing: None,
+            });
+        })
+    };
+    let onsubmit = {
+        let form = form.clone();
+        let reload = reload.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            save::<T>(&form, reload.clone());
+        })
+    };
+    let on_delete = {
+        let form = form.clone();
+        let reload = reload.clone();
+        Callback::from(move |()| remove::<T>(&form, reload.clone()))
+    };
+    Crud {
+        form,
+        generation: *generation,
+        reload,
+        edit,
+        fresh,
+        onsubmit,
+        on_delete,
+    }
+}
+
+/// Sends the form as a new item (POST) or over the one it edits (PUT). On
+/// success the form shows the saved item and `saved` runs (to reload the
+/// list); on failure the form shows the error on its field.
+fn save<T: Editable>(form: &UseReducerHandle<Form>, saved: Callback<()>) {
     if form.busy {
         return;
     }
-    let input = match input {
+    let input = match T::input(form) {
         Ok(input) => input,
         Err(failure) => {
             form.dispatch(FormAction::Failed(failure));
@@ -65,15 +135,16 @@ fn save<I, T>(
     let form = form.clone();
     spawn_local(async move {
         let result = match editing {
-            Some(id) => admin::send::<_, T>("PUT", &format!("{collection}/{id}"), &input).await,
-            None => admin::send::<_, T>("POST", collection, &input).await,
+            Some(id) => {
+                admin::send::<_, T>("PUT", &format!("{}/{id}", T::COLLECTION), &input).await
+            }
+            None => admin::send::<_, T>("POST", T::COLLECTION, &input).await,
         };
         match result {
             Ok(item) => {
-                let (values, id) = values(&item);
                 form.dispatch(FormAction::Saved {
-                    values,
-                    editing: Some(id),
+                    values: T::values(Some(&item)),
+                    editing: Some(item.id()),
                     message: if editing.is_some() {
                         "Saved.".to_owned()
                     } else {
@@ -88,20 +159,15 @@ fn save<I, T>(
 }
 
 /// Deletes the item the form edits; the form goes back to a new item.
-fn remove(
-    form: &UseReducerHandle<Form>,
-    collection: &'static str,
-    fresh: Values,
-    done: Callback<()>,
-) {
+fn remove<T: Editable>(form: &UseReducerHandle<Form>, done: Callback<()>) {
     let Some(id) = form.editing else { return };
     form.dispatch(FormAction::Submitted);
     let form = form.clone();
     spawn_local(async move {
-        match admin::delete(&format!("{collection}/{id}")).await {
+        match admin::delete(&format!("{}/{id}", T::COLLECTION)).await {
             Ok(()) => {
                 form.dispatch(FormAction::Saved {
-                    values: fresh,
+                    values: T::values(None),
                     editing: None,
                     message: "Deleted.".to_owned(),
                 });
@@ -110,17 +176,6 @@ fn remove(
             Err(failure) => form.dispatch(FormAction::Failed(failure.into())),
         }
     });
-}
-
-/// A counter a page bumps to reload its list after a change.
-#[hook]
-fn use_generation() -> (u32, Callback<()>) {
-    let generation = use_state(|| 0u32);
-    let bump = {
-        let generation = generation.clone();
-        Callback::from(move |()| generation.set(generation.wrapping_add(1)))
-    };
-    (*generation, bump)
 }
 
 /// A Unix time in milliseconds as local date and time.

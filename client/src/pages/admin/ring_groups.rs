@@ -1,59 +1,43 @@
 use shared::api::{Agent, RingGroup, RingStrategy, Role};
 use yew::prelude::*;
 
-use super::{AdminProps, remove, save, use_choices, use_generation};
+use super::{AdminProps, Crud, Editable, use_choices, use_crud};
 use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
+use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{ring_group_input, ring_group_values};
-use crate::state::admin::{Form, FormAction};
+use crate::state::admin::{Form, FormFailure};
 
 const COLLECTION: &str = "/api/v1/ring-groups";
+
+impl Editable for RingGroup {
+    type Input = shared::api::RingGroupInput;
+    const COLLECTION: &'static str = COLLECTION;
+    fn values(item: Option<&Self>) -> Values {
+        ring_group_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<Self::Input, FormFailure> {
+        ring_group_input(form)
+    }
+}
 
 /// Ring groups: `table#ring-groups`, `form#ring-group-form`.
 #[function_component]
 pub fn RingGroupsPage(props: &AdminProps) -> Html {
-    let (generation, reload) = use_generation();
+    let Crud {
+        form,
+        generation,
+        edit,
+        fresh,
+        onsubmit,
+        on_delete,
+        ..
+    } = use_crud::<RingGroup>();
     let groups = use_paged::<RingGroup>(COLLECTION.to_owned(), generation);
     let (agents, _) = use_choices::<Agent>("/api/v1/agents", 0);
-    let form = use_reducer(|| Form::new(ring_group_values(None)));
-
-    let edit = {
-        let form = form.clone();
-        Callback::from(move |g: RingGroup| {
-            form.dispatch(FormAction::Load {
-                values: ring_group_values(Some(&g)),
-                editing: Some(g.id),
-            });
-        })
-    };
-    let fresh = {
-        let form = form.clone();
-        Callback::from(move |()| {
-            form.dispatch(FormAction::Load {
-                values: ring_group_values(None),
-                editing: None,
-            });
-        })
-    };
-    let onsubmit = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            save(
-                &form,
-                COLLECTION,
-                ring_group_input(&form),
-                |g: &RingGroup| (ring_group_values(Some(g)), g.id),
-                reload.clone(),
-            );
-        })
-    };
-    let on_delete = {
-        let form = form.clone();
-        let reload = reload.clone();
-        Callback::from(move |()| remove(&form, COLLECTION, ring_group_values(None), reload.clone()))
-    };
     let ro = !props.can_edit;
     let list = &groups.list;
     let phones: Vec<String> = agents
