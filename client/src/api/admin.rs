@@ -66,3 +66,85 @@ fn encode<B: Serialize>(body: &B) -> Result<String, ApiFailure> {
         field: None,
     })
 }
+
+/// What the live stream reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// The calls in progress now (the whole list, each time).
+    Calls(Vec<shared::api::LiveCall>),
+    /// The connection dropped; the browser is reconnecting by itself.
+    Reconnecting,
+    /// The stream ended for good (refused, or the server is gone).
+    Closed,
+    /// An event this page cannot read.
+    Unreadable,
+}
+
+/// `GET /api/v1/live` as Server-Sent Events (`event: calls`, the whole
+/// list as JSON). Open while the value lives; dropping it closes the
+/// connection.
+pub struct LiveStream {
+    source: web_sys::EventSource,
+    on_calls: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_error: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl LiveStream {
+    pub fn open(on_event: impl Fn(LiveEvent) + 'static) -> Result<LiveStream, ApiFailure> {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        use web_sys::{Event, EventSource, MessageEvent};
+
+        let source = EventSource::new("/api/v1/live").map_err(|_| ApiFailure {
+            status: None,
+            message: "This browser cannot open the live stream.".to_owned(),
+            field: None,
+        })?;
+        let on_event = std::rc::Rc::new(on_event);
+        let on_calls = {
+            let on_event = on_event.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let data = event.data().as_string().unwrap_or_default();
+                on_event(match serde_json::from_str(&data) {
+                    Ok(calls) => LiveEvent::Calls(calls),
+                    Err(_) => LiveEvent::Unreadable,
+                });
+            })
+        };
+        let on_error = {
+            let source = source.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+                on_event(if source.ready_state() == EventSource::CLOSED {
+                    LiveEvent::Closed
+                } else {
+                    LiveEvent::Reconnecting
+                });
+            })
+        };
+        // Without the listener no event would arrive: report it as closed.
+        source
+            .add_event_listener_with_callback("calls", on_calls.as_ref().unchecked_ref())
+            .map_err(|_| ApiFailure {
+                status: None,
+                message: "The live stream could not be listened to.".to_owned(),
+                field: None,
+            })?;
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(LiveStream {
+            source,
+            on_calls,
+            _on_error: on_error,
+        })
+    }
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        use wasm_bindgen::JsCast;
+        self.source.set_onerror(None);
+        let _ = self
+            .source
+            .remove_event_listener_with_callback("calls", self.on_calls.as_ref().unchecked_ref());
+        self.source.close();
+    }
+}
