@@ -17,7 +17,7 @@
 # schemathesis is installed from PyPI into target/fuzz-venv on first use.
 # Extra arguments go to both schemathesis runs, e.g.
 #   ./scripts/fuzz-api.sh --max-examples 50 --seed 1
-# Not part of scripts/test.sh (slow; the lead decides).
+# scripts/test.sh runs it with --max-examples 10 (about a minute).
 
 set -euo pipefail
 

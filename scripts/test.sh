@@ -72,6 +72,8 @@ setup_test_peers() {
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   if [[ ${#missing[@]} -gt 0 ]]; then
     apt_install "${missing[@]}"
   fi
@@ -115,5 +117,9 @@ step "check (shared, wasm32)" cargo check --locked -p shared --target wasm32-unk
 step "trunk build (client into dist/)" trunk build --release --offline
 step "build gateway (debug, for the e2e tests)" cargo build --locked -p gateway
 step "cargo test --workspace (loopback-only network namespace)" run_tests
+# schemathesis (from PyPI, into target/fuzz-venv) against the OpenAPI
+# document the gateway serves: every operation, 10 examples each; any 5xx
+# fails. On loopback only; outside the namespace because pip needs PyPI.
+step "API fuzz (schemathesis, no 5xx)" "$ROOT/scripts/fuzz-api.sh" --max-examples 10
 
 summary

@@ -1,6 +1,9 @@
 //! The gateway's REST API (`/api/v1`), with the types from `shared::api`.
 //! Requests go with `credentials: same-origin`, so the httpOnly session
-//! cookie travels and page script never sees it.
+//! cookie travels and page script never sees it. The admin pages' calls are
+//! in [`admin`].
+
+pub mod admin;
 
 use shared::api::{ApiError, CallRecord, Page, SessionInfo, SignInRequest};
 use wasm_bindgen::{JsCast, JsValue};
@@ -13,6 +16,8 @@ pub struct ApiFailure {
     /// HTTP status; `None` when no answer came.
     pub status: Option<u16>,
     pub message: String,
+    /// The request field at fault ([`ApiError::field`]), shown next to it.
+    pub field: Option<String>,
 }
 
 /// `GET /api/v1/session`: the session of this browser, `None` if signed out.
@@ -30,6 +35,7 @@ pub async fn sign_in(request: &SignInRequest) -> Result<SessionInfo, ApiFailure>
     let body = serde_json::to_string(request).map_err(|e| ApiFailure {
         status: None,
         message: format!("Could not send the form ({e})."),
+        field: None,
     })?;
     let (status, body) = call("POST", "/api/v1/session", Some(&body)).await?;
     match status {
@@ -60,18 +66,23 @@ pub async fn recent_calls(limit: u32) -> Result<Vec<CallRecord>, ApiFailure> {
 /// The person-readable failure for an error answer: the gateway's
 /// [`ApiError::message`] when the body is one, else a sentence by status.
 pub fn failure(status: u16, body: &str) -> ApiFailure {
-    let message = match serde_json::from_str::<ApiError>(body) {
-        Ok(error) if !error.message.trim().is_empty() => error.message,
-        _ => match status {
-            401 => "Wrong username or password.".to_owned(),
-            429 => "Too many attempts. Wait a few minutes and try again.".to_owned(),
-            500..=599 => "The server had a problem. Try again in a moment.".to_owned(),
-            _ => format!("The server refused the request (HTTP {status})."),
-        },
+    let (message, field) = match serde_json::from_str::<ApiError>(body) {
+        Ok(error) if !error.message.trim().is_empty() => (error.message, error.field),
+        _ => (
+            match status {
+                401 => "Wrong username or password.".to_owned(),
+                403 => "Your role may not do this.".to_owned(),
+                429 => "Too many attempts. Wait a few minutes and try again.".to_owned(),
+                500..=599 => "The server had a problem. Try again in a moment.".to_owned(),
+                _ => format!("The server refused the request (HTTP {status})."),
+            },
+            None,
+        ),
     };
     ApiFailure {
         status: Some(status),
         message,
+        field,
     }
 }
 
@@ -80,6 +91,7 @@ fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiFailure> {
         status: Some(200),
         message: "The server sent an answer this page does not understand. Reload the page."
             .to_owned(),
+        field: None,
     })
 }
 
@@ -87,23 +99,33 @@ fn unreachable_server() -> ApiFailure {
     ApiFailure {
         status: None,
         message: "Cannot reach the server. Check your connection and try again.".to_owned(),
+        field: None,
     }
 }
 
-/// One `fetch`: the status and the body as text.
+/// One `fetch` with an optional JSON body: the status and the body as text.
 async fn call(method: &str, path: &str, json: Option<&str>) -> Result<(u16, String), ApiFailure> {
+    call_with(method, path, json.map(|body| ("application/json", body))).await
+}
+
+/// One `fetch` with an optional body of the given content type.
+async fn call_with(
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> Result<(u16, String), ApiFailure> {
     let window = web_sys::window().ok_or_else(unreachable_server)?;
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
-    if let Some(json) = json {
-        init.set_body(&JsValue::from_str(json));
+    if let Some((_, body)) = body {
+        init.set_body(&JsValue::from_str(body));
     }
     let request = Request::new_with_str_and_init(path, &init).map_err(|_| unreachable_server())?;
     let headers = request.headers();
     let _ = headers.set("Accept", "application/json");
-    if json.is_some() {
-        let _ = headers.set("Content-Type", "application/json");
+    if let Some((content_type, _)) = body {
+        let _ = headers.set("Content-Type", content_type);
     }
     let response = JsFuture::from(window.fetch_with_request(&request))
         .await
@@ -132,7 +154,8 @@ mod tests {
             failure(401, body),
             ApiFailure {
                 status: Some(401),
-                message: "Wrong username or password.".to_owned()
+                message: "Wrong username or password.".to_owned(),
+                field: None,
             }
         );
         let body = r#"{"code":"account_locked","message":"Too many failed sign-ins. Try again in 15 minutes."}"#;
@@ -140,6 +163,14 @@ mod tests {
             failure(429, body).message,
             "Too many failed sign-ins. Try again in 15 minutes."
         );
+    }
+
+    #[test]
+    fn the_field_at_fault_is_kept() {
+        let body = r#"{"code":"invalid_field","message":"The port must be between 1 and 65535.","field":"port"}"#;
+        let failure = failure(400, body);
+        assert_eq!(failure.field.as_deref(), Some("port"));
+        assert_eq!(failure.message, "The port must be between 1 and 65535.");
     }
 
     #[test]

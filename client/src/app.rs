@@ -1,19 +1,29 @@
-//! The root component: owns the state, the phone and the API calls, and
-//! shows one page.
+//! The root component: owns the state, the phone and the session's API
+//! calls, and shows one page: sign-in, or the top bar over the phone and
+//! the admin page the URL's hash names (`route`). The phone stays mounted
+//! (hidden) while another page is shown, so calls and audio go on.
 
-use shared::api::SignInRequest;
+use shared::api::{Role, SignInRequest};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
-use crate::hooks::use_phone;
+use crate::components::TopBar;
+use crate::components::admin::NotAllowed;
+use crate::hooks::{go_to, use_phone, use_route};
+use crate::pages::admin::{
+    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DidsPage, LivePage,
+    RingGroupsPage,
+};
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
-use crate::state::call::CallCommand;
+use crate::route::Route;
+use crate::state::call::{CallCommand, CallPhase};
 use crate::state::{Action, AppState, check_sign_in};
 
 #[function_component]
 pub fn App() -> Html {
     let state = use_reducer(AppState::default);
+    let route = use_route();
 
     // On load: is this browser signed in (httpOnly cookie)?
     {
@@ -76,6 +86,9 @@ pub fn App() -> Html {
                     // Signed out locally whatever the answer: the page forgets
                     // the credential, and the gateway's session expires anyway.
                     let _ = api::sign_out().await;
+                    // The next person to sign in starts on the phone, not
+                    // on the page this one left open.
+                    go_to(Route::Phone);
                     dispatcher.dispatch(Action::SignedOut);
                 });
             });
@@ -113,16 +126,50 @@ pub fn App() -> Html {
             status,
             signing_out,
             call,
-        } => html! {
-            <PhonePage
-                session={session.clone()}
-                status={status.clone()}
-                signing_out={*signing_out}
-                call={call.clone()}
-                {on_sign_out}
-                {on_retry}
-                {on_command}
-            />
-        },
+        } => {
+            let role = session.account.role;
+            let can_edit = role == Role::Admin;
+            let page = match route {
+                Route::Phone => html! {},
+                other if !other.allowed(role) => html! { <NotAllowed /> },
+                Route::Carriers => html! { <CarriersPage {can_edit} /> },
+                Route::Dids => html! { <DidsPage {can_edit} /> },
+                Route::RingGroups => html! { <RingGroupsPage {can_edit} /> },
+                Route::Agents => html! { <AgentsPage {can_edit} /> },
+                Route::CallerIds(agent) => html! { <CallerIdsPage {can_edit} {agent} /> },
+                Route::Calls => html! { <CallsPage /> },
+                Route::Live => html! { <LivePage /> },
+                Route::Audit => html! { <AuditPage /> },
+            };
+            let away = route != Route::Phone;
+            // A call ringing while another page is shown.
+            let ringing_away = away && matches!(call.phase, CallPhase::Incoming(_));
+            html! {
+                <div class="shell">
+                    <TopBar
+                        session={session.clone()}
+                        status={status.clone()}
+                        signing_out={*signing_out}
+                        {route}
+                        {on_sign_out}
+                    />
+                    if ringing_away {
+                        <a id="call-waiting-banner" class="call-banner" href={Route::Phone.href()}>
+                            { "A call is ringing — open the phone to answer." }
+                        </a>
+                    }
+                    <PhonePage
+                        session={session.clone()}
+                        status={status.clone()}
+                        signing_out={*signing_out}
+                        call={call.clone()}
+                        hidden={away}
+                        {on_retry}
+                        {on_command}
+                    />
+                    { page }
+                </div>
+            }
+        }
     }
 }

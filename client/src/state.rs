@@ -2,6 +2,7 @@
 //! [`Action`], so the flow (load → sign in → phone → sign out) is tested
 //! without a browser. The call panel's part is [`call`].
 
+pub mod admin;
 pub mod call;
 
 use std::rc::Rc;

@@ -123,6 +123,32 @@ pub async fn last_record(
     .await
 }
 
+/// The demo agent's newest call record (waiting up to 10 s for it).
+pub async fn demo_last_record(gateway: &Gateway) -> Result<CallRecord> {
+    last_record(
+        gateway,
+        "demo",
+        &gateway.demo_password,
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+/// Waits up to 5 s until the SIPp carrier's RTP probe has counted more than
+/// `packets` PCMU packets from the gateway.
+pub async fn carrier_hears(sipp: &crate::sipp::Sipp, packets: usize) -> Result<()> {
+    let probe = sipp
+        .probe
+        .as_ref()
+        .context("the carrier has no RTP probe (SippMedia::Probe)")?;
+    crate::eventually(
+        "PCMU packets at the carrier",
+        Duration::from_secs(5),
+        || async { Ok((probe.count(0) > packets).then_some(())) },
+    )
+    .await
+}
+
 /// Adds a carrier through the API as `admin`; it is tried first (priority 1).
 pub async fn add_carrier(
     gateway: &Gateway,

@@ -24,6 +24,7 @@
 //! `trunk build --release --offline` (the client in `dist/`), Debian's
 //! `chromium` and `chromium-driver`, and `npm ci` in `e2e/node`.
 
+pub mod admin;
 pub mod browser;
 pub mod calls;
 pub mod embed;

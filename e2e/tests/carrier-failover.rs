@@ -50,13 +50,7 @@ async fn primary_503_completes_through_the_secondary() -> Result<()> {
             .wait(Duration::from_secs(10))
             .await?
             .ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         let tried: Vec<(&str, u16)> = record
             .attempts
             .iter()
@@ -104,13 +98,7 @@ async fn silent_primary_is_given_up_after_the_configured_time() -> Result<()> {
             .wait(Duration::from_secs(10))
             .await?
             .ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.attempts.len() == 2 && record.attempts[0].code == 408,
             "{record:?}"

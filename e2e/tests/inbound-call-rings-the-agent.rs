@@ -64,23 +64,11 @@ async fn agent_answers_talks_and_hangs_up() -> Result<()> {
         browser.click("button#answer").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
-        let probe = sipp.probe.as_ref().context("the carrier's RTP probe")?;
-        e2e::eventually(
-            "PCMU packets at the carrier",
-            Duration::from_secs(5),
-            || async { Ok((probe.count(0) > 50).then_some(())) },
-        )
-        .await?;
+        calls::carrier_hears(&sipp, 50).await?;
         browser.click("button#hangup").await?;
         browser.wait_for(ENDED, Duration::from_secs(10)).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.direction == CallDirection::Inbound, "{record:?}");
         ensure!(record.dialled == DID, "{record:?}");
         ensure!(
@@ -116,13 +104,7 @@ async fn caller_hangs_up_after_talking() -> Result<()> {
         browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
         browser.wait_for(ENDED, Duration::from_secs(15)).await?;
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.direction == CallDirection::Inbound && record.hangup_by == HangupBy::Remote,
             "{record:?}"
@@ -220,13 +202,7 @@ async fn unknown_did_404_unknown_address_403_nobody_online_480() -> Result<()> {
     // Nobody is signed in: 480, and the agent has a missed call.
     let code = final_status(&carrier, &invite(&gateway, &carrier, DID)?).await?;
     ensure!(code == 480, "nobody online answered {code}");
-    let record = calls::last_record(
-        &gateway,
-        "demo",
-        &gateway.demo_password,
-        Duration::from_secs(10),
-    )
-    .await?;
+    let record = calls::demo_last_record(&gateway).await?;
     ensure!(
         record.direction == CallDirection::Inbound
             && record.final_code == 480

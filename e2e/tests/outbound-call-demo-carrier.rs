@@ -37,13 +37,7 @@ async fn demo_carrier_call_connects_echoes_audio_and_is_recorded() -> Result<()>
                 Duration::from_secs(10),
             )
             .await?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.final_code == 200, "record: {record:?}");
         ensure!(record.dialled == "+14155552671", "record: {record:?}");
         ensure!(
@@ -85,13 +79,7 @@ async fn busy_number_shows_busy_and_is_recorded() -> Result<()> {
             reason.to_lowercase().contains("busy"),
             "end reason: {reason:?}"
         );
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.final_code == 486, "record: {record:?}");
         ensure!(record.answered_at.is_none(), "record: {record:?}");
         gateway.check_alive()
@@ -125,13 +113,7 @@ async fn a_destination_the_agent_may_not_call_is_refused_with_a_reason() -> Resu
             reason.to_lowercase().contains("not allowed"),
             "end reason: {reason:?}"
         );
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 403
                 && record.carrier.is_none()

@@ -87,13 +87,7 @@ async fn shutdown_hangs_up_calls_and_writes_their_records() -> Result<()> {
             )
             .await?;
         gateway.restart().await?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.hangup_by == HangupBy::Gateway, "{record:?}");
         ensure!(
             record.answered_at.is_some() && record.packets_from_carrier > 0,

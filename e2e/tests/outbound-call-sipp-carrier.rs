@@ -79,13 +79,7 @@ async fn call_connects_with_audio_both_ways_dtmf_and_caller_id() -> Result<()> {
             "Request-URI at the carrier: {uri:?}"
         );
 
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 200 && record.hangup_by == HangupBy::Agent,
             "{record:?}"
@@ -129,13 +123,7 @@ async fn carrier_hangs_up_and_the_agent_sees_it() -> Result<()> {
             "end reason: {reason:?}"
         );
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.hangup_by == HangupBy::Remote, "{record:?}");
         gateway.check_alive()
     }
@@ -163,13 +151,7 @@ async fn failure_is_shown(scenario: &str, code: u16, words: &str) -> Result<()> 
             "end reason for {code}: {reason:?}"
         );
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == code && record.hangup_by == HangupBy::Remote,
             "{record:?}"
@@ -214,13 +196,7 @@ async fn hanging_up_while_ringing_cancels_at_the_carrier() -> Result<()> {
             run.received_request("CANCEL").is_some(),
             "the carrier got no CANCEL"
         );
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 487 && record.hangup_by == HangupBy::Agent,
             "{record:?}"

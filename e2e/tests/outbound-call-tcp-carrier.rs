@@ -33,13 +33,7 @@ async fn call_over_tcp_has_audio_both_ways_and_agent_hangs_up() -> Result<()> {
         calls::dial(&browser, "+1 415 555 2671").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
-        let probe = sipp.probe.as_ref().context("the carrier's RTP probe")?;
-        e2e::eventually(
-            "PCMU packets at the carrier",
-            Duration::from_secs(5),
-            || async { Ok((probe.count(0) > 50).then_some(())) },
-        )
-        .await?;
+        calls::carrier_hears(&sipp, 50).await?;
         browser.click("button#hangup").await?;
         browser.wait_for(ENDED, Duration::from_secs(10)).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
@@ -60,13 +54,7 @@ async fn call_over_tcp_has_audio_both_ways_and_agent_hangs_up() -> Result<()> {
             .context("SIPp received no BYE")?;
         ensure!(bye.contains("Via: SIP/2.0/TCP "), "BYE over TCP:\n{bye}");
 
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 200 && record.hangup_by == HangupBy::Agent,
             "{record:?}"
@@ -103,13 +91,7 @@ async fn carrier_hangs_up_over_the_same_tcp_connection() -> Result<()> {
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
         browser.wait_for(ENDED, Duration::from_secs(15)).await?;
         sipp.wait(Duration::from_secs(10)).await?.ensure_success()?;
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.hangup_by == HangupBy::Remote, "{record:?}");
         gateway.check_alive()
     }
@@ -145,13 +127,7 @@ async fn unreachable_tcp_carrier_fails_at_once_with_503() -> Result<()> {
             reason.to_lowercase().contains("unavailable"),
             "end reason: {reason:?}"
         );
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.final_code == 503, "{record:?}");
         gateway.check_alive()
     }

@@ -169,13 +169,7 @@ async fn call_over_tls_with_a_pinned_ca_has_audio_and_a_tls_via() -> Result<()> 
         calls::dial(&browser, "4155552671").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
-        let probe = sipp.probe.as_ref().context("the carrier's RTP probe")?;
-        e2e::eventually(
-            "PCMU packets at the carrier",
-            Duration::from_secs(5),
-            || async { Ok((probe.count(0) > 50).then_some(())) },
-        )
-        .await?;
+        calls::carrier_hears(&sipp, 50).await?;
         browser.click("button#hangup").await?;
         browser.wait_for(ENDED, Duration::from_secs(10)).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
@@ -184,13 +178,7 @@ async fn call_over_tls_with_a_pinned_ca_has_audio_and_a_tls_via() -> Result<()> 
             .context("SIPp received no INVITE")?;
         ensure!(invite.contains("Via: SIP/2.0/TLS "), "{invite}");
         ensure!(invite.contains(";transport=tls>"), "{invite}");
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 200 && record.hangup_by == HangupBy::Agent,
             "{record:?}"
@@ -237,13 +225,7 @@ async fn certificate_from_another_ca_is_refused_with_a_clear_error() -> Result<(
             .wait_for_text("#call-end-reason", Duration::from_secs(5))
             .await?;
         ensure!(reason.to_lowercase().contains("unavailable"), "{reason:?}");
-        let record = calls::last_record(
-            &gateway,
-            "demo",
-            &gateway.demo_password,
-            Duration::from_secs(10),
-        )
-        .await?;
+        let record = calls::demo_last_record(&gateway).await?;
         ensure!(
             record.final_code == 503 && record.final_reason.contains("certificate"),
             "{record:?}"

@@ -1,6 +1,8 @@
 //! Presentational components: they render props and report through
-//! `Callback`s; none of them holds the phone or calls the API.
+//! `Callback`s; none of them holds the phone. The admin pages' shared
+//! pieces are in [`admin`].
 
+pub mod admin;
 mod agent;
 mod audio_settings;
 mod brand;
@@ -9,6 +11,7 @@ mod call_status;
 mod dialer;
 mod incoming;
 mod registration_status;
+mod topbar;
 
 pub use agent::AgentBadge;
 pub use audio_settings::{AudioSettings, MicError};
@@ -18,3 +21,4 @@ pub use call_status::CallStatus;
 pub use dialer::Dialer;
 pub use incoming::IncomingCall;
 pub use registration_status::RegistrationStatus;
+pub use topbar::TopBar;

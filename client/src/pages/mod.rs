@@ -1,5 +1,6 @@
 //! Whole screens. The app shows exactly one, chosen by `AppState`.
 
+pub mod admin;
 mod loading;
 mod phone;
 mod sign_in;

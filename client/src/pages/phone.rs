@@ -3,10 +3,7 @@ use std::rc::Rc;
 use shared::api::SessionInfo;
 use yew::prelude::*;
 
-use crate::components::{
-    AgentBadge, AudioSettings, Brand, CallHistory, CallStatus, Dialer, IncomingCall, MicError,
-    RegistrationStatus,
-};
+use crate::components::{AudioSettings, CallHistory, CallStatus, Dialer, IncomingCall, MicError};
 use crate::hooks::use_call_history;
 use crate::phone::PhoneStatus;
 use crate::phone::media::REMOTE_AUDIO_ID;
@@ -18,18 +15,18 @@ pub struct PhonePageProps {
     pub status: PhoneStatus,
     pub signing_out: bool,
     pub call: Rc<CallView>,
-    pub on_sign_out: Callback<()>,
+    /// Another page is shown: the phone stays (its audio element too), out
+    /// of sight.
+    pub hidden: bool,
     pub on_retry: Callback<()>,
     pub on_command: Callback<CallCommand>,
 }
 
-/// The agent's workspace: a top bar (registration state, who is signed in,
-/// sign-out), the phone panel (call state, dialer, audio devices) and the
-/// call list. The panel fits a ~360 px CRM side panel on its own.
+/// The agent's workspace: the phone panel (call state, dialer, audio
+/// devices) and the call list, under the top bar (`components::TopBar`).
+/// The panel fits a ~360 px CRM side panel on its own.
 #[function_component]
 pub fn PhonePage(props: &PhonePageProps) -> Html {
-    let account = &props.session.account;
-    let on_sign_out = props.on_sign_out.reform(|_: MouseEvent| ());
     let on_retry = props.on_retry.reform(|_: MouseEvent| ());
 
     let (headline, detail) = describe(&props.status);
@@ -40,28 +37,7 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
     let (records, history_error) = use_call_history(props.call.ended_count);
 
     html! {
-        <div class="shell">
-            <header class="topbar">
-                <Brand />
-                <div class="topbar-end">
-                    <RegistrationStatus status={props.status.clone()} />
-                    <AgentBadge
-                        name={account.display_name.clone()}
-                        username={account.username.clone()}
-                    />
-                    <button
-                        id="sign-out"
-                        type="button"
-                        class="button button-quiet"
-                        onclick={on_sign_out}
-                        disabled={props.signing_out}
-                    >
-                        { if props.signing_out { "Signing out…" } else { "Sign out" } }
-                    </button>
-                </div>
-            </header>
-
-            <main class="workspace">
+            <main class="workspace" hidden={props.hidden}>
                 <section class="card phone-panel" aria-labelledby="phone-title">
                     <h2 id="phone-title" class="card-title">{ "Phone" }</h2>
                     if show_state {
@@ -101,7 +77,6 @@ pub fn PhonePage(props: &PhonePageProps) -> Html {
                     <CallHistory {records} missed={props.call.missed.clone()} error={history_error} />
                 </section>
             </main>
-        </div>
     }
 }
 

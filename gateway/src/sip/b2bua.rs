@@ -1973,13 +1973,7 @@ impl B2bua {
             return;
         };
         call.media = false;
-        call.record.packets_to_carrier =
-            i64::try_from(counts.packets_to_carrier).unwrap_or(i64::MAX);
-        call.record.bytes_to_carrier = i64::try_from(counts.bytes_to_carrier).unwrap_or(i64::MAX);
-        call.record.packets_from_carrier =
-            i64::try_from(counts.packets_from_carrier).unwrap_or(i64::MAX);
-        call.record.bytes_from_carrier =
-            i64::try_from(counts.bytes_from_carrier).unwrap_or(i64::MAX);
+        apply_counts(&mut call.record, counts);
         match call.phase {
             Phase::Ended => self.finish(id),
             Phase::Answered => {
@@ -2134,6 +2128,15 @@ impl B2bua {
 
 /// The reason phrase of a response. rsip keeps the phrase only for codes it
 /// does not know; for the others the standard phrase stands in.
+/// The media's counts into a call's record.
+fn apply_counts(record: &mut CallRecord, counts: MediaCounts) {
+    let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    record.packets_to_carrier = i(counts.packets_to_carrier);
+    record.bytes_to_carrier = i(counts.bytes_to_carrier);
+    record.packets_from_carrier = i(counts.packets_from_carrier);
+    record.bytes_from_carrier = i(counts.bytes_from_carrier);
+}
+
 /// A call's record as the live view shows it.
 fn live_call(record: &CallRecord, state: LiveCallState) -> LiveCall {
     LiveCall {

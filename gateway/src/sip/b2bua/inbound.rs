@@ -42,7 +42,9 @@ use super::super::ConnId;
 use super::super::Now;
 use super::super::core::Destination;
 use super::super::dids::{Did, DidTable, DidTarget, NumberSource, RingStrategy};
-use super::{B2bua, ClientTx, MediaCounts, Purpose, Route, TxEntry, host_port, is_reliable};
+use super::{
+    B2bua, ClientTx, MediaCounts, Purpose, Route, TxEntry, apply_counts, host_port, is_reliable,
+};
 use crate::sip::msg;
 
 /// A browser tab that can ring: one registration binding.
@@ -1066,13 +1068,7 @@ impl B2bua {
             return;
         };
         call.media = false;
-        call.record.packets_to_carrier =
-            i64::try_from(counts.packets_to_carrier).unwrap_or(i64::MAX);
-        call.record.bytes_to_carrier = i64::try_from(counts.bytes_to_carrier).unwrap_or(i64::MAX);
-        call.record.packets_from_carrier =
-            i64::try_from(counts.packets_from_carrier).unwrap_or(i64::MAX);
-        call.record.bytes_from_carrier =
-            i64::try_from(counts.bytes_from_carrier).unwrap_or(i64::MAX);
+        apply_counts(&mut call.record, counts);
         match call.phase {
             InPhase::Ended => self.inbound_finish(id),
             InPhase::Answered => {

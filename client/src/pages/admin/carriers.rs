@@ -1,0 +1,236 @@
+use shared::api::{Carrier, ChannelUsage};
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+
+use super::{AdminProps, Editable, use_crud};
+use crate::api::admin;
+use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
+use crate::hooks::use_paged;
+use crate::state::admin::forms::Values;
+use crate::state::admin::forms::{carrier_input, carrier_values};
+use crate::state::admin::status::trunk_status_text;
+use crate::state::admin::{Form, FormFailure};
+
+const COLLECTION: &str = "/api/v1/carriers";
+
+fn choices(pairs: &[(&'static str, &'static str)]) -> Kind {
+    Kind::Select(
+        pairs
+            .iter()
+            .map(|(v, t)| (AttrValue::from(*v), AttrValue::from(*t)))
+            .collect(),
+    )
+}
+
+impl Editable for Carrier {
+    type Input = shared::api::CarrierInput;
+    const COLLECTION: &'static str = COLLECTION;
+    fn values(item: Option<&Self>) -> Values {
+        carrier_values(item)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn input(form: &Form) -> Result<Self::Input, FormFailure> {
+        carrier_input(form)
+    }
+}
+
+/// Carriers: `table#carriers tbody tr[data-id]` and `form#carrier-form`
+/// (inputs named after `CarrierInput`'s fields; the secret is write-only).
+#[function_component]
+pub fn CarriersPage(props: &AdminProps) -> Html {
+    let crud = use_crud::<Carrier>();
+    let carriers = use_paged::<Carrier>(COLLECTION.to_owned(), crud.generation);
+    let form = crud.form.clone();
+    let channels = use_state(|| None::<Result<ChannelUsage, String>>);
+    let health = use_state(|| None::<Result<String, String>>);
+
+    // Editing also shows the carrier's channels and health.
+    let edit = {
+        let edit = crud.edit.clone();
+        let channels = channels.clone();
+        let health = health.clone();
+        Callback::from(move |carrier: Carrier| {
+            let id = carrier.id;
+            edit.emit(carrier);
+            let channels = channels.clone();
+            let health = health.clone();
+            channels.set(None);
+            health.set(None);
+            spawn_local(async move {
+                let usage = admin::get::<ChannelUsage>(&format!("{COLLECTION}/{id}/channels"))
+                    .await
+                    .map_err(|f| f.message);
+                channels.set(Some(usage));
+                let status = admin::get::<serde_json::Value>(&format!("{COLLECTION}/{id}/status"))
+                    .await
+                    .map(|v| trunk_status_text(&v))
+                    .map_err(|f| f.message);
+                health.set(Some(status));
+            });
+        })
+    };
+    let fresh = {
+        let fresh = crud.fresh.clone();
+        let channels = channels.clone();
+        let health = health.clone();
+        Callback::from(move |()| {
+            channels.set(None);
+            health.set(None);
+            fresh.emit(());
+        })
+    };
+    let onsubmit = crud.onsubmit.clone();
+    let on_delete = crud.on_delete.clone();
+
+    let list = &carriers.list;
+    let editing_name = form.editing.and(Some(form.value("name").to_owned()));
+    let f = |name: &'static str, label: &'static str, help: &'static str| {
+        html! { <Field form={form.clone()} name={name} label={label} help={help} readonly={!props.can_edit} /> }
+    };
+    let fk = |name: &'static str, label: &'static str, help: &'static str, kind: Kind| {
+        html! { <Field form={form.clone()} name={name} label={label} help={help} kind={kind} readonly={!props.can_edit} /> }
+    };
+    let has_secret = form
+        .editing
+        .and_then(|id| list.items.iter().find(|c| c.id == id))
+        .is_some_and(|c| c.has_secret);
+
+    html! {
+        <AdminPage page="carriers" title="Carriers" intro="The SIP trunks calls go out through and come in from. Calls try carriers by priority; the next one takes over when a call fails.">
+            <div class="admin-grid">
+                <section class="card admin-card" aria-label="Carriers">
+                    <table id="carriers" class="admin-table">
+                        <thead><tr>
+                            <th>{ "Name" }</th><th>{ "Server" }</th><th>{ "Sign-in" }</th>
+                            <th>{ "Priority / weight" }</th><th>{ "Channels" }</th><th>{ "Enabled" }</th><th></th>
+                        </tr></thead>
+                        <tbody>
+                            { for list.items.iter().map(|c| {
+                                let onclick = { let edit = edit.clone(); let c = c.clone(); Callback::from(move |_: MouseEvent| edit.emit(c.clone())) };
+                                let selected = form.editing == Some(c.id);
+                                html! {
+                                    <tr data-id={c.id.to_string()} aria-selected={selected.to_string()}>
+                                        <td>{ &c.name }{ if c.is_demo { " (demo)" } else { "" } }</td>
+                                        <td class="mono">{ format!("{}:{} {}", c.host, c.port, crate::state::admin::forms::enum_str(&c.transport).to_uppercase()) }</td>
+                                        <td>{ sign_in_text(c) }</td>
+                                        <td>{ format!("{} / {}", c.priority, c.weight) }</td>
+                                        <td>{ c.max_channels.map_or_else(|| "no limit".to_owned(), |m| m.to_string()) }</td>
+                                        <td>{ super::yes_no(c.enabled) }</td>
+                                        <td><button type="button" class="button button-quiet row-edit" {onclick}>{ if props.can_edit { "Edit" } else { "View" } }</button></td>
+                                    </tr>
+                                }
+                            }) }
+                        </tbody>
+                    </table>
+                    <ListFooter loading={list.loading} error={list.error.clone()} has_more={list.next_cursor.is_some()}
+                        empty={list.items.is_empty()} empty_text="No carriers yet: add the first one with the form." on_more={carriers.more.clone()} />
+                </section>
+
+                <section class="card admin-card admin-form-card" aria-labelledby="carrier-form-title">
+                    <h2 id="carrier-form-title" class="card-title">{
+                        match &editing_name { Some(name) => format!("Carrier {name}"), None => "New carrier".to_owned() }
+                    }</h2>
+                    if let Some(status) = &*health {
+                        <p id="carrier-status" class="field-note carrier-status">{ match status {
+                            Ok(text) => text.clone(),
+                            Err(message) => format!("Status not available: {message}"),
+                        } }</p>
+                    }
+                    <form id="carrier-form" class="admin-form" {onsubmit} novalidate=true data-editing={form.editing.map(|id| id.to_string())}>
+                        <fieldset>
+                            <legend>{ "Where to send calls" }</legend>
+                            { f("name", "Name", "What you call this trunk, e.g. \"Acme US\". Shown in call records.") }
+                            { f("host", "Host", "host: the carrier's SIP server, a name like sip.carrier.com or an IP address.") }
+                            <div class="field-row">
+                                { fk("port", "Port", "Usually 5060.", Kind::Number) }
+                                { fk("transport", "Transport", "UDP for most trunks; TCP or TLS (encrypted, usually port 5061) when the carrier asks for it.",
+                                    choices(&[("udp", "UDP"), ("tcp", "TCP"), ("tls", "TLS")])) }
+                            </div>
+                            if form.value("transport") == "tls" {
+                                { fk("tls_ca", "TLS CA (PEM)", "Only if the carrier's certificate is signed by its own authority: paste that CA certificate (-----BEGIN CERTIFICATE-----…). Empty: the usual public authorities.", Kind::Lines) }
+                            }
+                        </fieldset>
+                        <fieldset>
+                            <legend>{ "Signing in to the carrier" }</legend>
+                            <p class="muted fieldset-help">{ "A carrier recognises you either by your IP address (leave these empty) or by a username and secret it gave you." }</p>
+                            { f("username", "Username", "username: the account name the carrier gave you.") }
+                            { fk("secret", "Secret", if has_secret {
+                                    "secret: the carrier's password. A secret is stored; it is never shown. Type a new one to replace it, or leave this empty to keep it."
+                                } else {
+                                    "secret: the carrier's password. Stored, and never shown again."
+                                },
+                                Kind::Secret { placeholder: if form.editing.is_some() { "unchanged".into() } else { "".into() } }) }
+                            { f("realm", "Realm", "The digest realm to answer; leave empty to use the one the carrier challenges with.") }
+                            { fk("register", "Register with the carrier", "Some carriers send calls only to a registered account (a register => line). Needs the username and secret.", Kind::Check) }
+                            { fk("register_expiry_s", "Registration expiry (seconds)", "How long each registration lasts, 60 to 86400; it is renewed before it runs out.", Kind::Number) }
+                        </fieldset>
+                        <fieldset>
+                            <legend>{ "How calls look to the carrier" }</legend>
+                            { f("from_user", "fromuser", "The user part of From, when the carrier wants its account number there instead of the caller ID. Usually empty.") }
+                            { f("from_domain", "fromdomain", "The host part of From, when the carrier wants its own domain there. Usually empty.") }
+                            { f("caller_id", "Fallback caller ID", "The number shown to the person called when the agent has no caller ID of their own, like +14155550100.") }
+                            { fk("codecs", "Codecs, in order", "allow=: audio codecs the carrier may use, best first, separated by commas: PCMU (G.711 µ-law, North America) and PCMA (G.711 A-law, elsewhere).", Kind::Text) }
+                            { fk("number_format", "Number format", "How the carrier wants the dialled number written.",
+                                choices(&[("e164", "+14155552671 (E.164)"), ("e164_without_plus", "14155552671 (without +)"), ("national", "4155552671 (national)")])) }
+                            { f("tech_prefix", "Tech prefix", "Digits some carriers want before every number, e.g. 1010. Usually empty.") }
+                        </fieldset>
+                        <fieldset>
+                            <legend>{ "Capacity and failover" }</legend>
+                            { fk("max_channels", "Max channels", "The most calls at once this trunk takes; empty for no limit. Size it to your peak number of agents on calls at once × 1.2.", Kind::Number) }
+                            if let Some(usage) = &*channels {
+                                <p class="field-note" id="carrier-channels">{ match usage {
+                                    Ok(u) => format!("Now {} in use; limit {}; busiest in 7 days {}; recommended {}.",
+                                        u.in_use, u.max_channels.map_or_else(|| "none".to_owned(), |m| m.to_string()), u.peak_7d, u.recommended),
+                                    Err(message) => format!("Channel use not available: {message}"),
+                                } }</p>
+                            }
+                            <div class="field-row">
+                                { fk("priority", "Priority", "Lower is tried first (0 to 1000). If a call fails here, the next carrier takes over.", Kind::Number) }
+                                { fk("weight", "Weight", "Among carriers of the same priority, calls are shared in proportion to weight (1 to 1000).", Kind::Number) }
+                            </div>
+                            { fk("qualify", "Qualify (OPTIONS)", "qualify=yes: send SIP OPTIONS now and then to check the carrier is up; one that stops answering is skipped.", Kind::Check) }
+                            { fk("qualify_interval_s", "Qualify interval (seconds)", "Seconds between checks, 1 to 3600.", Kind::Number) }
+                        </fieldset>
+                        <fieldset>
+                            <legend>{ "Calls from the carrier" }</legend>
+                            { fk("inbound_sources", "Source addresses", "The carrier's addresses allowed to send calls to our DIDs, one per line: IPs or ranges like 192.0.2.0/24. Calls from them are taken without a password (insecure=port,invite). Leave empty if the carrier proves itself with the username and secret, or sends no calls.", Kind::Lines) }
+                            { fk("inbound_number_from", "Dialled number is in", "Where the carrier puts the number that was called. Most use the Request-URI.",
+                                choices(&[("request_uri", "Request-URI"), ("to", "To header"), ("diversion", "Diversion header (forwarded calls)")])) }
+                        </fieldset>
+                        { fk("enabled", "Enabled", "A disabled carrier gets no calls and its calls in are refused.", Kind::Check) }
+                        if props.can_edit {
+                            <FormButtons busy={form.busy} editing={form.editing.is_some()} on_cancel={fresh.clone()}
+                                on_delete={Some(on_delete)} error={form.general_error().map(str::to_owned)} done={form.done.clone()} />
+                        } else {
+                            <p class="muted">{ "Only admins change carriers." }</p>
+                        }
+                    </form>
+                </section>
+            </div>
+        </AdminPage>
+    }
+}
+
+fn sign_in_text(c: &Carrier) -> String {
+    let mut parts = Vec::new();
+    if let Some(user) = &c.username {
+        parts.push(if c.has_secret {
+            format!("{user} + secret")
+        } else {
+            user.clone()
+        });
+    }
+    if !c.inbound_sources.is_empty() {
+        parts.push(format!("IP {}", c.inbound_sources.join(", ")));
+    }
+    if c.register {
+        parts.push("registers".to_owned());
+    }
+    if parts.is_empty() {
+        "by IP".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}

@@ -1,0 +1,150 @@
+//! Which page is shown, read from the URL's hash (`#/carriers`), so that a
+//! reload keeps the page and the browser's back button works. Pure: the
+//! hook that follows `hashchange` is `hooks::use_route`.
+
+use shared::api::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    #[default]
+    Phone,
+    Carriers,
+    Dids,
+    RingGroups,
+    Agents,
+    /// The caller IDs of one agent (`#/caller-ids/7`), or the agent picker.
+    CallerIds(Option<i64>),
+    Calls,
+    Live,
+    Audit,
+}
+
+impl Route {
+    /// The pages in the top navigation, in order.
+    pub const NAV: [Route; 9] = [
+        Route::Phone,
+        Route::Carriers,
+        Route::Dids,
+        Route::RingGroups,
+        Route::Agents,
+        Route::CallerIds(None),
+        Route::Calls,
+        Route::Live,
+        Route::Audit,
+    ];
+
+    /// The route of a `location.hash` (`#/dids`, `#/caller-ids/7`); an
+    /// empty or unknown hash is the phone.
+    pub fn parse(hash: &str) -> Route {
+        let path = hash.trim_start_matches('#').trim_start_matches('/');
+        let mut parts = path.split('/');
+        let page = parts.next().unwrap_or_default();
+        let arg = parts.next().and_then(|a| a.parse::<i64>().ok());
+        match page {
+            "carriers" => Route::Carriers,
+            "dids" => Route::Dids,
+            "ring-groups" => Route::RingGroups,
+            "agents" => Route::Agents,
+            "caller-ids" => Route::CallerIds(arg),
+            "calls" => Route::Calls,
+            "live" => Route::Live,
+            "audit" => Route::Audit,
+            _ => Route::Phone,
+        }
+    }
+
+    /// The name in `data-page` and in the hash.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Route::Phone => "phone",
+            Route::Carriers => "carriers",
+            Route::Dids => "dids",
+            Route::RingGroups => "ring-groups",
+            Route::Agents => "agents",
+            Route::CallerIds(_) => "caller-ids",
+            Route::Calls => "calls",
+            Route::Live => "live",
+            Route::Audit => "audit",
+        }
+    }
+
+    /// The link to the page.
+    pub fn href(self) -> String {
+        match self {
+            Route::CallerIds(Some(id)) => format!("#/caller-ids/{id}"),
+            other => format!("#/{}", other.slug()),
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Route::Phone => "Phone",
+            Route::Carriers => "Carriers",
+            Route::Dids => "DIDs",
+            Route::RingGroups => "Ring groups",
+            Route::Agents => "Agents",
+            Route::CallerIds(_) => "Caller ID",
+            Route::Calls => "Calls",
+            Route::Live => "Live",
+            Route::Audit => "Audit",
+        }
+    }
+
+    /// Whether `role` may open the page. Agents have the phone only;
+    /// supervisors read everything but the audit log (the API refuses them
+    /// changes, and the pages show no forms to them); admins see all.
+    pub fn allowed(self, role: Role) -> bool {
+        match role {
+            Role::Admin => true,
+            Role::Supervisor => self != Route::Audit,
+            Role::Agent => self == Route::Phone,
+        }
+    }
+
+    /// Two routes name the same page (the caller-ID page whatever agent).
+    pub fn same_page(self, other: Route) -> bool {
+        self.slug() == other.slug()
+    }
+}
+
+/// Whether `role` sees the admin navigation at all.
+pub fn has_admin_nav(role: Role) -> bool {
+    role != Role::Agent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_round_trip() {
+        for route in Route::NAV {
+            assert_eq!(Route::parse(&route.href()), route, "{route:?}");
+        }
+        assert_eq!(
+            Route::parse(&Route::CallerIds(Some(7)).href()),
+            Route::CallerIds(Some(7))
+        );
+    }
+
+    #[test]
+    fn empty_or_unknown_hashes_are_the_phone() {
+        for hash in ["", "#", "#/", "#/nope", "carriers-x"] {
+            assert_eq!(Route::parse(hash), Route::Phone, "{hash:?}");
+        }
+        assert_eq!(Route::parse("#carriers"), Route::Carriers);
+        assert_eq!(Route::parse("#/caller-ids/x"), Route::CallerIds(None));
+    }
+
+    #[test]
+    fn agents_get_the_phone_only() {
+        for route in Route::NAV {
+            assert_eq!(route.allowed(Role::Agent), route == Route::Phone);
+            assert!(route.allowed(Role::Admin));
+        }
+        assert!(!Route::Audit.allowed(Role::Supervisor));
+        assert!(Route::Live.allowed(Role::Supervisor));
+        assert!(!has_admin_nav(Role::Agent));
+        assert!(has_admin_nav(Role::Supervisor));
+    }
+}
