@@ -177,6 +177,18 @@ async fn a_site_not_allowed_and_an_expired_token_get_clear_errors() -> Result<()
         let allowed = Crm::start(&gateway, &token).await?;
         let other = Crm::start(&gateway, &token).await?;
         embed::allow_origins(&gateway, &[allowed.origin()]).await?;
+        // The browser enforces it too: only the allowed site may frame /embed.
+        let page = gateway.get("/embed").await?;
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        ensure!(
+            csp == format!("frame-ancestors 'self' {}", allowed.origin()),
+            "CSP of /embed: {csp:?}"
+        );
 
         browser.goto(&other.url("/")).await?;
         let error = embed::wait_event(&browser, "error", Duration::from_secs(20)).await?;
