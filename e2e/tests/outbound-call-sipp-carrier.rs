@@ -134,7 +134,13 @@ async fn carrier_hangs_up_and_the_agent_sees_it() -> Result<()> {
 /// The carrier answers `scenario` with a failure: the phone shows a reason
 /// containing `words`, the record has `code`.
 async fn failure_is_shown(scenario: &str, code: u16, words: &str) -> Result<()> {
-    let mut gateway = Gateway::start().await?;
+    // The only carrier: with the demo carrier behind it, a 503 would
+    // (rightly) fail over to it.
+    let mut gateway = Gateway::start_with(e2e::gateway::GatewayOptions {
+        args: vec!["--demo-carrier".to_owned(), "false".to_owned()],
+        ..Default::default()
+    })
+    .await?;
     gateway.require_client()?;
     let mut sipp = Sipp::carrier(scenario).await?;
     calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
