@@ -65,7 +65,7 @@ apt_install() {
 
 setup_test_peers() {
   local missing=() pkg
-  for pkg in chromium chromium-driver sip-tester socat openssl; do
+  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done

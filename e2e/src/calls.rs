@@ -182,6 +182,7 @@ pub async fn add_carrier(
         qualify: false,
         qualify_interval_s: 30,
         tls_ca: None,
+        srtp: Default::default(),
     };
     configure(&mut input);
     let response = http::post_json(

@@ -25,6 +25,7 @@
 //! `chromium` and `chromium-driver`, and `npm ci` in `e2e/node`.
 
 pub mod admin;
+pub mod baresip;
 pub mod browser;
 pub mod calls;
 pub mod embed;

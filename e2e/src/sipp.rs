@@ -530,7 +530,7 @@ fn first_request(messages: &[String], method: &str) -> Option<String> {
     messages.iter().find(|m| m.starts_with(&prefix)).cloned()
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
@@ -541,7 +541,7 @@ fn read(path: &Path) -> String {
 /// briefly could make SIPp's own bind fail.
 /// Whether something listens on `addr` (a bound UDP socket, or a TCP
 /// socket in LISTEN state), read from `/proc/net/{udp,tcp}`.
-fn port_bound(addr: SocketAddr, tcp: bool) -> Result<bool> {
+pub(crate) fn port_bound(addr: SocketAddr, tcp: bool) -> Result<bool> {
     let file = if tcp {
         "/proc/net/tcp"
     } else {
@@ -573,7 +573,7 @@ fn free_tcp_port() -> Result<u16> {
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.
-fn free_udp_port() -> Result<u16> {
+pub(crate) fn free_udp_port() -> Result<u16> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(socket.local_addr()?.port())
 }

@@ -96,7 +96,7 @@ async fn run(calls: usize, paced: Duration, inbound: bool) {
         match offer {
             None => {
                 let media = engine
-                    .start_inbound(CallRef(i as u64), &carrier_sdp, &codecs, tx.clone())
+                    .start_inbound(CallRef(i as u64), &carrier_sdp, &codecs, false, tx.clone())
                     .expect("start_inbound");
                 setup += t.elapsed();
                 let answer = answer_offer(b, &media.browser_offer);
@@ -108,7 +108,7 @@ async fn run(calls: usize, paced: Duration, inbound: bool) {
             }
             Some(offer) => {
                 let media = engine
-                    .start_outbound(CallRef(i as u64), offer, &codecs, tx.clone())
+                    .start_outbound(CallRef(i as u64), offer, &codecs, false, tx.clone())
                     .expect("start_outbound");
                 setup += t.elapsed();
                 b.accept_answer(&media.browser_answer);

@@ -102,6 +102,7 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
             register: c.register.then_some(c.register_expiry_s),
             realm: c.realm,
             tls_ca: c.tls_ca,
+            srtp_required: c.srtp == shared::api::SrtpMode::Required,
             inbound: InboundPolicy {
                 sources,
                 number_from: number_source(c.inbound_number_from),

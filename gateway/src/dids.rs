@@ -144,6 +144,7 @@ mod tests {
             qualify: true,
             qualify_interval_s: 30,
             tls_ca: None,
+            srtp: Default::default(),
         };
         let carrier_id = db::insert_carrier(&db, &carrier, false, 0)
             .await

@@ -20,7 +20,13 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
 
     let mut pcmu_only = Browser::with_codecs(&[Str0mCodec::PCMU]).await;
     let err = engine
-        .start_outbound(CallRef(20), &pcmu_only.offer(), &[Codec::Pcma], tx.clone())
+        .start_outbound(
+            CallRef(20),
+            &pcmu_only.offer(),
+            &[Codec::Pcma],
+            false,
+            tx.clone(),
+        )
         .expect_err("PCMU browser, PCMA carrier");
     assert!(matches!(err, MediaError::NoCommonCodec(_)), "{err:?}");
     assert_eq!(
@@ -34,6 +40,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
             CallRef(21),
             &opus_only.offer(),
             &[Codec::Pcmu, Codec::Pcma],
+            false,
             tx.clone(),
         )
         .expect_err("Opus-only browser");
@@ -44,13 +51,20 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
             CallRef(22),
             "v=0\r\nthis is not SDP",
             &[Codec::Pcmu],
+            false,
             tx.clone(),
         )
         .expect_err("garbage offer");
     assert!(matches!(err, MediaError::BadOffer(_)), "{err}");
 
     let err = engine
-        .start_outbound(CallRef(23), &Browser::new().await.offer(), &[], tx.clone())
+        .start_outbound(
+            CallRef(23),
+            &Browser::new().await.offer(),
+            &[],
+            false,
+            tx.clone(),
+        )
         .expect_err("no carrier codec");
     assert!(matches!(err, MediaError::NoCommonCodec(_)), "{err}");
 
@@ -60,6 +74,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
             CallRef(24),
             &Browser::new().await.offer(),
             &[Codec::Pcmu],
+            false,
             tx,
         )
         .expect("a good call after the failures");

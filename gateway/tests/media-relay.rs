@@ -202,6 +202,7 @@ async fn relays_both_ways_with_our_ssrc_continuous_sequence_remapped_dtmf_and_la
             dtmf_events_to_carrier: 1,
             dtmf_events_to_browser: 1,
             law_converted_packets: 0,
+            srtp_rejected_packets: 0,
         }
     );
 }

@@ -212,6 +212,39 @@ pub struct CarrierInput {
     /// `None`: the usual public roots.
     #[serde(default)]
     pub tls_ca: Option<String>,
+    /// Media encryption (SRTP with SDES keys) toward the carrier.
+    #[serde(default)]
+    pub srtp: SrtpMode,
+}
+
+/// SRTP (RFC 3711, keys in SDP per RFC 4568) toward a carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SrtpMode {
+    /// We offer plain RTP; when the carrier offers SRTP (an inbound call
+    /// with `RTP/SAVP` and `a=crypto`), we answer with SRTP.
+    #[default]
+    Optional,
+    /// We offer only SRTP and refuse plain RTP (488 to an inbound offer; an
+    /// outbound call whose answer is plain RTP fails).
+    Required,
+}
+
+impl SrtpMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpMode::Optional => "optional",
+            SrtpMode::Required => "required",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SrtpMode> {
+        match s {
+            "optional" => Some(SrtpMode::Optional),
+            "required" => Some(SrtpMode::Required),
+            _ => None,
+        }
+    }
 }
 
 /// Where a carrier puts the dialled number (the DID) in an inbound INVITE.
@@ -290,6 +323,8 @@ pub struct Carrier {
     pub qualify_interval_s: u32,
     #[serde(default)]
     pub tls_ca: Option<String>,
+    #[serde(default)]
+    pub srtp: SrtpMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

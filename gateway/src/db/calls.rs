@@ -2,7 +2,7 @@
 
 use shared::api::{
     CallDirection, CallRecord, Carrier, CarrierInput, HangupBy, InboundNumberFrom, NumberFormat,
-    SipTransport,
+    SipTransport, SrtpMode,
 };
 use sqlx::Row;
 
@@ -18,7 +18,7 @@ pub struct CarrierRecord {
 const CARRIER_COLUMNS: &str = "id, name, host, port, transport, username, secret, from_user, \
      from_domain, caller_id, codecs, priority, number_format, tech_prefix, is_demo, enabled, \
      inbound_sources, inbound_number_from, realm, weight, max_channels, register, \
-     register_expiry_s, qualify, qualify_interval_s, tls_ca";
+     register_expiry_s, qualify, qualify_interval_s, tls_ca, srtp";
 
 fn transport_str(t: SipTransport) -> &'static str {
     match t {
@@ -117,6 +117,8 @@ fn carrier_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CarrierRecord, sqlx
             qualify: row.try_get("qualify")?,
             qualify_interval_s: u32::try_from(qualify_interval).unwrap_or(30),
             tls_ca: row.try_get("tls_ca")?,
+            // The schema's CHECK constraint allows nothing else.
+            srtp: SrtpMode::parse(row.try_get::<&str, _>("srtp")?).unwrap_or_default(),
         },
         secret,
     })
@@ -151,7 +153,7 @@ type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgume
 /// name, host, port, transport, username, secret, from_user, from_domain,
 /// caller_id, codecs, priority, number_format, tech_prefix, inbound_sources,
 /// inbound_number_from, realm, weight, max_channels, register,
-/// register_expiry_s, qualify, qualify_interval_s, tls_ca.
+/// register_expiry_s, qualify, qualify_interval_s, tls_ca, srtp.
 fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
     query
         .bind(&input.name)
@@ -177,6 +179,7 @@ fn bind_settings<'q>(query: Query<'q>, input: &'q CarrierInput) -> Query<'q> {
         .bind(input.qualify)
         .bind(i64::from(input.qualify_interval_s))
         .bind(&input.tls_ca)
+        .bind(input.srtp.as_str())
 }
 
 /// Inserts a carrier (already validated); `None` when the name is taken.
@@ -191,8 +194,9 @@ pub async fn insert_carrier(
             "INSERT INTO carriers (name, host, port, transport, username, secret, from_user,
              from_domain, caller_id, codecs, priority, number_format, tech_prefix,
              inbound_sources, inbound_number_from, realm, weight, max_channels, register,
-             register_expiry_s, qualify, qualify_interval_s, tls_ca, is_demo, enabled, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             register_expiry_s, qualify, qualify_interval_s, tls_ca, srtp, is_demo, enabled,
+             created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         input,
     )
@@ -229,7 +233,7 @@ pub async fn update_carrier(
              codecs = ?, priority = ?, number_format = ?, tech_prefix = ?,
              inbound_sources = ?, inbound_number_from = ?, realm = ?, weight = ?,
              max_channels = ?, register = ?, register_expiry_s = ?, qualify = ?,
-             qualify_interval_s = ?, tls_ca = ?, enabled = ?
+             qualify_interval_s = ?, tls_ca = ?, srtp = ?, enabled = ?
          WHERE id = ?",
         ),
         input,

@@ -147,6 +147,7 @@ fn demo_carrier_input() -> shared::api::CarrierInput {
         qualify: false,
         qualify_interval_s: 30,
         tls_ca: None,
+        srtp: Default::default(),
     }
 }
 

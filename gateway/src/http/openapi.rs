@@ -575,6 +575,11 @@ fn carrier_settings() -> Vec<(&'static str, Value)> {
             json!({"type": "string", "nullable": true, "maxLength": 65536,
                    "description": "PEM CA for a TLS carrier (pinned); null: public roots"}),
         ),
+        (
+            "srtp",
+            json!({"type": "string", "enum": ["optional", "required"],
+                   "description": "SRTP with SDES keys: optional (answered when the carrier offers it) or required (plain RTP refused)"}),
+        ),
     ]
 }
 

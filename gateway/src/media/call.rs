@@ -40,7 +40,8 @@ use tracing::{debug, warn};
 
 use super::ports::PortLease;
 use super::relay::{BrowserPts, Relay};
-use super::sdp::Negotiated;
+use super::sdp::{Negotiated, SrtpKeys};
+use super::srtp::{SrtpContext, SrtpKey};
 use super::{CallRef, Direction, MediaEvent, MediaStats, StopReason};
 
 /// Largest datagram read; longer ones are truncated (and then fail to parse).
@@ -88,6 +89,17 @@ pub(super) struct Call {
     /// Set by a command that ends the call; `step` returns it.
     failed: Option<StopReason>,
     out: Vec<u8>,
+    /// SRTP toward the carrier, when the leg is encrypted.
+    srtp: Option<CarrierSrtp>,
+}
+
+/// The two SRTP contexts of an encrypted carrier leg, with the keys they
+/// were made from (a later answer with the same key keeps its state).
+struct CarrierSrtp {
+    local: SrtpKey,
+    remote: SrtpKey,
+    protect: SrtpContext,
+    unprotect: SrtpContext,
 }
 
 /// What woke the task.
@@ -121,6 +133,36 @@ impl Call {
             pending_offer: None,
             failed: None,
             out: Vec::with_capacity(MAX_DATAGRAM),
+            srtp: None,
+        }
+    }
+
+    /// The carrier leg's SRTP keys (`None`: plain RTP). A context whose key
+    /// did not change keeps its rollover counter and replay window.
+    pub fn set_srtp(&mut self, keys: Option<&SrtpKeys>) {
+        let Some(keys) = keys else {
+            self.srtp = None;
+            return;
+        };
+        match &mut self.srtp {
+            Some(s) => {
+                if s.local != keys.local {
+                    s.protect = SrtpContext::new(&keys.local);
+                    s.local = keys.local.clone();
+                }
+                if s.remote != keys.remote {
+                    s.unprotect = SrtpContext::new(&keys.remote);
+                    s.remote = keys.remote.clone();
+                }
+            }
+            None => {
+                self.srtp = Some(CarrierSrtp {
+                    protect: SrtpContext::new(&keys.local),
+                    unprotect: SrtpContext::new(&keys.remote),
+                    local: keys.local.clone(),
+                    remote: keys.remote.clone(),
+                })
+            }
         }
     }
 
@@ -295,6 +337,11 @@ impl Call {
                     &p.payload,
                     &mut self.out,
                 ) {
+                    if let Some(srtp) = &mut self.srtp
+                        && srtp.protect.protect(&mut self.out).is_err()
+                    {
+                        return;
+                    }
                     send(&self.sockets.carrier, &self.out, dest);
                 }
             }
@@ -343,6 +390,20 @@ impl Call {
     }
 
     fn on_carrier(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        // An encrypted leg: only authentic packets go on, decrypted.
+        let data = match &mut self.srtp {
+            None => data,
+            Some(srtp) => match srtp.unprotect.unprotect(data) {
+                Ok(plain) => plain,
+                Err(why) => {
+                    self.relay.stats.srtp_rejected_packets += 1;
+                    if self.relay.stats.srtp_rejected_packets.is_power_of_two() {
+                        debug!(call = self.call.0, ?why, %source, "carrier SRTP packet dropped");
+                    }
+                    return;
+                }
+            },
+        };
         if !self.connected {
             // Still latch and keep the call alive; nothing to send on yet.
             let _ = self.relay.carrier_datagram(now, source, data, false);
@@ -375,6 +436,7 @@ impl Call {
         match command {
             Command::CarrierAnswer(answer) => {
                 debug!(call = self.call.0, codec = %answer.codec, "carrier answer applied");
+                self.set_srtp(answer.srtp.as_ref());
                 self.relay.carrier_answered(now, answer);
             }
             Command::BrowserAnswer(answer) => {

@@ -1,5 +1,5 @@
-//! Per-call media: WebRTC (ICE-lite, DTLS-SRTP) toward the browser, plain
-//! RTP toward the carrier, G.711 and RFC 4733 telephone-event relayed
+//! Per-call media: WebRTC (ICE-lite, DTLS-SRTP) toward the browser, RTP
+//! (or SRTP with SDES keys) toward the carrier, G.711 and RFC 4733 telephone-event relayed
 //! between them packet by packet (nothing is decoded).
 //!
 //! ```text
@@ -52,7 +52,8 @@
 //! Files: `mod.rs` (this API, the engine), `call.rs` (the I/O shell: the task,
 //! its sockets, driving str0m), and sans-IO parts: `relay.rs` (what crosses
 //! and how it is rewritten), `rtp.rs` (RTP header, rewriter, G.711 law
-//! tables), `sdp.rs` (carrier SDP), `ports.rs` (port pool).
+//! tables), `sdp.rs` (carrier SDP, SDES `a=crypto`), `srtp.rs` (SRTP
+//! protect/unprotect), `ports.rs` (port pool).
 //!
 //! # Invariants
 //! - A call's media state is owned by its task; no lock is shared with
@@ -81,7 +82,10 @@
 //! # Known limits
 //! - Carrier-leg RTCP is absorbed (read and dropped) and none is sent; the
 //!   browser leg's RTCP is str0m's own (reports for what it sends/receives).
-//! - No SRTP (SDES) toward carriers; plain RTP/AVP only.
+//! - SRTP toward carriers is SDES only (`srtp.rs`: AES_CM_128_HMAC_SHA1_80
+//!   and _32, no MKI, no SRTCP); DTLS-SRTP toward carriers is refused. A
+//!   carrier re-INVITE that changes its key is not followed (its answer
+//!   repeats our offer); a key change in a carrier's 200 or 183 is.
 //! - Carrier SDP is parsed by the small hand-written `sdp.rs` (c=, the
 //!   first m=audio, rtpmap, telephone-event, direction, ptime): the subset is
 //!   tiny and owning it lets us bound its work on hostile input. Host names in
@@ -98,6 +102,7 @@ mod ports;
 mod relay;
 mod rtp;
 mod sdp;
+mod srtp;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
@@ -119,6 +124,9 @@ use tokio::sync::mpsc;
 use self::call::{Call, Command};
 use self::ports::{PortLease, PortPool};
 use self::relay::{BrowserPts, Relay};
+pub use self::sdp::Crypto;
+use self::srtp::SrtpKey;
+pub use self::srtp::SrtpSuite;
 
 /// The payload type we offer carriers for telephone-event/8000.
 pub const CARRIER_TELEPHONE_EVENT_PT: u8 = 101;
@@ -299,6 +307,17 @@ pub struct CarrierLeg {
     pub telephone_event_pt: Option<u8>,
     /// `o=` session id (stays the same for the call; the version changes).
     pub session_id: u64,
+    /// Our SDES key when the leg is SRTP (`RTP/SAVP`), else plain RTP.
+    pub crypto: Option<Crypto>,
+}
+
+/// The `a=crypto` line we offer a carrier that requires SRTP: the suite
+/// every SDES carrier speaks, with a fresh key.
+fn our_crypto_offer() -> Crypto {
+    Crypto {
+        tag: 1,
+        key: SrtpKey::random(SrtpSuite::AesCm128HmacSha1_80),
+    }
 }
 
 /// Our SDP toward the carrier (offer, answer or re-INVITE); bump `version`
@@ -335,6 +354,10 @@ pub struct InboundMedia {
 pub struct MediaControl {
     call: CallRef,
     leg: Arc<CarrierLeg>,
+    /// Outbound calls: the G.711 laws the browser offered, and the
+    /// direction of our carrier offer (for [`Self::retarget`]).
+    browser_codecs: Vec<Codec>,
+    direction: Direction,
     /// Set while our WebRTC offer (inbound calls) waits for its answer;
     /// cleared by the first answer handed over, so only one is ever applied.
     awaiting_answer: Arc<AtomicBool>,
@@ -361,6 +384,8 @@ impl MediaControl {
         let control = MediaControl {
             call,
             leg: Arc::new(leg.clone()),
+            browser_codecs: leg.codecs.clone(),
+            direction: Direction::SendRecv,
             awaiting_answer: Arc::new(AtomicBool::new(awaiting_answer)),
             commands,
             events,
@@ -370,6 +395,36 @@ impl MediaControl {
 
     pub fn call(&self) -> CallRef {
         self.call
+    }
+
+    /// Failover: the offer for the next carrier, in its codec order and
+    /// with SRTP if it requires it (same socket, a new key). Its answer then
+    /// goes to [`Self::carrier_answer`] as usual.
+    pub fn retarget(
+        &mut self,
+        carrier_codecs: &[Codec],
+        srtp_required: bool,
+    ) -> Result<String, MediaError> {
+        let mut codecs: Vec<Codec> = Vec::with_capacity(2);
+        for c in carrier_codecs {
+            if self.browser_codecs.contains(c) && !codecs.contains(c) {
+                codecs.push(*c);
+            }
+        }
+        if codecs.is_empty() {
+            return Err(MediaError::NoCommonCodec(format!(
+                "the browser offered none of this carrier's codecs ({})",
+                sdp::codec_list(carrier_codecs)
+            )));
+        }
+        let leg = CarrierLeg {
+            codecs,
+            crypto: srtp_required.then(our_crypto_offer),
+            ..(*self.leg).clone()
+        };
+        let offer = carrier_sdp(&leg, self.direction, 1);
+        self.leg = Arc::new(leg);
+        Ok(offer)
     }
 
     /// The carrier's SDP from a 183 or 200. May come more than once (a later
@@ -513,6 +568,8 @@ pub struct MediaStats {
     pub dtmf_events_to_browser: u64,
     /// Packets whose G.711 law was converted (carrier chose the other law).
     pub law_converted_packets: u64,
+    /// SRTP packets from the carrier dropped: wrong tag, replayed or malformed.
+    pub srtp_rejected_packets: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -525,6 +582,9 @@ pub enum MediaError {
     BadOffer(String),
     #[error("no common codec: {0}")]
     NoCommonCodec(String),
+    /// SRTP required but not offered/answered, or no key we can use.
+    #[error("SRTP: {0}")]
+    Srtp(String),
     /// The text says whose answer (`browser: …` or `carrier: …`).
     #[error("SDP answer not usable: {0}")]
     BadAnswer(String),
@@ -612,6 +672,7 @@ impl MediaEngine {
         call: CallRef,
         browser_offer: &str,
         carrier_codecs: &[Codec],
+        srtp_required: bool,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<OutboundMedia, MediaError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -667,10 +728,13 @@ impl MediaEngine {
             codecs: common,
             telephone_event_pt: pts.telephone_event.map(|_| CARRIER_TELEPHONE_EVENT_PT),
             session_id: rand::random::<u32>().into(),
+            crypto: srtp_required.then(our_crypto_offer),
         };
         let carrier_offer = carrier_sdp(&leg, browser_direction.reverse(), 1);
 
-        let (control, commands_rx) = MediaControl::new(call, &leg, false, events.clone());
+        let (mut control, commands_rx) = MediaControl::new(call, &leg, false, events.clone());
+        control.browser_codecs = pts.codecs().collect();
+        control.direction = browser_direction.reverse();
         let relay = self.relay(now, pts, browser_direction);
         let task = Call::new(call, rtc, mid, sockets, relay, events, commands_rx);
         runtime.spawn(task.run());
@@ -692,6 +756,7 @@ impl MediaEngine {
         call: CallRef,
         carrier_offer: &str,
         carrier_codecs: &[Codec],
+        srtp_required: bool,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<InboundMedia, MediaError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -699,7 +764,9 @@ impl MediaEngine {
         })?;
         let description =
             sdp::parse(carrier_offer).map_err(|e| MediaError::BadOffer(format!("carrier: {e}")))?;
-        let negotiated = sdp::answer_offer(carrier_codecs, &description)?;
+        let mut negotiated = sdp::answer_offer(carrier_codecs, &description)?;
+        let (crypto, srtp_keys) = sdp::answer_crypto(&description, srtp_required)?;
+        negotiated.srtp = srtp_keys.clone();
         let codec = negotiated.codec;
         let telephone_event_pt = negotiated.telephone_event_pt;
         // Our direction toward the carrier mirrors its offer (RFC 3264 §6.1).
@@ -734,6 +801,7 @@ impl MediaEngine {
             codecs: vec![codec],
             telephone_event_pt,
             session_id: rand::random::<u32>().into(),
+            crypto,
         };
         let carrier_answer = carrier_sdp(&leg, carrier_direction, 1);
 
@@ -743,8 +811,9 @@ impl MediaEngine {
         let mut relay = self.relay(now, BrowserPts::default(), Direction::Inactive);
         relay.set_carrier_direction(now, carrier_direction);
         relay.carrier_answered(now, negotiated);
-        let task =
+        let mut task =
             Call::new(call, rtc, mid, sockets, relay, events, commands_rx).awaiting_answer(pending);
+        task.set_srtp(srtp_keys.as_ref());
         runtime.spawn(task.run());
         Ok(InboundMedia {
             browser_offer,

@@ -341,6 +341,7 @@ mod tests {
             telephone_event_pt: Some(CARRIER_TE),
             offered_telephone_event_pt: Some(CARRIER_TE),
             direction: Direction::SendRecv,
+            srtp: None,
         }
     }
 

@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+use super::srtp::{SrtpKey, SrtpSuite};
 use super::{CarrierLeg, Codec, Direction, MediaError};
 
 /// Larger SDP bodies are refused outright (a G.711 answer is ~300 bytes).
@@ -40,6 +41,27 @@ pub struct Description {
     pub direction: Direction,
     /// `a=ptime` in milliseconds.
     pub ptime: Option<u32>,
+    /// The m-line's profile is RTP/SAVP(F): SRTP with SDES keys.
+    pub secure: bool,
+    /// The usable `a=crypto` lines of the audio m-line, in order.
+    pub cryptos: Vec<Crypto>,
+    /// Why each other `a=crypto` line was skipped (for error messages).
+    pub crypto_problems: Vec<String>,
+}
+
+/// An `a=crypto` line (RFC 4568) we can use: its tag and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    pub tag: u32,
+    pub key: SrtpKey,
+}
+
+/// The SRTP keys of a carrier leg: ours (what we send with) and the
+/// carrier's (what it sends with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeys {
+    pub local: SrtpKey,
+    pub remote: SrtpKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +87,8 @@ pub struct Negotiated {
     pub offered_telephone_event_pt: Option<u8>,
     /// The carrier's direction (from its point of view).
     pub direction: Direction,
+    /// SRTP keys when the leg is encrypted.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl Negotiated {
@@ -150,6 +174,12 @@ pub fn parse(sdp: &str) -> Result<Description, String> {
                         }
                     }
                     "ptime" => media.ptime = arg.trim().parse().ok().filter(|p| *p > 0),
+                    "crypto" if media.cryptos.len() + media.crypto_problems.len() < 16 => {
+                        match parse_crypto(arg) {
+                            Ok(c) => media.cryptos.push(c),
+                            Err(why) => media.crypto_problems.push(why),
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -178,15 +208,22 @@ fn parse_media_line(value: &str) -> Result<Description, String> {
         .parse()
         .map_err(|_| format!("m=audio port `{}` is not a number", excerpt(port)))?;
     let proto = parts.next().ok_or("m=audio without a transport")?;
-    match proto {
-        "RTP/AVP" | "RTP/AVPF" => {}
-        "RTP/SAVP" | "RTP/SAVPF" | "UDP/TLS/RTP/SAVP" | "UDP/TLS/RTP/SAVPF" => {
+    let secure = match proto {
+        "RTP/AVP" | "RTP/AVPF" => false,
+        "RTP/SAVP" | "RTP/SAVPF" => true,
+        "UDP/TLS/RTP/SAVP" | "UDP/TLS/RTP/SAVPF" => {
             return Err(format!(
-                "transport {proto} (SRTP) is not supported toward carriers; use RTP/AVP"
+                "transport {proto} (DTLS-SRTP) is not supported toward carriers; \
+                 use RTP/AVP or RTP/SAVP with SDES keys"
             ));
         }
-        other => return Err(format!("transport `{}` is not RTP/AVP", excerpt(other))),
-    }
+        other => {
+            return Err(format!(
+                "transport `{}` is not RTP/AVP or RTP/SAVP",
+                excerpt(other)
+            ));
+        }
+    };
     let mut payload_types = Vec::new();
     for fmt in parts.take(MAX_PAYLOAD_TYPES) {
         let pt: u8 =
@@ -207,7 +244,35 @@ fn parse_media_line(value: &str) -> Result<Description, String> {
         rtpmaps: Vec::new(),
         direction: Direction::SendRecv,
         ptime: None,
+        secure,
+        cryptos: Vec::new(),
+        crypto_problems: Vec::new(),
     })
+}
+
+/// `<tag> <crypto-suite> <key-params> [<session-params>]` (RFC 4568 §9.1).
+fn parse_crypto(arg: &str) -> Result<Crypto, String> {
+    let mut parts = arg.split_ascii_whitespace();
+    let (Some(tag), Some(suite), Some(params)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("a=crypto:{} is incomplete", excerpt(arg)));
+    };
+    let Some(tag) = tag.parse::<u32>().ok().filter(|t| *t < 1_000_000_000) else {
+        return Err(format!("a=crypto tag `{}` is not a number", excerpt(tag)));
+    };
+    let Some(suite) = SrtpSuite::from_name(suite) else {
+        return Err(format!("crypto suite {} is not supported", excerpt(suite)));
+    };
+    if let Some(session) = parts.next() {
+        // UNENCRYPTED_SRTP, KDR=… and the like change the packet format.
+        return Err(format!(
+            "{} with session parameter {} is not supported",
+            suite.name(),
+            excerpt(session)
+        ));
+    }
+    let key = SrtpKey::from_key_params(suite, params)
+        .map_err(|why| format!("{} key refused: {why}", suite.name()))?;
+    Ok(Crypto { tag, key })
 }
 
 /// `IN IP4 <addr>[/ttl]` or `IN IP6 <addr>`.
@@ -269,6 +334,42 @@ pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, M
             codec_list(&leg.codecs)
         )));
     };
+    let srtp = match (&leg.crypto, answer.secure) {
+        (None, false) => None,
+        (None, true) => {
+            return Err(MediaError::BadAnswer(
+                "carrier: it answered RTP/SAVP (SRTP) to our plain RTP/AVP offer".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(MediaError::Srtp(
+                "the carrier answered with plain RTP; this carrier requires SRTP".into(),
+            ));
+        }
+        (Some(ours), true) => {
+            let theirs = answer
+                .cryptos
+                .iter()
+                .find(|c| c.tag == ours.tag && c.key.suite == ours.key.suite)
+                .or_else(|| {
+                    answer
+                        .cryptos
+                        .iter()
+                        .find(|c| c.key.suite == ours.key.suite)
+                })
+                .ok_or_else(|| {
+                    MediaError::Srtp(format!(
+                        "the carrier's answer has no usable {} key{}",
+                        ours.key.suite.name(),
+                        problems_text(&answer.crypto_problems)
+                    ))
+                })?;
+            Some(SrtpKeys {
+                local: ours.key.clone(),
+                remote: theirs.key.clone(),
+            })
+        }
+    };
     Ok(Negotiated {
         remote,
         codec,
@@ -276,7 +377,51 @@ pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, M
         telephone_event_pt: found.telephone_event_pt,
         offered_telephone_event_pt: leg.telephone_event_pt,
         direction,
+        srtp,
     })
+}
+
+fn problems_text(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", problems.join("; "))
+    }
+}
+
+/// What we answer to a carrier's SRTP choice: our own key for the first
+/// usable `a=crypto` of its offer (same tag and suite), nothing for plain
+/// RTP, and an error for plain RTP when SRTP is required or for SRTP
+/// without a suite we speak.
+pub fn answer_crypto(
+    offer: &Description,
+    srtp_required: bool,
+) -> Result<(Option<Crypto>, Option<SrtpKeys>), MediaError> {
+    if !offer.secure {
+        if srtp_required {
+            return Err(MediaError::Srtp(
+                "the carrier offered plain RTP; this carrier requires SRTP".into(),
+            ));
+        }
+        return Ok((None, None));
+    }
+    let Some(theirs) = offer.cryptos.first() else {
+        return Err(MediaError::Srtp(format!(
+            "the carrier offered SRTP without a key we can use (we speak {} and {}){}",
+            SrtpSuite::AesCm128HmacSha1_80.name(),
+            SrtpSuite::AesCm128HmacSha1_32.name(),
+            problems_text(&offer.crypto_problems)
+        )));
+    };
+    let ours = Crypto {
+        tag: theirs.tag,
+        key: SrtpKey::random(theirs.key.suite),
+    };
+    let keys = SrtpKeys {
+        local: ours.key.clone(),
+        remote: theirs.key.clone(),
+    };
+    Ok((Some(ours), Some(keys)))
 }
 
 /// Answers a carrier's offer (an inbound call): the first codec of its
@@ -309,6 +454,7 @@ pub fn answer_offer(allowed: &[Codec], offer: &Description) -> Result<Negotiated
         // Our answer uses the carrier's own number for it.
         offered_telephone_event_pt: found.telephone_event_pt,
         direction,
+        srtp: None,
     })
 }
 
@@ -404,11 +550,25 @@ pub fn write(leg: &CarrierLeg, direction: Direction, version: u64) -> String {
     let _ = write!(
         s,
         "v=0\r\no=- {id} {version} IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {pts}\r\n",
+         m=audio {port} {profile} {pts}\r\n",
         id = leg.session_id,
         port = leg.address.port(),
+        profile = if leg.crypto.is_some() {
+            "RTP/SAVP"
+        } else {
+            "RTP/AVP"
+        },
         pts = pts.join(" "),
     );
+    if let Some(crypto) = &leg.crypto {
+        let _ = write!(
+            s,
+            "a=crypto:{} {} {}\r\n",
+            crypto.tag,
+            crypto.key.suite.name(),
+            crypto.key.key_params()
+        );
+    }
     for codec in &leg.codecs {
         let _ = write!(
             s,
@@ -437,7 +597,103 @@ mod tests {
             codecs: vec![Codec::Pcma, Codec::Pcmu],
             telephone_event_pt: Some(101),
             session_id: 42,
+            crypto: None,
         }
+    }
+
+    fn secure_leg() -> CarrierLeg {
+        CarrierLeg {
+            crypto: Some(Crypto {
+                tag: 1,
+                key: SrtpKey::random(SrtpSuite::AesCm128HmacSha1_80),
+            }),
+            ..leg()
+        }
+    }
+
+    const KEY: &str = "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    #[test]
+    fn srtp_offer_carries_our_key_and_the_answer_gives_theirs() {
+        let ours = secure_leg();
+        let offer = write(&ours, Direction::SendRecv, 1);
+        assert!(
+            offer.contains("m=audio 20002 RTP/SAVP 8 0 101\r\n"),
+            "{offer}"
+        );
+        let parsed = parse(&offer).expect("our offer parses");
+        assert!(parsed.secure);
+        assert_eq!(parsed.cryptos, [ours.crypto.clone().expect("crypto")]);
+
+        let answer = format!(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 8\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 {KEY}|2^31\r\n"
+        );
+        let n = negotiate(&ours, &parse(&answer).expect("valid")).expect("keys agree");
+        let keys = n.srtp.expect("SRTP");
+        assert_eq!(keys.local, ours.crypto.expect("crypto").key);
+        assert_eq!(keys.remote.key_params(), KEY);
+
+        // Plain RTP from a carrier we asked for SRTP: refused, clearly.
+        let plain = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 8\r\n").expect("v");
+        let err = negotiate(&secure_leg(), &plain).expect_err("plain refused");
+        assert!(err.to_string().contains("requires SRTP"), "{err}");
+        // SRTP answered to a plain offer, or SAVP without a usable key.
+        let savp = parse(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 8\r\n\
+                          a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:xyz\r\n",
+        )
+        .expect("v");
+        assert!(matches!(
+            negotiate(&leg(), &savp),
+            Err(MediaError::BadAnswer(_))
+        ));
+        let err = negotiate(&secure_leg(), &savp).expect_err("no usable key");
+        assert!(
+            err.to_string()
+                .contains("AES_256_CM_HMAC_SHA1_80 is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_srtp_offer_is_answered_with_our_own_key_for_its_first_usable_line() {
+        let offer = parse(&format!(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\n\
+             a=crypto:1 AEAD_AES_256_GCM inline:abc\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_32 {KEY}\r\n\
+             a=crypto:3 AES_CM_128_HMAC_SHA1_80 {KEY}\r\n"
+        ))
+        .expect("valid");
+        assert_eq!(offer.cryptos.len(), 2);
+        assert_eq!(offer.crypto_problems.len(), 1);
+        let (ours, keys) = answer_crypto(&offer, false).expect("usable");
+        let ours = ours.expect("we answer with a key");
+        assert_eq!(
+            (ours.tag, ours.key.suite),
+            (2, SrtpSuite::AesCm128HmacSha1_32)
+        );
+        let keys = keys.expect("keys");
+        assert_eq!(keys.remote.key_params(), KEY);
+        assert_ne!(keys.local, keys.remote);
+
+        let plain = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n").expect("v");
+        assert_eq!(
+            answer_crypto(&plain, false).expect("plain is fine"),
+            (None, None)
+        );
+        let err = answer_crypto(&plain, true).expect_err("required");
+        assert!(err.to_string().contains("requires SRTP"), "{err}");
+        let keyless = parse(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\n\
+                             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:short\r\n",
+        )
+        .expect("v");
+        let err = answer_crypto(&keyless, false).expect_err("no usable key");
+        assert!(
+            err.to_string().contains("not 30") || err.to_string().contains("base64"),
+            "{err}"
+        );
     }
 
     const ANSWER: &str = "v=0\r\no=carrier 1 1 IN IP4 198.51.100.7\r\ns=-\r\n\
@@ -570,6 +826,7 @@ mod tests {
             codecs: vec![n.codec],
             telephone_event_pt: n.telephone_event_pt,
             session_id: 42,
+            crypto: None,
         };
         let sdp = write(&leg, n.direction.reverse(), 1);
         Ok((n, sdp))
@@ -682,7 +939,7 @@ mod tests {
             ("v=0\r\n", "no m=audio"),
             ("v=0\r\nm=audio\r\n", "without a port"),
             ("v=0\r\nm=audio 99999 RTP/AVP 0\r\n", "not a number"),
-            ("v=0\r\nm=audio 4000 RTP/SAVP 0\r\n", "SRTP"),
+            ("v=0\r\nm=audio 4000 UDP/TLS/RTP/SAVP 0\r\n", "DTLS-SRTP"),
             ("v=0\r\nm=audio 4000 TCP 0\r\n", "not RTP/AVP"),
             ("v=0\r\nm=audio 4000 RTP/AVP 300\r\n", "not a payload type"),
             ("v=0\r\nm=audio 4000 RTP/AVP\r\n", "no payload type"),

@@ -65,10 +65,10 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     let offer = browser_offer();
     let (tx, mut events) = mpsc::unbounded_channel();
     let first = engine
-        .start_outbound(CallRef(1), &offer, &[Codec::Pcmu], tx.clone())
+        .start_outbound(CallRef(1), &offer, &[Codec::Pcmu], false, tx.clone())
         .expect("first call");
     assert!(matches!(
-        engine.start_outbound(CallRef(2), &offer, &[Codec::Pcmu], tx.clone()),
+        engine.start_outbound(CallRef(2), &offer, &[Codec::Pcmu], false, tx.clone()),
         Err(MediaError::NoPorts)
     ));
     first.control.inject_panic();
@@ -76,7 +76,7 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     assert_eq!(reason, StopReason::Panicked("injected by a test".into()));
     // The ports are back and the engine still works.
     let second = engine
-        .start_outbound(CallRef(3), &offer, &[Codec::Pcmu], tx)
+        .start_outbound(CallRef(3), &offer, &[Codec::Pcmu], false, tx)
         .expect("ports freed after the panic");
     assert!(matches!(
         first
@@ -95,7 +95,7 @@ async fn dropping_every_control_ends_the_call() {
     let engine = engine(31010..=31013);
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_outbound(CallRef(7), &browser_offer(), &[Codec::Pcma], tx)
+        .start_outbound(CallRef(7), &browser_offer(), &[Codec::Pcma], false, tx)
         .expect("call");
     assert!(media.carrier_offer.contains("m=audio 310"));
     drop(media);
@@ -108,7 +108,7 @@ fn outside_a_runtime_start_outbound_says_so() {
     let engine = engine(31020..=31023);
     let (tx, _events) = mpsc::unbounded_channel();
     let err = engine
-        .start_outbound(CallRef(1), &browser_offer(), &[Codec::Pcmu], tx)
+        .start_outbound(CallRef(1), &browser_offer(), &[Codec::Pcmu], false, tx)
         .expect_err("no runtime");
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }

@@ -105,6 +105,8 @@ pub struct Route {
     /// TLS: the only CA its certificate may chain to (PEM); `None`: the
     /// usual public roots.
     pub tls_ca: Option<String>,
+    /// Media only as SRTP (SDES); plain RTP refused.
+    pub srtp_required: bool,
 }
 
 /// A signed-in agent, as calls need it.
@@ -159,12 +161,22 @@ pub struct MediaCounts {
 /// comes back through [`B2bua::media_browser_answer`],
 /// [`B2bua::media_no_media`] and [`B2bua::media_stopped`].
 pub trait MediaPort: Send {
+    /// `srtp_required`: the carrier leg is SRTP (SDES) only.
     fn start_outbound(
         &mut self,
         call: u64,
         browser_offer: &str,
         codecs: &[String],
+        srtp_required: bool,
     ) -> Result<MediaSetup, MediaFailure>;
+    /// Failover: the carrier offer for the next carrier (its codec order,
+    /// its SRTP setting), on the same media.
+    fn carrier_offer(
+        &mut self,
+        call: u64,
+        codecs: &[String],
+        srtp_required: bool,
+    ) -> Result<String, MediaFailure>;
     /// An inbound call: the carrier's offer in, our answer to it and a
     /// WebRTC offer for the browsers out.
     fn start_inbound(
@@ -172,6 +184,7 @@ pub trait MediaPort: Send {
         call: u64,
         carrier_offer: &str,
         codecs: &[String],
+        srtp_required: bool,
     ) -> Result<InboundSetup, MediaFailure>;
     /// The answering browser's answer to [`InboundSetup::browser_offer`].
     fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
@@ -608,7 +621,10 @@ impl B2bua {
             attempts: Vec::new(),
         };
 
-        let setup = match self.media.start_outbound(id, &offer, &route.codecs) {
+        let setup = match self
+            .media
+            .start_outbound(id, &offer, &route.codecs, route.srtp_required)
+        {
             Ok(setup) => setup,
             Err(failure) => {
                 reject(self, failure.code, &failure.reason);
@@ -798,13 +814,24 @@ impl B2bua {
             return false;
         };
         let mut fallback = std::mem::take(&mut call.fallback);
-        let next = loop {
+        let (next, offer) = loop {
             if fallback.is_empty() {
                 return false;
             }
             let candidate = fallback.remove(0);
-            if self.has_capacity(&candidate) {
-                break candidate;
+            if !self.has_capacity(&candidate) {
+                continue;
+            }
+            // Its own offer: its codec order, its SRTP setting.
+            match self
+                .media
+                .carrier_offer(id, &candidate.codecs, candidate.srtp_required)
+            {
+                Ok(offer) => break (candidate, offer),
+                Err(f) => {
+                    tracing::debug!(call = id, carrier = %candidate.name, reason = %f.reason,
+                        "failover skips a carrier the call's media cannot use");
+                }
             }
         };
         let Some(call) = self.calls.get(&id) else {
@@ -812,7 +839,6 @@ impl B2bua {
         };
         let number = call.number.clone();
         let caller_id = call.caller_id.clone();
-        let offer = call.carrier.offer_sdp.clone();
         let old_call_id = call.carrier.call_id.clone();
         // The old carrier's transactions are forgotten: a late answer from
         // it matches nothing.

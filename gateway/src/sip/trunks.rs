@@ -931,6 +931,7 @@ mod tests {
             register,
             realm: None,
             tls_ca: None,
+            srtp_required: false,
         }
     }
 

@@ -36,7 +36,7 @@ fn failure(e: &MediaError) -> MediaFailure {
             code: 488,
             reason: format!("Not Acceptable Here ({e})"),
         },
-        MediaError::BadOffer(_) | MediaError::BadAnswer(_) => MediaFailure {
+        MediaError::BadOffer(_) | MediaError::BadAnswer(_) | MediaError::Srtp(_) => MediaFailure {
             code: 488,
             reason: format!("Not Acceptable Here ({e})"),
         },
@@ -65,12 +65,16 @@ impl MediaPort for EnginePort {
         call: u64,
         browser_offer: &str,
         codecs: &[String],
+        srtp_required: bool,
     ) -> Result<MediaSetup, MediaFailure> {
         let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
-        match self
-            .engine
-            .start_outbound(CallRef(call), browser_offer, &codecs, self.events.clone())
-        {
+        match self.engine.start_outbound(
+            CallRef(call),
+            browser_offer,
+            &codecs,
+            srtp_required,
+            self.events.clone(),
+        ) {
             Ok(media) => {
                 self.calls.insert(call, media.control);
                 Ok(MediaSetup {
@@ -87,12 +91,16 @@ impl MediaPort for EnginePort {
         call: u64,
         carrier_offer: &str,
         codecs: &[String],
+        srtp_required: bool,
     ) -> Result<InboundSetup, MediaFailure> {
         let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
-        match self
-            .engine
-            .start_inbound(CallRef(call), carrier_offer, &codecs, self.events.clone())
-        {
+        match self.engine.start_inbound(
+            CallRef(call),
+            carrier_offer,
+            &codecs,
+            srtp_required,
+            self.events.clone(),
+        ) {
             Ok(media) => {
                 self.calls.insert(call, media.control);
                 Ok(InboundSetup {
@@ -101,6 +109,21 @@ impl MediaPort for EnginePort {
                 })
             }
             Err(e) => Err(failure(&e)),
+        }
+    }
+
+    fn carrier_offer(
+        &mut self,
+        call: u64,
+        codecs: &[String],
+        srtp_required: bool,
+    ) -> Result<String, MediaFailure> {
+        let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
+        match self.calls.get_mut(&call) {
+            Some(control) => control
+                .retarget(&codecs, srtp_required)
+                .map_err(|e| failure(&e)),
+            None => Err(ended()),
         }
     }
 

@@ -414,7 +414,7 @@ pub async fn connected_call(engine: &Arc<MediaEngine>, call: CallRef) -> Setup {
     let offer = browser.offer();
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_outbound(call, &offer, &[Codec::Pcmu, Codec::Pcma], tx)
+        .start_outbound(call, &offer, &[Codec::Pcmu, Codec::Pcma], false, tx)
         .expect("outbound media");
     browser.accept_answer(&media.browser_answer);
     assert!(

@@ -175,6 +175,8 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                             { fk("number_format", "Number format", "How the carrier wants the dialled number written.",
                                 choices(&[("e164", "+14155552671 (E.164)"), ("e164_without_plus", "14155552671 (without +)"), ("national", "4155552671 (national)")])) }
                             { f("tech_prefix", "Tech prefix", "Digits some carriers want before every number, e.g. 1010. Usually empty.") }
+                            { fk("srtp", "Media encryption (SRTP)", "encryption=: Optional sends plain RTP and encrypts only when the carrier offers SRTP keys. Required encrypts every call (RTP/SAVP with SDES keys) and refuses calls without it; pair it with TLS so the keys are not sent in the clear.",
+                                choices(&[("optional", "Optional (when the carrier offers it)"), ("required", "Required (SRTP only)")])) }
                         </fieldset>
                         <fieldset>
                             <legend>{ "Capacity and failover" }</legend>

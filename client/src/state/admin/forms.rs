@@ -104,6 +104,7 @@ pub fn carrier_values(carrier: Option<&Carrier>) -> Values {
             ("tech_prefix", String::new()),
             ("enabled", bool_str(true)),
             ("tls_ca", String::new()),
+            ("srtp", "optional".to_owned()),
         ]);
     };
     values([
@@ -131,6 +132,7 @@ pub fn carrier_values(carrier: Option<&Carrier>) -> Values {
         ("tech_prefix", c.tech_prefix.clone()),
         ("enabled", bool_str(c.enabled)),
         ("tls_ca", opt(&c.tls_ca)),
+        ("srtp", enum_str(&c.srtp)),
     ])
 }
 
@@ -163,6 +165,7 @@ pub fn carrier_input(form: &Form) -> Result<CarrierInput, FormFailure> {
         enabled: form.checked("enabled"),
         inbound_sources: split_list(form.value("inbound_sources")),
         inbound_number_from: parse_enum(form, "inbound_number_from")?,
+        srtp: parse_enum(form, "srtp")?,
         realm: optional_text(form, "realm"),
         weight: number(form, "weight", "The weight is a whole number, 1 to 1000.")?,
         max_channels: optional_number(
@@ -393,6 +396,7 @@ mod tests {
             qualify: true,
             qualify_interval_s: 60,
             tls_ca: None,
+            srtp: shared::api::SrtpMode::Required,
         }
     }
 
@@ -412,6 +416,7 @@ mod tests {
         assert_eq!(input.from_domain.as_deref(), Some("example.com"));
         assert_eq!(input.from_user, None);
         assert_eq!((input.weight, input.port), (5, 5070));
+        assert_eq!(input.srtp, shared::api::SrtpMode::Required);
     }
 
     #[test]

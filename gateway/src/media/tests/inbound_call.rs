@@ -85,6 +85,7 @@ async fn inbound_call_rings_then_relays_both_ways_with_the_answering_tab() {
             call,
             &carrier_offer(carrier_port),
             &[Codec::Pcmu, Codec::Pcma],
+            false,
             tx,
         )
         .expect("inbound media");
@@ -264,7 +265,13 @@ async fn an_answer_str0m_refuses_ends_the_call_with_an_error() {
     let engine = inbound_engine(31110..=31113, Duration::from_secs(30));
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_inbound(CallRef(42), &carrier_offer(40000), &[Codec::Pcma], tx)
+        .start_inbound(
+            CallRef(42),
+            &carrier_offer(40000),
+            &[Codec::Pcma],
+            false,
+            tx,
+        )
         .expect("inbound media");
     assert!(media.carrier_answer.contains("RTP/AVP 8 96\r\n"));
     assert!(
@@ -300,11 +307,11 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
     let (tx, mut events) = mpsc::unbounded_channel();
     let g729 = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 18\r\n";
     assert!(matches!(
-        engine.start_inbound(CallRef(1), g729, &[Codec::Pcmu], tx.clone()),
+        engine.start_inbound(CallRef(1), g729, &[Codec::Pcmu], false, tx.clone()),
         Err(MediaError::NoCommonCodec(_))
     ));
     assert!(matches!(
-        engine.start_inbound(CallRef(2), "garbage", &[Codec::Pcmu], tx.clone()),
+        engine.start_inbound(CallRef(2), "garbage", &[Codec::Pcmu], false, tx.clone()),
         Err(MediaError::BadOffer(_))
     ));
     // The one call this range holds still fits.
@@ -313,6 +320,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
             CallRef(3),
             &carrier_offer(40000),
             &[Codec::Pcmu],
+            false,
             tx.clone(),
         )
         .expect("a good offer");
@@ -321,6 +329,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
             CallRef(4),
             &super::browser_offer(),
             &[Codec::Pcmu],
+            false,
             tx.clone()
         ),
         Err(MediaError::NoPorts)
@@ -343,7 +352,13 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
     // The ports are back. An outbound call's control has no offer of ours
     // waiting, so a browser answer is refused there.
     let outbound = engine
-        .start_outbound(CallRef(5), &super::browser_offer(), &[Codec::Pcmu], tx)
+        .start_outbound(
+            CallRef(5),
+            &super::browser_offer(),
+            &[Codec::Pcmu],
+            false,
+            tx,
+        )
         .expect("ports freed");
     // (Any well-formed SDP will do: it is refused before str0m sees it.)
     let err = outbound

@@ -389,7 +389,10 @@ impl B2bua {
         };
         let id = self.next_call;
         self.next_call += 1;
-        let setup = match self.media.start_inbound(id, &offer, &route.codecs) {
+        let setup = match self
+            .media
+            .start_inbound(id, &offer, &route.codecs, route.srtp_required)
+        {
             Ok(s) => s,
             Err(f) => {
                 refuse(self, record, f.code, &f.reason);

@@ -27,6 +27,7 @@ impl MediaPort for FakeMedia {
         call: u64,
         _offer: &str,
         codecs: &[String],
+        _srtp_required: bool,
     ) -> Result<MediaSetup, MediaFailure> {
         let mut log = self.0.lock().unwrap();
         if let Some(f) = log.fail_start.clone() {
@@ -43,6 +44,7 @@ impl MediaPort for FakeMedia {
         call: u64,
         _offer: &str,
         codecs: &[String],
+        _srtp_required: bool,
     ) -> Result<InboundSetup, MediaFailure> {
         let mut log = self.0.lock().unwrap();
         if let Some(f) = log.fail_start.clone() {
@@ -53,6 +55,18 @@ impl MediaPort for FakeMedia {
             browser_offer: BROWSER_OFFER.to_owned(),
             carrier_answer: "v=0\r\no=- 8 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30004 RTP/AVP 0 101\r\na=sendrecv\r\n".to_owned(),
         })
+    }
+    fn carrier_offer(
+        &mut self,
+        call: u64,
+        codecs: &[String],
+        _srtp_required: bool,
+    ) -> Result<String, MediaFailure> {
+        let _ = call;
+        Ok(format!(
+            "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30002 RTP/AVP 0 8 101\r\na=x-carrier-codecs:{}\r\na=sendrecv\r\n",
+            codecs.join(",")
+        ))
     }
     fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
         self.0.lock().unwrap().answers.push((call, sdp.to_owned()));
@@ -118,6 +132,7 @@ fn route() -> Route {
         register: None,
         realm: None,
         tls_ca: None,
+        srtp_required: false,
     }
 }
 

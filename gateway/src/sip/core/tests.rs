@@ -14,6 +14,7 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
         _call: u64,
         _offer: &str,
         _codecs: &[String],
+        _srtp_required: bool,
     ) -> Result<crate::sip::b2bua::MediaSetup, crate::sip::b2bua::MediaFailure> {
         Err(crate::sip::b2bua::MediaFailure {
             code: 503,
@@ -25,7 +26,19 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
         _call: u64,
         _offer: &str,
         _codecs: &[String],
+        _srtp_required: bool,
     ) -> Result<crate::sip::b2bua::InboundSetup, crate::sip::b2bua::MediaFailure> {
+        Err(crate::sip::b2bua::MediaFailure {
+            code: 503,
+            reason: "Service Unavailable (no media in this test)".to_owned(),
+        })
+    }
+    fn carrier_offer(
+        &mut self,
+        _call: u64,
+        _codecs: &[String],
+        _srtp_required: bool,
+    ) -> Result<String, crate::sip::b2bua::MediaFailure> {
         Err(crate::sip::b2bua::MediaFailure {
             code: 503,
             reason: "Service Unavailable (no media in this test)".to_owned(),
@@ -228,6 +241,7 @@ fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
         register: None,
         realm: None,
         tls_ca: None,
+        srtp_required: false,
     }
 }
 
