@@ -6,7 +6,7 @@
 //! the caller's audio back (through `aubridge`): a browser that hears its
 //! own fake-microphone beep has had its audio cross both directions of the
 //! carrier leg, decrypted and re-encrypted by baresip when the leg is SRTP.
-//! `net_interface lo` keeps every address it writes in SDP on loopback.
+//! `net_interface 127.0.0.1` keeps every address it writes in SDP on loopback.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -48,8 +48,10 @@ pub fn available() -> bool {
 }
 
 impl Baresip {
-    /// A carrier that answers every call and echoes its audio.
-    pub async fn echo_carrier(enc: MediaEnc) -> Result<Baresip> {
+    /// A carrier that answers calls to `number` (the Request-URI's user
+    /// part, as the gateway writes it: E.164 with `+` by default) and
+    /// echoes their audio; calls to other numbers get 404.
+    pub async fn echo_carrier(enc: MediaEnc, number: &str) -> Result<Baresip> {
         let dir = tempfile::Builder::new()
             .prefix("e2e-baresip-")
             .tempdir()
@@ -60,7 +62,7 @@ impl Baresip {
         let config = format!(
             "poll_method epoll\n\
              sip_listen 127.0.0.1:{port}\n\
-             net_interface lo\n\
+             net_interface 127.0.0.1\n\
              audio_player aubridge,nil\n\
              audio_source aubridge,nil\n\
              audio_alert aubridge,nil\n\
@@ -79,7 +81,7 @@ impl Baresip {
         };
         std::fs::write(
             dir.path().join("accounts"),
-            format!("<sip:carrier@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"),
+            format!("<sip:{number}@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"),
         )
         .context("writing baresip accounts")?;
         let output = File::create(dir.path().join(OUTPUT)).context("creating baresip.out")?;

@@ -30,7 +30,7 @@ async fn gateway() -> Result<Gateway> {
 async fn srtp_call_to_baresip_carries_audio_both_ways() -> Result<()> {
     let mut gateway = gateway().await?;
     gateway.require_client()?;
-    let baresip = Baresip::echo_carrier(MediaEnc::SrtpMandatory).await?;
+    let baresip = Baresip::echo_carrier(MediaEnc::SrtpMandatory, "+14155552671").await?;
     calls::add_carrier(&gateway, "baresip SRTP", baresip.sip_addr, |c| {
         c.srtp = SrtpMode::Required;
     })
