@@ -6,6 +6,8 @@
 //! the caller's audio back (through `aubridge`): a browser that hears its
 //! own fake-microphone beep has had its audio cross both directions of the
 //! carrier leg, decrypted and re-encrypted by baresip when the leg is SRTP.
+//! [`Baresip::caller`] calls one of our DIDs instead (its `menu` module's
+//! `/dial`), and loops back what it hears the same way.
 //! `net_interface 127.0.0.1` keeps every address it writes in SDP on loopback.
 
 use std::fs::File;
@@ -36,22 +38,36 @@ pub struct Baresip {
     label: String,
 }
 
-/// Whether `baresip` is installed.
-pub fn available() -> bool {
-    Command::new("baresip")
-        .arg("-h")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 impl Baresip {
     /// A carrier that answers calls to `number` (the Request-URI's user
     /// part, as the gateway writes it: E.164 with `+` by default) and
     /// echoes their audio; calls to other numbers get 404.
     pub async fn echo_carrier(enc: MediaEnc, number: &str) -> Result<Baresip> {
+        Baresip::start(enc, number, "aubridge,nil", "module_app echo.so\n", &[]).await
+    }
+
+    /// A carrier calling `number` at `target` (one of our DIDs) from
+    /// `caller`; once answered it sends a 440 Hz tone (`ausine`) and plays
+    /// what it hears into a bridge (its status line counts the bit rates).
+    pub async fn caller(
+        enc: MediaEnc,
+        caller: &str,
+        target: SocketAddr,
+        number: &str,
+    ) -> Result<Baresip> {
+        let dial = format!("/dial sip:{number}@{target}");
+        // ausine makes 48 kHz stereo only; baresip resamples for G.711.
+        let modules = "ausrc_srate 48000\nausrc_channels 2\nmodule ausine.so\nmodule menu.so\n";
+        Baresip::start(enc, caller, "ausine,440", modules, &["-e", &dial]).await
+    }
+
+    async fn start(
+        enc: MediaEnc,
+        user: &str,
+        source: &str,
+        modules: &str,
+        args: &[&str],
+    ) -> Result<Baresip> {
         let dir = tempfile::Builder::new()
             .prefix("e2e-baresip-")
             .tempdir()
@@ -64,7 +80,7 @@ impl Baresip {
              sip_listen 127.0.0.1:{port}\n\
              net_interface 127.0.0.1\n\
              audio_player aubridge,nil\n\
-             audio_source aubridge,nil\n\
+             audio_source {source}\n\
              audio_alert aubridge,nil\n\
              rtp_ports {lo}-{hi}\n\
              module_path /usr/lib/baresip/modules\n\
@@ -72,7 +88,7 @@ impl Baresip {
              module aubridge.so\n\
              module srtp.so\n\
              module_app account.so\n\
-             module_app echo.so\n"
+             {modules}"
         );
         std::fs::write(dir.path().join("config"), config).context("writing baresip config")?;
         let mediaenc = match enc {
@@ -81,7 +97,7 @@ impl Baresip {
         };
         std::fs::write(
             dir.path().join("accounts"),
-            format!("<sip:{number}@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"),
+            format!("<sip:{user}@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"),
         )
         .context("writing baresip accounts")?;
         let output = File::create(dir.path().join(OUTPUT)).context("creating baresip.out")?;
@@ -89,6 +105,7 @@ impl Baresip {
             .arg("-f")
             .arg(dir.path())
             .args(["-v", "-s"])
+            .args(args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(output.try_clone()?))
@@ -103,6 +120,17 @@ impl Baresip {
         };
         baresip.wait_ready(Duration::from_secs(10)).await?;
         Ok(baresip)
+    }
+
+    /// The highest received audio bit rate its status line showed
+    /// (`audio=<tx>/<rx> (bit/s)`): above 0 once it decoded what we sent.
+    pub fn received_bitrate(&self) -> u64 {
+        self.output()
+            .split("audio=")
+            .skip(1)
+            .filter_map(|s| s.split_once('/')?.1.split(' ').next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Everything it printed (SIP trace included).

@@ -1,8 +1,10 @@
 //! SRTP toward carriers (SDES, RFC 4568): a carrier marked "SRTP required"
 //! gets an `RTP/SAVP` offer with our key, and a call to baresip (its own
 //! SRTP stack, mandatory encryption, echoing) carries the agent's audio
-//! there and back; plain RTP is refused both ways: a carrier that answers
-//! plain RTP ends the call with a reason, and a plain inbound offer gets 488.
+//! there and back; a call from baresip offering SRTP is answered with our
+//! key and carries audio both ways too; plain RTP is refused both ways: a
+//! carrier that answers plain RTP ends the call with a reason, and a plain
+//! inbound offer gets 488.
 
 use std::time::Duration;
 
@@ -12,10 +14,12 @@ use e2e::sip::UdpPeer;
 use e2e::sipp::{Sipp, SippOptions};
 use e2e::ws_phone::Phone;
 use e2e::{Browser, Gateway, calls};
-use shared::api::{HangupBy, SrtpMode};
+use shared::api::{CallDirection, HangupBy, SrtpMode};
 
 const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
 const ENDED: &str = r#"#call-state[data-state="ended"]"#;
+const RINGING: &str = r#"#incoming-call[data-state="ringing"]"#;
+const DID: &str = "+14155550177";
 
 /// The gateway without the demo carrier: the carrier under test takes every call.
 async fn gateway() -> Result<Gateway> {
@@ -62,6 +66,65 @@ async fn srtp_call_to_baresip_carries_audio_both_ways() -> Result<()> {
             record.packets_to_carrier > 100 && record.packets_from_carrier > 100,
             "SRTP packets were not relayed both ways: {record:?}"
         );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn an_srtp_call_from_baresip_is_answered_with_srtp_and_has_audio() -> Result<()> {
+    let mut gateway = gateway().await?;
+    gateway.require_client()?;
+    // An ordinary carrier ("optional"): SRTP because the carrier asks for it.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let carrier = calls::add_carrier(&gateway, "baresip inbound", unused, |c| {
+        c.inbound_sources = vec!["127.0.0.1".to_owned()];
+    })
+    .await?;
+    calls::add_did(&gateway, DID, "SRTP line", "demo", Some(carrier.id)).await?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        let baresip = Baresip::caller(
+            MediaEnc::SrtpMandatory,
+            "+14155550123",
+            gateway.sip_udp,
+            DID,
+        )
+        .await?;
+        browser.wait_for(RINGING, Duration::from_secs(15)).await?;
+        browser.click("button#answer").await?;
+        browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
+        // baresip's tone reaches the browser, and baresip decodes our audio.
+        calls::wait_for_audio(&browser, 100, Duration::from_secs(20)).await?;
+        e2e::eventually(
+            "baresip decoding our SRTP",
+            Duration::from_secs(10),
+            || async { Ok((baresip.received_bitrate() > 0).then_some(())) },
+        )
+        .await?;
+        browser.click("button#hangup").await?;
+        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+
+        let trace = baresip.output();
+        let ok = trace
+            .split("SIP/2.0 200 OK")
+            .find(|part| part.contains("CSeq:") && part.contains("INVITE"))
+            .context("baresip got no 200 for its INVITE")?;
+        ensure!(
+            ok.contains("RTP/SAVP") && ok.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+            "our answer is not SRTP:\n{}",
+            e2e::tail(&trace, 80)
+        );
+        let record = calls::demo_last_record(&gateway).await?;
+        ensure!(
+            record.direction == CallDirection::Inbound
+                && record.packets_to_carrier > 100
+                && record.packets_from_carrier > 100,
+            "SRTP packets were not relayed both ways: {record:?}"
+        );
+        drop(baresip);
         gateway.check_alive()
     }
     .await;
