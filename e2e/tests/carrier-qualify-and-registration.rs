@@ -1,7 +1,8 @@
 //! Carrier trunks kept alive: a carrier that stops answering OPTIONS is
 //! marked down and comes back by itself once it answers again; a carrier
 //! that wants registration gets a REGISTER with a correct digest, and the
-//! refresh before the granted expiry runs out. SIPp plays the carrier; no
+//! refresh before the granted expiry runs out, and the un-REGISTER that
+//! withdraws the binding when the carrier is removed. SIPp plays the carrier; no
 //! browser.
 //!
 //! The carriers are configured through `POST /api/v1/carriers` (`qualify`,
@@ -23,7 +24,7 @@ async fn add_carrier(
     name: &str,
     sip_addr: SocketAddr,
     extra: serde_json::Value,
-) -> Result<()> {
+) -> Result<i64> {
     let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
     let mut body = serde_json::json!({
         "name": name,
@@ -50,7 +51,8 @@ async fn add_carrier(
             response.text()
         );
     }
-    Ok(())
+    let carrier: serde_json::Value = response.json()?;
+    carrier["id"].as_i64().context("the new carrier has no id")
 }
 
 /// Waits until the gateway's log has `needle` after byte `from`; returns
@@ -134,7 +136,7 @@ async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result
         ..SippOptions::carrier("uas-register-digest.xml")
     })
     .await?;
-    add_carrier(
+    let id = add_carrier(
         &gateway,
         "sipp-registrar",
         sipp.sip_addr,
@@ -155,8 +157,33 @@ async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result
         Duration::from_secs(10),
     )
     .await?;
-    // The scenario ends with the refresh it demands within the 4 s it
-    // granted (due at 2 s).
+    // The refresh it demands within the 4 s it granted (due at 2 s) is
+    // granted 60 s; then the carrier is removed, and the scenario ends with
+    // the un-REGISTER that withdraws the binding.
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let cookie = [("cookie", admin.cookie.as_str())];
+    e2e::eventually(
+        "the refresh granted 60 s",
+        Duration::from_secs(10),
+        || async {
+            let status = http::get(
+                &gateway.url(&format!("/api/v1/carriers/{id}/status")),
+                &cookie,
+            )
+            .await?;
+            let status: serde_json::Value = status.json()?;
+            let expires = status["registration"]["expires_at_ms"]
+                .as_i64()
+                .unwrap_or(0);
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis();
+            Ok((i128::from(expires) - i128::try_from(now_ms)? > 30_000).then_some(()))
+        },
+    )
+    .await?;
+    let removed = http::delete(&gateway.url(&format!("/api/v1/carriers/{id}")), &cookie).await?;
+    ensure!(removed.status == 204, "DELETE answered {}", removed.status);
     let run = sipp.wait(Duration::from_secs(15)).await?;
     run.ensure_success()?;
     ensure!(
@@ -169,7 +196,13 @@ async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result
         .into_iter()
         .filter(|m| m.starts_with("REGISTER "))
         .collect();
-    ensure!(registers.len() >= 3, "REGISTERs: {registers:#?}");
+    ensure!(registers.len() >= 4, "REGISTERs: {registers:#?}");
+    let withdrawal = registers.last().context("no REGISTER")?;
+    ensure!(
+        run.logged("withdrawal: received").is_some()
+            && header(withdrawal, "Call-ID") == header(&registers[0], "Call-ID"),
+        "the un-REGISTER: {withdrawal}"
+    );
     let first = &registers[0];
     ensure!(
         first.starts_with("REGISTER sip:127.0.0.1 SIP/2.0"),

@@ -203,8 +203,11 @@ impl SipCore {
     }
 
     /// Hangs up every call (graceful shutdown).
+    /// Shutting down: every call is hung up and every carrier registration
+    /// withdrawn (calls to us stop at once, not at the binding's expiry).
     pub fn hang_up_all(&mut self, now: Now) {
         self.b2bua.hang_up_all(now);
+        self.trunks.set_routes(now, &[]);
         self.drain();
     }
 

@@ -46,8 +46,11 @@
 //!
 //! Routes that change keep the state of what stays the same: a new qualify
 //! interval keeps up/down, new credentials or a new address start over, a
-//! removed carrier stops both machines (its binding at the carrier simply
-//! expires: no un-REGISTER is sent).
+//! removed carrier stops both machines. A registration that is given up
+//! while registered (carrier removed or disabled, registration turned off,
+//! new account) first withdraws its binding: an un-REGISTER (`Expires: 0`,
+//! digest as before) that is sent, retransmitted and then forgotten, so the
+//! carrier stops sending calls to us at once rather than at expiry.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -58,7 +61,7 @@ use rand::{RngCore, SeedableRng};
 use serde::Serialize;
 use shared::api::SipTransport;
 use shared::sip::register::{
-    Registration, RegistrationConfig, RegistrationEvent, RegistrationTransport,
+    Registration, RegistrationConfig, RegistrationEvent, RegistrationState, RegistrationTransport,
 };
 use shared::sip::transaction::{ClientNonInvite, Timers, TransactionKey, TxEvent};
 use shared::sip::uac::is_plain_token;
@@ -153,6 +156,9 @@ pub struct TrunkMonitor {
     rng: StdRng,
     transmits: Vec<Transmit>,
     events: Vec<TrunkEvent>,
+    /// Registrations being withdrawn (un-REGISTER in flight), with where
+    /// they go.
+    leaving: Vec<(Destination, Register)>,
 }
 
 /// One carrier's machines. No `Debug`: the route holds the secret.
@@ -208,6 +214,19 @@ impl TrunkMonitor {
             rng: StdRng::from_seed(seed),
             transmits: Vec::new(),
             events: Vec::new(),
+            leaving: Vec::new(),
+        }
+    }
+
+    /// A registration no longer wanted: a registered one withdraws its
+    /// binding first (see the module docs); any other is dropped.
+    fn withdraw(&mut self, now: Now, dest: Destination, mut register: Register) {
+        if register.state != TrunkRegistrationState::Registered {
+            return;
+        }
+        register.unregister(now, dest, &self.config.timers, &mut self.transmits);
+        if !register.withdrawn() {
+            self.leaving.push((dest, register));
         }
     }
 
@@ -222,14 +241,17 @@ impl TrunkMonitor {
             .filter(|id| !routes.iter().any(|r| r.id == *id))
             .collect();
         for id in gone {
-            if let Some(carrier) = self.carriers.remove(&id)
-                && carrier.reported.is_some()
-            {
-                self.events.push(TrunkEvent::Status(TrunkStatus {
-                    carrier_id: id,
-                    qualify: None,
-                    registration: None,
-                }));
+            if let Some(carrier) = self.carriers.remove(&id) {
+                if carrier.reported.is_some() {
+                    self.events.push(TrunkEvent::Status(TrunkStatus {
+                        carrier_id: id,
+                        qualify: None,
+                        registration: None,
+                    }));
+                }
+                if let Some(register) = carrier.register {
+                    self.withdraw(now, carrier_dest(&carrier.route), register);
+                }
             }
         }
         for route in routes {
@@ -252,8 +274,11 @@ impl TrunkMonitor {
                         && old.route.username == route.username
                         && old.route.secret == route.secret
                         && old.route.register == route.register;
-                    if !same_account || route.register.is_none() {
-                        old.register = None;
+                    if (!same_account || route.register.is_none())
+                        && let Some(register) = old.register.take()
+                    {
+                        let dest = carrier_dest(&old.route);
+                        self.withdraw(now, dest, register);
                     }
                     old.route = route.clone();
                     old
@@ -319,13 +344,21 @@ impl TrunkMonitor {
                 break;
             }
         }
-        match found {
-            Some(id) => {
-                self.report(id);
-                true
-            }
-            None => false,
+        if let Some(id) = found {
+            self.report(id);
+            return true;
         }
+        let timers = self.config.timers;
+        let Some((dest, r)) = self
+            .leaving
+            .iter_mut()
+            .find(|(_, r)| r.reg.as_ref().is_some_and(|reg| reg.call_id() == call_id))
+        else {
+            return false;
+        };
+        r.handle_response(now, &key, response, *dest, &timers, &mut self.transmits);
+        self.leaving.retain(|(_, r)| !r.withdrawn());
+        true
     }
 
     /// Fires every timer that is due: probes to send, probes unanswered,
@@ -351,6 +384,11 @@ impl TrunkMonitor {
             }
             self.report(id);
         }
+        let timers = self.config.timers;
+        for (dest, r) in &mut self.leaving {
+            r.handle_timeout_leaving(now, *dest, &timers, &mut self.transmits);
+        }
+        self.leaving.retain(|(_, r)| !r.withdrawn());
     }
 
     /// Nothing can be sent to `dest` (a TCP connection could not be made):
@@ -392,6 +430,7 @@ impl TrunkMonitor {
                     c.register.as_ref().and_then(Register::poll_timeout),
                 ]
             })
+            .chain(self.leaving.iter().map(|(_, r)| r.poll_timeout()))
             .flatten()
             .min()
     }
@@ -707,6 +746,57 @@ impl Register {
         self.state = TrunkRegistrationState::Registering;
         reg.start(now.instant);
         self.pump(now, dest, timers, out);
+    }
+
+    /// Withdraws the binding: an un-REGISTER (no retries after it fails).
+    fn unregister(
+        &mut self,
+        now: Now,
+        dest: Destination,
+        timers: &Timers,
+        out: &mut Vec<Transmit>,
+    ) {
+        let Some(reg) = &mut self.reg else {
+            return;
+        };
+        self.retry_at = None;
+        reg.unregister(now.instant);
+        self.pump(now, dest, timers, out);
+        // A failure while withdrawing is not retried.
+        self.retry_at = None;
+    }
+
+    /// Done withdrawing: the binding is gone, or the carrier did not take
+    /// the un-REGISTER (it lapses at its expiry then).
+    fn withdrawn(&self) -> bool {
+        match &self.reg {
+            None => true,
+            Some(reg) => {
+                matches!(
+                    reg.state(),
+                    RegistrationState::Unregistered | RegistrationState::Failed
+                ) || self.state == TrunkRegistrationState::Failed
+            }
+        }
+    }
+
+    /// Timers of a registration being withdrawn: retransmissions and the
+    /// transaction's end, never a retry or a refresh.
+    fn handle_timeout_leaving(
+        &mut self,
+        now: Now,
+        dest: Destination,
+        timers: &Timers,
+        out: &mut Vec<Transmit>,
+    ) {
+        if let Some((_, tx)) = &mut self.tx {
+            tx.handle_timeout(now.instant);
+        }
+        if let Some(reg) = &mut self.reg {
+            reg.handle_timeout(now.instant);
+        }
+        self.pump(now, dest, timers, out);
+        self.retry_at = None;
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -1401,6 +1491,60 @@ mod tests {
         assert!(h.monitor.status(7).is_none());
         assert!(h.monitor.is_up(7));
         h.run_until(100.0);
+        assert!(h.sent().is_empty());
+    }
+
+    #[test]
+    fn a_registered_carrier_that_is_removed_withdraws_its_binding() {
+        let mut h = Harness::new();
+        h.set(&[route(None, Some(60))]);
+        let first = h.sent_one();
+        assert!(h.answer(&first, 401, &challenge(Algorithm::Md5, "n1")));
+        let second = h.sent_one();
+        assert!(h.answer(&second, 200, "Expires: 60\r\n"));
+        assert_eq!(h.registration().state, TrunkRegistrationState::Registered);
+
+        // Removed: an un-REGISTER, answered with the kept challenge.
+        h.set(&[]);
+        let bye = h.sent_one();
+        assert!(
+            bye.starts_with("REGISTER sip:carrier.test SIP/2.0\r\n"),
+            "{bye}"
+        );
+        assert_eq!(header(&bye, "Call-ID"), header(&first, "Call-ID"));
+        assert!(
+            header(&bye, "Expires") == Some("0")
+                || header(&bye, "Contact").is_some_and(|c| c.ends_with("expires=0")),
+            "{bye}"
+        );
+        verify(&bye);
+        // Retransmitted over UDP until answered, then forgotten.
+        h.run_until(0.6);
+        assert_eq!(h.sent_one(), bye);
+        assert!(h.answer(&bye, 200, ""));
+        assert_eq!(h.monitor.poll_timeout(), None);
+        h.run_until(100.0);
+        assert!(h.sent().is_empty());
+
+        // A registration still on its way is only dropped.
+        h.set(&[route(None, Some(60))]);
+        h.sent_one();
+        h.set(&[]);
+        assert!(h.sent().is_empty());
+    }
+
+    #[test]
+    fn a_withdrawal_the_carrier_never_answers_ends_after_timer_f() {
+        let mut h = Harness::new();
+        h.set(&[route(None, Some(60))]);
+        let first = h.sent_one();
+        assert!(h.answer(&first, 200, "Expires: 60\r\n"));
+        h.set(&[route(None, None)]);
+        assert!(h.sent_one().starts_with("REGISTER"));
+        h.run_until(40.0);
+        h.sent();
+        assert!(h.monitor.leaving.is_empty(), "given up after timer F");
+        h.run_until(1000.0);
         assert!(h.sent().is_empty());
     }
 
