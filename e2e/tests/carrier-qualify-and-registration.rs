@@ -1,9 +1,10 @@
 //! Carrier trunks kept alive: a carrier that stops answering OPTIONS is
-//! marked down and comes back by itself once it answers again; a carrier
+//! marked down and comes back by itself once it answers again, and the
+//! carrier list in the admin pages (Chromium) shows both changes; a carrier
 //! that wants registration gets a REGISTER with a correct digest, and the
 //! refresh before the granted expiry runs out, and the un-REGISTER that
-//! withdraws the binding when the carrier is removed. SIPp plays the carrier; no
-//! browser.
+//! withdraws the binding when the carrier is removed. SIPp plays the
+//! carrier.
 //!
 //! The carriers are configured through `POST /api/v1/carriers` (`qualify`,
 //! `qualify_interval_s`, `register`, `register_expiry_s`); the tests read the
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::sipp::{Sipp, SippOptions, header, verify_digest};
-use e2e::{Gateway, http};
+use e2e::{Browser, Gateway, http};
 
 /// Adds a carrier through the API as `admin`, with `extra` JSON fields
 /// (the qualify and registration settings).
@@ -86,17 +87,48 @@ async fn a_silent_carrier_goes_down_and_comes_back_by_itself() -> Result<()> {
         ..SippOptions::carrier("uas-options.xml")
     };
     let mut sipp = Sipp::start(options.clone()).await?;
-    add_carrier(
+    gateway.require_client()?;
+    let id = add_carrier(
         &gateway,
         "sipp-options",
         sipp.sip_addr,
         serde_json::json!({ "qualify": true, "qualify_interval_s": 1 }),
     )
     .await?;
+    // An admin watches the carrier list while it happens.
+    let browser = Browser::start().await?;
+    let result = async {
+        e2e::admin::sign_in(&browser, &gateway, "admin", &gateway.admin_password).await?;
+        e2e::admin::open(&browser, "carriers").await?;
+        watch_trunk(&mut gateway, &mut sipp, &browser, id, options).await
+    }
+    .await;
+    browser.finish(result).await
+}
 
+/// The carrier list's status cell of carrier `id` in `state`.
+async fn page_shows(browser: &Browser, id: i64, state: &str) -> Result<()> {
+    browser
+        .wait_for(
+            &format!(r#"table#carriers tr[data-id="{id}"] td.trunk-state[data-state="{state}"]"#),
+            Duration::from_secs(10),
+        )
+        .await
+        .with_context(|| format!("the carrier page never showed the trunk {state}"))?;
+    Ok(())
+}
+
+async fn watch_trunk(
+    gateway: &mut Gateway,
+    sipp: &mut Sipp,
+    browser: &Browser,
+    id: i64,
+    options: SippOptions,
+) -> Result<()> {
     let up = "carrier status carrier=sipp-options qualify=up";
     let down = "carrier status carrier=sipp-options qualify=down";
-    let at = logged_after(&gateway, up, 0, Duration::from_secs(10)).await?;
+    let at = logged_after(gateway, up, 0, Duration::from_secs(10)).await?;
+    page_shows(browser, id, "up").await?;
     let options_seen = sipp
         .received_request("OPTIONS")
         .context("SIPp received no OPTIONS")?;
@@ -108,12 +140,14 @@ async fn a_silent_carrier_goes_down_and_comes_back_by_itself() -> Result<()> {
     // Silence: down after two missed probes (1 s apart), not after one.
     let stopped = std::time::Instant::now();
     sipp.stop()?;
-    let at = logged_after(&gateway, down, at, Duration::from_secs(8)).await?;
+    let at = logged_after(gateway, down, at, Duration::from_secs(8)).await?;
     let took = stopped.elapsed();
     ensure!(
         took >= Duration::from_millis(1500),
         "down after {took:?}: one lost OPTIONS must not be enough"
     );
+    page_shows(browser, id, "down").await?;
+    e2e::admin::screenshot(browser, "carriers-trunk-down").await?;
 
     // Back on the same port: up again after two answers, with no one
     // touching the carrier's settings.
@@ -122,7 +156,8 @@ async fn a_silent_carrier_goes_down_and_comes_back_by_itself() -> Result<()> {
         ..options
     })
     .await?;
-    logged_after(&gateway, up, at, Duration::from_secs(8)).await?;
+    logged_after(gateway, up, at, Duration::from_secs(8)).await?;
+    page_shows(browser, id, "up").await?;
     ensure!(again.received_request("OPTIONS").is_some());
     again.stop()?;
     gateway.check_alive()

@@ -405,6 +405,24 @@ const PEAK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// `GET /api/v1/carriers/{id}/channels`: calls on the carrier now against
 /// its limit, its busiest moment of the last 7 days, and how many channels
 /// the agents would need (their own busiest moment × 1.2).
+/// Every watched carrier's trunk status.
+#[derive(Debug, serde::Serialize)]
+pub struct TrunkStatusList {
+    pub items: Vec<crate::sip::trunks::TrunkStatus>,
+}
+
+/// `GET /api/v1/carriers/status`: the qualify and registration state of
+/// every carrier that has one (the carrier list polls it).
+pub async fn statuses(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<TrunkStatusList>, AppError> {
+    reader(&state, &headers).await?;
+    Ok(Json(TrunkStatusList {
+        items: state.sip.trunk_statuses().all(),
+    }))
+}
+
 /// `GET /api/v1/carriers/{id}/status`: the trunk's qualify and
 /// registration state as the SIP core last reported it (both `null` when
 /// the carrier has neither, or the core has not looked at it yet).

@@ -76,6 +76,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/carriers/{id}/channels", get(carriers::channels)),
         ("/carriers/{id}/status", get(carriers::status)),
+        ("/carriers/status", get(carriers::statuses)),
         ("/calls", get(calls::list)),
         ("/calls.csv", get(calls::csv)),
         ("/live", get(live::stream)),

@@ -235,6 +235,14 @@ pub const OPERATIONS: &[Op] = &[
         Body::None,
         Answer::Json(200, "TrunkStatus"),
     ),
+    op(
+        "get",
+        "/carriers/status",
+        "Qualify and registration state of every carrier that has one, live.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "TrunkStatusList"),
+    ),
     Op {
         method: "get",
         path: "/calls",
@@ -699,6 +707,10 @@ fn schemas() -> Map<String, Value> {
         ),
         ("CarrierInput", object(&["name", "host"], carrier_input)),
         ("Carrier", object(&carrier_required, carrier)),
+        (
+            "TrunkStatusList",
+            object(&["items"], vec![("items", array(r("TrunkStatus")))]),
+        ),
         (
             "TrunkStatus",
             object(

@@ -8,10 +8,12 @@ use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
 use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{carrier_input, carrier_values};
-use crate::state::admin::status::trunk_status_text;
+use crate::state::admin::status::{trunk_state, trunk_status_text};
 use crate::state::admin::{Form, FormFailure};
 
 const COLLECTION: &str = "/api/v1/carriers";
+/// How often the list's status column is refreshed.
+const STATUS_POLL_MS: u32 = 2000;
 
 fn choices(pairs: &[(&'static str, &'static str)]) -> Kind {
     Kind::Select(
@@ -45,6 +47,33 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
     let form = crud.form.clone();
     let channels = use_state(|| None::<Result<ChannelUsage, String>>);
     let health = use_state(|| None::<Result<String, String>>);
+    // Every carrier's trunk status, refreshed while the page is open.
+    let statuses = use_state(std::collections::HashMap::<i64, serde_json::Value>::new);
+    {
+        let statuses = statuses.clone();
+        use_effect_with((), move |()| {
+            let fetch = move || {
+                let statuses = statuses.clone();
+                spawn_local(async move {
+                    // A failed poll keeps the last known states.
+                    if let Ok(list) =
+                        admin::get::<serde_json::Value>(&format!("{COLLECTION}/status")).await
+                    {
+                        let map = list["items"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|s| Some((s["carrier_id"].as_i64()?, s.clone())))
+                            .collect();
+                        statuses.set(map);
+                    }
+                });
+            };
+            fetch();
+            let interval = gloo_timers::callback::Interval::new(STATUS_POLL_MS, fetch);
+            move || drop(interval)
+        });
+    }
 
     // Editing also shows the carrier's channels and health.
     let edit = {
@@ -104,12 +133,13 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                     <table id="carriers" class="admin-table">
                         <thead><tr>
                             <th>{ "Name" }</th><th>{ "Server" }</th><th>{ "Sign-in" }</th>
-                            <th>{ "Priority / weight" }</th><th>{ "Channels" }</th><th>{ "Enabled" }</th><th></th>
+                            <th>{ "Priority / weight" }</th><th>{ "Channels" }</th><th>{ "Status" }</th><th>{ "Enabled" }</th><th></th>
                         </tr></thead>
                         <tbody>
                             { for list.items.iter().map(|c| {
                                 let onclick = { let edit = edit.clone(); let c = c.clone(); Callback::from(move |_: MouseEvent| edit.emit(c.clone())) };
                                 let selected = form.editing == Some(c.id);
+                                let (state, state_text) = trunk_state(statuses.get(&c.id));
                                 html! {
                                     <tr data-id={c.id.to_string()} aria-selected={selected.to_string()}>
                                         <td>{ &c.name }{ if c.is_demo { " (demo)" } else { "" } }</td>
@@ -117,6 +147,7 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                                         <td>{ sign_in_text(c) }</td>
                                         <td>{ format!("{} / {}", c.priority, c.weight) }</td>
                                         <td>{ c.max_channels.map_or_else(|| "no limit".to_owned(), |m| m.to_string()) }</td>
+                                        <td class={classes!("trunk-state", format!("trunk-{state}"))} data-state={state}>{ state_text }</td>
                                         <td>{ super::yes_no(c.enabled) }</td>
                                         <td><button type="button" class="button button-quiet row-edit" {onclick}>{ if props.can_edit { "Edit" } else { "View" } }</button></td>
                                     </tr>

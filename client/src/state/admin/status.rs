@@ -36,11 +36,61 @@ pub fn trunk_status_text(status: &Value) -> String {
     format!("{qualify}; {registration}.")
 }
 
+/// The carrier list's status cell: a state for styling (`up`, `down`,
+/// `checking`, `off`) and a few words. Qualify decides; a failed
+/// registration is "down" too, since the carrier will not send calls.
+pub fn trunk_state(status: Option<&Value>) -> (&'static str, String) {
+    let Some(status) = status else {
+        return ("off", "Not watched".to_owned());
+    };
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let registration = status
+        .get("registration")
+        .filter(|v| !v.is_null())
+        .and_then(|r| text(r, "state"));
+    if registration.as_deref() == Some("failed") {
+        return ("down", "Registration failed".to_owned());
+    }
+    match status.get("qualify").filter(|v| !v.is_null()) {
+        Some(q) => match text(q, "state").as_deref() {
+            Some("up") => match q.get("rtt_ms").and_then(Value::as_u64) {
+                Some(ms) => ("up", format!("Up ({ms} ms)")),
+                None => ("up", "Up".to_owned()),
+            },
+            Some("down") => ("down", "Down".to_owned()),
+            _ => ("checking", "Checking…".to_owned()),
+        },
+        None => match registration.as_deref() {
+            Some("registered") => ("up", "Registered".to_owned()),
+            Some(_) => ("checking", "Registering…".to_owned()),
+            None => ("off", "Not watched".to_owned()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_list_cell_says_up_down_or_checking() {
+        assert_eq!(trunk_state(None).0, "off");
+        let up = json!({"qualify": {"state": "up", "rtt_ms": 3}, "registration": null});
+        assert_eq!(trunk_state(Some(&up)), ("up", "Up (3 ms)".to_owned()));
+        let down = json!({"qualify": {"state": "down"}, "registration": null});
+        assert_eq!(trunk_state(Some(&down)).0, "down");
+        let failed = json!({"qualify": {"state": "up"}, "registration": {"state": "failed"}});
+        assert_eq!(trunk_state(Some(&failed)).0, "down");
+        let registered = json!({"qualify": null, "registration": {"state": "registered"}});
+        assert_eq!(
+            trunk_state(Some(&registered)),
+            ("up", "Registered".to_owned())
+        );
+        let unknown = json!({"qualify": {"state": "unknown"}});
+        assert_eq!(trunk_state(Some(&unknown)).0, "checking");
+    }
 
     #[test]
     fn every_state_reads_as_words() {
