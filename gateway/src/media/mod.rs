@@ -102,7 +102,7 @@ mod ports;
 mod relay;
 mod rtp;
 mod sdp;
-mod srtp;
+pub mod srtp;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
