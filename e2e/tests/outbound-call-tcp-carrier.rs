@@ -101,7 +101,12 @@ async fn carrier_hangs_up_over_the_same_tcp_connection() -> Result<()> {
 
 #[tokio::test]
 async fn unreachable_tcp_carrier_fails_at_once_with_503() -> Result<()> {
-    let mut gateway = Gateway::start().await?;
+    // Without the demo carrier, which would rightly take the failed-over call.
+    let mut gateway = Gateway::start_with(e2e::gateway::GatewayOptions {
+        args: vec!["--demo-carrier".to_owned(), "false".to_owned()],
+        ..Default::default()
+    })
+    .await?;
     gateway.require_client()?;
     // A port nothing listens on: bound, then released.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
