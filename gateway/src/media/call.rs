@@ -57,6 +57,8 @@ pub(super) enum Command {
     BrowserAnswer(Box<SdpAnswer>),
     BrowserReoffer(String),
     CarrierDirection(Direction),
+    /// The carrier sends with this SRTP key from now on (its re-INVITE).
+    RemoteKey(SrtpKey),
     Stop,
     #[cfg(test)]
     Panic,
@@ -449,6 +451,15 @@ impl Call {
             }
             Command::CarrierDirection(direction) => {
                 self.relay.set_carrier_direction(now, direction);
+            }
+            Command::RemoteKey(key) => {
+                if let Some(srtp) = &mut self.srtp
+                    && srtp.remote != key
+                {
+                    debug!(call = self.call.0, "carrier SRTP key changed by its re-INVITE");
+                    srtp.unprotect = SrtpContext::new(&key);
+                    srtp.remote = key;
+                }
             }
             Command::BrowserReoffer(sdp) => {
                 let result = self.reoffer(now, &sdp);

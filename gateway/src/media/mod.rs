@@ -84,8 +84,8 @@
 //!   browser leg's RTCP is str0m's own (reports for what it sends/receives).
 //! - SRTP toward carriers is SDES only (`srtp.rs`: AES_CM_128_HMAC_SHA1_80
 //!   and _32, no MKI, no SRTCP); DTLS-SRTP toward carriers is refused. A
-//!   carrier re-INVITE that changes its key is not followed (its answer
-//!   repeats our offer); a key change in a carrier's 200 or 183 is.
+//!   new carrier key is followed wherever it comes (183, 200, or its
+//!   re-INVITE, whose answer repeats our offer and so our key).
 //! - Carrier SDP is parsed by the small hand-written `sdp.rs` (c=, the
 //!   first m=audio, rtpmap, telephone-event, direction, ptime): the subset is
 //!   tiny and owning it lets us bound its work on hostile input. Host names in
@@ -425,6 +425,18 @@ impl MediaControl {
         let offer = carrier_sdp(&leg, self.direction, 1);
         self.leg = Arc::new(leg);
         Ok(offer)
+    }
+
+    /// A carrier re-INVITE's offer (hold, resume, a new key). Our answer
+    /// repeats our offer; on an SRTP leg the key the carrier now sends with
+    /// is followed. Garbage is ignored: the re-INVITE is still answered.
+    pub fn carrier_reoffer(&self, sdp: &str) {
+        let Ok(description) = sdp::parse(sdp) else {
+            return;
+        };
+        if let Some(key) = sdp::reoffered_key(&self.leg, &description) {
+            let _ = self.commands.send(Command::RemoteKey(key));
+        }
     }
 
     /// The carrier's SDP from a 183 or 200. May come more than once (a later

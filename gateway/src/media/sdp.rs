@@ -381,6 +381,22 @@ pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, M
     })
 }
 
+/// A carrier re-INVITE's offer on an SRTP leg: the key it now sends with,
+/// when it names one for our suite (same tag first). `None`: nothing to
+/// follow (plain leg, plain offer, or no usable line).
+pub fn reoffered_key(leg: &CarrierLeg, offer: &Description) -> Option<SrtpKey> {
+    let ours = leg.crypto.as_ref()?;
+    if !offer.secure {
+        return None;
+    }
+    offer
+        .cryptos
+        .iter()
+        .find(|c| c.tag == ours.tag && c.key.suite == ours.key.suite)
+        .or_else(|| offer.cryptos.iter().find(|c| c.key.suite == ours.key.suite))
+        .map(|c| c.key.clone())
+}
+
 fn problems_text(problems: &[String]) -> String {
     if problems.is_empty() {
         String::new()
@@ -654,6 +670,20 @@ mod tests {
                 .contains("AES_256_CM_HMAC_SHA1_80 is not supported"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reinvite_with_a_new_key_is_followed_on_an_srtp_leg_only() {
+        let reoffer = parse(&format!(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 8\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 {KEY}\r\na=sendonly\r\n"
+        ))
+        .expect("valid");
+        let key = reoffered_key(&secure_leg(), &reoffer).expect("followed");
+        assert_eq!(key.key_params(), KEY);
+        assert_eq!(reoffered_key(&leg(), &reoffer), None, "plain leg");
+        let plain = parse("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 8\r\n").expect("v");
+        assert_eq!(reoffered_key(&secure_leg(), &plain), None, "plain offer");
     }
 
     #[test]

@@ -192,6 +192,8 @@ pub trait MediaPort: Send {
     fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
     /// A browser re-INVITE's offer (hold, resume).
     fn browser_reoffer(&mut self, call: u64, sdp: &str);
+    /// A carrier re-INVITE's offer: an SRTP leg follows a new key in it.
+    fn carrier_reoffer(&mut self, _call: u64, _sdp: &str) {}
     fn set_hold(&mut self, call: u64, held: bool);
     /// Ends the call's media; [`B2bua::media_stopped`] follows.
     fn stop(&mut self, call: u64);
@@ -1906,7 +1908,11 @@ impl B2bua {
             }
             rsip::Method::Invite => {
                 // The carrier holds or resumes: answer with our side of it.
-                let direction = msg::sdp_body(&request.headers, &request.body)
+                let offer = msg::sdp_body(&request.headers, &request.body);
+                if let Some(sdp) = &offer {
+                    self.media.carrier_reoffer(id, sdp);
+                }
+                let direction = offer
                     .map(|s| msg::answer_direction(msg::sdp_direction(&s)))
                     .unwrap_or("sendrecv");
                 self.media.set_hold(id, direction != "sendrecv");

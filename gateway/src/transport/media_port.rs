@@ -150,6 +150,12 @@ impl MediaPort for EnginePort {
         }
     }
 
+    fn carrier_reoffer(&mut self, call: u64, sdp: &str) {
+        if let Some(control) = self.calls.get(&call) {
+            control.carrier_reoffer(sdp);
+        }
+    }
+
     fn set_hold(&mut self, call: u64, held: bool) {
         if let Some(control) = self.calls.get(&call) {
             control.set_hold(held);

@@ -941,8 +941,12 @@ impl B2bua {
                 }
             }
             rsip::Method::Invite => {
-                // The carrier holds or resumes.
-                let direction = msg::sdp_body(&request.headers, &request.body)
+                // The carrier holds or resumes (an SRTP leg follows a new key).
+                let offer = msg::sdp_body(&request.headers, &request.body);
+                if let Some(sdp) = &offer {
+                    self.media.carrier_reoffer(id, sdp);
+                }
+                let direction = offer
                     .map(|s| msg::answer_direction(msg::sdp_direction(&s)))
                     .unwrap_or("sendrecv");
                 let Some(call) = self.inbound.get_mut(&id) else {
