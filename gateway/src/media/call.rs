@@ -456,7 +456,10 @@ impl Call {
                 if let Some(srtp) = &mut self.srtp
                     && srtp.remote != key
                 {
-                    debug!(call = self.call.0, "carrier SRTP key changed by its re-INVITE");
+                    debug!(
+                        call = self.call.0,
+                        "carrier SRTP key changed by its re-INVITE"
+                    );
                     srtp.unprotect = SrtpContext::new(&key);
                     srtp.remote = key;
                 }
