@@ -308,27 +308,10 @@ impl Gateway {
     /// Stops the gateway: SIGTERM, up to 5 s for a clean exit, then SIGKILL.
     /// Returns its exit status.
     pub fn stop(&mut self) -> Result<ExitStatus> {
-        let Some(child) = self.child.as_mut() else {
+        let Some(mut child) = self.child.take() else {
             bail!("the gateway was already stopped");
         };
-        if child.try_wait()?.is_none() {
-            let pid = rustix::process::Pid::from_child(child);
-            // The process may have exited in between; waiting tells.
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let status = match self.wait_exit(Duration::from_secs(5)) {
-            Some(status) => status,
-            None => {
-                let child = self
-                    .child
-                    .as_mut()
-                    .ok_or_else(|| anyhow!("the gateway process handle is gone"))?;
-                child.kill().context("killing the gateway")?;
-                child.wait().context("waiting for the killed gateway")?
-            }
-        };
-        self.child = None;
-        Ok(status)
+        crate::terminate(&mut child, Duration::from_secs(5)).context("stopping the gateway")
     }
 
     fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {

@@ -46,6 +46,27 @@ use anyhow::{Context, Result, bail};
 pub use browser::Browser;
 pub use gateway::{Gateway, GatewayOptions};
 
+/// Stops a child process we started: SIGTERM (so it can end cleanly), up
+/// to `grace` for it to exit, then SIGKILL. Its exit status.
+pub(crate) fn terminate(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
+    if child.try_wait()?.is_none() {
+        let pid = rustix::process::Pid::from_child(child);
+        // It may have exited in between; waiting tells.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + grace;
+        while child.try_wait()?.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if child.try_wait()?.is_none() {
+        child.kill()?;
+    }
+    child.wait()
+}
+
 /// The workspace root (the parent of this crate).
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -388,6 +388,46 @@ impl UdpPeer {
         }
     }
 
+    /// A carrier's INVITE from this peer to `number` at the gateway, with
+    /// `sdp` as its offer (From +14155550123, a fresh Call-ID and branch).
+    pub fn carrier_invite(&self, number: &str, sdp: &str) -> Result<Vec<u8>> {
+        let local = self.local_addr()?;
+        Ok(format!(
+            "INVITE sip:{number}@{gw} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch={branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+14155550123@{ip}>;tag=r1\r\n\
+             To: <sip:{number}@{gw}>\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:carrier@{local}>\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {len}\r\n\r\n{sdp}",
+            gw = self.gateway,
+            ip = local.ip(),
+            branch = new_branch(),
+            call_id = unique("carrier"),
+            len = sdp.len(),
+        )
+        .into_bytes())
+    }
+
+    /// Sends `request` and returns the final response to it (provisional
+    /// ones are skipped), each within 5 s.
+    pub async fn final_response(&self, request: &[u8]) -> Result<SipResponse> {
+        self.send(request).await?;
+        loop {
+            let bytes = self
+                .recv(Duration::from_secs(5))
+                .await?
+                .context("no answer from the gateway")?;
+            let response = SipResponse::parse(&bytes)?;
+            if response.status >= 200 {
+                return Ok(response);
+            }
+        }
+    }
+
     /// Sends `request` and reads one response within `timeout`.
     pub async fn exchange(&self, request: &[u8], timeout: Duration) -> Result<Option<SipResponse>> {
         self.send(request).await?;

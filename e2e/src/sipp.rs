@@ -316,19 +316,9 @@ impl Sipp {
         let Some(mut child) = self.child.take() else {
             return Ok(None);
         };
-        if child.try_wait()?.is_none() {
-            let pid = rustix::process::Pid::from_child(&child);
-            // It may have exited in between; waiting tells.
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while child.try_wait()?.is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if child.try_wait()?.is_none() {
-            child.kill().context("killing sipp")?;
-        }
-        Ok(Some(child.wait().context("waiting for the stopped sipp")?))
+        let status =
+            crate::terminate(&mut child, Duration::from_secs(2)).context("stopping sipp")?;
+        Ok(Some(status))
     }
 
     fn run(&self, status: ExitStatus) -> SippRun {

@@ -188,37 +188,9 @@ async fn a_plain_rtp_offer_from_an_srtp_required_carrier_gets_488() -> Result<()
     // The agent is online, so the call would ring but for its media.
     let _phone = Phone::register(&gateway, "demo", &gateway.demo_password).await?;
     let peer = UdpPeer::bind(gateway.sip_udp).await?;
-    let local = peer.local_addr()?;
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                m=audio 40000 RTP/AVP 0\r\n";
-    let invite = format!(
-        "INVITE sip:+14155550177@{gw} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch={branch}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:+14155550123@{ip}>;tag=s1\r\n\
-         To: <sip:+14155550177@{gw}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:carrier@{local}>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {len}\r\n\r\n{sdp}",
-        gw = gateway.sip_udp,
-        ip = local.ip(),
-        branch = e2e::sip::new_branch(),
-        call_id = e2e::sip::unique("srtp"),
-        len = sdp.len(),
-    );
-    peer.send(invite.as_bytes()).await?;
-    let response = loop {
-        let bytes = peer
-            .recv(Duration::from_secs(5))
-            .await?
-            .context("no answer from the gateway")?;
-        let response = e2e::sip::SipResponse::parse(&bytes)?;
-        if response.status >= 200 {
-            break response;
-        }
-    };
+    let response = peer.final_response(&peer.carrier_invite(DID, sdp)?).await?;
     ensure!(response.status == 488, "{}", response.text);
     ensure!(
         response.text.contains("requires SRTP"),

@@ -148,43 +148,16 @@ async fn two_tabs_ring_and_answering_one_stops_the_other() -> Result<()> {
     first.finish(result).await
 }
 
-fn invite(gateway: &Gateway, peer: &UdpPeer, number: &str) -> Result<Vec<u8>> {
-    let local = peer.local_addr()?;
-    let branch = e2e::sip::new_branch();
-    let call_id = e2e::sip::unique("refusal");
+/// A carrier's INVITE to `number` from `peer` (PCMU and telephone-event).
+fn invite(peer: &UdpPeer, number: &str) -> Result<Vec<u8>> {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
-    Ok(format!(
-        "INVITE sip:{number}@{gw} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch={branch}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:+14155550123@{ip}>;tag=r1\r\n\
-         To: <sip:{number}@{gw}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:carrier@{local}>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {len}\r\n\r\n{sdp}",
-        gw = gateway.sip_udp,
-        ip = local.ip(),
-        len = sdp.len(),
-    )
-    .into_bytes())
+    peer.carrier_invite(number, sdp)
 }
 
 /// The final answer to `request`, skipping provisional ones.
 async fn final_status(peer: &UdpPeer, request: &[u8]) -> Result<u16> {
-    peer.send(request).await?;
-    loop {
-        let bytes = peer
-            .recv(Duration::from_secs(5))
-            .await?
-            .context("no answer from the gateway")?;
-        let response = e2e::sip::SipResponse::parse(&bytes)?;
-        if response.status >= 200 {
-            return Ok(response.status);
-        }
-    }
+    Ok(peer.final_response(request).await?.status)
 }
 
 #[tokio::test]
@@ -192,15 +165,15 @@ async fn unknown_did_404_unknown_address_403_nobody_online_480() -> Result<()> {
     let mut gateway = Gateway::start().await?;
     carrier_and_did(&gateway).await?;
     let carrier = UdpPeer::bind(gateway.sip_udp).await?;
-    let code = final_status(&carrier, &invite(&gateway, &carrier, "+14155550999")?).await?;
+    let code = final_status(&carrier, &invite(&carrier, "+14155550999")?).await?;
     ensure!(code == 404, "unassigned DID answered {code}");
 
     let stranger = UdpPeer::bind_on(gateway.sip_udp, [127, 0, 0, 9].into()).await?;
-    let code = final_status(&stranger, &invite(&gateway, &stranger, DID)?).await?;
+    let code = final_status(&stranger, &invite(&stranger, DID)?).await?;
     ensure!(code == 403, "unknown address answered {code}");
 
     // Nobody is signed in: 480, and the agent has a missed call.
-    let code = final_status(&carrier, &invite(&gateway, &carrier, DID)?).await?;
+    let code = final_status(&carrier, &invite(&carrier, DID)?).await?;
     ensure!(code == 480, "nobody online answered {code}");
     let record = calls::demo_last_record(&gateway).await?;
     ensure!(
@@ -229,7 +202,7 @@ async fn carrier_without_listed_address_proves_itself_by_digest() -> Result<()> 
     .await?;
     calls::add_did(&gateway, DID, "Sales line", "demo", Some(carrier.id)).await?;
     let peer = UdpPeer::bind(gateway.sip_udp).await?;
-    let first = invite(&gateway, &peer, DID)?;
+    let first = invite(&peer, DID)?;
     peer.send(&first).await?;
     let bytes = peer
         .recv(Duration::from_secs(5))
@@ -253,7 +226,7 @@ async fn carrier_without_listed_address_proves_itself_by_digest() -> Result<()> 
             "e2ecnonce",
             1,
         );
-        let text = String::from_utf8(invite(&gateway, &peer, DID)?)?;
+        let text = String::from_utf8(invite(&peer, DID)?)?;
         Ok(text
             .replacen(
                 "Max-Forwards: 70\r\n",

@@ -347,23 +347,13 @@ pub fn negotiate(leg: &CarrierLeg, answer: &Description) -> Result<Negotiated, M
             ));
         }
         (Some(ours), true) => {
-            let theirs = answer
-                .cryptos
-                .iter()
-                .find(|c| c.tag == ours.tag && c.key.suite == ours.key.suite)
-                .or_else(|| {
-                    answer
-                        .cryptos
-                        .iter()
-                        .find(|c| c.key.suite == ours.key.suite)
-                })
-                .ok_or_else(|| {
-                    MediaError::Srtp(format!(
-                        "the carrier's answer has no usable {} key{}",
-                        ours.key.suite.name(),
-                        problems_text(&answer.crypto_problems)
-                    ))
-                })?;
+            let theirs = matching_crypto(ours, &answer.cryptos).ok_or_else(|| {
+                MediaError::Srtp(format!(
+                    "the carrier's answer has no usable {} key{}",
+                    ours.key.suite.name(),
+                    problems_text(&answer.crypto_problems)
+                ))
+            })?;
             Some(SrtpKeys {
                 local: ours.key.clone(),
                 remote: theirs.key.clone(),
@@ -389,12 +379,16 @@ pub fn reoffered_key(leg: &CarrierLeg, offer: &Description) -> Option<SrtpKey> {
     if !offer.secure {
         return None;
     }
-    offer
-        .cryptos
+    matching_crypto(ours, &offer.cryptos).map(|c| c.key.clone())
+}
+
+/// The carrier's `a=crypto` line for our suite: the one with our tag, else
+/// the first of that suite (some carriers renumber).
+fn matching_crypto<'a>(ours: &Crypto, theirs: &'a [Crypto]) -> Option<&'a Crypto> {
+    theirs
         .iter()
         .find(|c| c.tag == ours.tag && c.key.suite == ours.key.suite)
-        .or_else(|| offer.cryptos.iter().find(|c| c.key.suite == ours.key.suite))
-        .map(|c| c.key.clone())
+        .or_else(|| theirs.iter().find(|c| c.key.suite == ours.key.suite))
 }
 
 fn problems_text(problems: &[String]) -> String {

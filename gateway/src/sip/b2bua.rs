@@ -64,7 +64,7 @@ use super::Now;
 use super::core::{Destination, Transmit};
 use super::dids::InboundPolicy;
 use super::msg;
-use super::{carrier_dest, is_reliable};
+use super::{carrier_dest, host_port, is_reliable};
 
 mod inbound;
 pub use inbound::{ForkTarget, RingStep, dialled_number};
@@ -933,16 +933,40 @@ impl B2bua {
             return;
         };
         let dest = carrier_dest(&call.carrier.route);
-        let reliable = is_reliable(dest);
         call.carrier.invite = Some(request.clone());
         call.carrier.invite_key = Some(key.clone());
-        let tx = ClientInvite::new(now.instant, request, reliable, self.config.timers);
+        self.start_tx(now, id, Purpose::Invite, key, request, dest);
+    }
+
+    /// Starts the client transaction `key` for `request` (an INVITE one for
+    /// INVITE and re-INVITE, else non-INVITE) toward `dest` on call `id`,
+    /// and sends its first message.
+    fn start_tx(
+        &mut self,
+        now: Now,
+        id: u64,
+        purpose: Purpose,
+        key: TransactionKey,
+        request: rsip::Request,
+        dest: Destination,
+    ) {
+        let reliable = is_reliable(dest);
+        let timers = self.config.timers;
+        let tx =
+            match purpose {
+                Purpose::Invite | Purpose::ReInvite => ClientTx::Invite(Box::new(
+                    ClientInvite::new(now.instant, request, reliable, timers),
+                )),
+                Purpose::Cancel | Purpose::Bye => ClientTx::NonInvite(Box::new(
+                    ClientNonInvite::new(now.instant, request, reliable, timers),
+                )),
+            };
         self.txs.insert(
             key.clone(),
             TxEntry {
                 call: id,
-                purpose: Purpose::Invite,
-                tx: ClientTx::Invite(Box::new(tx)),
+                purpose,
+                tx,
                 dest,
             },
         );
@@ -1427,44 +1451,18 @@ impl B2bua {
             &extra,
         );
         let dest = carrier_dest(&leg.route);
-        let reliable = is_reliable(dest);
         let Ok(request) = rsip::Request::try_from(text.as_bytes()) else {
             return;
         };
         let Ok(key) = TransactionKey::for_sent_request(&request) else {
             return;
         };
-        let (purpose, tx) = if method == "INVITE" {
-            (
-                Purpose::ReInvite,
-                ClientTx::Invite(Box::new(ClientInvite::new(
-                    now.instant,
-                    request,
-                    reliable,
-                    self.config.timers,
-                ))),
-            )
+        let purpose = if method == "INVITE" {
+            Purpose::ReInvite
         } else {
-            (
-                Purpose::Bye,
-                ClientTx::NonInvite(Box::new(ClientNonInvite::new(
-                    now.instant,
-                    request,
-                    reliable,
-                    self.config.timers,
-                ))),
-            )
+            Purpose::Bye
         };
-        self.txs.insert(
-            key.clone(),
-            TxEntry {
-                call: id,
-                purpose,
-                tx,
-                dest,
-            },
-        );
-        self.drive_tx(now, &key);
+        self.start_tx(now, id, purpose, key, request, dest);
     }
 
     fn send_cancel(&mut self, now: Now, id: u64) {
@@ -1499,17 +1497,7 @@ impl B2bua {
         let Ok(key) = TransactionKey::for_sent_request(&cancel) else {
             return;
         };
-        let tx = ClientNonInvite::new(now.instant, cancel, is_reliable(dest), self.config.timers);
-        self.txs.insert(
-            key.clone(),
-            TxEntry {
-                call: id,
-                purpose: Purpose::Cancel,
-                tx: ClientTx::NonInvite(Box::new(tx)),
-                dest,
-            },
-        );
-        self.drive_tx(now, &key);
+        self.start_tx(now, id, Purpose::Cancel, key, cancel, dest);
     }
 
     // ---------------------------------------------------------------
@@ -2188,20 +2176,6 @@ fn reason_of(response: &rsip::Response) -> String {
     match &response.status_code {
         rsip::StatusCode::Other(_, reason) if !reason.is_empty() => reason.clone(),
         code => shared::sip::response::reason_phrase(code.code()).to_owned(),
-    }
-}
-
-/// `host:port`, bracketing IPv6 addresses; the port is left out when 5060.
-fn host_port(host: &str, port: u16) -> String {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    };
-    if port == 5060 {
-        host
-    } else {
-        format!("{host}:{port}")
     }
 }
 

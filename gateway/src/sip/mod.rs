@@ -37,6 +37,20 @@ pub fn is_reliable(dest: core::Destination) -> bool {
     !matches!(dest, core::Destination::Udp(_))
 }
 
+/// `host:port`, bracketing IPv6 addresses; the port is left out when 5060.
+pub fn host_port(host: &str, port: u16) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    if port == 5060 {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Our Via protocol, the port we name, and the Contact's transport
 /// parameter toward a carrier. Over TLS we name our TCP port: the carrier
 /// reaches us on the connection we opened.

@@ -69,7 +69,7 @@ use web_time::Instant;
 
 use super::b2bua::Route;
 use super::core::{Destination, Transmit};
-use super::{Now, carrier_dest, is_reliable};
+use super::{Now, carrier_dest, host_port, is_reliable};
 
 /// The longest a probe waits for its answer (less when the interval is shorter).
 pub const MAX_PROBE_WAIT: Duration = Duration::from_secs(5);
@@ -707,11 +707,8 @@ impl Register {
                 port: config.sip_udp_port,
             },
         };
-        let host = if route.host.contains(':') && !route.host.starts_with('[') {
-            format!("[{}]", route.host)
-        } else {
-            route.host.clone()
-        };
+        // host_port(_, 5060): the host alone, an IPv6 address bracketed.
+        let host = host_port(&route.host, 5060);
         let reg_config = RegistrationConfig {
             aor: format!("sip:{username}@{host}"),
             display_name: String::new(),
@@ -964,20 +961,6 @@ fn options_request(
         headers,
         body: Vec::new(),
     })
-}
-
-/// `host:port`, bracketing IPv6 addresses; the port is left out when 5060.
-fn host_port(host: &str, port: u16) -> String {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    };
-    if port == 5060 {
-        host
-    } else {
-        format!("{host}:{port}")
-    }
 }
 
 fn token(rng: &mut StdRng) -> String {

@@ -35,16 +35,14 @@ use shared::api::{CallDirection, CallRecord, HangupBy};
 use shared::e164;
 use shared::sip::Transport;
 use shared::sip::response::response_to;
-use shared::sip::transaction::{ClientNonInvite, TransactionKey};
+use shared::sip::transaction::TransactionKey;
 use web_time::Instant;
 
 use super::super::ConnId;
 use super::super::Now;
 use super::super::core::Destination;
 use super::super::dids::{Did, DidTable, DidTarget, NumberSource, RingStrategy};
-use super::{
-    B2bua, ClientTx, MediaCounts, Purpose, Route, TxEntry, apply_counts, host_port, is_reliable,
-};
+use super::{B2bua, MediaCounts, Purpose, Route, apply_counts, host_port, is_reliable};
 use crate::sip::msg;
 
 /// A browser tab that can ring: one registration binding.
@@ -995,17 +993,7 @@ impl B2bua {
         let Ok(key) = TransactionKey::for_sent_request(&request) else {
             return;
         };
-        let tx = ClientNonInvite::new(now.instant, request, is_reliable(dest), self.config.timers);
-        self.txs.insert(
-            key.clone(),
-            TxEntry {
-                call: id,
-                purpose: Purpose::Bye,
-                tx: ClientTx::NonInvite(Box::new(tx)),
-                dest,
-            },
-        );
-        self.drive_tx(now, &key);
+        self.start_tx(now, id, Purpose::Bye, key, request, dest);
     }
 
     /// BYE to the tab that answered.
