@@ -18,7 +18,7 @@ use shared::api::{
 };
 
 use super::dids::{bad, shorten};
-use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::params::{ListQuery, page, path_id};
 use super::session::{admin, reader};
 use super::{AppError, AppState, audit};
 use crate::auth;
@@ -186,10 +186,7 @@ pub async fn list(
     reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
-    let after = match &query.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
-    };
+    let after = query.id_cursor()?;
     let items = db::accounts_page(&state.db, after, limit).await?;
     let items: Vec<Agent> = items.iter().map(to_api).collect();
     Ok(Json(page(items, limit, |a| a.id.to_string())))

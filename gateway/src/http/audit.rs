@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use shared::api::{AuditEntry, Page};
 
-use super::params::{ListQuery, bad_cursor, page};
+use super::params::{ListQuery, page};
 use super::session::admin;
 use super::{AppError, AppState};
 use crate::db::{self, Account, NewAuditEntry};
@@ -93,10 +93,7 @@ pub async fn list(
     };
     let limit = list.limit()?;
     // The cursor is the id of the previous page's last (oldest) entry.
-    let before = match &list.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
-    };
+    let before = list.id_cursor()?;
     let entity = query
         .entity
         .as_deref()

@@ -12,7 +12,7 @@ use shared::api::{Campaign, CampaignInput, Page};
 
 use super::agents::{owned_number, push_profiles};
 use super::dids::{Targets, bad, shorten};
-use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::params::{ListQuery, page, path_id};
 use super::session::{admin, reader};
 use super::{AppError, AppState, audit};
 use crate::db::{self, NewCampaign, UpdateOutcome};
@@ -91,10 +91,7 @@ pub async fn list(
     reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
-    let after = match &query.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
-    };
+    let after = query.id_cursor()?;
     let items = db::campaigns_page(&state.db, after, limit).await?;
     Ok(Json(page(items, limit, |c| c.id.to_string())))
 }

@@ -33,6 +33,15 @@ impl ListQuery {
         }
     }
 
+    /// The cursor of a list paged by row id (the last or oldest id of the
+    /// previous page), checked.
+    pub fn id_cursor(&self) -> Result<Option<i64>, AppError> {
+        self.cursor
+            .as_deref()
+            .map(|c| c.parse::<i64>().map_err(|_| bad_cursor()))
+            .transpose()
+    }
+
     /// The page size asked for, checked.
     pub fn limit(&self) -> Result<i64, AppError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);

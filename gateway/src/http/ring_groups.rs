@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{Page, RingGroup, RingGroupInput};
 
 use super::dids::{Targets, bad, shorten};
-use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::params::{ListQuery, page, path_id};
 use super::session::{admin, reader};
 use super::{AppError, AppState, audit};
 use crate::db::{self, NewRingGroup, UpdateOutcome};
@@ -85,10 +85,7 @@ pub async fn list(
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     // The cursor is the last id of the previous page.
-    let after = match &query.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
-    };
+    let after = query.id_cursor()?;
     let items = db::ring_groups_page(&state.db, after, limit).await?;
     Ok(Json(page(items, limit, |g| g.id.to_string())))
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{ApiToken, ApiTokenCreated, ApiTokenInput, Page};
 
 use super::dids::{bad, shorten};
-use super::params::{ListQuery, bad_cursor, page, path_id};
+use super::params::{ListQuery, page, path_id};
 use super::session::{API_TOKEN_PREFIX, admin};
 use super::{AppError, AppState, audit};
 use crate::{auth, db};
@@ -27,10 +27,7 @@ pub async fn list(
     admin(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
-    let after = match &query.cursor {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| bad_cursor())?),
-    };
+    let after = query.id_cursor()?;
     let items = db::api_tokens_page(&state.db, after, limit).await?;
     Ok(Json(page(items, limit, |t| t.id.to_string())))
 }
