@@ -20,7 +20,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gateway::media::{CallRef, Codec, MediaControl, MediaEvent};
+use gateway::media::{CallRef, CarrierTarget, Codec, MediaControl, MediaEvent};
 use str0m::change::SdpOffer;
 use support::{Browser, carrier_answer_sdp, engine, rtp};
 use tokio::net::UdpSocket;
@@ -108,7 +108,16 @@ async fn run(calls: usize, paced: Duration, inbound: bool) {
             }
             Some(offer) => {
                 let media = engine
-                    .start_outbound(CallRef(i as u64), offer, &codecs, false, tx.clone())
+                    .start_outbound(
+                        CallRef(i as u64),
+                        offer,
+                        CarrierTarget {
+                            codecs: &codecs,
+                            srtp_required: false,
+                            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                        },
+                        tx.clone(),
+                    )
                     .expect("start_outbound");
                 setup += t.elapsed();
                 b.accept_answer(&media.browser_answer);

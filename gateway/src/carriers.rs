@@ -33,8 +33,35 @@ fn number_source(n: InboundNumberFrom) -> NumberSource {
     }
 }
 
-/// The enabled carriers as routes, in the order calls try them.
-pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbError> {
+/// The IP families this gateway can reach carriers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Families {
+    /// From the settings: the main SIP socket's family, plus IPv6 when a
+    /// dual-stack socket is configured.
+    pub fn of(config: &crate::config::Config) -> Families {
+        Families {
+            ipv4: config.sip_udp.is_ipv4(),
+            ipv6: config.sip_udp.is_ipv6() || config.ipv6.is_some(),
+        }
+    }
+
+    fn reach(self, ip: std::net::IpAddr) -> bool {
+        if ip.is_ipv4() { self.ipv4 } else { self.ipv6 }
+    }
+}
+
+/// The enabled carriers as routes, in the order calls try them; a carrier
+/// whose host has no address in `families` is left out (with a warning).
+pub async fn routes(
+    db: &Db,
+    demo: Option<SocketAddr>,
+    families: Families,
+) -> Result<Vec<Route>, DbError> {
     let mut routes = Vec::new();
     for record in db::carriers(db).await? {
         let c = record.carrier;
@@ -47,11 +74,15 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
                 None => continue,
             }
         } else {
-            match tokio::net::lookup_host((c.host.as_str(), c.port)).await {
-                Ok(mut addrs) => match addrs.next() {
+            // `[2001:db8::1]` resolves as `2001:db8::1`.
+            let host = c.host.trim_start_matches('[').trim_end_matches(']');
+            match tokio::net::lookup_host((host, c.port)).await {
+                Ok(addrs) => match addrs.into_iter().find(|a| families.reach(a.ip())) {
                     Some(a) => a,
                     None => {
-                        warn!(carrier = %c.name, host = %c.host, "carrier host has no address");
+                        warn!(carrier = %c.name, host = %c.host,
+                            "carrier host has no address of an IP family this gateway has \
+                             (IPv6 needs --sip-udp6)");
                         continue;
                     }
                 },
@@ -115,7 +146,7 @@ pub async fn routes(db: &Db, demo: Option<SocketAddr>) -> Result<Vec<Route>, DbE
 /// Reloads the routes into the running SIP core (callers that may have
 /// changed DIDs too reload those with `crate::dids::reload`).
 pub async fn reload(state: &AppState) -> Result<(), DbError> {
-    let routes = routes(&state.db, state.demo_carrier).await?;
+    let routes = routes(&state.db, state.demo_carrier, Families::of(&state.config)).await?;
     state.sip.send(CoreInput::Routes(routes)).await;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! environment variables, then flags. Each setting is checked once here and
 //! turned into a typed value, so the rest of the gateway never re-validates.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,14 @@ pub struct Args {
     /// IP address written into SIP and SDP that peers use to reach us.
     #[arg(long, env = "GATEWAY_ADVERTISED_ADDRESS")]
     pub advertised_address: Option<String>,
+    /// IPv6 address for SIP over UDP with IPv6 carriers, e.g. `[::1]:5060`
+    /// (unset: no IPv6).
+    #[arg(long, env = "GATEWAY_SIP_UDP6")]
+    pub sip_udp6: Option<String>,
+    /// IPv6 address written into SIP and SDP toward IPv6 carriers (default:
+    /// the `sip_udp6` address).
+    #[arg(long, env = "GATEWAY_ADVERTISED_ADDRESS6")]
+    pub advertised_address6: Option<String>,
     /// SIP domain of agents' addresses of record and the digest realm.
     #[arg(long, env = "GATEWAY_SIP_DOMAIN")]
     pub sip_domain: Option<String>,
@@ -97,6 +105,8 @@ struct FileSettings {
     sip_udp: Option<String>,
     sip_tcp: Option<String>,
     advertised_address: Option<String>,
+    sip_udp6: Option<String>,
+    advertised_address6: Option<String>,
     sip_domain: Option<String>,
     rtp_ports: Option<String>,
     database_url: Option<String>,
@@ -120,6 +130,8 @@ pub struct Config {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
     pub advertised_address: IpAddr,
+    /// SIP over UDP with IPv6 carriers, and the address named to them.
+    pub ipv6: Option<Ipv6Sip>,
     pub sip_domain: String,
     pub rtp_ports: RangeInclusive<u16>,
     pub database_url: String,
@@ -136,6 +148,14 @@ pub struct Config {
     pub failover_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2 codes; empty: any destination.
     pub dial_countries: Vec<String>,
+}
+
+/// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
+/// reached from this socket, and Via, Contact and SDP name `advertised`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Sip {
+    pub udp: SocketAddr,
+    pub advertised: Ipv6Addr,
 }
 
 impl Config {
@@ -178,6 +198,10 @@ impl Config {
                 "0.0.0.0 / :: cannot be reached by peers; give the address they should use",
             ));
         }
+        let ipv6 = ipv6_sip(
+            args.sip_udp6.or(file.sip_udp6),
+            args.advertised_address6.or(file.advertised_address6),
+        )?;
         let sip_domain = args
             .sip_domain
             .or(file.sip_domain)
@@ -283,6 +307,7 @@ impl Config {
             sip_udp,
             sip_tcp,
             advertised_address,
+            ipv6,
             sip_domain,
             rtp_ports,
             database_url,
@@ -293,6 +318,50 @@ impl Config {
             secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
         })
     }
+}
+
+/// `sip_udp6` and `advertised_address6`: both IPv6, the advertised one
+/// given when the socket binds every address.
+fn ipv6_sip(
+    udp: Option<String>,
+    advertised: Option<String>,
+) -> Result<Option<Ipv6Sip>, ConfigError> {
+    let Some(udp) = udp.filter(|u| !u.trim().is_empty()) else {
+        if advertised.is_some() {
+            return Err(bad(
+                "advertised_address6",
+                "set `sip_udp6` too (the IPv6 socket that address reaches)",
+            ));
+        }
+        return Ok(None);
+    };
+    let udp = socket_addr("sip_udp6", &udp)?;
+    let IpAddr::V6(bound) = udp.ip() else {
+        return Err(bad(
+            "sip_udp6",
+            format!("`{udp}` is not an IPv6 address; write it like [2001:db8::10]:5060"),
+        ));
+    };
+    let advertised = match advertised {
+        Some(text) => text
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<Ipv6Addr>()
+            .map_err(|_| {
+                bad(
+                    "advertised_address6",
+                    format!("`{text}` is not an IPv6 address"),
+                )
+            })?,
+        None => bound,
+    };
+    if advertised.is_unspecified() {
+        return Err(bad(
+            "advertised_address6",
+            ":: cannot be reached by peers; give the IPv6 address they should use",
+        ));
+    }
+    Ok(Some(Ipv6Sip { udp, advertised }))
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -354,6 +423,21 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_is_off_unless_asked_for() {
+        assert_eq!(Config::resolve(Args::default()).expect("valid").ipv6, None);
+        let c = Config::resolve(args(|a| a.sip_udp6 = Some("[::1]:5062".into()))).expect("valid");
+        let v6 = c.ipv6.expect("ipv6 on");
+        assert_eq!(v6.udp.to_string(), "[::1]:5062");
+        assert_eq!(v6.advertised.to_string(), "::1");
+        let c = Config::resolve(args(|a| {
+            a.sip_udp6 = Some("[::]:5060".into());
+            a.advertised_address6 = Some("[2001:db8::10]".into());
+        }))
+        .expect("valid");
+        assert_eq!(c.ipv6.expect("on").advertised.to_string(), "2001:db8::10");
+    }
+
+    #[test]
     fn bad_settings_name_the_setting() {
         let cases: Vec<(Args, &str)> = vec![
             (
@@ -375,6 +459,25 @@ mod tests {
                 "database_url",
             ),
             (args(|a| a.log_level = Some("loud[".into())), "log_level"),
+            (
+                args(|a| a.sip_udp6 = Some("127.0.0.1:5060".into())),
+                "sip_udp6",
+            ),
+            (
+                args(|a| a.sip_udp6 = Some("[::]:5060".into())),
+                "advertised_address6",
+            ),
+            (
+                args(|a| a.advertised_address6 = Some("::1".into())),
+                "advertised_address6",
+            ),
+            (
+                args(|a| {
+                    a.sip_udp6 = Some("[::1]:5060".into());
+                    a.advertised_address6 = Some("192.0.2.1".into());
+                }),
+                "advertised_address6",
+            ),
             (
                 args(|a| a.config = Some("/nonexistent/gateway.toml".into())),
                 "config",

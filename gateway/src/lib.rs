@@ -63,6 +63,8 @@ pub struct Running {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// The IPv6 SIP UDP socket of a dual-stack gateway.
+    pub sip_udp6: Option<SocketAddr>,
     /// Passwords generated on first start were written here.
     pub first_start_credentials: Option<std::path::PathBuf>,
     pub first_start: bool,
@@ -105,29 +107,40 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     db::purge_expired(&database, now.unix).await?;
     let seeded = db::seed_if_empty(&database, &config.data_dir, now.unix).await?;
 
-    let listeners = SipListeners::bind(config.sip_udp, config.sip_tcp)
+    let bind_error = |what: &'static str, addr: SocketAddr| {
+        move |source: std::io::Error| StartError::Bind { what, addr, source }
+    };
+    let udp = tokio::net::UdpSocket::bind(config.sip_udp)
         .await
-        .map_err(|source| StartError::Bind {
-            what: "SIP UDP/TCP",
-            addr: config.sip_udp,
-            source,
-        })?;
-    let sip_udp = listeners
-        .udp
+        .map_err(bind_error("SIP UDP", config.sip_udp))?;
+    let sip_udp = udp
         .local_addr()
-        .map_err(|source| StartError::Bind {
-            what: "SIP UDP",
-            addr: config.sip_udp,
-            source,
-        })?;
-    let sip_tcp = listeners
-        .tcp
+        .map_err(bind_error("SIP UDP", config.sip_udp))?;
+    let tcp = tokio::net::TcpListener::bind(config.sip_tcp)
+        .await
+        .map_err(bind_error("SIP TCP", config.sip_tcp))?;
+    let sip_tcp = tcp
         .local_addr()
-        .map_err(|source| StartError::Bind {
-            what: "SIP TCP",
-            addr: config.sip_tcp,
-            source,
-        })?;
+        .map_err(bind_error("SIP TCP", config.sip_tcp))?;
+    let (udp6, sip_udp6) = match config.ipv6 {
+        Some(v6) => {
+            let socket = tokio::net::UdpSocket::bind(v6.udp)
+                .await
+                .map_err(bind_error("SIP UDP (IPv6)", v6.udp))?;
+            let addr = socket
+                .local_addr()
+                .map_err(bind_error("SIP UDP (IPv6)", v6.udp))?;
+            (Some(Arc::new(socket)), Some(addr))
+        }
+        None => (None, None),
+    };
+    let listeners = SipListeners {
+        udp: transport::UdpSockets {
+            main: Arc::new(udp),
+            ipv6: udp6,
+        },
+        tcp,
+    };
     let http_listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -148,6 +161,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         advertised_ip: config.advertised_address,
         rtp_ports: config.rtp_ports.clone(),
         no_media_timeout: config.no_media_timeout,
+        ipv6: config.ipv6.map(|v6| media::Ipv6Media {
+            bind_ip: v6.udp.ip(),
+            advertised_ip: v6.advertised.into(),
+        }),
     })
     .map_err(|e| StartError::Media(e.to_string()))?;
     let demo = if config.demo_carrier {
@@ -169,7 +186,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
         b2bua: B2buaConfig {
             dial_countries: config.dial_countries.clone(),
-            sip_tcp_port: sip_tcp.port(),
+            local: sip::Local {
+                tcp_port: sip_tcp.port(),
+                ipv6: config
+                    .ipv6
+                    .zip(sip_udp6)
+                    .map(|(v6, bound)| (v6.advertised, bound.port())),
+                ..sip::Local::new(config.advertised_address, sip_udp.port())
+            },
             default_country: config.default_country.clone(),
             failover_timeout: config.failover_timeout,
             ..B2buaConfig::new(
@@ -202,12 +226,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     }
     sip.send(CoreInput::Routes(
-        carriers::routes(&database, demo_addr).await?,
+        carriers::routes(&database, demo_addr, carriers::Families::of(&config)).await?,
     ))
     .await;
     sip.send(CoreInput::Dids(dids::dids(&database).await?))
         .await;
-    tokio::spawn(transport::udp::receive_loop(listeners.udp, sip.clone()));
+    tokio::spawn(transport::udp::receive_loop(
+        listeners.udp.main,
+        sip.clone(),
+    ));
+    if let Some(udp6) = listeners.udp.ipv6 {
+        tokio::spawn(transport::udp::receive_loop(udp6, sip.clone()));
+    }
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
 
     if !config.static_dir.join("index.html").exists() {
@@ -237,11 +267,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             warn!("HTTP server: {e}");
         }
     });
-    info!(%http, %sip_udp, %sip_tcp, "gateway started");
+    info!(%http, %sip_udp, %sip_tcp, ?sip_udp6, "gateway started");
     Ok(Running {
         http,
         sip_udp,
         sip_tcp,
+        sip_udp6,
         first_start: seeded.is_some(),
         first_start_credentials: seeded.and_then(|s| s.credentials_file),
         demo_carrier: demo_addr,

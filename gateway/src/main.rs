@@ -43,8 +43,12 @@ async fn main() -> ExitCode {
         "Open http://{} in a browser and sign in as `demo` to use the phone.",
         running.http
     );
+    let udp6 = running
+        .sip_udp6
+        .map(|a| format!(" sip_udp6={a}"))
+        .unwrap_or_default();
     println!(
-        "gateway ready http={} sip_udp={} sip_tcp={}",
+        "gateway ready http={} sip_udp={} sip_tcp={}{udp6}",
         running.http, running.sip_udp, running.sip_tcp
     );
 

@@ -23,8 +23,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
         .start_outbound(
             CallRef(20),
             &pcmu_only.offer(),
-            &[Codec::Pcma],
-            false,
+            loopback_carrier(&[Codec::Pcma], false),
             tx.clone(),
         )
         .expect_err("PCMU browser, PCMA carrier");
@@ -39,8 +38,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
         .start_outbound(
             CallRef(21),
             &opus_only.offer(),
-            &[Codec::Pcmu, Codec::Pcma],
-            false,
+            loopback_carrier(&[Codec::Pcmu, Codec::Pcma], false),
             tx.clone(),
         )
         .expect_err("Opus-only browser");
@@ -50,8 +48,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
         .start_outbound(
             CallRef(22),
             "v=0\r\nthis is not SDP",
-            &[Codec::Pcmu],
-            false,
+            loopback_carrier(&[Codec::Pcmu], false),
             tx.clone(),
         )
         .expect_err("garbage offer");
@@ -61,8 +58,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
         .start_outbound(
             CallRef(23),
             &Browser::new().await.offer(),
-            &[],
-            false,
+            loopback_carrier(&[], false),
             tx.clone(),
         )
         .expect_err("no carrier codec");
@@ -73,8 +69,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
         .start_outbound(
             CallRef(24),
             &Browser::new().await.offer(),
-            &[Codec::Pcmu],
-            false,
+            loopback_carrier(&[Codec::Pcmu], false),
             tx,
         )
         .expect("a good call after the failures");

@@ -41,6 +41,15 @@ pub fn validate(mut input: CarrierInput, default_country: &str) -> Result<Carrie
         ));
     }
     input.host = input.host.trim().to_owned();
+    // An IP address is stored the canonical way (IPv6 without brackets).
+    if let Some(ip) = shared::sip::ipv6::parse_host(&input.host) {
+        input.host = ip.to_string();
+    } else if input.host.contains([':', '[', ']']) {
+        return Err(bad(
+            "host",
+            "An IPv6 address is written like 2001:db8::10 or [2001:db8::10] (no port here).",
+        ));
+    }
     if !is_host(&input.host) {
         return Err(bad(
             "host",

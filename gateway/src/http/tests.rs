@@ -69,6 +69,7 @@ async fn test_app() -> TestApp {
         advertised_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rtp_ports: 40000..=40999,
         no_media_timeout: std::time::Duration::from_secs(30),
+        ipv6: None,
     })
     .unwrap();
     let sip = crate::transport::start_core(
@@ -81,7 +82,10 @@ async fn test_app() -> TestApp {
             ),
             limits: shared::sip::Limits::default(),
         },
-        udp,
+        crate::transport::UdpSockets {
+            main: udp,
+            ipv6: None,
+        },
         media,
         db.clone(),
         false,

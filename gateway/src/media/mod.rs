@@ -149,6 +149,17 @@ pub struct MediaConfig {
     pub rtp_ports: RangeInclusive<u16>,
     /// Silence on both legs (not on hold) this long → [`MediaEvent::NoMedia`].
     pub no_media_timeout: Duration,
+    /// A dual-stack gateway's carrier sockets toward IPv6 carriers.
+    pub ipv6: Option<Ipv6Media>,
+}
+
+/// Where carrier sockets toward IPv6 carriers bind, and the address our
+/// SDP names to them (`c=IN IP6 …`). The browser side stays on the main
+/// family: browsers reach us over the address of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Media {
+    pub bind_ip: IpAddr,
+    pub advertised_ip: IpAddr,
 }
 
 impl MediaConfig {
@@ -163,6 +174,7 @@ impl MediaConfig {
             advertised_ip,
             rtp_ports,
             no_media_timeout: DEFAULT_NO_MEDIA_TIMEOUT,
+            ipv6: None,
         }
     }
 }
@@ -296,6 +308,17 @@ impl From<str0m::media::Direction> for Direction {
     }
 }
 
+/// The carrier a call's media is set up for.
+#[derive(Debug, Clone, Copy)]
+pub struct CarrierTarget<'a> {
+    /// The carrier's codecs in its order of preference.
+    pub codecs: &'a [Codec],
+    /// The carrier leg is SRTP (SDES) only.
+    pub srtp_required: bool,
+    /// The carrier's address: our carrier socket is of its family.
+    pub ip: IpAddr,
+}
+
 /// Our side of the carrier leg: what [`carrier_sdp`] writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarrierLeg {
@@ -399,12 +422,16 @@ impl MediaControl {
 
     /// Failover: the offer for the next carrier, in its codec order and
     /// with SRTP if it requires it (same socket, a new key). Its answer then
-    /// goes to [`Self::carrier_answer`] as usual.
-    pub fn retarget(
-        &mut self,
-        carrier_codecs: &[Codec],
-        srtp_required: bool,
-    ) -> Result<String, MediaError> {
+    /// goes to [`Self::carrier_answer`] as usual. The socket stays: a
+    /// carrier of the other IP family cannot take over.
+    pub fn retarget(&mut self, carrier: CarrierTarget<'_>) -> Result<String, MediaError> {
+        if carrier.ip.is_ipv4() != self.leg.address.is_ipv4() {
+            return Err(MediaError::BadOffer(format!(
+                "carrier: at {}, of another IP family than this call's media",
+                carrier.ip
+            )));
+        }
+        let (carrier_codecs, srtp_required) = (carrier.codecs, carrier.srtp_required);
         let mut codecs: Vec<Codec> = Vec::with_capacity(2);
         for c in carrier_codecs {
             if self.browser_codecs.contains(c) && !codecs.contains(c) {
@@ -642,6 +669,16 @@ impl MediaEngine {
                 config.bind_ip, config.advertised_ip
             )));
         }
+        if let Some(v6) = config.ipv6
+            && (!v6.bind_ip.is_ipv6()
+                || !v6.advertised_ip.is_ipv6()
+                || v6.advertised_ip.is_unspecified())
+        {
+            return Err(MediaError::Config(format!(
+                "IPv6 media: bind {} and advertise {} must both be IPv6, the advertised one not ::",
+                v6.bind_ip, v6.advertised_ip
+            )));
+        }
         if config.no_media_timeout.is_zero() {
             return Err(MediaError::Config(
                 "no_media_timeout must be above 0".into(),
@@ -683,8 +720,7 @@ impl MediaEngine {
         self: &Arc<Self>,
         call: CallRef,
         browser_offer: &str,
-        carrier_codecs: &[Codec],
-        srtp_required: bool,
+        carrier: CarrierTarget<'_>,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<OutboundMedia, MediaError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -697,7 +733,7 @@ impl MediaEngine {
             )));
         }
         let mut codecs: Vec<Codec> = Vec::with_capacity(2);
-        for c in carrier_codecs {
+        for c in carrier.codecs {
             if !codecs.contains(c) {
                 codecs.push(*c);
             }
@@ -707,10 +743,11 @@ impl MediaEngine {
                 "no codec is configured for this carrier".into(),
             ));
         }
+        let srtp_required = carrier.srtp_required;
         let offer = SdpOffer::from_sdp_string(browser_offer)
             .map_err(|e| MediaError::BadOffer(format!("browser: {e}")))?;
 
-        let (sockets, carrier_address) = self.bind_call()?;
+        let (sockets, carrier_address) = self.bind_call(carrier.ip)?;
         let candidate = sockets.candidate;
         let now = Instant::now();
         let answered = catch_unwind(AssertUnwindSafe(|| {
@@ -784,7 +821,9 @@ impl MediaEngine {
         // Our direction toward the carrier mirrors its offer (RFC 3264 §6.1).
         let carrier_direction = negotiated.direction.reverse();
 
-        let (sockets, carrier_address) = self.bind_call()?;
+        // Media goes where the offer's c= says: our socket in that family.
+        let carrier_ip = description.connection.unwrap_or(self.config.advertised_ip);
+        let (sockets, carrier_address) = self.bind_call(carrier_ip)?;
         let candidate = sockets.candidate;
         // The carrier's codec first, so the browser sends it; the other law
         // second, in case the browser lacks it (the relay converts then).
@@ -939,30 +978,45 @@ impl MediaEngine {
     }
 
     /// Binds a call's sockets: the browser's (`B`; rtcp-mux, `B+1` only
-    /// reserved) and the carrier's RTP and RTCP. Also returns the carrier
-    /// socket's advertised address, for our SDP.
-    fn bind_call(&self) -> Result<(call::Sockets, SocketAddr), MediaError> {
-        let (browser_lease, browser, _) = self.bind(false)?;
-        let (carrier_lease, carrier, carrier_rtcp) = self.bind(true)?;
+    /// reserved) and the carrier's RTP and RTCP, in `carrier_ip`'s family.
+    /// Also returns the carrier socket's advertised address, for our SDP.
+    fn bind_call(&self, carrier_ip: IpAddr) -> Result<(call::Sockets, SocketAddr), MediaError> {
+        let (carrier_side, carrier_advertised) = self.carrier_side(carrier_ip)?;
+        let (browser_lease, browser, _) = self.bind(self.config.bind_ip, false)?;
+        let (carrier_lease, carrier, carrier_rtcp) = self.bind(carrier_side, true)?;
         let Some(carrier_rtcp) = carrier_rtcp else {
             return Err(MediaError::Internal("RTCP socket missing".into()));
         };
-        let ip = self.config.advertised_ip;
-        let carrier_address = SocketAddr::new(ip, carrier_lease.rtp_port());
+        let carrier_address = SocketAddr::new(carrier_advertised, carrier_lease.rtp_port());
         let sockets = call::Sockets {
             browser,
             carrier,
             carrier_rtcp,
-            candidate: SocketAddr::new(ip, browser_lease.rtp_port()),
+            candidate: SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port()),
             leases: [browser_lease, carrier_lease],
         };
         Ok((sockets, carrier_address))
+    }
+
+    /// The bind and advertised address of carrier sockets toward a carrier
+    /// at `ip`: the main ones when the family matches, else the IPv6 side.
+    fn carrier_side(&self, ip: IpAddr) -> Result<(IpAddr, IpAddr), MediaError> {
+        let main = (self.config.bind_ip, self.config.advertised_ip);
+        match self.config.ipv6 {
+            _ if ip.is_ipv4() == self.config.advertised_ip.is_ipv4() => Ok(main),
+            Some(v6) if ip.is_ipv6() => Ok((v6.bind_ip, v6.advertised_ip)),
+            _ => Err(MediaError::BadOffer(format!(
+                "carrier: media at {ip} needs an IPv{} address of ours, and this gateway has none",
+                if ip.is_ipv6() { 6 } else { 4 }
+            ))),
+        }
     }
 
     /// Takes a port pair and binds its even port (and the odd one for RTCP).
     /// A pair some other program holds is skipped.
     fn bind(
         &self,
+        ip: IpAddr,
         with_rtcp: bool,
     ) -> Result<
         (
@@ -975,13 +1029,13 @@ impl MediaEngine {
         for _ in 0..self.ports.capacity() {
             let lease = self.ports.acquire().ok_or(MediaError::NoPorts)?;
             let port = lease.rtp_port();
-            let rtp = match bind_udp(SocketAddr::new(self.config.bind_ip, port)) {
+            let rtp = match bind_udp(SocketAddr::new(ip, port)) {
                 Ok(s) => s,
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
                 Err(e) => return Err(e.into()),
             };
             let rtcp = if with_rtcp {
-                match bind_udp(SocketAddr::new(self.config.bind_ip, port + 1)) {
+                match bind_udp(SocketAddr::new(ip, port + 1)) {
                     Ok(s) => Some(s),
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
                     Err(e) => return Err(e.into()),

@@ -31,6 +31,15 @@ fn browser_rtc(local: SocketAddr) -> Rtc {
 }
 
 /// An offer as a browser would make it.
+/// A plain-RTP carrier on loopback with these codecs.
+fn plain_carrier(codecs: &[Codec]) -> CarrierTarget<'_> {
+    CarrierTarget {
+        codecs,
+        srtp_required: false,
+        ip: IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
 fn browser_offer() -> String {
     let mut rtc = browser_rtc("127.0.0.1:9".parse().expect("addr"));
     let mut change = rtc.sdp_api();
@@ -65,10 +74,20 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     let offer = browser_offer();
     let (tx, mut events) = mpsc::unbounded_channel();
     let first = engine
-        .start_outbound(CallRef(1), &offer, &[Codec::Pcmu], false, tx.clone())
+        .start_outbound(
+            CallRef(1),
+            &offer,
+            plain_carrier(&[Codec::Pcmu]),
+            tx.clone(),
+        )
         .expect("first call");
     assert!(matches!(
-        engine.start_outbound(CallRef(2), &offer, &[Codec::Pcmu], false, tx.clone()),
+        engine.start_outbound(
+            CallRef(2),
+            &offer,
+            plain_carrier(&[Codec::Pcmu]),
+            tx.clone()
+        ),
         Err(MediaError::NoPorts)
     ));
     first.control.inject_panic();
@@ -76,7 +95,7 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     assert_eq!(reason, StopReason::Panicked("injected by a test".into()));
     // The ports are back and the engine still works.
     let second = engine
-        .start_outbound(CallRef(3), &offer, &[Codec::Pcmu], false, tx)
+        .start_outbound(CallRef(3), &offer, plain_carrier(&[Codec::Pcmu]), tx)
         .expect("ports freed after the panic");
     assert!(matches!(
         first
@@ -95,7 +114,12 @@ async fn dropping_every_control_ends_the_call() {
     let engine = engine(31010..=31013);
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_outbound(CallRef(7), &browser_offer(), &[Codec::Pcma], false, tx)
+        .start_outbound(
+            CallRef(7),
+            &browser_offer(),
+            plain_carrier(&[Codec::Pcma]),
+            tx,
+        )
         .expect("call");
     assert!(media.carrier_offer.contains("m=audio 310"));
     drop(media);
@@ -108,7 +132,12 @@ fn outside_a_runtime_start_outbound_says_so() {
     let engine = engine(31020..=31023);
     let (tx, _events) = mpsc::unbounded_channel();
     let err = engine
-        .start_outbound(CallRef(1), &browser_offer(), &[Codec::Pcmu], false, tx)
+        .start_outbound(
+            CallRef(1),
+            &browser_offer(),
+            plain_carrier(&[Codec::Pcmu]),
+            tx,
+        )
         .expect_err("no runtime");
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }

@@ -161,13 +161,15 @@ pub struct MediaCounts {
 /// comes back through [`B2bua::media_browser_answer`],
 /// [`B2bua::media_no_media`] and [`B2bua::media_stopped`].
 pub trait MediaPort: Send {
-    /// `srtp_required`: the carrier leg is SRTP (SDES) only.
+    /// `srtp_required`: the carrier leg is SRTP (SDES) only; `carrier_ip`:
+    /// where the carrier is (our media socket is of its IP family).
     fn start_outbound(
         &mut self,
         call: u64,
         browser_offer: &str,
         codecs: &[String],
         srtp_required: bool,
+        carrier_ip: IpAddr,
     ) -> Result<MediaSetup, MediaFailure>;
     /// Failover: the carrier offer for the next carrier (its codec order,
     /// its SRTP setting), on the same media.
@@ -176,6 +178,7 @@ pub trait MediaPort: Send {
         call: u64,
         codecs: &[String],
         srtp_required: bool,
+        carrier_ip: IpAddr,
     ) -> Result<String, MediaFailure>;
     /// An inbound call: the carrier's offer in, our answer to it and a
     /// WebRTC offer for the browsers out.
@@ -201,10 +204,8 @@ pub trait MediaPort: Send {
 
 #[derive(Debug, Clone)]
 pub struct B2buaConfig {
-    pub advertised: IpAddr,
-    pub sip_udp_port: u16,
-    /// Our SIP TCP port (Via and Contact toward TCP carriers).
-    pub sip_tcp_port: u16,
+    /// Where carriers reach us (Via, Contact, From, Call-ID).
+    pub local: super::Local,
     /// Our SIP domain (agents' AORs).
     pub domain: String,
     pub timers: Timers,
@@ -224,9 +225,7 @@ pub struct B2buaConfig {
 impl B2buaConfig {
     pub fn new(advertised: IpAddr, sip_udp_port: u16, domain: impl Into<String>) -> Self {
         B2buaConfig {
-            advertised,
-            sip_udp_port,
-            sip_tcp_port: sip_udp_port,
+            local: super::Local::new(advertised, sip_udp_port),
             domain: domain.into(),
             timers: Timers::default(),
             max_ringing: Duration::from_secs(180),
@@ -483,11 +482,11 @@ impl B2bua {
 
     /// Our Via sent-by, Contact and transport toward a carrier.
     fn carrier_via(&self, route: &Route, branch: &str) -> String {
-        let (proto, port, _) =
-            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
+        let ours = self.config.local.toward_carrier(route);
         format!(
-            "Via: SIP/2.0/{proto} {};branch=z9hG4bK{branch};rport\r\n",
-            host_port(&self.config.advertised.to_string(), port)
+            "Via: SIP/2.0/{} {};branch=z9hG4bK{branch};rport\r\n",
+            ours.proto,
+            ours.host_port()
         )
     }
 
@@ -623,10 +622,13 @@ impl B2bua {
             attempts: Vec::new(),
         };
 
-        let setup = match self
-            .media
-            .start_outbound(id, &offer, &route.codecs, route.srtp_required)
-        {
+        let setup = match self.media.start_outbound(
+            id,
+            &offer,
+            &route.codecs,
+            route.srtp_required,
+            route.addr.ip(),
+        ) {
             Ok(setup) => setup,
             Err(failure) => {
                 reject(self, failure.code, &failure.reason);
@@ -700,16 +702,14 @@ impl B2bua {
         offer_sdp: String,
     ) -> (CarrierLeg, Option<String>) {
         let carrier_user = format_number(number, &route);
-        let call_id = format!("{}@{}", self.token(20), self.config.advertised);
+        let ours = self.config.local.toward_carrier(&route);
+        let call_id = format!("{}@{}", self.token(20), ours.host);
         let from_user = route
             .from_user
             .clone()
             .or_else(|| caller_id.map(|c| format_number(c, &route)))
             .unwrap_or_else(|| "anonymous".to_owned());
-        let from_host = route
-            .from_domain
-            .clone()
-            .unwrap_or_else(|| self.config.advertised.to_string());
+        let from_host = route.from_domain.clone().unwrap_or(ours.host);
         let from = format!("<sip:{from_user}@{from_host}>;tag={}", self.token(12));
         let host_port = host_port(&route.host, route.addr.port());
         let uri = format!("sip:{carrier_user}@{host_port}");
@@ -825,10 +825,12 @@ impl B2bua {
                 continue;
             }
             // Its own offer: its codec order, its SRTP setting.
-            match self
-                .media
-                .carrier_offer(id, &candidate.codecs, candidate.srtp_required)
-            {
+            match self.media.carrier_offer(
+                id,
+                &candidate.codecs,
+                candidate.srtp_required,
+                candidate.addr.ip(),
+            ) {
                 Ok(offer) => break (candidate, offer),
                 Err(f) => {
                     tracing::debug!(call = id, carrier = %candidate.name, reason = %f.reason,
@@ -1237,10 +1239,8 @@ impl B2bua {
 
     /// Our Contact toward carriers.
     fn carrier_contact(&self, route: &Route) -> String {
-        let (_, port, param) =
-            super::carrier_transport(route, self.config.sip_udp_port, self.config.sip_tcp_port);
-        let adv = self.config.advertised.to_string();
-        format!("<sip:gw@{}{param}>", host_port(&adv, port))
+        let ours = self.config.local.toward_carrier(route);
+        format!("<sip:gw@{}{}>", ours.host_port(), ours.contact_param)
     }
 
     fn browser_contact(&self) -> String {

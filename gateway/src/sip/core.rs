@@ -128,9 +128,7 @@ impl SipCore {
         trunks_seed[0] ^= 0xa5;
         let trunks = TrunkMonitor::new(
             TrunkConfig {
-                advertised: config.b2bua.advertised,
-                sip_udp_port: config.b2bua.sip_udp_port,
-                sip_tcp_port: config.b2bua.sip_tcp_port,
+                local: config.b2bua.local,
                 timers: config.b2bua.timers,
             },
             trunks_seed,
@@ -503,8 +501,14 @@ impl SipCore {
         self.drain();
     }
 
+    /// The next message to send, with IPv6 hosts written as literals again
+    /// (in here they are the aliases rsip can parse: `shared::sip::ipv6`).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let mut t = self.transmits.pop_front()?;
+        if let std::borrow::Cow::Owned(bytes) = shared::sip::ipv6::restore(&t.bytes) {
+            t.bytes = bytes;
+        }
+        Some(t)
     }
 
     pub fn poll_event(&mut self) -> Option<CoreEvent> {
@@ -556,16 +560,19 @@ fn stamp_via(request: &mut rsip::Request, peer: SocketAddr) {
             has_rport = true;
         }
     }
-    let sent_by_host = params
+    // The sent-by host (an IPv6 one is an alias here, without a colon).
+    let sent_by_ip = params
         .first()
         .and_then(|first| first.split_whitespace().nth(1))
         .map(|sent_by| sent_by.rsplit_once(':').map_or(sent_by, |(h, _)| h))
-        .unwrap_or("")
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_owned();
-    if has_rport || sent_by_host != peer.ip().to_string() {
+        .and_then(shared::sip::ipv6::parse_host);
+    if has_rport || sent_by_ip != Some(peer.ip()) {
         params.retain(|p| !p.trim().to_ascii_lowercase().starts_with("received="));
-        params.push(format!("received={}", peer.ip()));
+        // RFC 5118 §4.5: an IPv6 address bracketed.
+        params.push(format!(
+            "received={}",
+            shared::sip::ipv6::host_text(peer.ip())
+        ));
     }
     via.replace(params.join(";"));
 }

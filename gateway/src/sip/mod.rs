@@ -18,6 +18,7 @@ pub mod registrar;
 pub mod trunks;
 
 use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 
 use web_time::Instant;
 
@@ -37,12 +38,13 @@ pub fn is_reliable(dest: core::Destination) -> bool {
     !matches!(dest, core::Destination::Udp(_))
 }
 
-/// `host:port`, bracketing IPv6 addresses; the port is left out when 5060.
+/// `host:port` as our SIP messages write it (an IP address in the form
+/// [`shared::sip::ipv6::host_text`] gives, so an IPv6 one is the bracketed
+/// alias rsip can parse); the port is left out when 5060.
 pub fn host_port(host: &str, port: u16) -> String {
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
+    let host = match shared::sip::ipv6::parse_host(host) {
+        Some(ip) => shared::sip::ipv6::host_text(ip),
+        None => host.to_owned(),
     };
     if port == 5060 {
         host
@@ -51,19 +53,79 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Our Via protocol, the port we name, and the Contact's transport
-/// parameter toward a carrier. Over TLS we name our TCP port: the carrier
-/// reaches us on the connection we opened.
-pub fn carrier_transport(
-    route: &b2bua::Route,
-    udp_port: u16,
-    tcp_port: u16,
-) -> (&'static str, u16, &'static str) {
-    use shared::api::SipTransport;
-    match route.transport {
-        SipTransport::Udp => ("UDP", udp_port, ""),
-        SipTransport::Tcp => ("TCP", tcp_port, ";transport=tcp"),
-        SipTransport::Tls => ("TLS", tcp_port, ";transport=tls"),
+/// Where carriers reach us: the addresses and ports that Via, Contact,
+/// From and Call-ID name, per IP family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local {
+    /// Our address (IPv4, or IPv6 on an IPv6-only gateway).
+    pub advertised: IpAddr,
+    pub udp_port: u16,
+    /// Over TLS we name this port too: carriers reach us on the connection
+    /// we opened.
+    pub tcp_port: u16,
+    /// A dual-stack gateway's IPv6 side: the address named to IPv6
+    /// carriers and the port of its own UDP socket.
+    pub ipv6: Option<(Ipv6Addr, u16)>,
+}
+
+/// What we name toward one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toward {
+    /// The Via protocol: `UDP`, `TCP` or `TLS`.
+    pub proto: &'static str,
+    /// Our address in the peer's family, as SIP text (see [`host_port`]).
+    pub host: String,
+    pub port: u16,
+    /// The Contact's transport parameter (`;transport=tcp`, or empty).
+    pub contact_param: &'static str,
+}
+
+impl Toward {
+    /// Our Via sent-by and Contact host: `host[:port]`.
+    pub fn host_port(&self) -> String {
+        host_port(&self.host, self.port)
+    }
+}
+
+impl Local {
+    pub fn new(advertised: IpAddr, udp_port: u16) -> Local {
+        Local {
+            advertised,
+            udp_port,
+            tcp_port: udp_port,
+            ipv6: None,
+        }
+    }
+
+    /// Our address and UDP port in `peer`'s IP family (the IPv4 side when
+    /// there is no IPv6 one).
+    fn udp_for(&self, peer: IpAddr) -> (IpAddr, u16) {
+        match (peer, self.ipv6) {
+            (IpAddr::V6(_), Some((v6, port))) => (IpAddr::V6(v6), port),
+            _ => (self.advertised, self.udp_port),
+        }
+    }
+
+    /// What we name toward a peer at `peer` over `transport`.
+    pub fn toward(&self, peer: IpAddr, transport: shared::api::SipTransport) -> Toward {
+        use shared::api::SipTransport;
+        let (ip, udp_port) = self.udp_for(peer);
+        let (proto, port, contact_param) = match transport {
+            SipTransport::Udp => ("UDP", udp_port, ""),
+            SipTransport::Tcp => ("TCP", self.tcp_port, ";transport=tcp"),
+            SipTransport::Tls => ("TLS", self.tcp_port, ";transport=tls"),
+        };
+        Toward {
+            proto,
+            host: shared::sip::ipv6::host_text(ip),
+            port,
+            contact_param,
+        }
+    }
+
+    /// What we name toward a carrier.
+    pub fn toward_carrier(&self, route: &b2bua::Route) -> Toward {
+        self.toward(route.addr.ip(), route.transport)
     }
 }
 

@@ -53,7 +53,6 @@
 //! carrier stops sending calls to us at once rather than at expiry.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -86,9 +85,7 @@ pub const RETRY_MAX: Duration = Duration::from_secs(600);
 /// Where we are, as carriers see us.
 #[derive(Debug, Clone)]
 pub struct TrunkConfig {
-    pub advertised: IpAddr,
-    pub sip_udp_port: u16,
-    pub sip_tcp_port: u16,
+    pub local: super::Local,
     pub timers: Timers,
 }
 
@@ -579,7 +576,7 @@ impl Qualify {
             "{}{}@{}",
             self.call_id_prefix,
             token(rng),
-            config.advertised
+            config.local.toward_carrier(route).host
         );
         let request = options_request(route, config, &branch, &call_id, &self.from_tag, self.cseq);
         let Some((request, key)) = request.and_then(|r| {
@@ -696,18 +693,13 @@ impl Register {
             register.last_error = Some("registration needs a username and a secret".to_owned());
             return register;
         };
+        let ours = config.local.toward_carrier(route);
         let transport = match route.transport {
-            SipTransport::Tcp => RegistrationTransport::Tcp {
-                port: config.sip_tcp_port,
-            },
-            SipTransport::Tls => RegistrationTransport::Tls {
-                port: config.sip_tcp_port,
-            },
-            SipTransport::Udp => RegistrationTransport::Udp {
-                port: config.sip_udp_port,
-            },
+            SipTransport::Tcp => RegistrationTransport::Tcp { port: ours.port },
+            SipTransport::Tls => RegistrationTransport::Tls { port: ours.port },
+            SipTransport::Udp => RegistrationTransport::Udp { port: ours.port },
         };
-        // host_port(_, 5060): the host alone, an IPv6 address bracketed.
+        // host_port(_, 5060): the host alone (an IPv6 address as its alias).
         let host = host_port(&route.host, 5060);
         let reg_config = RegistrationConfig {
             aor: format!("sip:{username}@{host}"),
@@ -722,7 +714,7 @@ impl Register {
             } else {
                 "gw".to_owned()
             },
-            via_host: config.advertised.to_string(),
+            via_host: ours.host,
             user_agent: None,
             transport,
         };
@@ -936,17 +928,15 @@ fn options_request(
 ) -> Option<rsip::Request> {
     use rsip::headers::*;
 
-    let (proto, port, contact_param) =
-        super::carrier_transport(route, config.sip_udp_port, config.sip_tcp_port);
-    let adv = config.advertised.to_string();
-    let ours = host_port(&adv, port);
+    let local = config.local.toward_carrier(route);
+    let (proto, contact_param) = (local.proto, local.contact_param);
+    let ours = local.host_port();
     let target = format!("sip:{}", host_port(&route.host, route.addr.port()));
     let uri = rsip::Uri::try_from(target.as_str()).ok()?;
     let mut headers = rsip::Headers::default();
     headers.push(Via::new(format!("SIP/2.0/{proto} {ours};branch={branch};rport")).into());
     headers.push(MaxForwards::new("70").into());
-    // host_port(_, 5060): the host alone, an IPv6 address bracketed.
-    let from_host = host_port(&adv, 5060);
+    let from_host = &local.host;
     headers.push(From::new(format!("<sip:gw@{from_host}>;tag={from_tag}")).into());
     headers.push(To::new(format!("<{target}>")).into());
     headers.push(CallId::new(call_id).into());
@@ -1020,9 +1010,10 @@ mod tests {
             Harness {
                 monitor: TrunkMonitor::new(
                     TrunkConfig {
-                        advertised: "192.0.2.1".parse().unwrap(),
-                        sip_udp_port: 5070,
-                        sip_tcp_port: 5071,
+                        local: crate::sip::Local {
+                            tcp_port: 5071,
+                            ..crate::sip::Local::new("192.0.2.1".parse().unwrap(), 5070)
+                        },
                         timers: Timers::default(),
                     },
                     [3; 32],

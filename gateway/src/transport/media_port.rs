@@ -4,11 +4,14 @@
 //! core.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::media::{CallRef, Codec, MediaControl, MediaEngine, MediaError, MediaEvent, StopReason};
+use crate::media::{
+    CallRef, CarrierTarget, Codec, MediaControl, MediaEngine, MediaError, MediaEvent, StopReason,
+};
 use crate::sip::Now;
 use crate::sip::b2bua::{InboundSetup, MediaCounts, MediaFailure, MediaPort, MediaSetup};
 use crate::sip::core::SipCore;
@@ -66,15 +69,18 @@ impl MediaPort for EnginePort {
         browser_offer: &str,
         codecs: &[String],
         srtp_required: bool,
+        carrier_ip: IpAddr,
     ) -> Result<MediaSetup, MediaFailure> {
         let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
-        match self.engine.start_outbound(
-            CallRef(call),
-            browser_offer,
-            &codecs,
+        let carrier = CarrierTarget {
+            codecs: &codecs,
             srtp_required,
-            self.events.clone(),
-        ) {
+            ip: carrier_ip,
+        };
+        match self
+            .engine
+            .start_outbound(CallRef(call), browser_offer, carrier, self.events.clone())
+        {
             Ok(media) => {
                 self.calls.insert(call, media.control);
                 Ok(MediaSetup {
@@ -117,12 +123,16 @@ impl MediaPort for EnginePort {
         call: u64,
         codecs: &[String],
         srtp_required: bool,
+        carrier_ip: IpAddr,
     ) -> Result<String, MediaFailure> {
         let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
+        let carrier = CarrierTarget {
+            codecs: &codecs,
+            srtp_required,
+            ip: carrier_ip,
+        };
         match self.calls.get_mut(&call) {
-            Some(control) => control
-                .retarget(&codecs, srtp_required)
-                .map_err(|e| failure(&e)),
+            Some(control) => control.retarget(carrier).map_err(|e| failure(&e)),
             None => Err(ended()),
         }
     }

@@ -125,7 +125,7 @@ pub fn now() -> Now {
 /// Starts the driver task; returns the handle to feed it.
 pub fn start_core(
     config: CoreConfig,
-    udp: Arc<UdpSocket>,
+    udp: UdpSockets,
     media: Arc<MediaEngine>,
     db: Db,
     log_sip: bool,
@@ -158,7 +158,7 @@ pub fn start_core(
 async fn drive(
     mut core: SipCore,
     mut rx: mpsc::Receiver<CoreInput>,
-    udp: Arc<UdpSocket>,
+    udp: UdpSockets,
     db: Db,
     log_sip: bool,
     handle: SipHandle,
@@ -255,7 +255,7 @@ async fn drive(
             }
             match t.to {
                 Destination::Udp(addr) => {
-                    if let Err(e) = udp.send_to(&t.bytes, addr).await {
+                    if let Err(e) = udp.toward(addr).send_to(&t.bytes, addr).await {
                         debug!(%addr, "UDP send failed: {e}");
                     }
                 }
@@ -431,17 +431,26 @@ fn log_trunk_status(name: &str, before: Option<&TrunkStatus>, now: &TrunkStatus)
     }
 }
 
-/// Bound SIP listeners.
-pub struct SipListeners {
-    pub udp: Arc<UdpSocket>,
-    pub tcp: tokio::net::TcpListener,
+/// The SIP UDP sockets: the main one, and a dual-stack gateway's IPv6 one.
+#[derive(Clone)]
+pub struct UdpSockets {
+    pub main: Arc<UdpSocket>,
+    pub ipv6: Option<Arc<UdpSocket>>,
 }
 
-impl SipListeners {
-    pub async fn bind(udp: SocketAddr, tcp: SocketAddr) -> std::io::Result<SipListeners> {
-        Ok(SipListeners {
-            udp: Arc::new(UdpSocket::bind(udp).await?),
-            tcp: tokio::net::TcpListener::bind(tcp).await?,
-        })
+impl UdpSockets {
+    /// The socket to send to `peer` from: the IPv6 one for an IPv6 peer
+    /// when there is one.
+    fn toward(&self, peer: SocketAddr) -> &UdpSocket {
+        match &self.ipv6 {
+            Some(v6) if peer.is_ipv6() => v6,
+            _ => &self.main,
+        }
     }
+}
+
+/// Bound SIP listeners.
+pub struct SipListeners {
+    pub udp: UdpSockets,
+    pub tcp: tokio::net::TcpListener,
 }

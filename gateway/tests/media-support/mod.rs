@@ -408,13 +408,30 @@ pub struct Setup {
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
+/// A carrier on loopback with these codecs.
+pub fn loopback_carrier(
+    codecs: &[gateway::media::Codec],
+    srtp_required: bool,
+) -> gateway::media::CarrierTarget<'_> {
+    gateway::media::CarrierTarget {
+        codecs,
+        srtp_required,
+        ip: std::net::Ipv4Addr::LOCALHOST.into(),
+    }
+}
+
 pub async fn connected_call(engine: &Arc<MediaEngine>, call: CallRef) -> Setup {
     use gateway::media::Codec;
     let mut browser = Browser::new().await;
     let offer = browser.offer();
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_outbound(call, &offer, &[Codec::Pcmu, Codec::Pcma], false, tx)
+        .start_outbound(
+            call,
+            &offer,
+            loopback_carrier(&[Codec::Pcmu, Codec::Pcma], false),
+            tx,
+        )
         .expect("outbound media");
     browser.accept_answer(&media.browser_answer);
     assert!(

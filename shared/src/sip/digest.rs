@@ -273,7 +273,9 @@ pub fn expected_response(creds: &Credentials, method: &str, ha1: &str) -> String
     } else {
         ha1.to_owned()
     };
-    let ha2 = alg.hash(format!("{method}:{}", creds.uri).as_bytes());
+    // The URI as it is on the wire: an IPv6 host is an alias in here.
+    let uri = super::ipv6::restore_str(&creds.uri);
+    let ha2 = alg.hash(format!("{method}:{uri}").as_bytes());
     match (&creds.qop, &creds.cnonce, creds.nc) {
         (None, _, _) => alg.hash(format!("{ha1}:{}:{ha2}", creds.nonce).as_bytes()),
         (Some(qop), Some(cnonce), Some(nc)) if qop.eq_ignore_ascii_case("auth") => {

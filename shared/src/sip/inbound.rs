@@ -14,6 +14,8 @@
 //!    an unknown method gets 501 and an unknown URI scheme 416 even where
 //!    rsip 0.4 could not have parsed them; then through rsip (from the
 //!    canonical bytes), then [`validate::validate_parsed`].
+//!    Just before rsip, IPv6 literals become aliases rsip can parse
+//!    ([`super::ipv6`]); the shell turns them back on the way out.
 //! 4. Every refusal is built statelessly from the split message, with a To
 //!    tag derived from the request so that retransmissions get the same bytes.
 
@@ -97,6 +99,7 @@ pub fn inbound(bytes: &[u8], transport: Transport, limits: Limits) -> Inbound {
     // closed enum, sees only methods it can represent.
     // rsip's error text quotes its own tokenizer internals; the peer gets a
     // plain phrase.
+    let raw = with_ipv6_aliases(raw);
     let Ok(request) = parse_request(&raw) else {
         return reject(&raw, Rejection::bad_request("unparseable request"));
     };
@@ -143,6 +146,22 @@ fn parse_request(raw: &RawMessage) -> Result<rsip::Request, rsip::Error> {
     Ok(request)
 }
 
+/// What rsip gets: IPv6 literals in the start line and headers turned into
+/// aliases it can parse ([`super::ipv6`]). After validation, which checks
+/// the literals as the peer wrote them.
+fn with_ipv6_aliases(mut raw: RawMessage) -> RawMessage {
+    use super::ipv6::alias_in;
+    if let std::borrow::Cow::Owned(line) = alias_in(&raw.start_line) {
+        raw.start_line = line;
+    }
+    for (_, value) in &mut raw.headers {
+        if let std::borrow::Cow::Owned(v) = alias_in(value) {
+            *value = v;
+        }
+    }
+    raw
+}
+
 fn inbound_response(raw: &RawMessage, too_large: bool) -> Inbound {
     let drop = |reason: String| Inbound::Drop { reason };
     if too_large {
@@ -151,7 +170,7 @@ fn inbound_response(raw: &RawMessage, too_large: bool) -> Inbound {
     if let Err(reason) = validate::validate_response(raw) {
         return drop(reason);
     }
-    match rsip::Response::try_from(raw.to_bytes()) {
+    match rsip::Response::try_from(with_ipv6_aliases(raw.clone()).to_bytes()) {
         Ok(response) => Inbound::Response(response),
         Err(e) => drop(format!("unparseable response: {}", short(&e.to_string()))),
     }

@@ -21,6 +21,8 @@
 //!   180, answer with 200 until the ACK, decline 486, CANCEL), sans-IO.
 //! - [`register`]: the client side of registration (REGISTER, digest retry,
 //!   refresh, un-REGISTER), sans-IO, used by the browser phone.
+//! - [`ipv6`]: IPv6 literals rewritten into hosts rsip 0.4 can parse on the
+//!   way in, and back on the way out.
 //! - [`uac`]: what any client request needs (digest answers, display names,
 //!   header-safe values).
 
@@ -28,6 +30,7 @@ pub mod call;
 pub mod digest;
 pub mod inbound;
 pub mod incoming;
+pub mod ipv6;
 pub mod normalize;
 pub mod register;
 pub mod response;

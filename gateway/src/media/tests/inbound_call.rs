@@ -8,6 +8,7 @@ use str0m::media::Direction as Str0mDirection;
 use tokio::net::UdpSocket;
 
 use super::peer::{self, Peer};
+use super::plain_carrier;
 use super::*;
 use crate::media::rtp::{self, Datagram};
 
@@ -328,8 +329,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
         engine.start_outbound(
             CallRef(4),
             &super::browser_offer(),
-            &[Codec::Pcmu],
-            false,
+            plain_carrier(&[Codec::Pcmu]),
             tx.clone()
         ),
         Err(MediaError::NoPorts)
@@ -355,8 +355,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
         .start_outbound(
             CallRef(5),
             &super::browser_offer(),
-            &[Codec::Pcmu],
-            false,
+            plain_carrier(&[Codec::Pcmu]),
             tx,
         )
         .expect("ports freed");

@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use rsip::prelude::*;
-use shared::api::{CallDirection, CallRecord, HangupBy};
+use shared::api::{CallDirection, CallRecord, HangupBy, SipTransport};
 use shared::e164;
 use shared::sip::Transport;
 use shared::sip::response::response_to;
@@ -42,7 +42,7 @@ use super::super::ConnId;
 use super::super::Now;
 use super::super::core::Destination;
 use super::super::dids::{Did, DidTable, DidTarget, NumberSource, RingStrategy};
-use super::{B2bua, MediaCounts, Purpose, Route, apply_counts, host_port, is_reliable};
+use super::{B2bua, MediaCounts, Purpose, Route, apply_counts, is_reliable};
 use crate::sip::msg;
 
 /// A browser tab that can ring: one registration binding.
@@ -762,14 +762,23 @@ impl B2bua {
     }
 
     fn inbound_contact(&self, id: u64) -> String {
-        let adv = self.config.advertised.to_string();
-        match self.inbound.get(&id).map(|c| c.transport) {
-            Some(Transport::Tcp) => format!(
-                "<sip:gw@{};transport=tcp>",
-                host_port(&adv, self.config.sip_tcp_port)
-            ),
-            _ => format!("<sip:gw@{}>", host_port(&adv, self.config.sip_udp_port)),
-        }
+        let ours = self.inbound.get(&id).map(|c| self.toward_inbound(c));
+        let ours = ours.unwrap_or_else(|| {
+            let v4 = self.config.local.advertised;
+            self.config.local.toward(v4, SipTransport::Udp)
+        });
+        format!("<sip:gw@{}{}>", ours.host_port(), ours.contact_param)
+    }
+
+    /// What we name toward the carrier of an inbound call: its family, the
+    /// transport it came over (TCP connections are accepted over IPv4).
+    fn toward_inbound(&self, call: &InboundCall) -> super::super::Toward {
+        let (peer, transport) = match (call.reply, call.transport) {
+            (Destination::Udp(addr), _) => (addr.ip(), SipTransport::Udp),
+            (_, Transport::Tcp) => (self.config.local.advertised, SipTransport::Tcp),
+            _ => (self.config.local.advertised, SipTransport::Udp),
+        };
+        self.config.local.toward(peer, transport)
     }
 
     // ---------------------------------------------------------------
@@ -964,17 +973,15 @@ impl B2bua {
     /// BYE (or another request) to the carrier in an answered inbound call.
     fn send_carrier_in_dialog(&mut self, now: Now, id: u64, method: &str, extra: &str) {
         let branch = self.token(16);
-        let adv = self.config.advertised.to_string();
-        let (udp, tcp) = (self.config.sip_udp_port, self.config.sip_tcp_port);
+        let Some(ours) = self.inbound.get(&id).map(|c| self.toward_inbound(c)) else {
+            return;
+        };
         let Some(call) = self.inbound.get_mut(&id) else {
             return;
         };
         let cseq = call.next_cseq;
         call.next_cseq += 1;
-        let via = match call.transport {
-            Transport::Tcp => format!("SIP/2.0/TCP {}", host_port(&adv, tcp)),
-            _ => format!("SIP/2.0/UDP {}", host_port(&adv, udp)),
-        };
+        let via = format!("SIP/2.0/{} {}", ours.proto, ours.host_port());
         let mut text = format!(
             "{method} {target} SIP/2.0\r\nVia: {via};branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\n",
             target = call.remote_target,

@@ -28,6 +28,7 @@ impl MediaPort for FakeMedia {
         _offer: &str,
         codecs: &[String],
         _srtp_required: bool,
+        _carrier_ip: std::net::IpAddr,
     ) -> Result<MediaSetup, MediaFailure> {
         let mut log = self.0.lock().unwrap();
         if let Some(f) = log.fail_start.clone() {
@@ -61,6 +62,7 @@ impl MediaPort for FakeMedia {
         call: u64,
         codecs: &[String],
         _srtp_required: bool,
+        _carrier_ip: std::net::IpAddr,
     ) -> Result<String, MediaFailure> {
         let _ = call;
         Ok(format!(

@@ -15,6 +15,7 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
         _offer: &str,
         _codecs: &[String],
         _srtp_required: bool,
+        _carrier_ip: std::net::IpAddr,
     ) -> Result<crate::sip::b2bua::MediaSetup, crate::sip::b2bua::MediaFailure> {
         Err(crate::sip::b2bua::MediaFailure {
             code: 503,
@@ -38,6 +39,7 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
         _call: u64,
         _codecs: &[String],
         _srtp_required: bool,
+        _carrier_ip: std::net::IpAddr,
     ) -> Result<String, crate::sip::b2bua::MediaFailure> {
         Err(crate::sip::b2bua::MediaFailure {
             code: 503,
@@ -361,4 +363,143 @@ fn qualify_options_go_to_the_carrier_and_their_answers_to_the_trunks() {
         status.qualify.map(|q| q.state),
         Some(crate::sip::trunks::QualifyState::Up)
     );
+}
+
+/// A dual-stack core: IPv4 loopback, and 2001:db8::10 port 5062 toward
+/// IPv6 carriers.
+fn dual_stack_core() -> SipCore {
+    let mut b2bua = crate::sip::b2bua::B2buaConfig::new(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+        5060,
+        "gw.test",
+    );
+    b2bua.local.ipv6 = Some(("2001:db8::10".parse().unwrap(), 5062));
+    SipCore::new(
+        CoreConfig {
+            registrar: RegistrarConfig::new("gw.test"),
+            b2bua,
+            limits: Limits::default(),
+        },
+        Box::new(NoMedia),
+        [1; 32],
+    )
+}
+
+#[test]
+fn ipv6_carrier_is_qualified_from_our_ipv6_side_in_rfc_5118_literals() {
+    let mut c = dual_stack_core();
+    let mut route = carrier_route(&["2001:db8::/64"], None);
+    route.addr = "[2001:db8::5]:5070".parse().unwrap();
+    route.host = "2001:db8::5".to_owned();
+    route.qualify = Some(std::time::Duration::from_secs(10));
+    c.set_routes(now(), vec![route]);
+    let options = c.poll_transmit().unwrap();
+    assert_eq!(
+        options.to,
+        Destination::Udp("[2001:db8::5]:5070".parse().unwrap())
+    );
+    let options = String::from_utf8(options.bytes).unwrap();
+    assert!(
+        options.starts_with("OPTIONS sip:[2001:db8::5]:5070 SIP/2.0\r\n"),
+        "{options}"
+    );
+    assert!(
+        options.contains("Via: SIP/2.0/UDP [2001:db8::10]:5062;"),
+        "{options}"
+    );
+    assert!(
+        options.contains("Contact: <sip:gw@[2001:db8::10]:5062>"),
+        "{options}"
+    );
+    assert!(!options.contains("2001-db8"), "no alias leaks: {options}");
+    while c.poll_event().is_some() {}
+
+    // Its answer (Via and all in literals) parses and marks it up... after
+    // two answers; one is enough to see it was matched: no 481, nothing sent.
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for line in options.lines() {
+        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            answer.push_str(line);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    let peer = udp_from("[2001:db8::5]:5070");
+    assert!(exchange(&mut c, peer, &answer).is_none());
+    let Some(CoreEvent::Trunk(status)) = c.poll_event() else {
+        panic!("the answer reached the trunk monitor");
+    };
+    assert!(status.qualify.and_then(|q| q.rtt_ms).is_some());
+
+    // A request from an IPv6 peer: answered at its source, received= and
+    // rport stamped, the Via given back as it came.
+    let (to, text) = exchange(
+        &mut c,
+        udp_from("[2001:db8::7]:40000"),
+        &request("OPTIONS", "[2001:db8::7]:5060;rport"),
+    )
+    .unwrap();
+    assert_eq!(to, Destination::Udp("[2001:db8::7]:40000".parse().unwrap()));
+    assert_eq!(status_line(&text), "SIP/2.0 200 OK");
+    assert!(
+        text.contains("Via: SIP/2.0/UDP [2001:db8::7]:5060;rport=40000;branch=z9hG4bK77")
+            || text.contains("Via: SIP/2.0/UDP [2001:db8::7]:5060;branch=z9hG4bK77;rport=40000"),
+        "{text}"
+    );
+    assert!(text.contains("received=[2001:db8::7]"), "{text}");
+}
+
+#[test]
+fn ipv6_carrier_digest_over_a_literal_uri_verifies() {
+    let mut c = dual_stack_core();
+    let mut route = carrier_route(&[], Some(("trunkuser", "s3cret")));
+    route.addr = "[2001:db8::5]:5060".parse().unwrap();
+    route.host = "2001:db8::5".to_owned();
+    c.set_routes(now(), vec![route]);
+    let invite = |extra: &str| {
+        format!(
+            "INVITE sip:+14155550150@[2001:db8::10]:5062 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP [2001:db8::5];branch=z9hG4bKv6\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+14155550123@[2001:db8::5]>;tag=c1\r\n\
+             To: <sip:+14155550150@[2001:db8::10]:5062>\r\n\
+             Call-ID: in-v6\r\n\
+             CSeq: 1 INVITE\r\n\
+             {extra}\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let peer = udp_from("[2001:db8::5]:5060");
+    c.handle_input(now(), peer, invite("").as_bytes());
+    let text = String::from_utf8(c.poll_transmit().unwrap().bytes).unwrap();
+    assert!(status_line(&text).starts_with("SIP/2.0 407 "), "{text}");
+    assert!(
+        text.contains("Via: SIP/2.0/UDP [2001:db8::5];branch=z9hG4bKv6"),
+        "{text}"
+    );
+    let challenge = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Proxy-Authenticate: "))
+        .map(|v| shared::sip::digest::Challenge::parse(v).unwrap())
+        .find(|ch| ch.algorithm == shared::sip::digest::Algorithm::Md5)
+        .expect("an MD5 challenge");
+    while c.poll_transmit().is_some() {}
+    // The carrier hashes the URI as it wrote it, with the literal.
+    let answer = shared::sip::digest::answer(
+        &challenge,
+        "INVITE",
+        "sip:+14155550150@[2001:db8::10]:5062",
+        "trunkuser",
+        "s3cret",
+        "0a1b2c3d",
+        1,
+    )
+    .to_header_value();
+    let right = invite(&format!("Proxy-Authorization: {answer}\r\n"));
+    let (_, text) = exchange(&mut c, peer, &right).unwrap();
+    // Recognised (no DIDs here: 404, not 403).
+    assert!(status_line(&text).starts_with("SIP/2.0 404 "), "{text}");
 }
