@@ -56,6 +56,8 @@ pub struct Gateway {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// With `--sip-udp6`: the gateway's IPv6 SIP socket.
+    pub sip_udp6: Option<SocketAddr>,
     pub admin_password: String,
     pub demo_password: String,
     binary: PathBuf,
@@ -96,6 +98,7 @@ impl Gateway {
             http: unspecified(),
             sip_udp: unspecified(),
             sip_tcp: unspecified(),
+            sip_udp6: None,
             admin_password: ADMIN_PASSWORD.to_owned(),
             demo_password: DEMO_PASSWORD.to_owned(),
             binary,
@@ -200,6 +203,7 @@ impl Gateway {
         self.http = http;
         self.sip_udp = sip_udp;
         self.sip_tcp = sip_tcp;
+        self.sip_udp6 = ready_field(&line, "sip_udp6")?;
         Ok(())
     }
 
@@ -406,21 +410,29 @@ fn forward_stdout(
 
 /// `gateway ready http=127.0.0.1:PORT sip_udp=127.0.0.1:PORT sip_tcp=127.0.0.1:PORT`
 pub fn parse_ready_line(line: &str) -> Result<(SocketAddr, SocketAddr, SocketAddr)> {
-    let field = |name: &str| -> Result<SocketAddr> {
-        let prefix = format!("{name}=");
-        let value = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix(&prefix))
-            .ok_or_else(|| anyhow!("ready line without {name}=: {line:?}"))?;
-        let addr: SocketAddr = value
-            .parse()
-            .with_context(|| format!("{name}={value} in the ready line is not an address"))?;
-        if !addr.ip().is_loopback() {
-            bail!("{name}={addr} is not a loopback address; the tests only use loopback");
-        }
-        Ok(addr)
+    let field = |name: &str| {
+        ready_field(line, name)?.ok_or_else(|| anyhow!("ready line without {name}=: {line:?}"))
     };
     Ok((field("http")?, field("sip_udp")?, field("sip_tcp")?))
+}
+
+/// One `name=ADDRESS` of the ready line, if there (`sip_udp6=[::1]:PORT`
+/// only on a dual-stack gateway); only loopback addresses are accepted.
+fn ready_field(line: &str, name: &str) -> Result<Option<SocketAddr>> {
+    let prefix = format!("{name}=");
+    let Some(value) = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix(&prefix))
+    else {
+        return Ok(None);
+    };
+    let addr: SocketAddr = value
+        .parse()
+        .with_context(|| format!("{name}={value} in the ready line is not an address"))?;
+    if !addr.ip().is_loopback() {
+        bail!("{name}={addr} is not a loopback address; the tests only use loopback");
+    }
+    Ok(Some(addr))
 }
 
 fn unspecified() -> SocketAddr {
@@ -443,6 +455,16 @@ mod tests {
             "ports in order"
         );
         assert!(parse_ready_line("gateway ready http=127.0.0.1:1").is_err());
+        let dual = "gateway ready http=127.0.0.1:1 sip_udp=127.0.0.1:2 sip_tcp=127.0.0.1:3 \
+                    sip_udp6=[::1]:4";
+        assert_eq!(
+            ready_field(dual, "sip_udp6").expect("parses"),
+            Some("[::1]:4".parse().expect("addr"))
+        );
+        assert_eq!(
+            ready_field(dual.split(" sip_udp6").next().unwrap_or(""), "sip_udp6").ok(),
+            Some(None)
+        );
         assert!(
             parse_ready_line(
                 "gateway ready http=10.0.0.1:1 sip_udp=127.0.0.1:2 sip_tcp=127.0.0.1:3"

@@ -27,7 +27,7 @@
 //! (a registrar with an MD5 challenge) for carrier qualify and registration.
 
 use std::fs::File;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -92,6 +92,9 @@ pub struct SippOptions {
     /// gateway already sends ([`Sipp::sip_addr`] of the one before);
     /// `None`: a free port.
     pub sip_port: Option<u16>,
+    /// Signalling and media on `::1` instead of `127.0.0.1` (an IPv6
+    /// carrier; the RTP probe, if any, on `::1` too).
+    pub ipv6: bool,
 }
 
 impl SippOptions {
@@ -108,6 +111,7 @@ impl SippOptions {
             tcp: false,
             caller: "e2e".to_owned(),
             sip_port: None,
+            ipv6: false,
         }
     }
 
@@ -166,8 +170,13 @@ impl Sipp {
             bail!("no SIPp scenario at {}", scenario.display());
         }
         version()?;
+        let ip = if options.ipv6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
         let mut probe = match options.media {
-            SippMedia::Probe => Some(RtpProbe::start(true).await?),
+            SippMedia::Probe => Some(RtpProbe::start_at(ip, true).await?),
             SippMedia::Echo => None,
         };
         // Ports are found free, then handed to SIPp: another process may
@@ -180,18 +189,19 @@ impl Sipp {
                 .context("creating a temporary directory for SIPp")?;
             let sip_port = match options.sip_port {
                 Some(port) => port,
-                None if options.tcp => free_tcp_port()?,
-                None => free_udp_port()?,
+                None if options.tcp => free_tcp_port(ip)?,
+                None => free_udp_port_at(ip)?,
             };
-            let media_port = free_media_port()?;
+            let media_port = free_media_port(ip)?;
+            let local = ip.to_string();
             let rtp_port = probe.as_ref().map_or(media_port, |p| p.addr().port());
             let mut command = Command::new("sipp");
             command
                 .current_dir(dir.path())
                 .arg("-sf")
                 .arg(&scenario)
-                .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
-                .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+                .args(["-i", &local, "-p", &sip_port.to_string()])
+                .args(["-mi", &local, "-mp", &media_port.to_string()])
                 .args(["-key", "rtp_port", &rtp_port.to_string()])
                 .args(["-key", "caller", &options.caller])
                 // The control socket, on loopback (it tries 8888 and up).
@@ -218,6 +228,7 @@ impl Sipp {
                 command.args(["-s", service]);
             }
             command.args(&options.args);
+            // `[::1]:5060` for IPv6: SIPp reads `::1:5060` as one address.
             if let Some(target) = options.target {
                 command.arg(target.to_string());
             }
@@ -229,8 +240,8 @@ impl Sipp {
             let child = command.spawn().context("starting sipp")?;
             let mut sipp = Sipp {
                 tcp: options.tcp,
-                sip_addr: SocketAddr::from(([127, 0, 0, 1], sip_port)),
-                media_addr: SocketAddr::from(([127, 0, 0, 1], rtp_port)),
+                sip_addr: SocketAddr::new(ip, sip_port),
+                media_addr: SocketAddr::new(ip, rtp_port),
                 probe: None,
                 child: Some(child),
                 label: format!(
@@ -532,21 +543,25 @@ pub(crate) fn read(path: &Path) -> String {
 /// Whether something listens on `addr` (a bound UDP socket, or a TCP
 /// socket in LISTEN state), read from `/proc/net/{udp,tcp}`.
 pub(crate) fn port_bound(addr: SocketAddr, tcp: bool) -> Result<bool> {
-    let file = if tcp {
-        "/proc/net/tcp"
-    } else {
-        "/proc/net/udp"
+    let file = match (tcp, addr.is_ipv6()) {
+        (true, false) => "/proc/net/tcp",
+        (true, true) => "/proc/net/tcp6",
+        (false, false) => "/proc/net/udp",
+        (false, true) => "/proc/net/udp6",
     };
     let table = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
-    let std::net::IpAddr::V4(ip) = addr.ip() else {
-        bail!("{addr} is not IPv4");
+    // /proc shows the address as little-endian u32s, in hex (one for IPv4,
+    // four for IPv6).
+    let octets: Vec<u8> = match addr.ip() {
+        IpAddr::V4(ip) => ip.octets().to_vec(),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
     };
-    // /proc shows the address as the little-endian u32, in hex.
-    let wanted = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(ip.octets()),
-        addr.port()
-    );
+    let mut wanted = String::new();
+    for word in octets.chunks(4) {
+        let word: [u8; 4] = word.try_into().context("four bytes")?;
+        wanted.push_str(&format!("{:08X}", u32::from_le_bytes(word)));
+    }
+    wanted.push_str(&format!(":{:04X}", addr.port()));
     // TCP: state 0A is LISTEN.
     Ok(table.lines().skip(1).any(|l| {
         let mut fields = l.split_whitespace();
@@ -556,32 +571,37 @@ pub(crate) fn port_bound(addr: SocketAddr, tcp: bool) -> Result<bool> {
     }))
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-fn free_tcp_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+/// A TCP port on `ip` that was free a moment ago.
+fn free_tcp_port(ip: IpAddr) -> Result<u16> {
+    let listener = std::net::TcpListener::bind((ip, 0)).with_context(|| format!("binding {ip}"))?;
     Ok(listener.local_addr()?.port())
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.
 pub(crate) fn free_udp_port() -> Result<u16> {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+    free_udp_port_at(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// A UDP port on `ip` that was free a moment ago.
+fn free_udp_port_at(ip: IpAddr) -> Result<u16> {
+    let socket = std::net::UdpSocket::bind((ip, 0)).with_context(|| format!("binding {ip}"))?;
     Ok(socket.local_addr()?.port())
 }
 
-/// A port P with P and P+2 free: SIPp binds both (audio and video echo)
-/// whether or not it echoes.
-fn free_media_port() -> Result<u16> {
+/// A port P with P and P+2 free on `ip`: SIPp binds both (audio and video
+/// echo) whether or not it echoes.
+fn free_media_port(ip: IpAddr) -> Result<u16> {
     for _ in 0..50 {
-        let first = std::net::UdpSocket::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+        let first = std::net::UdpSocket::bind((ip, 0)).with_context(|| format!("binding {ip}"))?;
         let port = first.local_addr()?.port();
         let Some(video) = port.checked_add(2) else {
             continue;
         };
-        if std::net::UdpSocket::bind(("127.0.0.1", video)).is_ok() {
+        if std::net::UdpSocket::bind((ip, video)).is_ok() {
             return Ok(port);
         }
     }
-    bail!("found no free pair of UDP ports P, P+2 on 127.0.0.1")
+    bail!("found no free pair of UDP ports P, P+2 on {ip}")
 }
 
 /// One RTP packet an [`RtpProbe`] received.
@@ -608,9 +628,14 @@ pub struct RtpProbe {
 
 impl RtpProbe {
     pub async fn start(echo: bool) -> Result<RtpProbe> {
-        let socket = UdpSocket::bind("127.0.0.1:0")
+        RtpProbe::start_at(IpAddr::V4(Ipv4Addr::LOCALHOST), echo).await
+    }
+
+    /// The same on `ip` (`::1` for an IPv6 carrier).
+    pub async fn start_at(ip: IpAddr, echo: bool) -> Result<RtpProbe> {
+        let socket = UdpSocket::bind((ip, 0))
             .await
-            .context("binding the RTP probe on 127.0.0.1")?;
+            .with_context(|| format!("binding the RTP probe on {ip}"))?;
         let addr = socket.local_addr()?;
         let packets = Arc::new(Mutex::new(Vec::new()));
         let recorded = packets.clone();

@@ -368,11 +368,8 @@ fn qualify_options_go_to_the_carrier_and_their_answers_to_the_trunks() {
 /// A dual-stack core: IPv4 loopback, and 2001:db8::10 port 5062 toward
 /// IPv6 carriers.
 fn dual_stack_core() -> SipCore {
-    let mut b2bua = crate::sip::b2bua::B2buaConfig::new(
-        std::net::Ipv4Addr::LOCALHOST.into(),
-        5060,
-        "gw.test",
-    );
+    let mut b2bua =
+        crate::sip::b2bua::B2buaConfig::new(std::net::Ipv4Addr::LOCALHOST.into(), 5060, "gw.test");
     b2bua.local.ipv6 = Some(("2001:db8::10".parse().unwrap(), 5062));
     SipCore::new(
         CoreConfig {
