@@ -149,3 +149,72 @@ async fn call_from_an_ipv6_carrier_rings_the_agent_and_talks() -> Result<()> {
     .await;
     browser.finish(result).await
 }
+
+#[tokio::test]
+async fn failover_from_an_ipv6_carrier_to_an_ipv4_one_moves_the_media() -> Result<()> {
+    let mut gateway = dual_stack_gateway().await?;
+    let mut primary = Sipp::start(SippOptions {
+        ipv6: true,
+        ..SippOptions::carrier("uas-unavailable.xml")
+    })
+    .await?;
+    let mut secondary = Sipp::start(SippOptions {
+        media: SippMedia::Probe,
+        ..SippOptions::carrier("uas-answer-echo.xml")
+    })
+    .await?;
+    calls::add_carrier(&gateway, "IPv6 primary", primary.sip_addr, |_| {}).await?;
+    calls::add_carrier(&gateway, "IPv4 secondary", secondary.sip_addr, |c| {
+        c.priority = 2;
+    })
+    .await?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "4155552671").await?;
+        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
+        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::carrier_hears(&secondary, 50).await?;
+        let probe = secondary.probe.as_ref().context("probe")?;
+        let from = probe.packets().first().map(|p| p.from).context("RTP")?;
+        ensure!(from.is_ipv4(), "RTP reached the IPv4 carrier from {from}");
+        browser.click("button#hangup").await?;
+        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        primary
+            .wait(Duration::from_secs(10))
+            .await?
+            .ensure_success()?;
+        secondary
+            .wait(Duration::from_secs(10))
+            .await?
+            .ensure_success()?;
+        let first = primary
+            .received_request("INVITE")
+            .context("the IPv6 primary got no INVITE")?;
+        ensure!(first.contains("c=IN IP6 ::1"), "{first}");
+        let second = secondary
+            .received_request("INVITE")
+            .context("the IPv4 secondary got no INVITE")?;
+        ensure!(
+            second.contains("c=IN IP4 127.0.0.1") && second.contains("Via: SIP/2.0/UDP 127.0.0.1:"),
+            "{second}"
+        );
+        let record = calls::demo_last_record(&gateway).await?;
+        let tried: Vec<(&str, u16)> = record
+            .attempts
+            .iter()
+            .map(|a| (a.carrier.as_str(), a.code))
+            .collect();
+        ensure!(
+            tried == vec![("IPv6 primary", 503), ("IPv4 secondary", 200)],
+            "{record:?}"
+        );
+        ensure!(
+            record.packets_to_carrier > 50 && record.packets_from_carrier > 50,
+            "{record:?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}

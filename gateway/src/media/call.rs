@@ -59,6 +59,9 @@ pub(super) enum Command {
     CarrierDirection(Direction),
     /// The carrier sends with this SRTP key from now on (its re-INVITE).
     RemoteKey(SrtpKey),
+    /// Failover to a carrier of the other IP family: its sockets (boxed,
+    /// like the answer). The old ones close, their ports go back.
+    CarrierSockets(Box<CarrierSockets>),
     Stop,
     #[cfg(test)]
     Panic,
@@ -67,14 +70,23 @@ pub(super) enum Command {
 /// A call's sockets and the port pairs they hold.
 pub(super) struct Sockets {
     pub browser: UdpSocket,
-    pub carrier: UdpSocket,
-    pub carrier_rtcp: UdpSocket,
     /// Our ICE host candidate (the browser socket's advertised address);
     /// str0m wants it as the destination of what we receive.
     pub candidate: SocketAddr,
-    /// Browser pair, carrier pair. Freed (dropped) when the task ends.
+    /// The browser pair. Freed (dropped) when the task ends.
     #[expect(dead_code, reason = "held, never read: dropping it frees the ports")]
-    pub leases: [PortLease; 2],
+    pub browser_lease: PortLease,
+    pub carrier: CarrierSockets,
+}
+
+/// The carrier's RTP and RTCP sockets and their port pair (freed when
+/// dropped). Replaced when failover moves the call to a carrier of the
+/// other IP family.
+pub(super) struct CarrierSockets {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+    #[expect(dead_code, reason = "held, never read: dropping it frees the ports")]
+    pub lease: PortLease,
 }
 
 pub(super) struct Call {
@@ -235,8 +247,8 @@ impl Call {
             let wake = tokio::select! {
                 cmd = self.commands.recv() => Wake::Command(cmd),
                 r = self.sockets.browser.recv_from(&mut browser_buf) => Wake::Browser(r),
-                r = self.sockets.carrier.recv_from(&mut carrier_buf) => Wake::Carrier(r),
-                r = self.sockets.carrier_rtcp.recv_from(&mut rtcp_buf) => Wake::CarrierRtcp(r),
+                r = self.sockets.carrier.rtp.recv_from(&mut carrier_buf) => Wake::Carrier(r),
+                r = self.sockets.carrier.rtcp.recv_from(&mut rtcp_buf) => Wake::CarrierRtcp(r),
                 () = tokio::time::sleep_until(deadline.into()) => Wake::Timer,
             };
             let now = Instant::now();
@@ -344,7 +356,7 @@ impl Call {
                     {
                         return;
                     }
-                    send(&self.sockets.carrier, &self.out, dest);
+                    send(&self.sockets.carrier.rtp, &self.out, dest);
                 }
             }
             Event::Connected if !self.connected => {
@@ -463,6 +475,10 @@ impl Call {
                     srtp.unprotect = SrtpContext::new(&key);
                     srtp.remote = key;
                 }
+            }
+            Command::CarrierSockets(sockets) => {
+                debug!(call = self.call.0, "carrier sockets replaced (failover)");
+                self.sockets.carrier = *sockets;
             }
             Command::BrowserReoffer(sdp) => {
                 let result = self.reoffer(now, &sdp);

@@ -421,16 +421,15 @@ impl MediaControl {
     }
 
     /// Failover: the offer for the next carrier, in its codec order and
-    /// with SRTP if it requires it (same socket, a new key). Its answer then
-    /// goes to [`Self::carrier_answer`] as usual. The socket stays: a
-    /// carrier of the other IP family cannot take over.
-    pub fn retarget(&mut self, carrier: CarrierTarget<'_>) -> Result<String, MediaError> {
-        if carrier.ip.is_ipv4() != self.leg.address.is_ipv4() {
-            return Err(MediaError::BadOffer(format!(
-                "carrier: at {}, of another IP family than this call's media",
-                carrier.ip
-            )));
-        }
+    /// with SRTP if it requires it (a new key). Its answer then goes to
+    /// [`Self::carrier_answer`] as usual. The carrier socket stays, unless
+    /// the next carrier is of the other IP family: then the task gets new
+    /// ones from `engine` (in order, before that carrier's answer).
+    pub fn retarget(
+        &mut self,
+        engine: &MediaEngine,
+        carrier: CarrierTarget<'_>,
+    ) -> Result<String, MediaError> {
         let (carrier_codecs, srtp_required) = (carrier.codecs, carrier.srtp_required);
         let mut codecs: Vec<Codec> = Vec::with_capacity(2);
         for c in carrier_codecs {
@@ -444,7 +443,16 @@ impl MediaControl {
                 sdp::codec_list(carrier_codecs)
             )));
         }
+        let mut address = self.leg.address;
+        if carrier.ip.is_ipv4() != address.is_ipv4() {
+            let (sockets, rebound) = engine.bind_carrier(carrier.ip)?;
+            self.commands
+                .send(Command::CarrierSockets(Box::new(sockets)))
+                .map_err(|_| MediaError::Ended)?;
+            address = rebound;
+        }
         let leg = CarrierLeg {
+            address,
             codecs,
             crypto: srtp_required.then(our_crypto_offer),
             ..(*self.leg).clone()
@@ -978,24 +986,33 @@ impl MediaEngine {
     }
 
     /// Binds a call's sockets: the browser's (`B`; rtcp-mux, `B+1` only
-    /// reserved) and the carrier's RTP and RTCP, in `carrier_ip`'s family.
-    /// Also returns the carrier socket's advertised address, for our SDP.
+    /// reserved) and the carrier's (see [`Self::bind_carrier`]). Also
+    /// returns the carrier socket's advertised address, for our SDP.
     fn bind_call(&self, carrier_ip: IpAddr) -> Result<(call::Sockets, SocketAddr), MediaError> {
-        let (carrier_side, carrier_advertised) = self.carrier_side(carrier_ip)?;
+        let (carrier, carrier_address) = self.bind_carrier(carrier_ip)?;
         let (browser_lease, browser, _) = self.bind(self.config.bind_ip, false)?;
-        let (carrier_lease, carrier, carrier_rtcp) = self.bind(carrier_side, true)?;
-        let Some(carrier_rtcp) = carrier_rtcp else {
-            return Err(MediaError::Internal("RTCP socket missing".into()));
-        };
-        let carrier_address = SocketAddr::new(carrier_advertised, carrier_lease.rtp_port());
         let sockets = call::Sockets {
             browser,
-            carrier,
-            carrier_rtcp,
             candidate: SocketAddr::new(self.config.advertised_ip, browser_lease.rtp_port()),
-            leases: [browser_lease, carrier_lease],
+            browser_lease,
+            carrier,
         };
         Ok((sockets, carrier_address))
+    }
+
+    /// Binds carrier RTP and RTCP sockets in `carrier_ip`'s family; returns
+    /// them with their advertised RTP address.
+    fn bind_carrier(
+        &self,
+        carrier_ip: IpAddr,
+    ) -> Result<(call::CarrierSockets, SocketAddr), MediaError> {
+        let (bind_ip, advertised) = self.carrier_side(carrier_ip)?;
+        let (lease, rtp, rtcp) = self.bind(bind_ip, true)?;
+        let Some(rtcp) = rtcp else {
+            return Err(MediaError::Internal("RTCP socket missing".into()));
+        };
+        let address = SocketAddr::new(advertised, lease.rtp_port());
+        Ok((call::CarrierSockets { rtp, rtcp, lease }, address))
     }
 
     /// The bind and advertised address of carrier sockets toward a carrier

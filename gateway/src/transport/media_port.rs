@@ -132,7 +132,9 @@ impl MediaPort for EnginePort {
             ip: carrier_ip,
         };
         match self.calls.get_mut(&call) {
-            Some(control) => control.retarget(carrier).map_err(|e| failure(&e)),
+            Some(control) => control
+                .retarget(&self.engine, carrier)
+                .map_err(|e| failure(&e)),
             None => Err(ended()),
         }
     }
