@@ -30,6 +30,28 @@ CSeq: 7 OPTIONS\r\n\
 Max-Forwards: 70\r\n\
 l: 0\r\n\r\n";
 
+/// A carrier's INVITE over IPv6: every host a literal, aliased for rsip.
+const INVITE_V6: &str = "INVITE sip:+14155550150@[2001:db8::10]:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::5]:5060;branch=z9hG4bK776asdhds;rport\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:+14155550150@[2001:db8::10]>\r\n\
+From: \"Alice\" <sip:+14155550123@[2001:db8::5]>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@[2001:db8::5]\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:carrier@[2001:db8::5]:5060>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 91\r\n\r\n\
+v=0\r\no=- 1 1 IN IP6 2001:db8::5\r\ns=-\r\nc=IN IP6 2001:db8::5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+
+/// The same INVITE over IPv4, for comparison.
+fn invite_v4() -> String {
+    INVITE_V6
+        .replace("[2001:db8::10]", "192.0.2.10")
+        .replace("[2001:db8::5]", "192.0.2.5")
+        .replace("IP6 2001:db8::5", "IP4 192.0.2.5")
+        .replace("Content-Length: 91", "Content-Length: 87")
+}
+
 fn measure(name: &str, message: &[u8], transport: Transport) {
     let limits = Limits::default();
     // Warm up, then run for about a second.
@@ -60,6 +82,15 @@ fn main() {
         COMPACT_FOLDED.as_bytes(),
         Transport::Udp,
     );
+    for invite in [invite_v4(), INVITE_V6.to_owned()] {
+        let parsed = inbound(invite.as_bytes(), Transport::Udp, Limits::default());
+        assert!(
+            matches!(parsed, shared::sip::Inbound::Request { .. }),
+            "the bench INVITE must parse: {parsed:?}"
+        );
+    }
+    measure("carrier INVITE, IPv4", invite_v4().as_bytes(), Transport::Udp);
+    measure("carrier INVITE, IPv6", INVITE_V6.as_bytes(), Transport::Udp);
     measure(
         "garbage (dropped)",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",

@@ -99,8 +99,9 @@ pub fn inbound(bytes: &[u8], transport: Transport, limits: Limits) -> Inbound {
     // closed enum, sees only methods it can represent.
     // rsip's error text quotes its own tokenizer internals; the peer gets a
     // plain phrase.
-    let raw = with_ipv6_aliases(raw);
-    let Ok(request) = parse_request(&raw) else {
+    // Refusals below are built from `raw`, as the peer wrote it.
+    let aliased = with_ipv6_aliases(&raw);
+    let Ok(request) = parse_request(aliased.as_ref().unwrap_or(&raw)) else {
         return reject(&raw, Rejection::bad_request("unparseable request"));
     };
     if let Err(rejection) = validate::validate_parsed(&request) {
@@ -147,19 +148,26 @@ fn parse_request(raw: &RawMessage) -> Result<rsip::Request, rsip::Error> {
 }
 
 /// What rsip gets: IPv6 literals in the start line and headers turned into
-/// aliases it can parse ([`super::ipv6`]). After validation, which checks
-/// the literals as the peer wrote them.
-fn with_ipv6_aliases(mut raw: RawMessage) -> RawMessage {
+/// aliases it can parse ([`super::ipv6`]); `None` when there are none.
+/// After validation, which checks the literals as the peer wrote them.
+fn with_ipv6_aliases(raw: &RawMessage) -> Option<RawMessage> {
     use super::ipv6::alias_in;
-    if let std::borrow::Cow::Owned(line) = alias_in(&raw.start_line) {
-        raw.start_line = line;
+    use std::borrow::Cow;
+    let line = alias_in(&raw.start_line);
+    let values: Vec<Cow<'_, str>> = raw.headers.iter().map(|(_, v)| alias_in(v)).collect();
+    if matches!(line, Cow::Borrowed(_)) && values.iter().all(|v| matches!(v, Cow::Borrowed(_))) {
+        return None;
     }
-    for (_, value) in &mut raw.headers {
-        if let std::borrow::Cow::Owned(v) = alias_in(value) {
-            *value = v;
-        }
-    }
-    raw
+    Some(RawMessage {
+        start_line: line.into_owned(),
+        headers: raw
+            .headers
+            .iter()
+            .zip(values)
+            .map(|((name, _), value)| (name.clone(), value.into_owned()))
+            .collect(),
+        body: raw.body.clone(),
+    })
 }
 
 fn inbound_response(raw: &RawMessage, too_large: bool) -> Inbound {
@@ -170,7 +178,8 @@ fn inbound_response(raw: &RawMessage, too_large: bool) -> Inbound {
     if let Err(reason) = validate::validate_response(raw) {
         return drop(reason);
     }
-    match rsip::Response::try_from(with_ipv6_aliases(raw.clone()).to_bytes()) {
+    let bytes = with_ipv6_aliases(raw).as_ref().unwrap_or(raw).to_bytes();
+    match rsip::Response::try_from(bytes) {
         Ok(response) => Inbound::Response(response),
         Err(e) => drop(format!("unparseable response: {}", short(&e.to_string()))),
     }

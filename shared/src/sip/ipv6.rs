@@ -232,4 +232,91 @@ mod tests {
         let out = request.to_string();
         assert_eq!(restore(out.as_bytes()), wire.as_bytes());
     }
+
+    /// An OPTIONS with the given Request-URI, top Via and Contact, the way
+    /// the RFC 5118 §4 torture messages vary them.
+    fn options(uri: &str, via: &str, contact: &str) -> String {
+        format!(
+            "OPTIONS {uri} SIP/2.0\r\n\
+             To: <sip:user@[2001:db8::10]>\r\n\
+             From: <sip:caller@[2001:db8::9:1]>;tag=81x2\r\n\
+             Via: {via}\r\n\
+             Call-ID: SSG9559905523997077@hlau_4100\r\n\
+             Max-Forwards: 70\r\n\
+             Contact: {contact}\r\n\
+             CSeq: 98176 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// RFC 5118 §4 (IPv6 torture tests), through the real entry point:
+    /// what must parse parses, with the right host and port; what is
+    /// invalid gets a 400, never a panic.
+    #[test]
+    fn rfc_5118_torture_cases() {
+        use crate::sip::{Inbound, Limits, Transport, inbound};
+        let via = "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3-111";
+        let contact = "\"Caller\" <sip:caller@[2001:db8::9:1]>";
+        let accepted = |msg: &str| match inbound(msg.as_bytes(), Transport::Udp, Limits::default())
+        {
+            Inbound::Request { request } => request,
+            other => panic!("refused: {other:?}\n{msg}"),
+        };
+        let host_port = |r: &rsip::Request| {
+            (
+                parse_host(&r.uri.host_with_port.host.to_string()),
+                r.uri.host_with_port.port.map(|p| *p.value()),
+            )
+        };
+        let v6 = |s: &str| s.parse::<IpAddr>().ok();
+
+        // §4.1 ipv6-good.
+        let r = accepted(&options("sip:[2001:db8::10]", via, contact));
+        assert_eq!(host_port(&r), (v6("2001:db8::10"), None));
+        // §4.3 port-ambiguous: the whole bracket is the address.
+        let r = accepted(&options("sip:[2001:db8::10:5070]", via, contact));
+        assert_eq!(host_port(&r), (v6("2001:db8::10:5070"), None));
+        // §4.4 port-unambiguous.
+        let r = accepted(&options("sip:[2001:db8::10]:5070", via, contact));
+        assert_eq!(host_port(&r), (v6("2001:db8::10"), Some(5070)));
+        // §4.5 received with and without delimiters.
+        for received in ["[2001:db8::9:255]", "2001:db8::9:255"] {
+            let via = format!("{via};received={received}");
+            accepted(&options("sip:[2001:db8::10]", &via, contact));
+        }
+        // §4.7 mult-ip-in-header: IPv4 and IPv6 Vias and Contacts.
+        let mixed = options(
+            "sip:user@[2001:db8::10]",
+            "SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111, \
+             SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKjhja8781hjuaij65144",
+            "\"Caller\" <sip:caller@[2001:db8::9:1]:6050>, <sip:caller@192.0.2.1>",
+        );
+        let r = accepted(&mixed);
+        assert_eq!(r.to_string().matches("Via: ").count(), 2);
+        // §4.9 ipv4-mapped-ipv6.
+        let r = accepted(&options("sip:[::ffff:192.0.2.10]", via, contact));
+        assert_eq!(host_port(&r), (v6("::ffff:192.0.2.10"), None));
+        // §4.10 the RFC 3261 ABNF bug: the four-colon form is fine.
+        let r = accepted(&options("sip:[2001:db8::192.0.2.1]", via, contact));
+        assert_eq!(host_port(&r), (v6("2001:db8::c000:201"), None));
+
+        // §4.2 ipv6-bad (no brackets) and §4.10 three colons: 400.
+        for uri in ["sip:2001:db8::10", "sip:[2001:db8:::192.0.2.1]"] {
+            match inbound(
+                options(uri, via, contact).as_bytes(),
+                Transport::Udp,
+                Limits::default(),
+            ) {
+                Inbound::Reject {
+                    code: 400,
+                    response,
+                    ..
+                } => {
+                    let text = String::from_utf8_lossy(&response);
+                    assert!(text.contains("Via: SIP/2.0/UDP [2001:db8::9:1]"), "{text}");
+                }
+                other => panic!("{uri}: {other:?}"),
+            }
+        }
+    }
 }
