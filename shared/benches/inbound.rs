@@ -89,7 +89,11 @@ fn main() {
             "the bench INVITE must parse: {parsed:?}"
         );
     }
-    measure("carrier INVITE, IPv4", invite_v4().as_bytes(), Transport::Udp);
+    measure(
+        "carrier INVITE, IPv4",
+        invite_v4().as_bytes(),
+        Transport::Udp,
+    );
     measure("carrier INVITE, IPv6", INVITE_V6.as_bytes(), Transport::Udp);
     measure(
         "garbage (dropped)",

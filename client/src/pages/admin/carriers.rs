@@ -173,7 +173,7 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                         <fieldset>
                             <legend>{ "Where to send calls" }</legend>
                             { f("name", "Name", "What you call this trunk, e.g. \"Acme US\". Shown in call records.") }
-                            { f("host", "Host", "host: the carrier's SIP server, a name like sip.carrier.com or an IP address.") }
+                            { f("host", "Host", "host: the carrier's SIP server, a name like sip.carrier.com or an IP address (IPv4, or IPv6 like 2001:db8::10 when the gateway runs with --sip-udp6).") }
                             <div class="field-row">
                                 { fk("port", "Port", "Usually 5060.", Kind::Number) }
                                 { fk("transport", "Transport", "UDP for most trunks; TCP or TLS (encrypted, usually port 5061) when the carrier asks for it.",

@@ -265,3 +265,30 @@ async fn registration_qualify_and_capacity_settings_are_validated() {
         .await;
     assert_ne!(next["items"][0]["id"], page["items"][0]["id"]);
 }
+
+#[tokio::test]
+async fn ipv6_hosts_are_stored_canonically_and_malformed_ones_refused() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    for (typed, stored) in [
+        ("[2001:DB8::10]", "2001:db8::10"),
+        (" 2001:db8:0::10 ", "2001:db8::10"),
+        ("::1", "::1"),
+        ("192.0.2.7", "192.0.2.7"),
+    ] {
+        let (status, carrier) =
+            post_carrier(&app, &admin, json!({"name": typed, "host": typed})).await;
+        assert_eq!(status, StatusCode::CREATED, "{typed}: {carrier}");
+        assert_eq!(carrier["host"], stored, "{typed}");
+    }
+    for bad in [
+        "[2001:db8::10]:5060",
+        "2001:db8:::1",
+        "[sip.example.com]",
+        "[::1",
+    ] {
+        let (status, body) = post_carrier(&app, &admin, json!({"name": "Bad", "host": bad})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["field"], "host", "{bad}: {body}");
+    }
+}
