@@ -56,8 +56,9 @@ pub struct Gateway {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
-    /// With `--sip-udp6`: the gateway's IPv6 SIP socket.
+    /// With `--sip-udp6` / `--sip-tcp6`: the gateway's IPv6 SIP sockets.
     pub sip_udp6: Option<SocketAddr>,
+    pub sip_tcp6: Option<SocketAddr>,
     pub admin_password: String,
     pub demo_password: String,
     binary: PathBuf,
@@ -99,6 +100,7 @@ impl Gateway {
             sip_udp: unspecified(),
             sip_tcp: unspecified(),
             sip_udp6: None,
+            sip_tcp6: None,
             admin_password: ADMIN_PASSWORD.to_owned(),
             demo_password: DEMO_PASSWORD.to_owned(),
             binary,
@@ -204,6 +206,7 @@ impl Gateway {
         self.sip_udp = sip_udp;
         self.sip_tcp = sip_tcp;
         self.sip_udp6 = ready_field(&line, "sip_udp6")?;
+        self.sip_tcp6 = ready_field(&line, "sip_tcp6")?;
         Ok(())
     }
 

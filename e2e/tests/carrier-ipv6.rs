@@ -1,5 +1,6 @@
-//! IPv6 carriers on a dual-stack gateway (`--sip-udp6 [::1]:0`): SIPp
-//! listens and calls on `::1`, the browser stays on IPv4. The gateway
+//! IPv6 carriers on a dual-stack gateway (`--sip-udp6 [::1]:0`,
+//! `--sip-tcp6 [::1]:0`): SIPp listens and calls on `::1`, over UDP or TCP;
+//! the browser stays on IPv4. The gateway
 //! writes RFC 5118 literals (`sip:+1…@[::1]:PORT`, `Via: SIP/2.0/UDP
 //! [::1]:PORT`), offers `c=IN IP6 ::1` from a media socket on `::1`, and
 //! relays audio both ways; a call from an IPv6 carrier rings the agent.
@@ -10,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use e2e::gateway::GatewayOptions;
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
 use e2e::{Browser, Gateway, calls};
-use shared::api::{CallDirection, HangupBy};
+use shared::api::{CallDirection, HangupBy, SipTransport};
 
 const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
 const ENDED: &str = r#"#call-state[data-state="ended"]"#;
@@ -18,8 +19,9 @@ const RINGING: &str = r#"#incoming-call[data-state="ringing"]"#;
 const DID: &str = "+14155550166";
 
 async fn dual_stack_gateway() -> Result<Gateway> {
+    let args = ["--sip-udp6", "[::1]:0", "--sip-tcp6", "[::1]:0"];
     let gateway = Gateway::start_with(GatewayOptions {
-        args: vec!["--sip-udp6".to_owned(), "[::1]:0".to_owned()],
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
         ..Default::default()
     })
     .await?;
@@ -90,6 +92,53 @@ async fn outbound_call_to_an_ipv6_carrier_has_audio_both_ways() -> Result<()> {
         ensure!(record.carrier.as_deref() == Some("SIPp IPv6"), "{record:?}");
         ensure!(
             record.packets_to_carrier > 50 && record.packets_from_carrier > 50,
+            "{record:?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn outbound_call_to_an_ipv6_carrier_over_tcp_names_our_ipv6_tcp_socket() -> Result<()> {
+    let mut gateway = dual_stack_gateway().await?;
+    let tcp6 = gateway.sip_tcp6.context("sip_tcp6")?;
+    let mut sipp = Sipp::start(SippOptions {
+        media: SippMedia::Probe,
+        ipv6: true,
+        tcp: true,
+        ..SippOptions::carrier("uas-answer-echo.xml")
+    })
+    .await?;
+    calls::add_carrier(&gateway, "SIPp IPv6 TCP", sipp.sip_addr, |c| {
+        c.transport = SipTransport::Tcp;
+    })
+    .await?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "4155552671").await?;
+        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
+        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::carrier_hears(&sipp, 50).await?;
+        browser.click("button#hangup").await?;
+        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
+        let invite = sipp
+            .received_request("INVITE")
+            .context("SIPp received no INVITE")?;
+        let port = tcp6.port();
+        for wanted in [
+            format!("Via: SIP/2.0/TCP [::1]:{port};branch="),
+            format!("Contact: <sip:gw@[::1]:{port};transport=tcp>"),
+            "c=IN IP6 ::1".to_owned(),
+        ] {
+            ensure!(invite.contains(&wanted), "no {wanted:?} in:\n{invite}");
+        }
+        let record = calls::demo_last_record(&gateway).await?;
+        ensure!(
+            record.carrier.as_deref() == Some("SIPp IPv6 TCP") && record.final_code == 200,
             "{record:?}"
         );
         gateway.check_alive()

@@ -48,6 +48,10 @@ pub struct Args {
     /// (unset: no IPv6).
     #[arg(long, env = "GATEWAY_SIP_UDP6")]
     pub sip_udp6: Option<String>,
+    /// IPv6 address for SIP over TCP (and TLS) with IPv6 carriers, e.g.
+    /// `[::1]:5060` (needs `sip_udp6`).
+    #[arg(long, env = "GATEWAY_SIP_TCP6")]
+    pub sip_tcp6: Option<String>,
     /// IPv6 address written into SIP and SDP toward IPv6 carriers (default:
     /// the `sip_udp6` address).
     #[arg(long, env = "GATEWAY_ADVERTISED_ADDRESS6")]
@@ -106,6 +110,7 @@ struct FileSettings {
     sip_tcp: Option<String>,
     advertised_address: Option<String>,
     sip_udp6: Option<String>,
+    sip_tcp6: Option<String>,
     advertised_address6: Option<String>,
     sip_domain: Option<String>,
     rtp_ports: Option<String>,
@@ -155,6 +160,9 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv6Sip {
     pub udp: SocketAddr,
+    /// SIP over TCP from IPv6 carriers (a TLS carrier reaches us over the
+    /// connection we opened).
+    pub tcp: Option<SocketAddr>,
     pub advertised: Ipv6Addr,
 }
 
@@ -200,6 +208,7 @@ impl Config {
         }
         let ipv6 = ipv6_sip(
             args.sip_udp6.or(file.sip_udp6),
+            args.sip_tcp6.or(file.sip_tcp6),
             args.advertised_address6.or(file.advertised_address6),
         )?;
         let sip_domain = args
@@ -324,6 +333,7 @@ impl Config {
 /// given when the socket binds every address.
 fn ipv6_sip(
     udp: Option<String>,
+    tcp: Option<String>,
     advertised: Option<String>,
 ) -> Result<Option<Ipv6Sip>, ConfigError> {
     let Some(udp) = udp.filter(|u| !u.trim().is_empty()) else {
@@ -333,7 +343,26 @@ fn ipv6_sip(
                 "set `sip_udp6` too (the IPv6 socket that address reaches)",
             ));
         }
+        if tcp.is_some() {
+            return Err(bad(
+                "sip_tcp6",
+                "set `sip_udp6` too (IPv6 carriers are reached over UDP first)",
+            ));
+        }
         return Ok(None);
+    };
+    let tcp = match tcp.filter(|t| !t.trim().is_empty()) {
+        Some(text) => {
+            let addr = socket_addr("sip_tcp6", &text)?;
+            if !addr.is_ipv6() {
+                return Err(bad(
+                    "sip_tcp6",
+                    format!("`{addr}` is not an IPv6 address; write it like [2001:db8::10]:5060"),
+                ));
+            }
+            Some(addr)
+        }
+        None => None,
     };
     let udp = socket_addr("sip_udp6", &udp)?;
     let IpAddr::V6(bound) = udp.ip() else {
@@ -361,7 +390,11 @@ fn ipv6_sip(
             ":: cannot be reached by peers; give the IPv6 address they should use",
         ));
     }
-    Ok(Some(Ipv6Sip { udp, advertised }))
+    Ok(Some(Ipv6Sip {
+        udp,
+        tcp,
+        advertised,
+    }))
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -429,6 +462,7 @@ mod tests {
         let v6 = c.ipv6.expect("ipv6 on");
         assert_eq!(v6.udp.to_string(), "[::1]:5062");
         assert_eq!(v6.advertised.to_string(), "::1");
+        assert_eq!(v6.tcp, None);
         let c = Config::resolve(args(|a| {
             a.sip_udp6 = Some("[::]:5060".into());
             a.advertised_address6 = Some("[2001:db8::10]".into());
@@ -470,6 +504,14 @@ mod tests {
             (
                 args(|a| a.advertised_address6 = Some("::1".into())),
                 "advertised_address6",
+            ),
+            (args(|a| a.sip_tcp6 = Some("[::1]:5060".into())), "sip_tcp6"),
+            (
+                args(|a| {
+                    a.sip_udp6 = Some("[::1]:5060".into());
+                    a.sip_tcp6 = Some("127.0.0.1:5060".into());
+                }),
+                "sip_tcp6",
             ),
             (
                 args(|a| {

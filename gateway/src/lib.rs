@@ -63,8 +63,9 @@ pub struct Running {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
-    /// The IPv6 SIP UDP socket of a dual-stack gateway.
+    /// The IPv6 SIP sockets of a dual-stack gateway.
     pub sip_udp6: Option<SocketAddr>,
+    pub sip_tcp6: Option<SocketAddr>,
     /// Passwords generated on first start were written here.
     pub first_start_credentials: Option<std::path::PathBuf>,
     pub first_start: bool,
@@ -134,6 +135,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => (None, None),
     };
+    let (tcp6, sip_tcp6) = match config.ipv6.and_then(|v6| v6.tcp) {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(bind_error("SIP TCP (IPv6)", at))?;
+            let addr = listener
+                .local_addr()
+                .map_err(bind_error("SIP TCP (IPv6)", at))?;
+            (Some(listener), Some(addr))
+        }
+        None => (None, None),
+    };
     let listeners = SipListeners {
         udp: transport::UdpSockets {
             main: Arc::new(udp),
@@ -188,10 +201,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             dial_countries: config.dial_countries.clone(),
             local: sip::Local {
                 tcp_port: sip_tcp.port(),
-                ipv6: config
-                    .ipv6
-                    .zip(sip_udp6)
-                    .map(|(v6, bound)| (v6.advertised, bound.port())),
+                ipv6: config.ipv6.zip(sip_udp6).map(|(v6, bound)| sip::Ipv6Side {
+                    advertised: v6.advertised,
+                    udp_port: bound.port(),
+                    tcp_port: sip_tcp6.map(|a| a.port()),
+                }),
                 ..sip::Local::new(config.advertised_address, sip_udp.port())
             },
             default_country: config.default_country.clone(),
@@ -238,6 +252,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some(udp6) = listeners.udp.ipv6 {
         tokio::spawn(transport::udp::receive_loop(udp6, sip.clone()));
     }
+    if let Some(tcp6) = tcp6 {
+        tokio::spawn(transport::tcp::accept_loop(tcp6, sip.clone()));
+    }
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
 
     if !config.static_dir.join("index.html").exists() {
@@ -267,12 +284,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             warn!("HTTP server: {e}");
         }
     });
-    info!(%http, %sip_udp, %sip_tcp, ?sip_udp6, "gateway started");
+    info!(%http, %sip_udp, %sip_tcp, ?sip_udp6, ?sip_tcp6, "gateway started");
     Ok(Running {
         http,
         sip_udp,
         sip_tcp,
         sip_udp6,
+        sip_tcp6,
         first_start: seeded.is_some(),
         first_start_credentials: seeded.and_then(|s| s.credentials_file),
         demo_carrier: demo_addr,

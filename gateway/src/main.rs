@@ -43,12 +43,17 @@ async fn main() -> ExitCode {
         "Open http://{} in a browser and sign in as `demo` to use the phone.",
         running.http
     );
-    let udp6 = running
-        .sip_udp6
-        .map(|a| format!(" sip_udp6={a}"))
-        .unwrap_or_default();
+    let mut ipv6 = String::new();
+    for (name, addr) in [
+        ("sip_udp6", running.sip_udp6),
+        ("sip_tcp6", running.sip_tcp6),
+    ] {
+        if let Some(addr) = addr {
+            ipv6.push_str(&format!(" {name}={addr}"));
+        }
+    }
     println!(
-        "gateway ready http={} sip_udp={} sip_tcp={}{udp6}",
+        "gateway ready http={} sip_udp={} sip_tcp={}{ipv6}",
         running.http, running.sip_udp, running.sip_tcp
     );
 

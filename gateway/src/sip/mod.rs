@@ -63,9 +63,17 @@ pub struct Local {
     /// Over TLS we name this port too: carriers reach us on the connection
     /// we opened.
     pub tcp_port: u16,
-    /// A dual-stack gateway's IPv6 side: the address named to IPv6
-    /// carriers and the port of its own UDP socket.
-    pub ipv6: Option<(Ipv6Addr, u16)>,
+    /// A dual-stack gateway's IPv6 side.
+    pub ipv6: Option<Ipv6Side>,
+}
+
+/// The address named to IPv6 carriers and the ports of the IPv6 sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Side {
+    pub advertised: Ipv6Addr,
+    pub udp_port: u16,
+    /// `None`: no IPv6 TCP listener; the main TCP port is named.
+    pub tcp_port: Option<u16>,
 }
 
 /// What we name toward one peer.
@@ -97,23 +105,23 @@ impl Local {
         }
     }
 
-    /// Our address and UDP port in `peer`'s IP family (the IPv4 side when
-    /// there is no IPv6 one).
-    fn udp_for(&self, peer: IpAddr) -> (IpAddr, u16) {
-        match (peer, self.ipv6) {
-            (IpAddr::V6(_), Some((v6, port))) => (IpAddr::V6(v6), port),
-            _ => (self.advertised, self.udp_port),
-        }
-    }
-
-    /// What we name toward a peer at `peer` over `transport`.
+    /// What we name toward a peer at `peer` over `transport`: our address
+    /// in its IP family (the main one when there is no IPv6 side), and that
+    /// side's port.
     pub fn toward(&self, peer: IpAddr, transport: shared::api::SipTransport) -> Toward {
         use shared::api::SipTransport;
-        let (ip, udp_port) = self.udp_for(peer);
+        let (ip, udp_port, tcp_port) = match (peer, self.ipv6) {
+            (IpAddr::V6(_), Some(v6)) => (
+                IpAddr::V6(v6.advertised),
+                v6.udp_port,
+                v6.tcp_port.unwrap_or(self.tcp_port),
+            ),
+            _ => (self.advertised, self.udp_port, self.tcp_port),
+        };
         let (proto, port, contact_param) = match transport {
             SipTransport::Udp => ("UDP", udp_port, ""),
-            SipTransport::Tcp => ("TCP", self.tcp_port, ";transport=tcp"),
-            SipTransport::Tls => ("TLS", self.tcp_port, ";transport=tls"),
+            SipTransport::Tcp => ("TCP", tcp_port, ";transport=tcp"),
+            SipTransport::Tls => ("TLS", tcp_port, ";transport=tls"),
         };
         Toward {
             proto,

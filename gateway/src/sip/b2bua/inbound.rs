@@ -770,15 +770,14 @@ impl B2bua {
         format!("<sip:gw@{}{}>", ours.host_port(), ours.contact_param)
     }
 
-    /// What we name toward the carrier of an inbound call: its family, the
-    /// transport it came over (TCP connections are accepted over IPv4).
+    /// What we name toward the carrier of an inbound call: in its family,
+    /// for the transport it came over.
     fn toward_inbound(&self, call: &InboundCall) -> super::super::Toward {
-        let (peer, transport) = match (call.reply, call.transport) {
-            (Destination::Udp(addr), _) => (addr.ip(), SipTransport::Udp),
-            (_, Transport::Tcp) => (self.config.local.advertised, SipTransport::Tcp),
-            _ => (self.config.local.advertised, SipTransport::Udp),
+        let transport = match call.transport {
+            Transport::Tcp => SipTransport::Tcp,
+            _ => SipTransport::Udp,
         };
-        self.config.local.toward(peer, transport)
+        self.config.local.toward(call.peer_ip, transport)
     }
 
     // ---------------------------------------------------------------

@@ -370,7 +370,11 @@ fn qualify_options_go_to_the_carrier_and_their_answers_to_the_trunks() {
 fn dual_stack_core() -> SipCore {
     let mut b2bua =
         crate::sip::b2bua::B2buaConfig::new(std::net::Ipv4Addr::LOCALHOST.into(), 5060, "gw.test");
-    b2bua.local.ipv6 = Some(("2001:db8::10".parse().unwrap(), 5062));
+    b2bua.local.ipv6 = Some(crate::sip::Ipv6Side {
+        advertised: "2001:db8::10".parse().unwrap(),
+        udp_port: 5062,
+        tcp_port: None,
+    });
     SipCore::new(
         CoreConfig {
             registrar: RegistrarConfig::new("gw.test"),
