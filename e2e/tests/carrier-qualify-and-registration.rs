@@ -165,12 +165,39 @@ async fn watch_trunk(
 
 #[tokio::test]
 async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result<()> {
-    let mut gateway = Gateway::start().await?;
+    registration_with_digest(false).await
+}
+
+/// The same registrar on `::1`, through a dual-stack gateway: the digest
+/// is over the IPv6 Request-URI as sent (`sip:[::1]`).
+#[tokio::test]
+async fn an_ipv6_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result<()> {
+    registration_with_digest(true).await
+}
+
+async fn registration_with_digest(ipv6: bool) -> Result<()> {
+    let mut gateway = if ipv6 {
+        Gateway::start_with(e2e::gateway::GatewayOptions {
+            args: vec!["--sip-udp6".to_owned(), "[::1]:0".to_owned()],
+            ..Default::default()
+        })
+        .await?
+    } else {
+        Gateway::start().await?
+    };
+    // Where the carrier sees us: the socket of its family.
+    let ours = if ipv6 {
+        gateway.sip_udp6.context("sip_udp6")?
+    } else {
+        gateway.sip_udp
+    };
     let mut sipp = Sipp::start(SippOptions {
         timeout: Duration::from_secs(20),
+        ipv6,
         ..SippOptions::carrier("uas-register-digest.xml")
     })
     .await?;
+    let host = if ipv6 { "[::1]" } else { "127.0.0.1" };
     let id = add_carrier(
         &gateway,
         "sipp-registrar",
@@ -240,22 +267,21 @@ async fn a_carrier_that_wants_registration_gets_digest_and_refreshes() -> Result
     );
     let first = &registers[0];
     ensure!(
-        first.starts_with("REGISTER sip:127.0.0.1 SIP/2.0"),
+        first.starts_with(&format!("REGISTER sip:{host} SIP/2.0")),
         "Request-URI: {first}"
     );
     let to = header(first, "To").unwrap_or_default();
-    ensure!(to.contains("sip:trunkuser@127.0.0.1"), "To: {to}");
+    ensure!(to.contains(&format!("sip:trunkuser@{host}")), "To: {to}");
     let contact = header(first, "Contact").unwrap_or_default();
     ensure!(
-        contact.starts_with(&format!("<sip:trunkuser@{}>", gateway.sip_udp))
+        contact.starts_with(&format!("<sip:trunkuser@{ours}>"))
             && contact.contains("expires=60")
             && !contact.contains("+sip.instance"),
         "Contact: {contact}"
     );
     let via = header(first, "Via").unwrap_or_default();
     ensure!(
-        via.starts_with(&format!("SIP/2.0/UDP {};branch=", gateway.sip_udp))
-            && via.contains("rport"),
+        via.starts_with(&format!("SIP/2.0/UDP {ours};branch=")) && via.contains("rport"),
         "Via: {via}"
     );
     for register in &registers[1..3] {

@@ -270,6 +270,10 @@ impl Registration {
             if value.is_empty() {
                 return Err(ConfigError::Empty(name));
             }
+            // An IP address, IPv6 in any of its forms.
+            if name == "via host" && super::ipv6::parse_host(value).is_some() {
+                continue;
+            }
             if !value
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._~:".contains(c))
@@ -610,13 +614,13 @@ impl Registration {
         }
     }
 
-    /// `host:port`, an IPv6 address in brackets.
+    /// `host:port`, an IPv6 address as its bracketed alias (the message is
+    /// parsed by rsip on its way out; [`super::ipv6`]).
     fn sent_by(&self, port: u16) -> String {
         let host = &self.config.via_host;
-        if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
+        match super::ipv6::parse_host(host) {
+            Some(ip) => format!("{}:{port}", super::ipv6::host_text(ip)),
+            None => format!("{host}:{port}"),
         }
     }
 
@@ -903,6 +907,9 @@ mod tests {
             via_host: "2001:db8::1".to_owned(),
             ..server_config(RegistrationTransport::Tcp { port: 5061 })
         });
+        // Sent as the alias; on the wire the literal.
+        assert!(text.contains("[2001-db8--1]:5061"), "{text}");
+        let text = super::super::ipv6::restore_str(&text).into_owned();
         assert!(
             text.contains("Via: SIP/2.0/TCP [2001:db8::1]:5061;branch="),
             "{text}"

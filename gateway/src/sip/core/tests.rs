@@ -504,3 +504,30 @@ fn ipv6_carrier_digest_over_a_literal_uri_verifies() {
     // Recognised (no DIDs here: 404, not 403).
     assert!(status_line(&text).starts_with("SIP/2.0 404 "), "{text}");
 }
+
+#[test]
+fn ipv6_carrier_registration_names_our_ipv6_side() {
+    let mut c = dual_stack_core();
+    let mut route = carrier_route(&[], Some(("trunkuser", "s3cret")));
+    route.addr = "[2001:db8::5]:5070".parse().unwrap();
+    route.host = "2001:db8::5".to_owned();
+    route.register = Some(600);
+    c.set_routes(now(), vec![route]);
+    let register = c.poll_transmit().expect("a REGISTER");
+    assert_eq!(
+        register.to,
+        Destination::Udp("[2001:db8::5]:5070".parse().unwrap())
+    );
+    let text = String::from_utf8(register.bytes).unwrap();
+    assert!(
+        text.starts_with("REGISTER sip:[2001:db8::5] SIP/2.0\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Via: SIP/2.0/UDP [2001:db8::10]:5062;"),
+        "{text}"
+    );
+    assert!(text.contains("@[2001:db8::10]:5062"), "Contact: {text}");
+    assert!(text.contains("sip:trunkuser@[2001:db8::5]"), "AOR: {text}");
+    assert!(!text.contains("2001-db8"), "no alias leaks: {text}");
+}
