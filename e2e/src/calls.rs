@@ -96,6 +96,24 @@ pub async fn wait_for_audio(
     bail!("no audio from the far end within {timeout:?}: {last:?}")
 }
 
+/// Waits for the call to connect (20 s) and the far end's audio to play
+/// (50 packets, 15 s).
+pub async fn connected_with_audio(browser: &Browser) -> Result<AudioStats> {
+    browser
+        .wait_for(crate::incoming::CONNECTED, Duration::from_secs(20))
+        .await?;
+    wait_for_audio(browser, 50, Duration::from_secs(15)).await
+}
+
+/// Clicks Hang up and waits (10 s) for the phone to show the call ended.
+pub async fn hang_up(browser: &Browser) -> Result<()> {
+    browser.click("button#hangup").await?;
+    browser
+        .wait_for(crate::incoming::ENDED, Duration::from_secs(10))
+        .await?;
+    Ok(())
+}
+
 /// The newest call record `username` can see, once there is one.
 pub async fn last_record(
     gateway: &Gateway,

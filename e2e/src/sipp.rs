@@ -668,6 +668,11 @@ impl RtpProbe {
         self.addr
     }
 
+    /// Where the first RTP packet came from (the gateway's carrier socket).
+    pub fn first_source(&self) -> Option<SocketAddr> {
+        self.packets.lock().ok()?.first().map(|p| p.from)
+    }
+
     /// Every RTP packet received so far.
     pub fn packets(&self) -> Vec<ProbePacket> {
         self.packets.lock().map(|p| p.clone()).unwrap_or_default()

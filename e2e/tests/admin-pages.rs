@@ -20,7 +20,6 @@ const SECRET: &str = "typed-Secret-5521";
 const CARRIER_FORM: &str = "form#carrier-form";
 const DID_FORM: &str = "form#did-form";
 const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
-const ENDED: &str = r#"#call-state[data-state="ended"]"#;
 const RINGING: &str = r#"#incoming-call[data-state="ringing"]"#;
 
 #[tokio::test]
@@ -168,8 +167,7 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
         ensure!(browser.count("nav.admin-nav").await? == 0, "an agent sees the admin navigation");
         calls::dial(&browser, "+44 20 7946 0000").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         let run = carrier.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
         let from = run.logged("INVITE From:").unwrap_or_default();
@@ -187,8 +185,7 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
         ensure!(did.contains("New line"), "DID shown as {did:?}");
         browser.click("button#answer").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         caller.wait(Duration::from_secs(15)).await?.ensure_success()?;
         admin::sign_out(&browser).await?;
 

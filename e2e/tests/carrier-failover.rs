@@ -38,10 +38,8 @@ async fn primary_503_completes_through_the_secondary() -> Result<()> {
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::connected_with_audio(&browser).await?;
+        calls::hang_up(&browser).await?;
         primary
             .wait(Duration::from_secs(10))
             .await?
@@ -92,8 +90,7 @@ async fn silent_primary_is_given_up_after_the_configured_time() -> Result<()> {
             took >= Duration::from_millis(1000),
             "connected after {took:?}: before the failover time?"
         );
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         secondary
             .wait(Duration::from_secs(10))
             .await?

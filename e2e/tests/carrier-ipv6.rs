@@ -14,7 +14,6 @@ use e2e::{Browser, Gateway, calls};
 use shared::api::{CallDirection, HangupBy, SipTransport};
 
 const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
-const ENDED: &str = r#"#call-state[data-state="ended"]"#;
 const RINGING: &str = r#"#incoming-call[data-state="ringing"]"#;
 const DID: &str = "+14155550166";
 
@@ -52,14 +51,12 @@ async fn outbound_call_to_an_ipv6_carrier_has_audio_both_ways() -> Result<()> {
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "+1 415 555 2671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::connected_with_audio(&browser).await?;
         calls::carrier_hears(&sipp, 50).await?;
         let probe = sipp.probe.as_ref().context("probe")?;
-        let from = probe.packets().first().map(|p| p.from).context("RTP")?;
+        let from = probe.first_source().context("RTP")?;
         ensure!(from.is_ipv6(), "RTP reached the carrier from {from}");
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
 
         let invite = sipp
@@ -119,11 +116,9 @@ async fn outbound_call_to_an_ipv6_carrier_over_tcp_names_our_ipv6_tcp_socket() -
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::connected_with_audio(&browser).await?;
         calls::carrier_hears(&sipp, 50).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
         let invite = sipp
             .received_request("INVITE")
@@ -174,8 +169,7 @@ async fn call_from_an_ipv6_carrier_rings_the_agent_and_talks() -> Result<()> {
         browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
         calls::carrier_hears(&sipp, 50).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
         let messages = sipp.messages();
         ensure!(
@@ -221,14 +215,12 @@ async fn failover_from_an_ipv6_carrier_to_an_ipv4_one_moves_the_media() -> Resul
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::connected_with_audio(&browser).await?;
         calls::carrier_hears(&secondary, 50).await?;
         let probe = secondary.probe.as_ref().context("probe")?;
-        let from = probe.packets().first().map(|p| p.from).context("RTP")?;
+        let from = probe.first_source().context("RTP")?;
         ensure!(from.is_ipv4(), "RTP reached the IPv4 carrier from {from}");
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         primary
             .wait(Duration::from_secs(10))
             .await?

@@ -47,8 +47,7 @@ async fn srtp_call_to_baresip_carries_audio_both_ways() -> Result<()> {
         // baresip decrypts our beep, sends it back encrypted with its own
         // key, and we decrypt it: the browser hears itself.
         calls::wait_for_audio(&browser, 100, Duration::from_secs(20)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
 
         let trace = baresip.output();
         ensure!(
@@ -104,8 +103,7 @@ async fn an_srtp_call_from_baresip_is_answered_with_srtp_and_has_audio() -> Resu
             || async { Ok((baresip.received_bitrate() > 0).then_some(())) },
         )
         .await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
 
         let trace = baresip.output();
         let ok = trace

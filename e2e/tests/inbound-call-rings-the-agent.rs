@@ -65,8 +65,7 @@ async fn agent_answers_talks_and_hangs_up() -> Result<()> {
         browser.wait_for(CONNECTED, Duration::from_secs(15)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
         calls::carrier_hears(&sipp, 50).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
         let record = calls::demo_last_record(&gateway).await?;
         ensure!(record.direction == CallDirection::Inbound, "{record:?}");

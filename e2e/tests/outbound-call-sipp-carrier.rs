@@ -57,8 +57,7 @@ async fn call_connects_with_audio_both_ways_dtmf_and_caller_id() -> Result<()> {
             probe.count(0)
         );
 
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         let run = sipp.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
         let from = run.logged("INVITE From:").unwrap_or_default();
@@ -194,8 +193,7 @@ async fn hanging_up_while_ringing_cancels_at_the_carrier() -> Result<()> {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
         browser.wait_for(RINGING, Duration::from_secs(15)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         let run = sipp.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
         ensure!(
@@ -228,8 +226,7 @@ async fn carrier_digest_challenge_gets_the_configured_credentials() -> Result<()
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         let run = sipp.wait(Duration::from_secs(15)).await?;
         run.ensure_success()?;
         run.verify_proxy_authorization("carrieruser", "carriersecret")?;

@@ -31,11 +31,9 @@ async fn call_over_tcp_has_audio_both_ways_and_agent_hangs_up() -> Result<()> {
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "+1 415 555 2671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::connected_with_audio(&browser).await?;
         calls::carrier_hears(&sipp, 50).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
 
         let invite = sipp

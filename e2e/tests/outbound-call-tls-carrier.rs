@@ -15,7 +15,6 @@ use e2e::sipp::{Sipp, SippMedia, SippOptions};
 use e2e::{Browser, Gateway, calls, http};
 use shared::api::{HangupBy, SipTransport};
 
-const CONNECTED: &str = r#"#call-state[data-state="connected"]"#;
 const ENDED: &str = r#"#call-state[data-state="ended"]"#;
 
 fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
@@ -167,11 +166,9 @@ async fn call_over_tls_with_a_pinned_ca_has_audio_and_a_tls_via() -> Result<()> 
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "4155552671").await?;
-        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
-        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        calls::connected_with_audio(&browser).await?;
         calls::carrier_hears(&sipp, 50).await?;
-        browser.click("button#hangup").await?;
-        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
         let invite = sipp
             .received_request("INVITE")

@@ -120,6 +120,23 @@ fn exchange(core: &mut SipCore, source: Source, text: &str) -> Option<(Destinati
     out
 }
 
+/// A carrier's answer to `request`: `SIP/2.0 {status}` with its Via, From,
+/// To, Call-ID and CSeq.
+fn answer_to(request: &str, status: &str) -> String {
+    let mut answer = format!("SIP/2.0 {status}\r\n");
+    for line in request.lines() {
+        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            answer.push_str(line);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    answer
+}
+
 fn status_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
@@ -344,17 +361,7 @@ fn qualify_options_go_to_the_carrier_and_their_answers_to_the_trunks() {
     );
 
     // The carrier answers 404: alive all the same; nothing is sent back.
-    let mut answer = String::from("SIP/2.0 404 Not Found\r\n");
-    for line in options.lines() {
-        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
-            .iter()
-            .any(|h| line.starts_with(h))
-        {
-            answer.push_str(line);
-            answer.push_str("\r\n");
-        }
-    }
-    answer.push_str("Content-Length: 0\r\n\r\n");
+    let answer = answer_to(&options, "404 Not Found");
     assert!(exchange(&mut c, udp_from("127.0.0.1:5099"), &answer).is_none());
     let Some(CoreEvent::Trunk(status)) = c.poll_event() else {
         panic!("a trunk status");
@@ -417,17 +424,7 @@ fn ipv6_carrier_is_qualified_from_our_ipv6_side_in_rfc_5118_literals() {
 
     // Its answer (Via and all in literals) parses and marks it up... after
     // two answers; one is enough to see it was matched: no 481, nothing sent.
-    let mut answer = String::from("SIP/2.0 200 OK\r\n");
-    for line in options.lines() {
-        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
-            .iter()
-            .any(|h| line.starts_with(h))
-        {
-            answer.push_str(line);
-            answer.push_str("\r\n");
-        }
-    }
-    answer.push_str("Content-Length: 0\r\n\r\n");
+    let answer = answer_to(&options, "200 OK");
     let peer = udp_from("[2001:db8::5]:5070");
     assert!(exchange(&mut c, peer, &answer).is_none());
     let Some(CoreEvent::Trunk(status)) = c.poll_event() else {
