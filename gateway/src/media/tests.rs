@@ -109,6 +109,56 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     assert_eq!(stats, MediaStats::default());
 }
 
+/// Failover between an IPv4 and an IPv6 carrier: the offer names a socket
+/// of the new carrier's family (bound anew, the old pair freed); without an
+/// IPv6 side the IPv6 carrier is refused with a reason.
+#[tokio::test]
+async fn failover_to_the_other_ip_family_rebinds_the_carrier_socket() {
+    let mut config = MediaConfig::new("127.0.0.1".parse().expect("ip"), 31030..=31037);
+    config.bind_ip = "127.0.0.1".parse().expect("ip");
+    config.ipv6 = Some(Ipv6Media {
+        bind_ip: "::1".parse().expect("ip"),
+        advertised_ip: "::1".parse().expect("ip"),
+    });
+    let dual = MediaEngine::new(config).expect("engine");
+    let (tx, _events) = mpsc::unbounded_channel();
+    let mut media = dual
+        .start_outbound(
+            CallRef(1),
+            &browser_offer(),
+            plain_carrier(&[Codec::Pcmu]),
+            tx,
+        )
+        .expect("call");
+    assert!(media.carrier_offer.contains("c=IN IP4 127.0.0.1\r\n"));
+    let v6 = CarrierTarget {
+        ip: "2001:db8::5".parse().expect("ip"),
+        ..plain_carrier(&[Codec::Pcmu])
+    };
+    let offer = media.control.retarget(&dual, v6).expect("IPv6 offer");
+    assert!(offer.contains("c=IN IP6 ::1\r\n"), "{offer}");
+    // Back to IPv4, three times over: the replaced pairs went back to the
+    // pool (4 pairs: the browser's and at most one carrier pair in use).
+    for _ in 0..3 {
+        let offer = media
+            .control
+            .retarget(&dual, plain_carrier(&[Codec::Pcmu]))
+            .expect("IPv4 offer");
+        assert!(offer.contains("c=IN IP4 127.0.0.1\r\n"), "{offer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        media.control.retarget(&dual, v6).expect("IPv6 offer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    media.control.stop();
+
+    let v4_only = engine(31040..=31043);
+    let (tx, _events) = mpsc::unbounded_channel();
+    let err = v4_only
+        .start_outbound(CallRef(2), &browser_offer(), v6, tx)
+        .expect_err("no IPv6 side");
+    assert!(err.to_string().contains("has none"), "{err}");
+}
+
 #[tokio::test]
 async fn dropping_every_control_ends_the_call() {
     let engine = engine(31010..=31013);
