@@ -12,8 +12,8 @@ use crate::components::TopBar;
 use crate::components::admin::NotAllowed;
 use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
-    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DidsPage, LivePage,
-    RingGroupsPage,
+    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DidsPage, IntegrationsPage,
+    LivePage, RingGroupsPage,
 };
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
 use crate::route::Route;
@@ -140,6 +140,7 @@ pub fn App() -> Html {
                 Route::Calls => html! { <CallsPage /> },
                 Route::Live => html! { <LivePage /> },
                 Route::Audit => html! { <AuditPage /> },
+                Route::Integrations => html! { <IntegrationsPage /> },
             };
             let away = route != Route::Phone;
             // A call ringing while another page is shown.

@@ -17,11 +17,13 @@ pub enum Route {
     Calls,
     Live,
     Audit,
+    /// The CRM widget's settings and API tokens (admins).
+    Integrations,
 }
 
 impl Route {
     /// The pages in the top navigation, in order.
-    pub const NAV: [Route; 9] = [
+    pub const NAV: [Route; 10] = [
         Route::Phone,
         Route::Carriers,
         Route::Dids,
@@ -31,6 +33,7 @@ impl Route {
         Route::Calls,
         Route::Live,
         Route::Audit,
+        Route::Integrations,
     ];
 
     /// The route of a `location.hash` (`#/dids`, `#/caller-ids/7`); an
@@ -49,6 +52,7 @@ impl Route {
             "calls" => Route::Calls,
             "live" => Route::Live,
             "audit" => Route::Audit,
+            "integrations" => Route::Integrations,
             _ => Route::Phone,
         }
     }
@@ -65,6 +69,7 @@ impl Route {
             Route::Calls => "calls",
             Route::Live => "live",
             Route::Audit => "audit",
+            Route::Integrations => "integrations",
         }
     }
 
@@ -87,16 +92,18 @@ impl Route {
             Route::Calls => "Calls",
             Route::Live => "Live",
             Route::Audit => "Audit",
+            Route::Integrations => "Integrations",
         }
     }
 
     /// Whether `role` may open the page. Agents have the phone only;
-    /// supervisors read everything but the audit log (the API refuses them
-    /// changes, and the pages show no forms to them); admins see all.
+    /// supervisors read everything but the audit log and the integrations
+    /// (tokens and secrets; the API refuses them changes, and the pages
+    /// show no forms to them); admins see all.
     pub fn allowed(self, role: Role) -> bool {
         match role {
             Role::Admin => true,
-            Role::Supervisor => self != Route::Audit,
+            Role::Supervisor => !matches!(self, Route::Audit | Route::Integrations),
             Role::Agent => self == Route::Phone,
         }
     }

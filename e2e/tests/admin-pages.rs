@@ -2,7 +2,9 @@
 //! carrier pointing at SIPp (its secret typed in, never shown or returned),
 //! a DID routed to the demo agent (and more by CSV import), a ring group,
 //! and the agent's caller ID; the agent's next call shows that caller ID at
-//! SIPp and a call to the new DID rings the agent. Every admin page is
+//! SIPp and a call to the new DID rings the agent; the CRM widget settings
+//! and an API token (shown once, working until revoked) are set up on the
+//! Integrations page. Every admin page is
 //! saved as `admin-<page>.png` in the artifacts directory. A carrier the
 //! API refuses shows the gateway's message next to the field at fault; an
 //! agent gets no admin navigation and "Not allowed" on an admin page.
@@ -297,6 +299,94 @@ async fn an_agent_gets_no_admin_navigation_and_no_admin_page() -> Result<()> {
         ensure!(
             browser.count("table#carriers").await? == 0,
             "the carriers table is shown"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn admin_sets_up_the_crm_widget_and_an_api_token_then_revokes_it() -> Result<()> {
+    const HOOK_SECRET: &str = "hook-Secret-7731";
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let api = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let cookie = [("cookie", api.cookie.as_str())];
+    let browser = Browser::start().await?;
+    let result = async {
+        admin::sign_in(&browser, &gateway, "admin", &gateway.admin_password).await?;
+        admin::open(&browser, "integrations").await?;
+
+        // The widget: two origins, a webhook and its secret.
+        let f = "form#embed-settings-form";
+        admin::fill(
+            &browser,
+            f,
+            "allowed_origins",
+            "https://crm.example.com\nhttp://127.0.0.1:9000",
+        )
+        .await?;
+        admin::fill(&browser, f, "webhook_url", "https://crm.example.com/events").await?;
+        admin::fill(&browser, f, "webhook_secret", HOOK_SECRET).await?;
+        let done = admin::submit_ok(&browser, f).await?;
+        ensure!(done.contains("Saved"), "settings form says {done:?}");
+        let settings: shared::api::EmbedSettings =
+            http::get(&gateway.url("/api/v1/embed/settings"), &cookie)
+                .await?
+                .json()?;
+        ensure!(
+            settings.allowed_origins == ["https://crm.example.com", "http://127.0.0.1:9000"]
+                && settings.webhook_url.as_deref() == Some("https://crm.example.com/events")
+                && settings.has_webhook_secret,
+            "{settings:?}"
+        );
+        ensure!(
+            !browser.client()?.source().await?.contains(HOOK_SECRET),
+            "the webhook secret is shown on the page"
+        );
+        let snippet = browser
+            .wait_for_text("#widget-snippet", Duration::from_secs(5))
+            .await?;
+        ensure!(
+            snippet.contains(&format!("{}/widget.js", gateway.url(""))),
+            "snippet: {snippet}"
+        );
+
+        // An API token, shown once, that works until it is revoked.
+        let t = "form#api-token-form";
+        admin::fill(&browser, t, "name", "CRM backend").await?;
+        let done = admin::submit_ok(&browser, t).await?;
+        ensure!(done.contains("Created"), "token form says {done:?}");
+        let token = browser
+            .wait_for_text("#new-token", Duration::from_secs(5))
+            .await?;
+        let token = token.trim().to_owned();
+        ensure!(token.starts_with("dlr_"), "token shown as {token:?}");
+        let bearer = format!("Bearer {token}");
+        let with_token = [("authorization", bearer.as_str())];
+        let used = http::get(&gateway.url("/api/v1/embed/settings"), &with_token).await?;
+        ensure!(used.status == 200, "the new token got {}", used.status);
+        let row = r#"table#api-tokens tbody tr[data-revoked="false"]"#;
+        browser.wait_for(row, Duration::from_secs(5)).await?;
+        admin::screenshot(&browser, "integrations").await?;
+        // Accept the "Revoke?" question.
+        browser
+            .client()?
+            .execute("window.confirm = () => true;", vec![])
+            .await?;
+        browser.click(&format!("{row} button.row-revoke")).await?;
+        browser
+            .wait_for(
+                r#"table#api-tokens tbody tr[data-revoked="true"]"#,
+                Duration::from_secs(5),
+            )
+            .await?;
+        let refused = http::get(&gateway.url("/api/v1/embed/settings"), &with_token).await?;
+        ensure!(
+            refused.status == 401,
+            "the revoked token got {}",
+            refused.status
         );
         gateway.check_alive()
     }

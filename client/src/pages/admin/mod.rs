@@ -9,6 +9,7 @@ mod caller_ids;
 mod calls;
 mod carriers;
 mod dids;
+mod integrations;
 mod live;
 mod ring_groups;
 
@@ -18,6 +19,7 @@ pub use caller_ids::CallerIdsPage;
 pub use calls::CallsPage;
 pub use carriers::CarriersPage;
 pub use dids::DidsPage;
+pub use integrations::IntegrationsPage;
 pub use live::LivePage;
 pub use ring_groups::RingGroupsPage;
 

@@ -9,8 +9,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    Agent, AgentUpdate, Campaign, CampaignInput, Carrier, CarrierInput, Did, DidInput, DidRoute,
-    NewAgent, RingGroup, RingGroupInput, Role,
+    Agent, AgentUpdate, ApiTokenInput, Campaign, CampaignInput, Carrier, CarrierInput, Did,
+    DidInput, DidRoute, EmbedSettings, EmbedSettingsInput, NewAgent, RingGroup, RingGroupInput,
+    Role,
 };
 
 use super::{Form, FormFailure};
@@ -289,6 +290,48 @@ pub fn ring_group_input(form: &Form) -> Result<RingGroupInput, FormFailure> {
     })
 }
 
+/// The CRM widget settings: allowed origins one per line; the webhook
+/// secret is never shown (the API never returns it).
+pub fn embed_values(settings: &EmbedSettings) -> Values {
+    values([
+        ("allowed_origins", settings.allowed_origins.join("\n")),
+        (
+            "webhook_url",
+            settings.webhook_url.clone().unwrap_or_default(),
+        ),
+        ("webhook_secret", String::new()),
+        ("remove_webhook_secret", bool_str(false)),
+    ])
+}
+
+/// The settings to send: an empty secret keeps the stored one, "remove"
+/// sends `""` (which clears it).
+pub fn embed_input(form: &Form) -> EmbedSettingsInput {
+    let secret = form.value("webhook_secret");
+    let webhook_secret = if form.checked("remove_webhook_secret") {
+        Some(String::new())
+    } else {
+        (!secret.is_empty()).then(|| secret.to_owned())
+    };
+    EmbedSettingsInput {
+        allowed_origins: split_list(form.value("allowed_origins")),
+        webhook_url: optional_text(form, "webhook_url"),
+        webhook_secret,
+    }
+}
+
+/// A new API token: its name, and the account it acts as (empty: yours).
+pub fn api_token_values() -> Values {
+    values([("name", String::new()), ("account", String::new())])
+}
+
+pub fn api_token_input(form: &Form) -> ApiTokenInput {
+    ApiTokenInput {
+        name: form.value("name").trim().to_owned(),
+        account: optional_text(form, "account"),
+    }
+}
+
 /// The agent form: a new account has a username and a password; an
 /// existing one has neither (the username stays; the password has its own
 /// reset form).
@@ -398,6 +441,36 @@ mod tests {
             tls_ca: None,
             srtp: shared::api::SrtpMode::Required,
         }
+    }
+
+    #[test]
+    fn embed_settings_keep_remove_or_replace_the_webhook_secret() {
+        let settings = EmbedSettings {
+            allowed_origins: vec!["https://crm.example.com".into(), "https://b.example".into()],
+            webhook_url: Some("https://crm.example.com/hook".into()),
+            has_webhook_secret: true,
+        };
+        let mut form = Form::new(embed_values(&settings));
+        assert_eq!(form.value("webhook_secret"), "");
+        let input = embed_input(&form);
+        assert_eq!(input.allowed_origins, settings.allowed_origins);
+        assert_eq!(input.webhook_url, settings.webhook_url);
+        assert_eq!(input.webhook_secret, None, "empty keeps the stored secret");
+        let mut set = |name: &str, value: &str| {
+            form.values.insert(name.to_owned(), value.to_owned());
+            form.clone()
+        };
+        assert_eq!(
+            embed_input(&set("webhook_secret", "s3"))
+                .webhook_secret
+                .as_deref(),
+            Some("s3")
+        );
+        let removed = set("remove_webhook_secret", "true");
+        assert_eq!(embed_input(&removed).webhook_secret.as_deref(), Some(""));
+        let mut token = Form::new(api_token_values());
+        token.values.insert("account".to_owned(), " ".to_owned());
+        assert_eq!(api_token_input(&token).account, None);
     }
 
     #[test]
