@@ -150,6 +150,7 @@ mod tests {
             assert!(route.allowed(Role::Admin));
         }
         assert!(!Route::Audit.allowed(Role::Supervisor));
+        assert!(!Route::Integrations.allowed(Role::Supervisor));
         assert!(Route::Live.allowed(Role::Supervisor));
         assert!(!has_admin_nav(Role::Agent));
         assert!(has_admin_nav(Role::Supervisor));
