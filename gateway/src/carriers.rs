@@ -82,7 +82,7 @@ pub async fn routes(
                     None => {
                         warn!(carrier = %c.name, host = %c.host,
                             "carrier host has no address of an IP family this gateway has \
-                             (IPv6 needs --sip-udp6)");
+                             (IPv6 carriers need --sip-udp6)");
                         continue;
                     }
                 },

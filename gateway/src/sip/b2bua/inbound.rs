@@ -764,8 +764,8 @@ impl B2bua {
     fn inbound_contact(&self, id: u64) -> String {
         let ours = self.inbound.get(&id).map(|c| self.toward_inbound(c));
         let ours = ours.unwrap_or_else(|| {
-            let v4 = self.config.local.advertised;
-            self.config.local.toward(v4, SipTransport::Udp)
+            let main = self.config.local.advertised;
+            self.config.local.toward(main, SipTransport::Udp)
         });
         format!("<sip:gw@{}{}>", ours.host_port(), ours.contact_param)
     }
