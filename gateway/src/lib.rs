@@ -273,6 +273,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         live: sip.live_calls(),
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // SIP over WebSocket sends small messages back to back (100 Trying,
+    // then 180 or 200): with Nagle on, the second waits for the browser's
+    // delayed ACK, ≈40 ms of post-dial delay per call.
+    let http_listener = {
+        use axum::serve::ListenerExt;
+        http_listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set on an HTTP connection: {e}");
+            }
+        })
+    };
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let result = axum::serve(http_listener, app)
