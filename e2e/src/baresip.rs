@@ -68,58 +68,73 @@ impl Baresip {
         modules: &str,
         args: &[&str],
     ) -> Result<Baresip> {
-        let dir = tempfile::Builder::new()
-            .prefix("e2e-baresip-")
-            .tempdir()
-            .context("creating a temporary directory for baresip")?;
-        let port = free_udp_port()?;
-        let rtp = free_udp_port()?;
-        let (lo, hi) = (rtp & !1, (rtp & !1).saturating_add(40));
-        let config = format!(
-            "poll_method epoll\n\
-             sip_listen 127.0.0.1:{port}\n\
-             net_interface 127.0.0.1\n\
-             audio_player aubridge,nil\n\
-             audio_source {source}\n\
-             audio_alert aubridge,nil\n\
-             rtp_ports {lo}-{hi}\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g711.so\n\
-             module aubridge.so\n\
-             module srtp.so\n\
-             module_app account.so\n\
-             {modules}"
-        );
-        std::fs::write(dir.path().join("config"), config).context("writing baresip config")?;
-        let mediaenc = match enc {
-            MediaEnc::None => "",
-            MediaEnc::SrtpMandatory => ";mediaenc=srtp-mand",
-        };
-        std::fs::write(
-            dir.path().join("accounts"),
-            format!("<sip:{user}@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"),
-        )
-        .context("writing baresip accounts")?;
-        let output = File::create(dir.path().join(OUTPUT)).context("creating baresip.out")?;
-        let child = Command::new("baresip")
-            .arg("-f")
-            .arg(dir.path())
-            .args(["-v", "-s"])
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(output.try_clone()?))
-            .stderr(Stdio::from(output))
-            .spawn()
-            .context("starting baresip (Debian package baresip-core)")?;
-        let mut baresip = Baresip {
-            sip_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            child: Some(child),
-            dir,
-            label: format!("{}.baresip", crate::test_label()),
-        };
-        baresip.wait_ready(Duration::from_secs(10)).await?;
-        Ok(baresip)
+        // Ports are found free, then handed to baresip, which also binds
+        // TCP and TLS next to its UDP port: another process may take one in
+        // between, so a failed bind is retried on new ports.
+        let attempts = 3;
+        for attempt in 1..=attempts {
+            let dir = tempfile::Builder::new()
+                .prefix("e2e-baresip-")
+                .tempdir()
+                .context("creating a temporary directory for baresip")?;
+            let port = free_udp_port()?;
+            let rtp = free_udp_port()?;
+            let (lo, hi) = (rtp & !1, (rtp & !1).saturating_add(40));
+            let config = format!(
+                "poll_method epoll\n\
+                 sip_listen 127.0.0.1:{port}\n\
+                 net_interface 127.0.0.1\n\
+                 audio_player aubridge,nil\n\
+                 audio_source {source}\n\
+                 audio_alert aubridge,nil\n\
+                 rtp_ports {lo}-{hi}\n\
+                 module_path /usr/lib/baresip/modules\n\
+                 module g711.so\n\
+                 module aubridge.so\n\
+                 module srtp.so\n\
+                 module_app account.so\n\
+                 {modules}"
+            );
+            std::fs::write(dir.path().join("config"), config).context("writing baresip config")?;
+            let mediaenc = match enc {
+                MediaEnc::None => "",
+                MediaEnc::SrtpMandatory => ";mediaenc=srtp-mand",
+            };
+            std::fs::write(
+                dir.path().join("accounts"),
+                format!(
+                    "<sip:{user}@127.0.0.1:{port}>;regint=0{mediaenc};audio_codecs=PCMU,PCMA\n"
+                ),
+            )
+            .context("writing baresip accounts")?;
+            let output = File::create(dir.path().join(OUTPUT)).context("creating baresip.out")?;
+            let child = Command::new("baresip")
+                .arg("-f")
+                .arg(dir.path())
+                .args(["-v", "-s"])
+                .args(args)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(output.try_clone()?))
+                .stderr(Stdio::from(output))
+                .spawn()
+                .context("starting baresip (Debian package baresip-core)")?;
+            let mut baresip = Baresip {
+                sip_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                child: Some(child),
+                dir,
+                label: format!("{}.baresip", crate::test_label()),
+            };
+            match baresip.wait_ready(Duration::from_secs(10)).await {
+                Ok(()) => return Ok(baresip),
+                // Dropping this one keeps its output among the artifacts.
+                Err(_)
+                    if attempt < attempts
+                        && baresip.output().contains("Address already in use") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        bail!("baresip could not bind its ports in {attempts} attempts")
     }
 
     /// The highest received audio bit rate its status line showed
