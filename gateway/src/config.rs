@@ -352,25 +352,11 @@ fn ipv6_sip(
         return Ok(None);
     };
     let tcp = match tcp.filter(|t| !t.trim().is_empty()) {
-        Some(text) => {
-            let addr = socket_addr("sip_tcp6", &text)?;
-            if !addr.is_ipv6() {
-                return Err(bad(
-                    "sip_tcp6",
-                    format!("`{addr}` is not an IPv6 address; write it like [2001:db8::10]:5060"),
-                ));
-            }
-            Some(addr)
-        }
+        Some(text) => Some(SocketAddr::V6(ipv6_socket_addr("sip_tcp6", &text)?)),
         None => None,
     };
-    let udp = socket_addr("sip_udp6", &udp)?;
-    let IpAddr::V6(bound) = udp.ip() else {
-        return Err(bad(
-            "sip_udp6",
-            format!("`{udp}` is not an IPv6 address; write it like [2001:db8::10]:5060"),
-        ));
-    };
+    let udp = ipv6_socket_addr("sip_udp6", &udp)?;
+    let bound = *udp.ip();
     let advertised = match advertised {
         Some(text) => text
             .trim()
@@ -391,10 +377,24 @@ fn ipv6_sip(
         ));
     }
     Ok(Some(Ipv6Sip {
-        udp,
+        udp: SocketAddr::V6(udp),
         tcp,
         advertised,
     }))
+}
+
+/// An address with a port that must be IPv6 (`[2001:db8::10]:5060`).
+fn ipv6_socket_addr(
+    setting: &'static str,
+    text: &str,
+) -> Result<std::net::SocketAddrV6, ConfigError> {
+    match socket_addr(setting, text)? {
+        SocketAddr::V6(v6) => Ok(v6),
+        SocketAddr::V4(v4) => Err(bad(
+            setting,
+            format!("`{v4}` is not an IPv6 address; write it like [2001:db8::10]:5060"),
+        )),
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
