@@ -37,8 +37,9 @@ use super::{ConnId, Now};
 /// How long a carrier may use a nonce we challenged its INVITE with.
 const NONCE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Methods this gateway implements, for `Allow` headers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+/// Methods this gateway implements, for `Allow` headers: the one list
+/// (validation's 501, OPTIONS, and every INVITE and 200 of a call).
+pub use shared::sip::validate::ALLOW;
 
 /// Where a message came from.
 #[derive(Debug, Clone, Copy)]

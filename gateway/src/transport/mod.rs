@@ -377,7 +377,7 @@ fn log_event(event: &CoreEvent) {
         CoreEvent::Refused { peer, code, reason } => {
             debug!(%peer, ?code, %reason, "SIP message refused");
         }
-        CoreEvent::Trunk(_) => {}
+        CoreEvent::Trunk(_) | CoreEvent::Call(B2buaEvent::Progress { .. }) => {}
     }
 }
 

@@ -17,6 +17,8 @@
 //! - [`transaction`]: RFC 3261 §17 client and server transactions, sans-IO.
 //! - [`call`]: the caller's side of a call (INVITE dialog, CANCEL, BYE, hold
 //!   re-INVITEs, early media), sans-IO, used by the browser phone.
+//! - [`dialog`]: requests inside a dialog, built typed from its state
+//!   (never formatted and parsed back), for the gateway's call legs.
 //! - [`incoming`]: the callee's side of a call (INVITE from the gateway,
 //!   180, answer with 200 until the ACK, decline 486, CANCEL), sans-IO.
 //! - [`register`]: the client side of registration (REGISTER, digest retry,
@@ -27,6 +29,7 @@
 //!   header-safe values).
 
 pub mod call;
+pub mod dialog;
 pub mod digest;
 pub mod inbound;
 pub mod incoming;

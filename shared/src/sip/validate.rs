@@ -29,8 +29,10 @@ use rsip::prelude::HeadersExt as _;
 
 use super::normalize::RawMessage;
 
-/// Methods we implement, for the `Allow` header of a 501 and of OPTIONS.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+/// Methods the gateway implements, for every `Allow` header it sends (a
+/// 501, OPTIONS, INVITEs and their 200s): UPDATE is not among them, an
+/// UPDATE inside a call is answered 501.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
 
 /// `Require` option tags we support (RFC 5626 outbound: the browser phone
 /// registers over a flow).

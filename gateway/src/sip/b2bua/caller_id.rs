@@ -1,0 +1,108 @@
+//! Caller ID and number formats: which number a call presents, and how a
+//! number is written for a carrier.
+
+use shared::api::NumberFormat;
+use shared::e164::{self, Country, E164};
+
+use super::route::{AgentInfo, Route};
+use crate::sip::msg;
+
+/// The number as the carrier wants it written.
+pub fn format_number(number: &E164, route: &Route) -> String {
+    let body = match route.number_format {
+        NumberFormat::E164 => number.as_str().to_owned(),
+        NumberFormat::E164WithoutPlus => number.digits().to_owned(),
+        NumberFormat::National => match number.country() {
+            Some(c) => {
+                let national = number
+                    .digits()
+                    .strip_prefix(c.calling_code)
+                    .unwrap_or(number.digits());
+                format!("{}{national}", national_trunk(c))
+            }
+            None => number.digits().to_owned(),
+        },
+    };
+    format!("{}{body}", route.tech_prefix)
+}
+
+fn national_trunk(country: &Country) -> &'static str {
+    // NANP numbers are dialled nationally without the leading 1 by most
+    // carriers; elsewhere the trunk prefix (0) comes first.
+    if country.calling_code == "1" {
+        ""
+    } else {
+        country.trunk_prefix.unwrap_or("")
+    }
+}
+
+/// The caller ID for a call: the one the agent picked (P-Preferred-Identity)
+/// if the agent may present it; else, with local presence on, the agent's
+/// number in the callee's area; else the agent's default; else the
+/// carrier's. A phone set to "automatic" sends no P-Preferred-Identity.
+pub fn choose_caller_id(
+    request: &rsip::Request,
+    agent: &AgentInfo,
+    route: &Route,
+    country: &'static Country,
+    callee: &E164,
+) -> Option<E164> {
+    let allowed = |n: &E164| {
+        agent
+            .dialing
+            .caller_ids
+            .iter()
+            .any(|c| c.number == n.as_str())
+    };
+    let picked = msg::header(&request.headers, "P-Preferred-Identity")
+        .and_then(|v| msg::uri_user(&msg::uri_of(&v)))
+        .and_then(|u| e164::normalize(&u, country).ok())
+        .filter(allowed);
+    let local = || {
+        agent
+            .dialing
+            .local_presence
+            .then(|| {
+                let numbers = agent.dialing.caller_ids.iter();
+                local_presence(
+                    callee,
+                    numbers.filter_map(|c| c.number.parse::<E164>().ok()),
+                )
+            })
+            .flatten()
+    };
+    picked
+        .or_else(local)
+        .or_else(|| {
+            agent
+                .dialing
+                .default_caller_id
+                .as_deref()
+                .and_then(|d| e164::normalize(d, country).ok())
+        })
+        .or_else(|| {
+            route
+                .caller_id
+                .as_deref()
+                .and_then(|d| e164::normalize(d, country).ok())
+        })
+}
+
+/// The number among `candidates` that is local to `callee`: the same
+/// country and area (in the NANP the 3-digit area code; elsewhere the first
+/// digit after the country code), the longest shared prefix winning.
+pub fn local_presence(callee: &E164, candidates: impl Iterator<Item = E164>) -> Option<E164> {
+    let country = callee.country()?;
+    let area = if country.calling_code == "1" { 3 } else { 1 };
+    let needed = country.calling_code.len() + area;
+    let shared = |n: &E164| {
+        n.digits()
+            .chars()
+            .zip(callee.digits().chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    candidates
+        .filter(|n| shared(n) >= needed)
+        .max_by_key(|n| shared(n))
+}

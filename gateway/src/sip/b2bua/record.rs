@@ -1,0 +1,110 @@
+//! Call records, built in one place: every call (outbound or inbound,
+//! refused or completed) ends in exactly one [`CallRecord`], made here and
+//! filled in as the call goes.
+
+use shared::api::{CallAttempt, CallDirection, CallRecord, HangupBy, LiveCall, LiveCallState};
+
+use super::port::MediaCounts;
+use crate::sip::Now;
+
+/// A new record: `id` is unique (time and a random token), nothing has
+/// happened yet but the INVITE.
+pub fn new(id: String, direction: CallDirection, now: &Now) -> CallRecord {
+    CallRecord {
+        id,
+        direction,
+        account_id: None,
+        agent: None,
+        caller_id: None,
+        dialled: String::new(),
+        carrier_id: None,
+        carrier: None,
+        invite_at: now.unix_ms,
+        ringing_at: None,
+        answered_at: None,
+        ended_at: 0,
+        duration_s: 0,
+        final_code: 0,
+        final_reason: String::new(),
+        hangup_by: HangupBy::Gateway,
+        packets_to_carrier: 0,
+        bytes_to_carrier: 0,
+        packets_from_carrier: 0,
+        bytes_from_carrier: 0,
+        attempts: Vec::new(),
+    }
+}
+
+/// The final status, kept only when none was set before (the first reason
+/// a call ended for is the one that counts).
+pub fn set_final(record: &mut CallRecord, code: u16, reason: &str, by: HangupBy) {
+    if record.final_code == 0 {
+        record.final_code = code;
+        record.final_reason = reason.to_owned();
+        record.hangup_by = by;
+    }
+}
+
+/// Ends the record of a call refused or failed before it started: final
+/// status now, no duration.
+pub fn refused(mut record: CallRecord, now: &Now, code: u16, reason: &str) -> CallRecord {
+    record.ended_at = now.unix_ms;
+    record.final_code = code;
+    record.final_reason = reason.to_owned();
+    record
+}
+
+/// One carrier attempt (failover keeps them all).
+pub fn attempt(
+    record: &mut CallRecord,
+    carrier_id: i64,
+    carrier: &str,
+    code: u16,
+    reason: &str,
+    at: i64,
+) {
+    record.attempts.push(CallAttempt {
+        carrier_id: Some(carrier_id),
+        carrier: carrier.to_owned(),
+        code,
+        reason: reason.to_owned(),
+        at,
+    });
+}
+
+/// Signalling ended now: end time, talk time, and a final status if the
+/// call somehow got none.
+pub fn close(record: &mut CallRecord, now: &Now) {
+    record.ended_at = now.unix_ms;
+    if let Some(answered) = record.answered_at {
+        record.duration_s = (record.ended_at - answered).max(0) / 1000;
+    }
+    if record.final_code == 0 {
+        record.final_code = 500;
+        record.final_reason = "Server Internal Error".to_owned();
+    }
+}
+
+/// The media's counts into a call's record.
+pub fn apply_counts(record: &mut CallRecord, counts: MediaCounts) {
+    let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    record.packets_to_carrier = i(counts.packets_to_carrier);
+    record.bytes_to_carrier = i(counts.bytes_to_carrier);
+    record.packets_from_carrier = i(counts.packets_from_carrier);
+    record.bytes_from_carrier = i(counts.bytes_from_carrier);
+}
+
+/// A call's record as the live view shows it.
+pub fn live(record: &CallRecord, state: LiveCallState) -> LiveCall {
+    LiveCall {
+        id: record.id.clone(),
+        direction: record.direction,
+        agent: record.agent.clone(),
+        caller_id: record.caller_id.clone(),
+        dialled: record.dialled.clone(),
+        carrier_id: record.carrier_id,
+        carrier: record.carrier.clone(),
+        state,
+        since_ms: record.answered_at.unwrap_or(record.invite_at),
+    }
+}
