@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::table::{Action, ConnTable, UdpSocketId};
+use super::table::{Action, ConnTable};
 use super::{CoreInput, SipHandle, UdpSockets, media_port, now, tcp, tls};
 use crate::db::Db;
 use crate::sip::b2bua::{B2buaEvent, Route};
@@ -277,15 +277,6 @@ fn tls_targets(routes: &[Route]) -> impl Iterator<Item = (SocketAddr, tls::TlsTa
             };
             (r.addr, target)
         })
-}
-
-impl UdpSockets {
-    fn socket(&self, id: UdpSocketId) -> &tokio::net::UdpSocket {
-        match (id, &self.ipv6) {
-            (UdpSocketId::Ipv6, Some(v6)) => v6,
-            _ => &self.main,
-        }
-    }
 }
 
 fn log_event(event: &CoreEvent) {

@@ -119,8 +119,8 @@ impl SipHandle {
     }
 
     /// Waits until the driver task has ended and says why (a panic's
-    /// message). It ends on its own only when no handle is left, so while
-    /// one is held, this resolving means the core is dead: the binary exits
+    /// message). The driver holds a handle of its own, so it never ends by
+    /// itself: this resolving means the core is dead, and the binary exits
     /// non-zero rather than serve HTTP without signalling.
     pub async fn core_stopped(&self) -> String {
         let mut stopped = self.stopped.clone();
@@ -197,6 +197,17 @@ pub fn start_core(
 pub struct UdpSockets {
     pub main: Arc<UdpSocket>,
     pub ipv6: Option<Arc<UdpSocket>>,
+}
+
+impl UdpSockets {
+    /// The socket the connection table chose (the main one if there is
+    /// no IPv6 one, which the table knows and never chooses).
+    fn socket(&self, id: table::UdpSocketId) -> &UdpSocket {
+        match (id, &self.ipv6) {
+            (table::UdpSocketId::Ipv6, Some(v6)) => v6,
+            _ => &self.main,
+        }
+    }
 }
 
 /// Bound SIP listeners.
