@@ -196,8 +196,8 @@ impl<W: Clone> ConnTable<W> {
                 });
             }
             Destination::Conn(conn) => self.write(conn, bytes),
-            Destination::Tcp(addr) => self.to_carrier(Link::Tcp(addr), bytes, new_conn),
-            Destination::Tls(addr) => self.to_carrier(Link::Tls(addr), bytes, new_conn),
+            Destination::Tcp(addr) => self.send_to_carrier(Link::Tcp(addr), bytes, new_conn),
+            Destination::Tls(addr) => self.send_to_carrier(Link::Tls(addr), bytes, new_conn),
         }
     }
 
@@ -205,7 +205,7 @@ impl<W: Clone> ConnTable<W> {
         self.actions.pop_front()
     }
 
-    fn to_carrier(&mut self, link: Link, bytes: Vec<u8>, new_conn: impl FnOnce() -> ConnId) {
+    fn send_to_carrier(&mut self, link: Link, bytes: Vec<u8>, new_conn: impl FnOnce() -> ConnId) {
         if let Some(&conn) = self.links.get(&link) {
             self.write(conn, bytes);
             return;
