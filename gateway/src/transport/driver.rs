@@ -6,7 +6,7 @@
 //! trunk statuses and the database.
 //!
 //! It is started and supervised by [`super::start_core`]: a panic here ends
-//! the task, and the process with it (see `SipHandle::core_stopped`).
+//! the task, and the gateway binary exits (see `SipHandle::core_stopped`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
