@@ -79,6 +79,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Resolves only if the SIP core's task has ended (it panicked), with
+    /// why; the binary then exits non-zero (`transport::start_core`
+    /// supervises the task).
+    pub async fn core_stopped(&self) -> String {
+        self.sip.core_stopped().await
+    }
+
     /// Hangs up every call (after waiting up to the grace period for them to
     /// end; their records are written), then stops accepting HTTP requests
     /// and waits for open ones to finish.

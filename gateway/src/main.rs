@@ -1,10 +1,15 @@
 //! `gateway`: parses settings, starts the gateway, prints one ready line on
-//! stdout and runs until SIGINT/SIGTERM.
+//! stdout and runs until SIGINT/SIGTERM, or until the SIP core dies (exit
+//! status 70, the reason on stderr).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use gateway::config::{Args, Config};
+
+/// The exit status when the SIP core has died (EX_SOFTWARE, sysexits.h);
+/// 1 is a failed start, 2 a bad setting.
+const EXIT_CORE_STOPPED: i32 = 70;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -57,7 +62,17 @@ async fn main() -> ExitCode {
         running.http, running.sip_udp, running.sip_tcp
     );
 
-    wait_for_signal().await;
+    tokio::select! {
+        () = wait_for_signal() => {}
+        why = running.core_stopped() => {
+            // A dead SIP core behind a live HTTP server would take sign-ins
+            // and show agents a phone that cannot ring: exit, so that the
+            // service manager restarts us. `process::exit`, not a return:
+            // dropping the runtime would wait for blocking tasks first.
+            eprintln!("gateway: {why}; exiting");
+            std::process::exit(EXIT_CORE_STOPPED);
+        }
+    }
     eprintln!("gateway: shutting down");
     running.shutdown().await;
     ExitCode::SUCCESS

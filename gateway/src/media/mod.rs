@@ -98,6 +98,7 @@
 //!   answers `active` (we are the server), the role outbound calls test.
 
 mod call;
+pub(crate) use call::panic_message;
 mod ports;
 mod relay;
 mod rtp;

@@ -8,14 +8,25 @@
 //!  tcp conn ──┼─► mpsc ─► driver task ───┼──► per-connection mpsc ─► tcp writer
 //!  ws  conn ──┘        (SipCore, timers) └──► per-connection mpsc ─► ws writer
 //! ```
+//!
+//! - [`driver`]: the task's loop (inputs in; transmits, live calls, events,
+//!   records out).
+//! - [`table`] (sans-IO): which connection each transmit goes to, when to
+//!   open one toward a carrier, what the core hears when one fails.
+//! - [`udp`], [`tcp`], [`tls`], [`ws`]: the socket tasks; [`media_port`]:
+//!   the core's way to the media engine.
+//!
+//! The driver task is supervised ([`start_core`]): if it ends, by a panic or
+//! otherwise, [`SipHandle::core_stopped`] says why, and the binary exits.
 
+mod driver;
 pub mod media_port;
+pub mod table;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
 pub mod ws;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,16 +34,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tokio::sync::{mpsc, watch};
+use tracing::debug;
 
 use crate::db::Db;
 use crate::media::{MediaEngine, MediaEvent};
-use crate::sip::b2bua::{AgentInfo, B2buaEvent, Route};
-use crate::sip::core::{CoreConfig, CoreEvent, Destination, SipCore, Source};
+use crate::sip::b2bua::{AgentInfo, Route};
+use crate::sip::core::{CoreConfig, SipCore, Source};
 use crate::sip::dids::Did;
 use crate::sip::registrar::Credential;
-use crate::sip::trunks::{QualifyStatus, RegistrationStatus, TrunkStatus};
 use crate::sip::{ConnId, Now};
 use crate::trunk_status::TrunkStatuses;
 
@@ -81,6 +91,8 @@ pub struct SipHandle {
     next_conn: Arc<AtomicU64>,
     trunk_statuses: TrunkStatuses,
     live: crate::live::LiveCalls,
+    /// Why the driver task ended, once it has.
+    stopped: watch::Receiver<Option<String>>,
 }
 
 impl SipHandle {
@@ -104,6 +116,18 @@ impl SipHandle {
     /// The calls in progress, as the driver last published them.
     pub fn live_calls(&self) -> crate::live::LiveCalls {
         self.live.clone()
+    }
+
+    /// Waits until the driver task has ended and says why (a panic's
+    /// message). The driver holds a handle of its own, so it never ends by
+    /// itself: this resolving means the core is dead, and the binary exits
+    /// non-zero rather than serve HTTP without signalling.
+    pub async fn core_stopped(&self) -> String {
+        let mut stopped = self.stopped.clone();
+        match stopped.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            Err(_) => "the SIP core's supervisor is gone".to_owned(),
+        }
     }
 }
 
@@ -145,290 +169,27 @@ pub fn start_core(
             }
         }
     });
+    let (stopped_tx, stopped) = watch::channel(None);
     let handle = SipHandle {
         tx,
         next_conn: Arc::new(AtomicU64::new(1)),
         trunk_statuses: TrunkStatuses::new(),
         live: crate::live::LiveCalls::new(),
+        stopped,
     };
-    tokio::spawn(drive(core, rx, udp, db, log_sip, handle.clone()));
-    handle
-}
-
-async fn drive(
-    mut core: SipCore,
-    mut rx: mpsc::Receiver<CoreInput>,
-    udp: UdpSockets,
-    db: Db,
-    log_sip: bool,
-    handle: SipHandle,
-) {
-    let trunk_statuses = handle.trunk_statuses();
-    let live = handle.live_calls();
-    let mut published: Vec<shared::api::LiveCall> = Vec::new();
-    // Carrier names by id, for log lines about their status.
-    let mut carrier_names: HashMap<i64, String> = HashMap::new();
-    let mut conns: HashMap<ConnId, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    // Connections we opened toward carriers, by their address.
-    let mut outbound: HashMap<SocketAddr, ConnId> = HashMap::new();
-    // Server names and pinned CAs of TLS carriers, by address.
-    let mut tls_targets: HashMap<SocketAddr, tls::TlsTarget> = HashMap::new();
-    let mut shutdown: Option<(tokio::time::Instant, tokio::sync::oneshot::Sender<()>)> = None;
-    // Call records being written; shutdown waits for them.
-    let mut writes: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    loop {
-        let deadline = [
-            core.poll_timeout().map(tokio::time::Instant::from_std),
-            shutdown.as_ref().map(|(d, _)| *d),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
+    let driver = tokio::spawn(driver::Driver::new(core, udp, db, log_sip, handle.clone()).run(rx));
+    tokio::spawn(async move {
+        let why = match driver.await {
+            Ok(()) => "the SIP core stopped".to_owned(),
+            Err(e) if e.is_panic() => format!(
+                "the SIP core panicked: {}",
+                crate::media::panic_message(&*e.into_panic())
+            ),
+            Err(e) => format!("the SIP core was cancelled: {e}"),
         };
-        tokio::select! {
-            input = rx.recv() => {
-                let Some(input) = input else { break };
-                match input {
-                    CoreInput::Message { source, bytes } => {
-                        if log_sip {
-                            info!(target: "sip", peer = %source.peer, transport = ?source.transport,
-                                "received:\n{}", String::from_utf8_lossy(&bytes));
-                        }
-                        core.handle_input(now(), source, &bytes);
-                    }
-                    CoreInput::Connected { conn, tx } => {
-                        conns.insert(conn, tx);
-                    }
-                    CoreInput::Closed { conn } => {
-                        conns.remove(&conn);
-                        outbound.retain(|_, c| *c != conn);
-                        core.connection_closed(now(), conn);
-                    }
-                    CoreInput::ConnectFailed { conn, addr, reason } => {
-                        conns.remove(&conn);
-                        outbound.retain(|_, c| *c != conn);
-                        warn!(%addr, %reason, "cannot connect to the carrier");
-                        let dest = if tls_targets.contains_key(&addr) {
-                            Destination::Tls(addr)
-                        } else {
-                            Destination::Tcp(addr)
-                        };
-                        core.transport_failed(now(), dest, &reason);
-                    }
-                    CoreInput::CredentialIssued(c) => core.add_credential(c),
-                    CoreInput::CredentialRevoked(id) => core.remove_credential(id),
-                    CoreInput::Agent(agent) => core.set_agent(agent),
-                    CoreInput::Routes(routes) => {
-                        carrier_names = routes.iter().map(|r| (r.id, r.name.clone())).collect();
-                        tls_targets = routes
-                            .iter()
-                            .filter(|r| r.transport == shared::api::SipTransport::Tls)
-                            .map(|r| {
-                                let target = tls::TlsTarget {
-                                    server_name: r.host.clone(),
-                                    ca_pem: r.tls_ca.clone(),
-                                };
-                                (r.addr, target)
-                            })
-                            .collect();
-                        core.set_routes(now(), routes);
-                    }
-                    CoreInput::Dids(dids) => core.set_dids(dids),
-                    CoreInput::Media(event) => media_port::deliver(&mut core, now(), event),
-                    CoreInput::Shutdown { grace, done } => {
-                        core.hang_up_all(now());
-                        shutdown = Some((tokio::time::Instant::now() + grace, done));
-                    }
-                }
-            }
-            () = sleep => core.handle_timeout(now()),
-        }
-
-        while let Some(t) = core.poll_transmit() {
-            if log_sip {
-                info!(target: "sip", to = ?t.to, "sending:\n{}", String::from_utf8_lossy(&t.bytes));
-            }
-            match t.to {
-                Destination::Udp(addr) => {
-                    if let Err(e) = udp.toward(addr).send_to(&t.bytes, addr).await {
-                        debug!(%addr, "UDP send failed: {e}");
-                    }
-                }
-                Destination::Tcp(addr) | Destination::Tls(addr) => {
-                    let open = outbound
-                        .get(&addr)
-                        .and_then(|c| conns.get(c).map(|tx| (*c, tx)));
-                    let (conn, tx) = match open {
-                        Some((conn, tx)) => (conn, tx.clone()),
-                        None => {
-                            let conn = handle.new_conn_id();
-                            let (tx, rx) = mpsc::channel(tcp::QUEUE);
-                            conns.insert(conn, tx.clone());
-                            outbound.insert(addr, conn);
-                            match (t.to, tls_targets.get(&addr)) {
-                                (Destination::Tls(_), Some(target)) => {
-                                    tokio::spawn(tls::connect(
-                                        addr,
-                                        target.clone(),
-                                        conn,
-                                        rx,
-                                        handle.clone(),
-                                    ));
-                                }
-                                (Destination::Tls(_), None) => {
-                                    let reason = "no TLS settings for this address".to_owned();
-                                    let handle = handle.clone();
-                                    tokio::spawn(async move {
-                                        handle
-                                            .send(CoreInput::ConnectFailed { conn, addr, reason })
-                                            .await;
-                                    });
-                                }
-                                _ => {
-                                    tokio::spawn(tcp::connect(addr, conn, rx, handle.clone()));
-                                }
-                            }
-                            (conn, tx)
-                        }
-                    };
-                    if tx.try_send(t.bytes).is_err() {
-                        warn!(%conn, %addr, "carrier connection not reading; closing it");
-                        conns.remove(&conn);
-                        outbound.remove(&addr);
-                        core.transport_failed(
-                            now(),
-                            t.to,
-                            "the carrier's connection is not reading",
-                        );
-                    }
-                }
-                Destination::Conn(conn) => match conns.get(&conn) {
-                    // A full queue means the peer does not read: drop the
-                    // connection rather than stall every other one.
-                    Some(tx) => {
-                        if tx.try_send(t.bytes).is_err() {
-                            warn!(%conn, "connection not reading; closing it");
-                            conns.remove(&conn);
-                            core.connection_closed(now(), conn);
-                        }
-                    }
-                    None => debug!(%conn, "connection gone; response dropped"),
-                },
-            }
-        }
-        let now_live = core.live_calls();
-        if now_live != published {
-            live.publish(now_live.clone());
-            published = now_live;
-        }
-        while let Some(event) = core.poll_event() {
-            log_event(&event);
-            if let CoreEvent::Trunk(status) = event {
-                let name = carrier_names
-                    .get(&status.carrier_id)
-                    .map_or("(removed)", String::as_str);
-                let before = trunk_statuses.set(status.clone());
-                log_trunk_status(name, before.as_ref(), &status);
-                continue;
-            }
-            if let CoreEvent::Call(B2buaEvent::Record(record)) = event {
-                let db = db.clone();
-                writes.retain(|w| !w.is_finished());
-                writes.push(tokio::spawn(async move {
-                    if let Err(e) = crate::db::insert_call_record(&db, &record).await {
-                        warn!(call = %record.id, "call record not stored: {e}");
-                    }
-                }));
-            }
-        }
-        if let Some((deadline, _)) = &shutdown
-            && (core.call_count() == 0 || tokio::time::Instant::now() >= *deadline)
-            && let Some((_, done)) = shutdown.take()
-        {
-            for w in writes.drain(..) {
-                let _ = w.await;
-            }
-            let _ = done.send(());
-        }
-    }
-}
-
-fn log_event(event: &CoreEvent) {
-    match event {
-        CoreEvent::Registrar(e) => info!(event = ?e, "registrar"),
-        CoreEvent::Call(B2buaEvent::Placed {
-            call,
-            agent,
-            carrier,
-        }) => info!(call, %agent, %carrier, "call placed"),
-        CoreEvent::Call(B2buaEvent::Record(r)) => info!(
-            call = %r.id,
-            code = r.final_code,
-            reason = %r.final_reason,
-            duration_s = r.duration_s,
-            hangup_by = ?r.hangup_by,
-            "call ended"
-        ),
-        CoreEvent::Refused { peer, code, reason } => {
-            debug!(%peer, ?code, %reason, "SIP message refused");
-        }
-        CoreEvent::Trunk(_) | CoreEvent::Call(B2buaEvent::Progress { .. }) => {}
-    }
-}
-
-/// A carrier's qualify or registration state changed: one stable info line
-/// (`carrier status carrier=NAME qualify=up registration=registered`, the
-/// fields in the message so that they read the same with or without
-/// colours); round-trip times and the like at debug. No secrets: the status
-/// holds none.
-fn log_trunk_status(name: &str, before: Option<&TrunkStatus>, now: &TrunkStatus) {
-    fn qualify(q: Option<&QualifyStatus>) -> &'static str {
-        match q.map(|q| q.state) {
-            None => "off",
-            Some(crate::sip::trunks::QualifyState::Unknown) => "unknown",
-            Some(crate::sip::trunks::QualifyState::Up) => "up",
-            Some(crate::sip::trunks::QualifyState::Down) => "down",
-        }
-    }
-    fn registration(r: Option<&RegistrationStatus>) -> &'static str {
-        match r.map(|r| r.state) {
-            None => "none",
-            Some(crate::sip::trunks::TrunkRegistrationState::Registering) => "registering",
-            Some(crate::sip::trunks::TrunkRegistrationState::Registered) => "registered",
-            Some(crate::sip::trunks::TrunkRegistrationState::Failed) => "failed",
-            Some(crate::sip::trunks::TrunkRegistrationState::Off) => "off",
-        }
-    }
-    let q = qualify(now.qualify.as_ref());
-    let r = registration(now.registration.as_ref());
-    let changed = before.is_none_or(|b| {
-        qualify(b.qualify.as_ref()) != q || registration(b.registration.as_ref()) != r
+        let _ = stopped_tx.send(Some(why));
     });
-    let error = [
-        now.qualify.as_ref().and_then(|q| q.last_error.as_deref()),
-        now.registration
-            .as_ref()
-            .and_then(|r| r.last_error.as_deref()),
-    ];
-    if changed {
-        info!(
-            carrier_id = now.carrier_id,
-            qualify_error = error[0],
-            registration_error = error[1],
-            "carrier status carrier={name} qualify={q} registration={r}"
-        );
-    } else {
-        debug!(
-            carrier_id = now.carrier_id,
-            rtt_ms = now.qualify.as_ref().and_then(|q| q.rtt_ms),
-            "carrier status carrier={name} qualify={q} registration={r}"
-        );
-    }
+    handle
 }
 
 /// The SIP UDP sockets: the main one, and a dual-stack gateway's IPv6 one.
@@ -439,11 +200,11 @@ pub struct UdpSockets {
 }
 
 impl UdpSockets {
-    /// The socket to send to `peer` from: the IPv6 one for an IPv6 peer
-    /// when there is one.
-    fn toward(&self, peer: SocketAddr) -> &UdpSocket {
-        match &self.ipv6 {
-            Some(v6) if peer.is_ipv6() => v6,
+    /// The socket the connection table chose (the main one if there is
+    /// no IPv6 one, which the table knows and never chooses).
+    fn socket(&self, id: table::UdpSocketId) -> &UdpSocket {
+        match (id, &self.ipv6) {
+            (table::UdpSocketId::Ipv6, Some(v6)) => v6,
             _ => &self.main,
         }
     }
