@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod call;
+pub mod caller_id;
 
 use std::rc::Rc;
 

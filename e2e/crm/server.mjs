@@ -21,10 +21,25 @@ const page = new URL("./index.html", import.meta.url);
 const webhookSecret = process.env.DIALER_WEBHOOK_SECRET || "";
 const webhookEvents = [];
 
+// X-Dialer-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">.
+// A t more than 5 minutes from our clock is refused, so a captured delivery
+// cannot be replayed later.
+const TOLERANCE_S = 300;
+
 function signatureOk(body, header) {
-  const want = "sha256=" + createHmac("sha256", webhookSecret).update(body).digest("hex");
-  const got = String(header || "");
-  return got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want));
+  let t = null;
+  const v1 = [];
+  for (const part of String(header || "").split(",")) {
+    const at = part.indexOf("=");
+    if (at < 0) return false;
+    const [key, value] = [part.slice(0, at).trim(), part.slice(at + 1).trim()];
+    if (key === "t") t = value;
+    else if (key === "v1") v1.push(value);
+  }
+  if (t === null || !/^[0-9]+$/.test(t) || v1.length === 0) return false;
+  if (Math.abs(Date.now() / 1000 - Number(t)) > TOLERANCE_S) return false;
+  const want = Buffer.from(createHmac("sha256", webhookSecret).update(t + "." + body).digest("hex"));
+  return v1.some((got) => got.length === want.length && timingSafeEqual(Buffer.from(got), want));
 }
 
 async function readBody(req) {
@@ -65,7 +80,16 @@ const server = createServer(async (req, res) => {
         return;
       }
       const event = JSON.parse(body);
-      webhookEvents.push({ event: event.event, call: event.call.id, record: event.record && event.record.id });
+      webhookEvents.push({
+        event: event.event,
+        at_ms: event.at_ms,
+        call: event.call.id,
+        caller_id: event.call.caller_id,
+        record_id: event.record_id,
+        record: event.record && event.record.id,
+        signature: req.headers["x-dialer-signature"],
+        body,
+      });
       res.writeHead(204);
       res.end();
     } else if (req.method === "GET" && url.pathname === "/webhook-events") {

@@ -7,6 +7,9 @@ use web_sys::{ClipboardEvent, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::state::call::{CallCommand, CallView, clean_number, read_number};
+use crate::state::caller_id::{
+    AUTOMATIC, CallerIdPicker, PickerAction, automatic_label, choice_label,
+};
 
 /// The keys of the pad: the tone, and the letters printed under it.
 const KEYS: [(char, &str); 12] = [
@@ -34,13 +37,20 @@ pub struct DialerProps {
 }
 
 /// The number (`input#dial-number`, typed, pasted or keyed on the pad), its
-/// E.164 reading (`#dial-normalized`), the caller ID (`select#caller-id`),
+/// E.164 reading (`#dial-normalized`), the caller ID (`select#caller-id`,
+/// "Automatic" at first: see [`crate::state::caller_id`]),
 /// the pad (`button[data-dtmf]`: digits before a call, tones during one)
 /// and the call / hang-up button. Enter dials.
 #[function_component]
 pub fn Dialer(props: &DialerProps) -> Html {
     let number = use_state(String::new);
-    let caller_id = use_state(|| initial_caller_id(&props.profile));
+    let caller_id = use_reducer(|| CallerIdPicker::new(&props.profile));
+    {
+        let caller_id = caller_id.dispatcher();
+        use_effect_with(props.profile.clone(), move |profile| {
+            caller_id.dispatch(PickerAction::Profile(profile.clone()));
+        });
+    }
     let input = use_node_ref();
 
     let in_call = props.call.in_call();
@@ -50,10 +60,10 @@ pub fn Dialer(props: &DialerProps) -> Html {
     let dial = {
         let on_command = props.on_command.clone();
         let reading = reading.clone();
-        let caller_id = (*caller_id).clone();
+        let caller_id = caller_id.preferred_identity();
         move || {
             if let (true, Ok(target)) = (can_dial, &reading) {
-                let caller_id = caller_id.parse::<E164>().ok();
+                let caller_id = caller_id.clone();
                 on_command.emit(CallCommand::Dial(target.clone(), caller_id));
             }
         }
@@ -133,10 +143,10 @@ pub fn Dialer(props: &DialerProps) -> Html {
     };
 
     let on_caller_id = {
-        let caller_id = caller_id.clone();
+        let caller_id = caller_id.dispatcher();
         Callback::from(move |event: Event| {
             if let Some(select) = event.target_dyn_into::<HtmlSelectElement>() {
-                caller_id.set(select.value());
+                caller_id.dispatch(PickerAction::Choose(select.value()));
             }
         })
     };
@@ -221,7 +231,7 @@ pub fn Dialer(props: &DialerProps) -> Html {
 
             <div class="field caller-id">
                 <label for="caller-id">{ "Caller ID" }</label>
-                { caller_id_select(&props.profile, &caller_id, on_caller_id, in_call) }
+                { caller_id_select(&props.profile, &caller_id.value(), on_caller_id, in_call) }
             </div>
 
             <div class="keypad" role="group" aria-label={ if in_call { "Keypad tones" } else { "Dial pad" } } onkeydown={on_pad_key}>
@@ -270,56 +280,25 @@ pub fn Dialer(props: &DialerProps) -> Html {
     }
 }
 
-/// `select#caller-id`: exactly the profile's caller IDs; "Carrier default"
-/// when there are none (or when the profile's default is the carrier's).
+/// `select#caller-id`: "Automatic" (`value="auto"`), then exactly the
+/// profile's caller IDs (their own and their campaigns').
 fn caller_id_select(
     profile: &DialingProfile,
     selected: &str,
     onchange: Callback<Event>,
     in_call: bool,
 ) -> Html {
-    if profile.caller_ids.is_empty() {
-        return html! {
-            <select id="caller-id" disabled=true>
-                <option value="" selected=true>{ "Carrier default" }</option>
-            </select>
-        };
-    }
-    let carrier_default = profile.default_caller_id.is_none();
     html! {
-        <select id="caller-id" {onchange} disabled={in_call}>
-            if carrier_default {
-                <option value="" selected={selected.is_empty()}>{ "Carrier default" }</option>
-            }
+        <select id="caller-id" {onchange} disabled={in_call || profile.caller_ids.is_empty()}>
+            <option value={AUTOMATIC} selected={selected == AUTOMATIC}>
+                { automatic_label(profile) }
+            </option>
             { for profile.caller_ids.iter().map(|choice| html! {
                 <option value={choice.number.clone()} selected={choice.number == selected}>
-                    { caller_id_label(&choice.label, &choice.number) }
+                    { choice_label(&choice.label, &choice.number) }
                 </option>
             }) }
         </select>
-    }
-}
-
-/// The caller ID chosen at first: the profile's default if it is one of the
-/// choices, else the carrier's (`""`) when that is the default, else the
-/// first choice.
-pub fn initial_caller_id(profile: &DialingProfile) -> String {
-    match &profile.default_caller_id {
-        Some(default) if profile.caller_ids.iter().any(|c| &c.number == default) => default.clone(),
-        None => String::new(),
-        Some(_) => profile
-            .caller_ids
-            .first()
-            .map(|c| c.number.clone())
-            .unwrap_or_default(),
-    }
-}
-
-fn caller_id_label(label: &str, number: &str) -> String {
-    if label.trim().is_empty() {
-        number.to_owned()
-    } else {
-        format!("{label} · {number}")
     }
 }
 
@@ -350,41 +329,7 @@ pub fn dtmf_key(key: &str) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
-    use shared::api::CallerIdChoice;
-
     use super::*;
-
-    fn profile(default: Option<&str>) -> DialingProfile {
-        DialingProfile {
-            local_presence: false,
-            default_country: "US".to_owned(),
-            caller_ids: vec![
-                CallerIdChoice {
-                    number: "+12125550100".to_owned(),
-                    label: "Sales".to_owned(),
-                },
-                CallerIdChoice {
-                    number: "+12125550199".to_owned(),
-                    label: "Support".to_owned(),
-                },
-            ],
-            default_caller_id: default.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn the_default_caller_id_is_preselected() {
-        assert_eq!(
-            initial_caller_id(&profile(Some("+12125550199"))),
-            "+12125550199"
-        );
-        assert_eq!(initial_caller_id(&profile(None)), "");
-        assert_eq!(
-            initial_caller_id(&profile(Some("+19999999999"))),
-            "+12125550100"
-        );
-        assert_eq!(initial_caller_id(&DialingProfile::default()), "");
-    }
 
     #[test]
     fn only_pad_keys_are_tones() {

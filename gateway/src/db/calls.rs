@@ -399,41 +399,70 @@ pub async fn call_records(
     .fetch_all(db)
     .await?;
     rows.iter()
-        .map(|row| {
-            let code: i64 = row.try_get("final_code")?;
-            Ok(CallRecord {
-                id: row.try_get("id")?,
-                direction: if row.try_get::<&str, _>("direction")? == "inbound" {
-                    CallDirection::Inbound
-                } else {
-                    CallDirection::Outbound
-                },
-                account_id: row.try_get("account_id")?,
-                agent: row.try_get("agent")?,
-                caller_id: row.try_get("caller_id")?,
-                dialled: row.try_get("dialled")?,
-                carrier_id: row.try_get("carrier_id")?,
-                carrier: row.try_get("carrier")?,
-                invite_at: row.try_get("invite_at")?,
-                ringing_at: row.try_get("ringing_at")?,
-                answered_at: row.try_get("answered_at")?,
-                ended_at: row.try_get("ended_at")?,
-                duration_s: row.try_get("duration_s")?,
-                final_code: u16::try_from(code).unwrap_or(0),
-                final_reason: row.try_get("final_reason")?,
-                hangup_by: match row.try_get::<&str, _>("hangup_by")? {
-                    "agent" => HangupBy::Agent,
-                    "remote" => HangupBy::Remote,
-                    _ => HangupBy::Gateway,
-                },
-                packets_to_carrier: row.try_get("packets_to_carrier")?,
-                bytes_to_carrier: row.try_get("bytes_to_carrier")?,
-                packets_from_carrier: row.try_get("packets_from_carrier")?,
-                bytes_from_carrier: row.try_get("bytes_from_carrier")?,
-                attempts: serde_json::from_str(row.try_get::<&str, _>("attempts")?)
-                    .unwrap_or_default(),
-            })
-        })
+        .map(record_from_row)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DbError::from)
+}
+
+/// One record by its id (`None` until the driver has written it).
+pub async fn call_record(db: &Db, id: &str) -> Result<Option<CallRecord>, DbError> {
+    let row = sqlx::query("SELECT * FROM call_records WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.as_ref().map(record_from_row).transpose()?)
+}
+
+fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, sqlx::Error> {
+    let code: i64 = row.try_get("final_code")?;
+    Ok(CallRecord {
+        id: row.try_get("id")?,
+        direction: if row.try_get::<&str, _>("direction")? == "inbound" {
+            CallDirection::Inbound
+        } else {
+            CallDirection::Outbound
+        },
+        account_id: row.try_get("account_id")?,
+        agent: row.try_get("agent")?,
+        caller_id: row.try_get("caller_id")?,
+        dialled: row.try_get("dialled")?,
+        carrier_id: row.try_get("carrier_id")?,
+        carrier: row.try_get("carrier")?,
+        invite_at: row.try_get("invite_at")?,
+        ringing_at: row.try_get("ringing_at")?,
+        answered_at: row.try_get("answered_at")?,
+        ended_at: row.try_get("ended_at")?,
+        duration_s: row.try_get("duration_s")?,
+        final_code: u16::try_from(code).unwrap_or(0),
+        final_reason: row.try_get("final_reason")?,
+        hangup_by: match row.try_get::<&str, _>("hangup_by")? {
+            "agent" => HangupBy::Agent,
+            "remote" => HangupBy::Remote,
+            _ => HangupBy::Gateway,
+        },
+        packets_to_carrier: row.try_get("packets_to_carrier")?,
+        bytes_to_carrier: row.try_get("bytes_to_carrier")?,
+        packets_from_carrier: row.try_get("packets_from_carrier")?,
+        bytes_from_carrier: row.try_get("bytes_from_carrier")?,
+        attempts: serde_json::from_str(row.try_get::<&str, _>("attempts")?).unwrap_or_default(),
+    })
+}
+
+/// Where call events are posted (`webhook`), from the embedding settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub url: String,
+    /// Signs each POST when set.
+    pub secret: Option<String>,
+}
+
+/// The webhook, when one is set.
+pub async fn webhook_target(db: &Db) -> Result<Option<WebhookTarget>, DbError> {
+    let row = sqlx::query("SELECT webhook_url, webhook_secret FROM embed_settings WHERE id = 1")
+        .fetch_optional(db)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let url: Option<String> = row.try_get("webhook_url")?;
+    let secret: Option<String> = row.try_get("webhook_secret")?;
+    Ok(url.map(|url| WebhookTarget { url, secret }))
 }

@@ -105,7 +105,7 @@ fn EmbedSettingsCard() -> Html {
                     help="Where call events (started, answered, ended with the call record) are posted. Empty: none are sent." />
                 <Field form={form.clone()} name="webhook_secret" label="Webhook secret"
                     kind={Kind::Secret { placeholder: secret_placeholder.into() }}
-                    help="Signs each event (X-Dialer-Signature: sha256=HMAC of the body) so your CRM can check it came from here. Never shown again." />
+                    help="Signs each event so your CRM can check it came from here and is fresh: X-Dialer-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">; refuse a t more than 5 minutes from your clock. Never shown again." />
                 if *has_secret {
                     <Field form={form.clone()} name="remove_webhook_secret" label="Remove the webhook secret" kind={Kind::Check}
                         help="Events are then sent unsigned." />

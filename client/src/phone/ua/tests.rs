@@ -380,6 +380,27 @@ fn answer(invite: &str, status: &str, sdp: Option<&str>) -> String {
 }
 
 #[test]
+fn automatic_caller_id_sends_no_preferred_identity_and_a_picked_one_is_sent() {
+    // "Automatic" in the picker: the gateway chooses (local presence first).
+    let (_, invite) = dialled();
+    assert!(
+        !invite.to_ascii_lowercase().contains("p-preferred-identity"),
+        "{invite}"
+    );
+    let mut tab = Tab::registered_from(Tab::counting());
+    let picked = CallRequest {
+        caller_id: Some("+12125550100".parse().unwrap()),
+        ..call_request()
+    };
+    tab.ua.place_call(tab.now, picked).unwrap();
+    let invite = tab.sent();
+    assert!(
+        header(&invite, "P-Preferred-Identity").contains("+12125550100"),
+        "{invite}"
+    );
+}
+
+#[test]
 fn a_call_uses_the_registration_contact_and_gets_its_own_responses() {
     let (mut tab, invite) = dialled();
     assert!(invite.starts_with("INVITE sip:+14155552671@gw.test;user=phone SIP/2.0\r\n"));

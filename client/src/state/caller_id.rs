@@ -1,0 +1,228 @@
+//! The dial pad's caller-ID picker (`select#caller-id`) as a pure reducer.
+//!
+//! "Automatic", the default, sends no `P-Preferred-Identity`: the gateway
+//! then presents the agent's local-presence number for the callee's area
+//! (when local presence is on and one fits), else the agent's default, else
+//! the carrier's. Picking a number sends it, and the gateway presents it
+//! (it is one the agent may present: the profile lists only those). The
+//! numbers of the agent's campaigns are in the list, labelled with the
+//! campaign's name: a campaign is a pool of caller IDs, chosen by choosing
+//! one of its numbers.
+
+use std::rc::Rc;
+
+use shared::api::DialingProfile;
+use shared::e164::E164;
+use yew::Reducible;
+
+/// The `<option>` value of "Automatic".
+pub const AUTOMATIC: &str = "auto";
+
+/// What the agent chose, and what may be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallerIdPicker {
+    /// `None`: automatic.
+    chosen: Option<E164>,
+    /// The numbers the profile offers.
+    allowed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickerAction {
+    /// The select's new value: [`AUTOMATIC`] or one of the numbers.
+    Choose(String),
+    /// The profile was replaced (an admin changed the agent's numbers).
+    Profile(DialingProfile),
+}
+
+impl CallerIdPicker {
+    /// Automatic, whatever the profile's default.
+    pub fn new(profile: &DialingProfile) -> Self {
+        CallerIdPicker {
+            chosen: None,
+            allowed: numbers(profile),
+        }
+    }
+
+    pub fn apply(&self, action: PickerAction) -> Self {
+        match action {
+            PickerAction::Choose(value) => CallerIdPicker {
+                chosen: self.allowed_number(&value),
+                allowed: self.allowed.clone(),
+            },
+            PickerAction::Profile(profile) => {
+                let allowed = numbers(&profile);
+                // A number taken away falls back to automatic.
+                let chosen = self
+                    .chosen
+                    .clone()
+                    .filter(|n| allowed.iter().any(|a| a == n.as_str()));
+                CallerIdPicker { chosen, allowed }
+            }
+        }
+    }
+
+    /// What the INVITE's `P-Preferred-Identity` carries: nothing when
+    /// automatic.
+    pub fn preferred_identity(&self) -> Option<E164> {
+        self.chosen.clone()
+    }
+
+    /// The selected `<option>`'s value.
+    pub fn value(&self) -> String {
+        self.chosen
+            .as_ref()
+            .map_or_else(|| AUTOMATIC.to_owned(), |n| n.as_str().to_owned())
+    }
+
+    fn allowed_number(&self, value: &str) -> Option<E164> {
+        if !self.allowed.iter().any(|a| a == value) {
+            return None;
+        }
+        value.parse().ok()
+    }
+}
+
+impl Reducible for CallerIdPicker {
+    type Action = PickerAction;
+
+    fn reduce(self: Rc<Self>, action: PickerAction) -> Rc<Self> {
+        Rc::new(self.apply(action))
+    }
+}
+
+fn numbers(profile: &DialingProfile) -> Vec<String> {
+    profile
+        .caller_ids
+        .iter()
+        .map(|c| c.number.clone())
+        .collect()
+}
+
+/// The words of "Automatic": what the gateway will present.
+pub fn automatic_label(profile: &DialingProfile) -> String {
+    let fallback = match &profile.default_caller_id {
+        Some(default) => {
+            let label = profile
+                .caller_ids
+                .iter()
+                .find(|c| &c.number == default)
+                .map(|c| choice_label(&c.label, &c.number));
+            label.unwrap_or_else(|| default.clone())
+        }
+        None => "the carrier's number".to_owned(),
+    };
+    if profile.local_presence {
+        format!("Automatic (a local number, else {fallback})")
+    } else {
+        format!("Automatic ({fallback})")
+    }
+}
+
+/// An `<option>`'s text: "Sales · +14155550100", or the number alone.
+pub fn choice_label(label: &str, number: &str) -> String {
+    if label.trim().is_empty() {
+        number.to_owned()
+    } else {
+        format!("{label} · {number}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::api::CallerIdChoice;
+
+    use super::*;
+
+    fn profile(default: Option<&str>, local_presence: bool) -> DialingProfile {
+        DialingProfile {
+            local_presence,
+            default_country: "US".to_owned(),
+            caller_ids: vec![
+                CallerIdChoice {
+                    number: "+12125550100".to_owned(),
+                    label: "Sales".to_owned(),
+                },
+                CallerIdChoice {
+                    number: "+13125550111".to_owned(),
+                    label: "Spring campaign".to_owned(),
+                },
+            ],
+            default_caller_id: default.map(str::to_owned),
+        }
+    }
+
+    fn picked(p: &CallerIdPicker) -> Option<String> {
+        p.preferred_identity().map(|n| n.as_str().to_owned())
+    }
+
+    #[test]
+    fn automatic_is_chosen_at_first_even_with_a_default_and_sends_no_identity() {
+        for p in [
+            profile(Some("+12125550100"), true),
+            profile(Some("+12125550100"), false),
+            profile(None, true),
+            DialingProfile::default(),
+        ] {
+            let picker = CallerIdPicker::new(&p);
+            assert_eq!(picked(&picker), None, "{p:?}");
+            assert_eq!(picker.value(), AUTOMATIC);
+        }
+    }
+
+    #[test]
+    fn a_chosen_number_is_sent_and_automatic_can_be_chosen_again() {
+        let picker = CallerIdPicker::new(&profile(Some("+12125550100"), true));
+        let campaign = picker.apply(PickerAction::Choose("+13125550111".to_owned()));
+        assert_eq!(picked(&campaign).as_deref(), Some("+13125550111"));
+        assert_eq!(campaign.value(), "+13125550111");
+        let back = campaign.apply(PickerAction::Choose(AUTOMATIC.to_owned()));
+        assert_eq!(picked(&back), None);
+        assert_eq!(back.value(), AUTOMATIC);
+    }
+
+    #[test]
+    fn a_number_not_offered_is_never_sent() {
+        let picker = CallerIdPicker::new(&profile(None, false));
+        for value in ["+19995550100", "", "garbage", "12125550100"] {
+            let after = picker.apply(PickerAction::Choose(value.to_owned()));
+            assert_eq!(picked(&after), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_number_taken_away_falls_back_to_automatic() {
+        let picker = CallerIdPicker::new(&profile(None, false))
+            .apply(PickerAction::Choose("+13125550111".to_owned()));
+        let mut fewer = profile(None, false);
+        // Still offered: kept.
+        let kept = picker.apply(PickerAction::Profile(fewer.clone()));
+        assert_eq!(picked(&kept).as_deref(), Some("+13125550111"));
+        fewer.caller_ids.truncate(1);
+        let after = picker.apply(PickerAction::Profile(fewer));
+        assert_eq!(picked(&after), None);
+        // And the removed number cannot be chosen any more.
+        let again = after.apply(PickerAction::Choose("+13125550111".to_owned()));
+        assert_eq!(picked(&again), None);
+    }
+
+    #[test]
+    fn automatic_says_what_the_gateway_will_present() {
+        assert_eq!(
+            automatic_label(&profile(Some("+12125550100"), true)),
+            "Automatic (a local number, else Sales · +12125550100)"
+        );
+        assert_eq!(
+            automatic_label(&profile(Some("+12125550100"), false)),
+            "Automatic (Sales · +12125550100)"
+        );
+        assert_eq!(
+            automatic_label(&profile(None, true)),
+            "Automatic (a local number, else the carrier's number)"
+        );
+        assert_eq!(
+            automatic_label(&DialingProfile::default()),
+            "Automatic (the carrier's number)"
+        );
+    }
+}
