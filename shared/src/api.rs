@@ -758,9 +758,16 @@ pub struct ChannelUsage {
     pub max_channels: Option<u32>,
     /// Most calls at once on this carrier in the last 7 days.
     pub peak_7d: u32,
-    /// Most agents on calls at once in the last 7 days (all carriers) × 1.2,
-    /// rounded up.
+    /// This carrier's `peak_7d` × 1.2, rounded up: the channels its own
+    /// busiest moment calls for.
     pub recommended: u32,
+}
+
+impl ChannelUsage {
+    /// The carrier's limit is below the recommendation (no limit never is).
+    pub fn below_recommended(&self) -> bool {
+        self.max_channels.is_some_and(|max| max < self.recommended)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

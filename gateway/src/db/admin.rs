@@ -618,29 +618,31 @@ pub async fn audit_page(
 
 // ---------------------------------------------------------------- channels
 
-/// A call's span, for channel counts.
+/// A call's span on a carrier, for channel counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallSpan {
-    pub carrier_id: Option<i64>,
-    pub account_id: Option<i64>,
     /// Unix ms.
     pub start: i64,
     pub end: i64,
 }
 
-/// Calls that were up at some point at or after `since_ms`.
-pub async fn call_spans_since(db: &Db, since_ms: i64) -> Result<Vec<CallSpan>, DbError> {
+/// The calls on carrier `carrier_id` that were up at some point at or after
+/// `since_ms` (a span that began earlier is cut at `since_ms`).
+pub async fn carrier_call_spans_since(
+    db: &Db,
+    carrier_id: i64,
+    since_ms: i64,
+) -> Result<Vec<CallSpan>, DbError> {
     let rows = sqlx::query(
-        "SELECT carrier_id, account_id, invite_at, ended_at FROM call_records WHERE ended_at >= ?",
+        "SELECT invite_at, ended_at FROM call_records WHERE carrier_id = ? AND ended_at >= ?",
     )
+    .bind(carrier_id)
     .bind(since_ms)
     .fetch_all(db)
     .await?;
     rows.iter()
         .map(|r| {
             Ok(CallSpan {
-                carrier_id: r.try_get("carrier_id")?,
-                account_id: r.try_get("account_id")?,
                 start: r.try_get::<i64, _>("invite_at")?.max(since_ms),
                 end: r.try_get("ended_at")?,
             })

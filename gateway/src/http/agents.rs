@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{
     Agent, AgentUpdate, CallerIdChoice, CallerIds, NewAgent, Page, PasswordReset, Role,
@@ -19,7 +19,7 @@ use shared::api::{
 
 use super::dids::{bad, shorten};
 use super::params::{ListQuery, page, path_id};
-use super::session::{admin, reader};
+use super::roles::{Admin, Reader};
 use super::{AppError, AppState, audit};
 use crate::auth;
 use crate::db::{self, Account, AccountSettings, Db, DbError, UpdateOutcome};
@@ -180,10 +180,9 @@ async fn load(state: &AppState, id: i64) -> Result<Account, AppError> {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Agent>>, AppError> {
-    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     let after = query.id_cursor()?;
@@ -194,20 +193,18 @@ pub async fn list(
 
 pub async fn get_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Agent>, AppError> {
-    reader(&state, &headers).await?;
     let id = path_id(path)?;
     Ok(Json(to_api(&load(&state, id).await?)))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<NewAgent>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let name = username(&input.username)?;
     let settings = settings(
@@ -235,11 +232,10 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<AgentUpdate>, JsonRejection>,
 ) -> Result<Json<Agent>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let settings = settings(
@@ -296,11 +292,10 @@ pub async fn update(
 /// lock-out is lifted. Answers 204: nothing secret comes back.
 pub async fn reset_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<PasswordReset>, JsonRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     password(&input.password)?;
@@ -326,10 +321,9 @@ async fn caller_ids_of(state: &AppState, id: i64) -> Result<CallerIds, AppError>
 
 pub async fn caller_ids(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<CallerIds>, AppError> {
-    reader(&state, &headers).await?;
     let id = path_id(path)?;
     load(&state, id).await?;
     Ok(Json(caller_ids_of(&state, id).await?))
@@ -377,11 +371,10 @@ pub(super) fn owned_number(
 /// caller IDs and default (`from_campaigns` is ignored).
 pub async fn set_caller_ids(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<CallerIds>, JsonRejection>,
 ) -> Result<Json<CallerIds>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let agent = load(&state, id).await?;

@@ -8,12 +8,11 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use shared::api::{AuditEntry, Page};
 
 use super::params::{ListQuery, page};
-use super::session::admin;
+use super::roles::Admin;
 use super::{AppError, AppState};
 use crate::db::{self, Account, NewAuditEntry};
 
@@ -78,10 +77,9 @@ pub struct AuditQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Admin,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Page<AuditEntry>>, AppError> {
-    admin(&state, &headers).await?;
     let Query(query) = query.map_err(|r| AppError::BadRequest {
         code: "invalid_field",
         message: r.body_text(),

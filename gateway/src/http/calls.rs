@@ -6,13 +6,13 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::api::{CallDirection, CallOutcome, CallRecord, Page, Role};
 
 use super::params::{ListQuery, bad_cursor, page};
-use super::session::signed_in;
+use super::roles::SignedIn;
 use super::{AppError, AppState};
 use crate::db::{self, CallFilter};
 
@@ -115,10 +115,9 @@ impl CallsQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(account): SignedIn,
     query: Result<Query<CallsQuery>, QueryRejection>,
 ) -> Result<Json<Page<CallRecord>>, AppError> {
-    let account = signed_in(&state, &headers).await?;
     let query = CallsQuery::from_request(query)?;
     let filter = query.filter(&account)?;
     let list = ListQuery {
@@ -166,10 +165,9 @@ const CSV_HEADER: [&str; 17] = [
 /// [`MAX_CSV_ROWS`]), newest first, as an RFC 4180 file with a header row.
 pub async fn csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(account): SignedIn,
     query: Result<Query<CallsQuery>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let account = signed_in(&state, &headers).await?;
     let query = CallsQuery::from_request(query)?;
     let filter = query.filter(&account)?;
     let records = db::call_records(&state.db, &filter, None, MAX_CSV_ROWS).await?;

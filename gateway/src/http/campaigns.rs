@@ -6,16 +6,17 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use shared::api::{Campaign, CampaignInput, Page};
 
 use super::agents::{owned_number, push_profiles};
 use super::dids::{Targets, bad, shorten};
 use super::params::{ListQuery, page, path_id};
-use super::session::{admin, reader};
-use super::{AppError, AppState, audit};
-use crate::db::{self, NewCampaign, UpdateOutcome};
+use super::resource::{self, Resource};
+use super::roles::{Admin, Reader};
+use super::{AppError, AppState};
+use crate::db::{self, NewCampaign};
 
 const MAX_NAME_CHARS: usize = 64;
 const MAX_NUMBERS: usize = 1000;
@@ -77,18 +78,20 @@ fn name_taken(name: &str) -> AppError {
     }
 }
 
-async fn load(state: &AppState, id: i64) -> Result<Campaign, AppError> {
-    db::campaign(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "campaign" })
+impl Resource for Campaign {
+    const ENTITY: &'static str = "campaign";
+    const WHAT: &'static str = "campaign";
+
+    async fn fetch(db: &db::Db, id: i64) -> Result<Option<Self>, db::DbError> {
+        db::campaign(db, id).await
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Campaign>>, AppError> {
-    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     let after = query.id_cursor()?;
@@ -96,89 +99,60 @@ pub async fn list(
     Ok(Json(page(items, limit, |c| c.id.to_string())))
 }
 
-pub async fn get_one(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<Campaign>, AppError> {
-    reader(&state, &headers).await?;
-    let id = path_id(path)?;
-    Ok(Json(load(&state, id).await?))
-}
-
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<CampaignInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let campaign = validate(&state, input).await?;
     let now = crate::transport::now().unix;
-    let Some(id) = db::insert_campaign(&state.db, &campaign, now).await? else {
-        return Err(name_taken(&campaign.name));
-    };
-    push_profiles(&state, &campaign.account_ids).await?;
-    let created = load(&state, id).await?;
-    audit::record(
+    resource::create::<Campaign, _>(
         &state,
         &actor,
-        "create",
-        "campaign",
-        id,
-        None,
-        Some(&created),
+        db::insert_campaign(&state.db, &campaign, now),
+        || name_taken(&campaign.name),
+        push_profiles(&state, &campaign.account_ids),
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    .await
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<CampaignInput>, JsonRejection>,
 ) -> Result<Json<Campaign>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let campaign = validate(&state, input).await?;
-    let old = load(&state, id).await?;
+    // The agents who were in it and those who are now.
     let mut touched = db::campaign_account_ids(&state.db, id).await?;
-    match db::update_campaign(&state.db, id, &campaign).await? {
-        UpdateOutcome::Updated => {}
-        UpdateOutcome::NotFound => return Err(AppError::Missing { what: "campaign" }),
-        UpdateOutcome::NameTaken => return Err(name_taken(&campaign.name)),
-    }
     touched.extend(&campaign.account_ids);
-    push_profiles(&state, &touched).await?;
-    let new = load(&state, id).await?;
-    audit::record(
+    resource::update(
         &state,
         &actor,
-        "update",
-        "campaign",
         id,
-        Some(&old),
-        Some(&new),
+        db::update_campaign(&state.db, id, &campaign),
+        || name_taken(&campaign.name),
+        push_profiles(&state, &touched),
     )
-    .await?;
-    Ok(Json(new))
+    .await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
-    let old = load(&state, id).await?;
     let touched = db::campaign_account_ids(&state.db, id).await?;
-    if !db::delete_campaign(&state.db, id).await? {
-        return Err(AppError::Missing { what: "campaign" });
-    }
-    push_profiles(&state, &touched).await?;
-    audit::record(&state, &actor, "delete", "campaign", id, Some(&old), None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    resource::delete::<Campaign, _>(
+        &state,
+        &actor,
+        id,
+        db::delete_campaign(&state.db, id),
+        push_profiles(&state, &touched),
+    )
+    .await
 }

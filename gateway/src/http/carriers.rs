@@ -5,13 +5,14 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use shared::api::{Carrier, CarrierInput, ChannelUsage, Page, SipTransport};
 
 use super::audit;
 use super::params::{ListQuery, bad_cursor, page, path_id};
-use super::session::{admin, reader};
+use super::resource::{self, Resource};
+use super::roles::{Admin, Reader};
 use super::{AppError, AppState};
 use crate::db::{self, UpdateOutcome};
 
@@ -271,10 +272,9 @@ fn inbound_sources(sources: &[String]) -> Result<Vec<String>, AppError> {
 /// time; the cursor is the last one's `priority.id`.
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Carrier>>, AppError> {
-    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     let after = match &query.cursor {
@@ -299,49 +299,36 @@ pub async fn list(
     })))
 }
 
-async fn load(state: &AppState, id: i64) -> Result<Carrier, AppError> {
-    db::carrier(&state.db, id)
-        .await?
-        .map(|c| c.carrier)
-        .ok_or(AppError::Missing { what: "carrier" })
+impl Resource for Carrier {
+    const ENTITY: &'static str = "carrier";
+    const WHAT: &'static str = "carrier";
+
+    async fn fetch(db: &db::Db, id: i64) -> Result<Option<Self>, db::DbError> {
+        Ok(db::carrier(db, id).await?.map(|c| c.carrier))
+    }
 }
 
-pub async fn get_one(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<Carrier>, AppError> {
-    reader(&state, &headers).await?;
-    let id = path_id(path)?;
-    Ok(Json(load(&state, id).await?))
+async fn load(state: &AppState, id: i64) -> Result<Carrier, AppError> {
+    resource::load(state, id).await
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<CarrierInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let input = validate(input, &state.config.default_country)?;
     check_secret(&input, false)?;
     let now = crate::transport::now().unix;
-    let Some(id) = db::insert_carrier(&state.db, &input, false, now).await? else {
-        return Err(name_taken(&input.name));
-    };
-    reload(&state).await?;
-    let carrier = load(&state, id).await?;
-    audit::record(
+    resource::create::<Carrier, _>(
         &state,
         &actor,
-        "create",
-        "carrier",
-        id,
-        None,
-        Some(&carrier),
+        db::insert_carrier(&state.db, &input, false, now),
+        || name_taken(&input.name),
+        reload(&state),
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(carrier)).into_response())
+    .await
 }
 
 fn name_taken(name: &str) -> AppError {
@@ -354,11 +341,10 @@ fn name_taken(name: &str) -> AppError {
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<CarrierInput>, JsonRejection>,
 ) -> Result<Json<Carrier>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let input = validate(input, &state.config.default_country)?;
@@ -394,26 +380,23 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
-    let old = load(&state, id).await?;
-    if !db::delete_carrier(&state.db, id).await? {
-        return Err(AppError::Missing { what: "carrier" });
-    }
-    reload(&state).await?;
-    audit::record(&state, &actor, "delete", "carrier", id, Some(&old), None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    resource::delete::<Carrier, _>(
+        &state,
+        &actor,
+        id,
+        db::delete_carrier(&state.db, id),
+        reload(&state),
+    )
+    .await
 }
 
 /// How far back `peak_7d` and `recommended` look.
 const PEAK_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
-/// `GET /api/v1/carriers/{id}/channels`: calls on the carrier now against
-/// its limit, its busiest moment of the last 7 days, and how many channels
-/// the agents would need (their own busiest moment × 1.2).
 /// Every watched carrier's trunk status.
 #[derive(Debug, serde::Serialize)]
 pub struct TrunkStatusList {
@@ -424,9 +407,8 @@ pub struct TrunkStatusList {
 /// every carrier that has one (the carrier list polls it).
 pub async fn statuses(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
 ) -> Result<Json<TrunkStatusList>, AppError> {
-    reader(&state, &headers).await?;
     Ok(Json(TrunkStatusList {
         items: state.sip.trunk_statuses().all(),
     }))
@@ -437,10 +419,9 @@ pub async fn statuses(
 /// the carrier has neither, or the core has not looked at it yet).
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<crate::sip::trunks::TrunkStatus>, AppError> {
-    reader(&state, &headers).await?;
     let id = path_id(path)?;
     load(&state, id).await?;
     let status = state
@@ -455,28 +436,22 @@ pub async fn status(
     Ok(Json(status))
 }
 
+/// `GET /api/v1/carriers/{id}/channels`: calls on the carrier now against
+/// its limit, its busiest moment of the last 7 days, and the channels that
+/// moment calls for (× 1.2, rounded up). Each carrier's figures come from
+/// its own calls only.
 pub async fn channels(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<ChannelUsage>, AppError> {
-    reader(&state, &headers).await?;
     let id = path_id(path)?;
     let carrier = load(&state, id).await?;
     let now = crate::transport::now().unix_ms;
-    let spans = db::call_spans_since(&state.db, now.saturating_sub(PEAK_WINDOW_MS)).await?;
-    let peak_7d = peak_concurrency(
-        spans
-            .iter()
-            .filter(|s| s.carrier_id == Some(id))
-            .enumerate()
-            .map(|(i, s)| (s.start, s.end, i)),
-    );
-    let agents_peak = peak_concurrency(
-        spans
-            .iter()
-            .filter_map(|s| s.account_id.map(|a| (s.start, s.end, a))),
-    );
+    let spans =
+        db::carrier_call_spans_since(&state.db, id, now.saturating_sub(PEAK_WINDOW_MS)).await?;
+    // Each call is its own key: every call holds a channel.
+    let peak_7d = peak_concurrency(spans.iter().enumerate().map(|(i, s)| (s.start, s.end, i)));
     let in_use = state
         .live
         .snapshot()
@@ -488,13 +463,13 @@ pub async fn channels(
         in_use: u32::try_from(in_use).unwrap_or(u32::MAX),
         max_channels: carrier.max_channels,
         peak_7d,
-        recommended: recommended_channels(agents_peak),
+        recommended: recommended_channels(peak_7d),
     }))
 }
 
 /// ⌈peak × 1.2⌉, in integers: ⌈peak × 6 / 5⌉.
-pub fn recommended_channels(peak_agents: u32) -> u32 {
-    let scaled = u64::from(peak_agents) * 6;
+pub fn recommended_channels(peak: u32) -> u32 {
+    let scaled = u64::from(peak) * 6;
     u32::try_from(scaled.div_ceil(5)).unwrap_or(u32::MAX)
 }
 

@@ -10,14 +10,15 @@ use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use shared::api::{Did, DidImportRejection, DidImportReport, DidInput, DidRoute, Page, Role};
 
 use super::csv;
 use super::params::{ListQuery, bad_cursor, page, path_id};
-use super::session::{admin, reader};
+use super::resource::{self, Resource};
+use super::roles::{Admin, Reader};
 use super::{AppError, AppState, audit};
-use crate::db::{self, NewDid, StoredTarget, UpdateOutcome};
+use crate::db::{self, NewDid, StoredTarget};
 
 /// The largest CSV file `POST /api/v1/dids/import` takes.
 pub const MAX_IMPORT_BYTES: usize = 1024 * 1024;
@@ -231,10 +232,9 @@ fn number_taken(number: &str) -> AppError {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<Did>>, AppError> {
-    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     // The cursor is the last number of the previous page without its `+`
@@ -252,20 +252,13 @@ pub async fn list(
     })))
 }
 
-pub async fn get_one(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<Did>, AppError> {
-    reader(&state, &headers).await?;
-    let id = path_id(path)?;
-    Ok(Json(load(&state, id).await?))
-}
+impl Resource for Did {
+    const ENTITY: &'static str = "did";
+    const WHAT: &'static str = "DID";
 
-async fn load(state: &AppState, id: i64) -> Result<Did, AppError> {
-    db::did(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "DID" })
+    async fn fetch(db: &db::Db, id: i64) -> Result<Option<Self>, db::DbError> {
+        db::did(db, id).await
+    }
 }
 
 /// DIDs are what agents may present: after a change, the signed-in agents'
@@ -277,60 +270,58 @@ async fn reload(state: &AppState) -> Result<(), AppError> {
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<DidInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let number = number(&state, &input.number).await?;
     let did = validate(input, number, &Targets::load(&state.db).await?)?;
     let now = crate::transport::now().unix;
-    let Some(id) = db::insert_did(&state.db, &did, now).await? else {
-        return Err(number_taken(&did.number));
-    };
-    reload(&state).await?;
-    let did = load(&state, id).await?;
-    audit::record(&state, &actor, "create", "did", id, None, Some(&did)).await?;
-    Ok((StatusCode::CREATED, Json(did)).into_response())
+    resource::create::<Did, _>(
+        &state,
+        &actor,
+        db::insert_did(&state.db, &did, now),
+        || number_taken(&did.number),
+        reload(&state),
+    )
+    .await
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<DidInput>, JsonRejection>,
 ) -> Result<Json<Did>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let number = number(&state, &input.number).await?;
     let did = validate(input, number, &Targets::load(&state.db).await?)?;
-    let old = load(&state, id).await?;
-    match db::update_did(&state.db, id, &did).await? {
-        UpdateOutcome::Updated => {}
-        UpdateOutcome::NotFound => return Err(AppError::Missing { what: "DID" }),
-        UpdateOutcome::NameTaken => return Err(number_taken(&did.number)),
-    }
-    reload(&state).await?;
-    let new = load(&state, id).await?;
-    audit::record(&state, &actor, "update", "did", id, Some(&old), Some(&new)).await?;
-    Ok(Json(new))
+    resource::update(
+        &state,
+        &actor,
+        id,
+        db::update_did(&state.db, id, &did),
+        || number_taken(&did.number),
+        reload(&state),
+    )
+    .await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
-    let old = load(&state, id).await?;
-    if !db::delete_did(&state.db, id).await? {
-        return Err(AppError::Missing { what: "DID" });
-    }
-    reload(&state).await?;
-    audit::record(&state, &actor, "delete", "did", id, Some(&old), None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    resource::delete::<Did, _>(
+        &state,
+        &actor,
+        id,
+        db::delete_did(&state.db, id),
+        reload(&state),
+    )
+    .await
 }
 
 /// `POST /api/v1/dids/import`: a CSV file (`text/csv`) with the columns
@@ -341,10 +332,10 @@ pub async fn delete(
 /// updated and keeps its enabled flag) even when others are rejected.
 pub async fn import(
     State(state): State<AppState>,
+    Admin(actor): Admin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DidImportReport>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -18,7 +18,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::Serialize;
@@ -29,7 +29,8 @@ use shared::api::{
 use sqlx::Row;
 
 use super::dids::{bad, shorten};
-use super::session::{EMBED_SESSION_PREFIX, admin, session_info};
+use super::roles::Admin;
+use super::session::{EMBED_SESSION_PREFIX, session_info};
 use super::{AppError, AppState, audit};
 use crate::auth;
 use crate::db::{self, Db, DbError};
@@ -135,10 +136,9 @@ fn settings_view(s: &Stored) -> EmbedSettings {
 
 pub async fn mint(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<EmbedTokenRequest>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(request) = body?;
     let ttl = request.ttl_s.unwrap_or(embed::DEFAULT_TTL_S);
     if !(embed::MIN_TTL_S..=embed::MAX_TTL_S).contains(&ttl) {
@@ -253,18 +253,16 @@ pub async fn config(State(state): State<AppState>) -> Result<Response, AppError>
 
 pub async fn get_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> Result<Json<EmbedSettings>, AppError> {
-    admin(&state, &headers).await?;
     Ok(Json(settings_view(&stored(&state.db).await?)))
 }
 
 pub async fn put_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<EmbedSettingsInput>, JsonRejection>,
 ) -> Result<Json<EmbedSettings>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     if input.allowed_origins.len() > MAX_ORIGINS {
         return Err(bad(

@@ -7,18 +7,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 
-use super::session::reader;
+use super::roles::Reader;
 use super::{AppError, AppState};
 
 pub async fn stream(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    reader(&state, &headers).await?;
     let rx = state.live.subscribe();
     let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
         // The first event is the list as it is; later ones follow changes.

@@ -4,9 +4,11 @@
 //!
 //! Roles: admins change everything; supervisors read everything except API
 //! tokens and the audit log, and watch live calls; agents may use only
-//! their session and their own call records (403 elsewhere). Requests act
-//! as the account of the session cookie or of an `Authorization: Bearer
-//! dlr_…` API token. Every change is written to the audit log.
+//! their session and their own call records (403 elsewhere); each handler
+//! takes the extractor of the roles it serves (`roles`). Requests act as
+//! the account of the session cookie, of an `Authorization: Bearer dlr_…`
+//! API token or of the embedded phone's `dls_…` session. Every change is
+//! written to the audit log (`resource` for the administered collections).
 
 mod agents;
 mod audit;
@@ -20,7 +22,9 @@ mod error;
 mod live;
 mod openapi;
 mod params;
+mod resource;
 mod ring_groups;
+mod roles;
 mod session;
 mod tokens;
 
@@ -34,6 +38,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
+use shared::api::{Campaign, Carrier, Did, RingGroup};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -70,7 +75,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/carriers", get(carriers::list).post(carriers::create)),
         (
             "/carriers/{id}",
-            get(carriers::get_one)
+            get(resource::get_one::<Carrier>)
                 .put(carriers::update)
                 .delete(carriers::delete),
         ),
@@ -84,7 +89,9 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/dids/import", post(dids::import)),
         (
             "/dids/{id}",
-            get(dids::get_one).put(dids::update).delete(dids::delete),
+            get(resource::get_one::<Did>)
+                .put(dids::update)
+                .delete(dids::delete),
         ),
         (
             "/ring-groups",
@@ -92,7 +99,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         (
             "/ring-groups/{id}",
-            get(ring_groups::get_one)
+            get(resource::get_one::<RingGroup>)
                 .put(ring_groups::update)
                 .delete(ring_groups::delete),
         ),
@@ -106,7 +113,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/campaigns", get(campaigns::list).post(campaigns::create)),
         (
             "/campaigns/{id}",
-            get(campaigns::get_one)
+            get(resource::get_one::<Campaign>)
                 .put(campaigns::update)
                 .delete(campaigns::delete),
         ),

@@ -222,7 +222,7 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "get",
         "/carriers/{id}/channels",
-        "Channels in use, the 7-day peak and the recommended count.",
+        "Channels in use, this carrier's 7-day peak and its recommended max channels (that peak × 1.2, rounded up).",
         Reader,
         Body::None,
         Answer::Json(200, "ChannelUsage"),

@@ -5,15 +5,16 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use shared::api::{Page, RingGroup, RingGroupInput};
 
 use super::dids::{Targets, bad, shorten};
 use super::params::{ListQuery, page, path_id};
-use super::session::{admin, reader};
-use super::{AppError, AppState, audit};
-use crate::db::{self, NewRingGroup, UpdateOutcome};
+use super::resource::{self, Resource};
+use super::roles::{Admin, Reader};
+use super::{AppError, AppState};
+use crate::db::{self, NewRingGroup};
 
 const MAX_NAME_CHARS: usize = 64;
 const MAX_MEMBERS: usize = 100;
@@ -78,10 +79,9 @@ fn name_taken(name: &str) -> AppError {
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<RingGroup>>, AppError> {
-    reader(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     // The cursor is the last id of the previous page.
@@ -90,94 +90,67 @@ pub async fn list(
     Ok(Json(page(items, limit, |g| g.id.to_string())))
 }
 
-pub async fn get_one(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    path: Result<Path<i64>, PathRejection>,
-) -> Result<Json<RingGroup>, AppError> {
-    reader(&state, &headers).await?;
-    let id = path_id(path)?;
-    Ok(Json(load(&state, id).await?))
-}
+impl Resource for RingGroup {
+    const ENTITY: &'static str = "ring_group";
+    const WHAT: &'static str = "ring group";
 
-async fn load(state: &AppState, id: i64) -> Result<RingGroup, AppError> {
-    db::ring_group(&state.db, id)
-        .await?
-        .ok_or(AppError::Missing { what: "ring group" })
+    async fn fetch(db: &db::Db, id: i64) -> Result<Option<Self>, db::DbError> {
+        db::ring_group(db, id).await
+    }
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<RingGroupInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let group = validate(input, &Targets::load(&state.db).await?)?;
     let now = crate::transport::now().unix;
-    let Some(id) = db::insert_ring_group(&state.db, &group, now).await? else {
-        return Err(name_taken(&group.name));
-    };
-    crate::dids::reload(&state).await?;
-    let group = load(&state, id).await?;
-    audit::record(
+    resource::create::<RingGroup, _>(
         &state,
         &actor,
-        "create",
-        "ring_group",
-        id,
-        None,
-        Some(&group),
+        db::insert_ring_group(&state.db, &group, now),
+        || name_taken(&group.name),
+        crate::dids::reload(&state),
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(group)).into_response())
+    .await
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<RingGroupInput>, JsonRejection>,
 ) -> Result<Json<RingGroup>, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let Json(input) = body?;
     let group = validate(input, &Targets::load(&state.db).await?)?;
-    let old = load(&state, id).await?;
-    match db::update_ring_group(&state.db, id, &group).await? {
-        UpdateOutcome::Updated => {}
-        UpdateOutcome::NotFound => return Err(AppError::Missing { what: "ring group" }),
-        UpdateOutcome::NameTaken => return Err(name_taken(&group.name)),
-    }
-    crate::dids::reload(&state).await?;
-    let new = load(&state, id).await?;
-    audit::record(
+    resource::update(
         &state,
         &actor,
-        "update",
-        "ring_group",
         id,
-        Some(&old),
-        Some(&new),
+        db::update_ring_group(&state.db, id, &group),
+        || name_taken(&group.name),
+        crate::dids::reload(&state),
     )
-    .await?;
-    Ok(Json(new))
+    .await
 }
 
 /// Deletes a group; its DIDs stay, refused with 480 until they are pointed
 /// elsewhere.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
-    let old = load(&state, id).await?;
-    if !db::delete_ring_group(&state.db, id).await? {
-        return Err(AppError::Missing { what: "ring group" });
-    }
-    crate::dids::reload(&state).await?;
-    audit::record(&state, &actor, "delete", "ring_group", id, Some(&old), None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    resource::delete::<RingGroup, _>(
+        &state,
+        &actor,
+        id,
+        db::delete_ring_group(&state.db, id),
+        crate::dids::reload(&state),
+    )
+    .await
 }

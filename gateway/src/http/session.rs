@@ -126,26 +126,6 @@ pub const API_TOKEN_PREFIX: &str = "dlr_";
 /// What the embedded phone's bearer session token starts with.
 pub const EMBED_SESSION_PREFIX: &str = "dls_";
 
-/// The signed-in account, when it may read the administration (admins and
-/// supervisors; supervisors read only).
-pub async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
-    let account = signed_in(state, headers).await?;
-    match account.role {
-        Role::Admin | Role::Supervisor => Ok(account),
-        Role::Agent => Err(AppError::Forbidden),
-    }
-}
-
-/// The signed-in account, when it is an admin.
-pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
-    let account = signed_in(state, headers).await?;
-    if account.role == Role::Admin {
-        Ok(account)
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 /// The signed-in account, with a fresh SIP credential (a reloaded page has
 /// lost the previous one, which only ever lived in memory).
 pub async fn current(

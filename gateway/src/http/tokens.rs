@@ -7,13 +7,14 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{ApiToken, ApiTokenCreated, ApiTokenInput, Page};
 
 use super::dids::{bad, shorten};
 use super::params::{ListQuery, page, path_id};
-use super::session::{API_TOKEN_PREFIX, admin};
+use super::roles::Admin;
+use super::session::API_TOKEN_PREFIX;
 use super::{AppError, AppState, audit};
 use crate::{auth, db};
 
@@ -21,10 +22,9 @@ const MAX_NAME_CHARS: usize = 64;
 
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Admin,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page<ApiToken>>, AppError> {
-    admin(&state, &headers).await?;
     let query = ListQuery::from_request(query)?;
     let limit = query.limit()?;
     let after = query.id_cursor()?;
@@ -34,10 +34,9 @@ pub async fn list(
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     body: Result<Json<ApiTokenInput>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let actor = admin(&state, &headers).await?;
     let Json(input) = body?;
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -95,10 +94,9 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<StatusCode, AppError> {
-    let actor = admin(&state, &headers).await?;
     let id = path_id(path)?;
     let old = db::api_token(&state.db, id)
         .await?

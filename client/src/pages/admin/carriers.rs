@@ -75,6 +75,29 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
         });
     }
 
+    // Each listed carrier's channel use, for its row: its own advice
+    // against its own limit.
+    let usages = use_state(std::collections::HashMap::<i64, ChannelUsage>::new);
+    {
+        let usages = usages.clone();
+        let ids: Vec<i64> = carriers.list.items.iter().map(|c| c.id).collect();
+        use_effect_with((ids, crud.generation), move |(ids, _)| {
+            let ids = ids.clone();
+            spawn_local(async move {
+                let mut all = std::collections::HashMap::with_capacity(ids.len());
+                for id in ids {
+                    // A carrier whose figures fail to load shows its limit only.
+                    if let Ok(usage) =
+                        admin::get::<ChannelUsage>(&format!("{COLLECTION}/{id}/channels")).await
+                    {
+                        all.insert(id, usage);
+                    }
+                }
+                usages.set(all);
+            });
+        });
+    }
+
     // Editing also shows the carrier's channels and health.
     let edit = {
         let edit = crud.edit.clone();
@@ -146,7 +169,7 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                                         <td class="mono">{ format!("{}:{} {}", c.host, c.port, crate::state::admin::forms::enum_str(&c.transport).to_uppercase()) }</td>
                                         <td>{ sign_in_text(c) }</td>
                                         <td>{ format!("{} / {}", c.priority, c.weight) }</td>
-                                        <td>{ c.max_channels.map_or_else(|| "no limit".to_owned(), |m| m.to_string()) }</td>
+                                        { channels_cell(c, usages.get(&c.id)) }
                                         <td class={classes!("trunk-state", format!("trunk-{state}"))} data-state={state}>{ state_text }</td>
                                         <td>{ super::yes_no(c.enabled) }</td>
                                         <td><button type="button" class="button button-quiet row-edit" {onclick}>{ if props.can_edit { "Edit" } else { "View" } }</button></td>
@@ -211,11 +234,12 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                         </fieldset>
                         <fieldset>
                             <legend>{ "Capacity and failover" }</legend>
-                            { fk("max_channels", "Max channels", "The most calls at once this trunk takes; empty for no limit. Size it to your peak number of agents on calls at once × 1.2.", Kind::Number) }
+                            { fk("max_channels", "Max channels", "The most calls at once this trunk takes; empty for no limit. Size it to this carrier's busiest moment × 1.2 (shown as recommended once it has carried calls).", Kind::Number) }
                             if let Some(usage) = &*channels {
                                 <p class="field-note" id="carrier-channels">{ match usage {
-                                    Ok(u) => format!("Now {} in use; limit {}; busiest in 7 days {}; recommended {}.",
-                                        u.in_use, u.max_channels.map_or_else(|| "none".to_owned(), |m| m.to_string()), u.peak_7d, u.recommended),
+                                    Ok(u) => format!("Now {} in use; limit {}; busiest in 7 days {}; recommended {}.{}",
+                                        u.in_use, u.max_channels.map_or_else(|| "none".to_owned(), |m| m.to_string()), u.peak_7d, u.recommended,
+                                        if u.below_recommended() { " The limit is below the recommendation: calls may be refused at busy times." } else { "" }),
                                     Err(message) => format!("Channel use not available: {message}"),
                                 } }</p>
                             }
@@ -243,6 +267,29 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                 </section>
             </div>
         </AdminPage>
+    }
+}
+
+/// The row's channels: the limit, and this carrier's own recommendation
+/// (its busiest moment in 7 days × 1.2), marked when the limit is below it.
+fn channels_cell(c: &Carrier, usage: Option<&ChannelUsage>) -> Html {
+    let limit = c
+        .max_channels
+        .map_or_else(|| "no limit".to_owned(), |m| m.to_string());
+    match usage {
+        None => html! { <td class="channels-cell">{ limit }</td> },
+        Some(u) if u.below_recommended() => html! {
+            <td class="channels-cell channels-short" data-recommended={u.recommended.to_string()}
+                title={format!("The limit is below the {} channels this carrier's busiest moment calls for.", u.recommended)}>
+                { format!("{limit} (recommended {})", u.recommended) }
+                <span class="channels-warning" role="img" aria-label="limit below the recommendation">{ " ⚠" }</span>
+            </td>
+        },
+        Some(u) => html! {
+            <td class="channels-cell" data-recommended={u.recommended.to_string()}>
+                { format!("{limit} (recommended {})", u.recommended) }
+            </td>
+        },
     }
 }
 

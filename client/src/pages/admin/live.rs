@@ -101,7 +101,7 @@ fn Channels(props: &ChannelsProps) -> Html {
     html! {
         <section class="card admin-card" aria-labelledby="channels-title">
             <h2 id="channels-title" class="card-title">{ "Channels per carrier" }</h2>
-            <p class="muted">{ "Recommended: the most agents on calls at once in the last 7 days × 1.2 — what a carrier's max channels should cover." }</p>
+            <p class="muted">{ "Recommended: each carrier's own busiest moment in the last 7 days × 1.2 — what its max channels should cover." }</p>
             if let Some(error) = error {
                 <p class="form-error" role="alert">{ error }</p>
             }
@@ -121,7 +121,11 @@ fn Channels(props: &ChannelsProps) -> Html {
                                             <td>{ u.in_use }</td>
                                             <td>{ u.max_channels.map_or_else(|| "none".to_owned(), |m| m.to_string()) }</td>
                                             <td>{ u.peak_7d }</td>
-                                            <td>{ u.recommended }</td>
+                                            if u.below_recommended() {
+                                                <td class="channels-short">{ format!("{} ⚠ above the limit", u.recommended) }</td>
+                                            } else {
+                                                <td>{ u.recommended }</td>
+                                            }
                                         </>
                                     },
                                 } }

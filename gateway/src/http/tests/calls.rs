@@ -222,8 +222,8 @@ async fn channels_report_live_use_the_weekly_peak_and_a_recommendation() {
     assert_eq!(status, StatusCode::CREATED, "{carrier}");
     let id = carrier["id"].as_i64().unwrap();
     let now = crate::transport::now().unix_ms;
-    // Three calls overlap on the carrier; two agents are on calls at once
-    // (one of them on two); an old call outside the window is ignored.
+    // Three calls overlap on the carrier (two of them one agent's); an old
+    // call outside the window is ignored.
     let spans = [
         ("a", Some((1, "demo")), now - 60_000, 50),
         ("b", Some((1, "demo")), now - 50_000, 30),
@@ -257,12 +257,103 @@ async fn channels_report_live_use_the_weekly_peak_and_a_recommendation() {
     assert_eq!(status, StatusCode::OK, "{usage}");
     assert_eq!(
         usage,
-        json!({"carrier_id": id, "in_use": 1, "max_channels": 30, "peak_7d": 3, "recommended": 3})
+        json!({"carrier_id": id, "in_use": 1, "max_channels": 30, "peak_7d": 3, "recommended": 4})
     );
     let (status, _) = app
         .json("GET", "/api/v1/carriers/999/channels", &admin, None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Each carrier's recommendation is its own peak × 1.2, not one figure for
+/// all: calls on other carriers, or on none, do not count.
+#[tokio::test]
+async fn each_carrier_is_advised_from_its_own_peak() {
+    let app = test_app().await;
+    let (admin, agent) = admin_and_agent(&app).await;
+    let mut ids = Vec::new();
+    for (name, max) in [("Busy", 2), ("Quiet", 10)] {
+        let (status, carrier) = app
+            .json(
+                "POST",
+                "/api/v1/carriers",
+                &admin,
+                Some(json!({"name": name, "host": "192.0.2.1", "max_channels": max})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{carrier}");
+        ids.push(carrier["id"].as_i64().unwrap());
+    }
+    let (busy, quiet) = (ids[0], ids[1]);
+    let now = crate::transport::now().unix_ms;
+    // Busy: five calls, four of them at once in [-45 s, -40 s). Quiet: two
+    // calls, never at once, both while Busy peaks. Three more calls at the
+    // same moment on no carrier (refused before one was chosen).
+    let spans = [
+        ("b1", Some(busy), now - 60_000, 30),
+        ("b2", Some(busy), now - 50_000, 20),
+        ("b3", Some(busy), now - 45_000, 20),
+        ("b4", Some(busy), now - 48_000, 8),
+        ("b5", Some(busy), now - 5_000, 2),
+        ("q1", Some(quiet), now - 46_000, 2),
+        ("q2", Some(quiet), now - 44_000, 3),
+        ("n1", None, now - 44_000, 3),
+        ("n2", None, now - 44_000, 3),
+        ("n3", None, now - 44_000, 3),
+    ];
+    for (rid, carrier, at, secs) in spans {
+        let mut r = record(rid, Some((1, "demo")), at, secs);
+        r.carrier_id = carrier;
+        crate::db::insert_call_record(&app.db, &r).await.unwrap();
+    }
+    let usage = |id: i64| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let (status, body) = app
+                .json(
+                    "GET",
+                    &format!("/api/v1/carriers/{id}/channels"),
+                    &admin,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            serde_json::from_value::<shared::api::ChannelUsage>(body).unwrap()
+        }
+    };
+    let busy_usage = usage(busy).await;
+    assert_eq!(
+        (
+            busy_usage.peak_7d,
+            busy_usage.recommended,
+            busy_usage.max_channels
+        ),
+        (4, 5, Some(2))
+    );
+    // Two channels where five are advised: the page warns.
+    assert!(busy_usage.below_recommended());
+    let quiet_usage = usage(quiet).await;
+    assert_eq!(
+        (
+            quiet_usage.peak_7d,
+            quiet_usage.recommended,
+            quiet_usage.max_channels
+        ),
+        (1, 2, Some(10))
+    );
+    assert!(!quiet_usage.below_recommended());
+    // Agents do not read channel use.
+    let (status, body) = app
+        .json(
+            "GET",
+            &format!("/api/v1/carriers/{busy}/channels"),
+            &agent,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "forbidden");
 }
 
 #[tokio::test]

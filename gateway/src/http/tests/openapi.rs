@@ -49,3 +49,56 @@ async fn openapi_covers_every_route() {
         );
     }
 }
+
+/// Each operation's documented access is what its handler enforces: asked
+/// without signing in, as an agent and as a supervisor, a handler refuses
+/// exactly the callers its `Access` leaves out, with the API's codes.
+#[tokio::test]
+async fn documented_access_is_what_each_handler_enforces() {
+    use super::super::openapi::{Access, Answer, OPERATIONS};
+
+    let app = test_app().await;
+    let (admin, agent) = admin_and_agent(&app).await;
+    let (_, supervisor) = app.account(&admin, "sue", "supervisor").await;
+    let code = |json: &serde_json::Value| json["code"].as_str().unwrap_or("").to_owned();
+    for op in OPERATIONS {
+        let method = op.method.to_ascii_uppercase();
+        let uri = format!("/api/v1{}", op.path.replace("{id}", "1"));
+        let what = format!("{method} {}", op.path);
+        let (status, _, json) = app.call(&method, &uri, None, None).await;
+        if op.access == Access::Public {
+            assert_ne!(code(&json), "not_signed_in", "{what} is public");
+            // Public operations include signing out: not asked with a cookie.
+            continue;
+        }
+        assert_eq!(
+            (status, code(&json).as_str()),
+            (StatusCode::UNAUTHORIZED, "not_signed_in"),
+            "{what} without signing in"
+        );
+        let (status, _, json) = app.call(&method, &uri, Some(&agent), None).await;
+        if matches!(op.access, Access::Admin | Access::Reader) {
+            assert_eq!(
+                (status, code(&json).as_str()),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{what} as an agent"
+            );
+        } else {
+            assert_ne!(status, StatusCode::FORBIDDEN, "{what} as an agent");
+        }
+        // An event stream never ends: its refusals are checked above.
+        if matches!(op.answer, Answer::Events(_)) {
+            continue;
+        }
+        let (status, _, json) = app.call(&method, &uri, Some(&supervisor), None).await;
+        if op.access == Access::Admin {
+            assert_eq!(
+                (status, code(&json).as_str()),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{what} as a supervisor"
+            );
+        } else {
+            assert_ne!(status, StatusCode::FORBIDDEN, "{what} as a supervisor");
+        }
+    }
+}
