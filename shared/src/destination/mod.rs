@@ -211,7 +211,7 @@ mod tests {
             ("+14165550100", Some("CA"), Geographic, "+1 416"),
             ("+16135550199", Some("CA"), Geographic, "+1 613"),
             ("+18675550100", Some("CA"), Geographic, "+1 867"),
-            ("+16005550100", Some("CA"), Geographic, "+1 600"),
+            ("+16005550100", Some("CA"), NonGeographic, "+1 600"),
             ("+18765550100", Some("JM"), HighRisk, "+1 876"),
             ("+16585550100", Some("JM"), HighRisk, "+1 658"),
             ("+12425550100", Some("BS"), Geographic, "+1 242"),

@@ -71,6 +71,9 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("VI", &["340"]),
 ];
 
+/// The codes of [`CANADA`] that name no place.
+const CANADA_NON_GEOGRAPHIC: &[&str] = &["600", "622"];
+
 /// Toll-free codes in service (the 822, 880–887 and 889 reserves are not yet).
 const TOLL_FREE: &[&str] = &["800", "833", "844", "855", "866", "877", "888"];
 
@@ -132,6 +135,13 @@ pub fn read(national: &str) -> NanpReading {
         return shared(DestinationClass::Special, 3);
     }
     let iso = Some(country_of_area_code(npa).unwrap_or("US"));
+    if CANADA_NON_GEOGRAPHIC.contains(&npa) {
+        return NanpReading {
+            iso,
+            class: DestinationClass::NonGeographic,
+            decided_by: 3,
+        };
+    }
     let class = match (nxx, line) {
         // 976 exchanges: the pay-per-call lines of old; where they still
         // exist they bill the caller like 900.
