@@ -506,8 +506,8 @@ impl NotDialable {
 
 /// A typed number read as [`read_number`] does, then checked against the
 /// agent's destination policies, so that the pad says before dialing that
-/// the gateway would refuse it. No policies in the profile: nothing is
-/// refused here.
+/// the number is not allowed, and why. No policies in the profile: nothing
+/// is refused here.
 pub fn read_dialable(input: &str, profile: &DialingProfile) -> Result<E164, NotDialable> {
     let number = read_number(input, &profile.default_country).map_err(NotDialable::Invalid)?;
     match policy::check_all(&profile.destination_policies, &number) {
