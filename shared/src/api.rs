@@ -51,6 +51,15 @@ pub struct DialingProfile {
     /// number in the callee's country and area code, if there is one.
     #[serde(default)]
     pub local_presence: bool,
+    /// The destination policies that apply to this agent (global, role,
+    /// agent, campaign), every one of which must allow a number
+    /// ([`crate::policy::check_all`]). The phone checks them as the agent
+    /// types, to say before dialing why a number is not allowed: a warning
+    /// for the agent, not the enforcement (a modified page can skip it).
+    /// Empty (and absent from older gateways' answers): the phone shows
+    /// nothing.
+    #[serde(default)]
+    pub destination_policies: Vec<crate::policy::DestinationPolicy>,
 }
 
 impl Default for DialingProfile {
@@ -60,6 +69,7 @@ impl Default for DialingProfile {
             caller_ids: Vec::new(),
             default_caller_id: None,
             local_presence: false,
+            destination_policies: Vec::new(),
         }
     }
 }

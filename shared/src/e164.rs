@@ -46,9 +46,11 @@ impl E164 {
         self.0.get(1..).unwrap_or_default()
     }
 
-    /// The country this number belongs to, if it is one of [`COUNTRIES`]
-    /// (for `+1`, the first NANP entry: the calling code cannot tell the US
-    /// from Canada).
+    /// The country this number belongs to, if it is one of [`COUNTRIES`].
+    /// `+1` numbers are read by area code ([`crate::destination::nanp`]):
+    /// `+1 416` is CA, `+1 876` JM; non-geographic codes (`+1 800`, `+1 900`,
+    /// `+1 500`) give the US entry, whose format they share —
+    /// [`crate::destination::classify`] tells them apart.
     pub fn country(&self) -> Option<&'static Country> {
         country_of(self.digits())
     }
@@ -174,7 +176,9 @@ macro_rules! country {
 
 /// The countries whose national formats [`normalize`] understands.
 /// Lengths are those of the national significant number (ITU-T national
-/// numbering plans, simplified to the ranges in common use).
+/// numbering plans, simplified to the ranges in common use). Every member of
+/// the NANP is here (they share one format) so that a `+1` number has its
+/// real country; [`crate::destination::nanp`] maps area codes to them.
 pub const COUNTRIES: &[Country] = &[
     country!("US", "1", Some("1"), "011", &[10]),
     country!("CA", "1", Some("1"), "011", &[10]),
@@ -203,6 +207,30 @@ pub const COUNTRIES: &[Country] = &[
     country!("PT", "351", None, "00", &[9]),
     country!("CH", "41", Some("0"), "00", &[9]),
     country!("AT", "43", Some("0"), "00", &[7, 8, 9, 10, 11, 12, 13]),
+    // The rest of the NANP: Caribbean, Atlantic and Pacific members.
+    country!("AG", "1", Some("1"), "011", &[10]),
+    country!("AI", "1", Some("1"), "011", &[10]),
+    country!("AS", "1", Some("1"), "011", &[10]),
+    country!("BB", "1", Some("1"), "011", &[10]),
+    country!("BM", "1", Some("1"), "011", &[10]),
+    country!("BS", "1", Some("1"), "011", &[10]),
+    country!("DM", "1", Some("1"), "011", &[10]),
+    country!("DO", "1", Some("1"), "011", &[10]),
+    country!("GD", "1", Some("1"), "011", &[10]),
+    country!("GU", "1", Some("1"), "011", &[10]),
+    country!("JM", "1", Some("1"), "011", &[10]),
+    country!("KN", "1", Some("1"), "011", &[10]),
+    country!("KY", "1", Some("1"), "011", &[10]),
+    country!("LC", "1", Some("1"), "011", &[10]),
+    country!("MP", "1", Some("1"), "011", &[10]),
+    country!("MS", "1", Some("1"), "011", &[10]),
+    country!("PR", "1", Some("1"), "011", &[10]),
+    country!("SX", "1", Some("1"), "011", &[10]),
+    country!("TC", "1", Some("1"), "011", &[10]),
+    country!("TT", "1", Some("1"), "011", &[10]),
+    country!("VC", "1", Some("1"), "011", &[10]),
+    country!("VG", "1", Some("1"), "011", &[10]),
+    country!("VI", "1", Some("1"), "011", &[10]),
 ];
 
 /// The country with ISO code `iso` (case-insensitive).
@@ -326,8 +354,17 @@ fn from_international_digits(digits: &str) -> Result<E164, NumberError> {
 }
 
 /// The table entry whose calling code starts `digits` (calling codes are a
-/// prefix code, so at most one code matches).
+/// prefix code, so at most one code matches). In the NANP the area code
+/// picks the member; while it is incomplete (or not a member's), the US
+/// entry stands for the format they all share.
 fn country_of(digits: &str) -> Option<&'static Country> {
+    if let Some(national) = digits.strip_prefix('1') {
+        let iso = national
+            .get(..3)
+            .and_then(crate::destination::nanp::country_of_area_code)
+            .unwrap_or("US");
+        return country(iso);
+    }
     COUNTRIES
         .iter()
         .find(|c| digits.starts_with(c.calling_code))

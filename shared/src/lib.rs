@@ -12,8 +12,17 @@
 //! - [`api`]: the JSON types of the REST API, shared so that the client and
 //!   the gateway cannot drift apart.
 //! - [`e164`]: phone number normalisation to E.164 with a default country.
+//! - [`destination`]: where a number goes (the NANP read by area code,
+//!   other countries by calling code) and what kind it is (premium,
+//!   toll-free, satellite, high-risk, from the plan and the shipped prefix
+//!   list `data/high_risk_prefixes.tsv`).
+//! - [`policy`]: who may call where ([`policy::DestinationPolicy`]), checked
+//!   by the gateway before any carrier sees a call and by the phone before
+//!   the agent dials.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod destination;
 pub mod e164;
+pub mod policy;
 pub mod sip;

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::state::call::{CallCommand, CallView, clean_number, read_number};
+use crate::state::call::{CallCommand, CallView, NotDialable, clean_number, read_dialable};
 use crate::state::caller_id::{
     AUTOMATIC, CallerIdPicker, PickerAction, automatic_label, choice_label,
 };
@@ -37,8 +37,10 @@ pub struct DialerProps {
 }
 
 /// The number (`input#dial-number`, typed, pasted or keyed on the pad), its
-/// E.164 reading (`#dial-normalized`), the caller ID (`select#caller-id`,
-/// "Automatic" at first: see [`crate::state::caller_id`]),
+/// E.164 reading (`#dial-normalized`; when a destination policy of the agent
+/// refuses the number, the number and why, with `data-refusal` holding the
+/// refusal's code, and the call button disabled), the caller ID
+/// (`select#caller-id`, "Automatic" at first: see [`crate::state::caller_id`]),
 /// the pad (`button[data-dtmf]`: digits before a call, tones during one)
 /// and the call / hang-up button. Enter dials.
 #[function_component]
@@ -54,7 +56,7 @@ pub fn Dialer(props: &DialerProps) -> Html {
     let input = use_node_ref();
 
     let in_call = props.call.in_call();
-    let reading = read_number(&number, &props.profile.default_country);
+    let reading = read_dialable(&number, &props.profile);
     let can_dial = props.ready && !in_call && reading.is_ok();
 
     let dial = {
@@ -179,7 +181,14 @@ pub fn Dialer(props: &DialerProps) -> Html {
 
     let (shown, valid) = match &reading {
         Ok(e164) => (e164.to_string(), true),
-        Err(message) => (message.clone(), false),
+        Err(refused @ NotDialable::Refused(e164, _)) => {
+            (format!("{e164} · {}", refused.message()), false)
+        }
+        Err(invalid) => (invalid.message(), false),
+    };
+    let refusal = match &reading {
+        Err(NotDialable::Refused(_, refusal)) => Some(refusal.code.as_str()),
+        _ => None,
     };
     let empty = number.trim().is_empty();
     let country = props.profile.default_country.to_uppercase();
@@ -221,6 +230,7 @@ pub fn Dialer(props: &DialerProps) -> Html {
                     id="dial-normalized"
                     class={classes!("dial-normalized", (!valid && !empty).then_some("invalid"))}
                     data-valid={valid.to_string()}
+                    data-refusal={refusal}
                 >
                     { shown }
                 </p>
@@ -302,12 +312,20 @@ fn caller_id_select(
     }
 }
 
-fn call_title(ready: bool, reading: &Result<E164, String>) -> String {
+fn call_title(ready: bool, reading: &Result<E164, NotDialable>) -> String {
     match (ready, reading) {
         (false, _) => "Your phone is not connected yet.".to_owned(),
         (true, Ok(number)) => format!("Call {number} (Enter)"),
-        (true, Err(message)) => message.clone(),
+        (true, Err(_)) => reading_message(reading),
     }
+}
+
+fn reading_message(reading: &Result<E164, NotDialable>) -> String {
+    reading
+        .as_ref()
+        .err()
+        .map(NotDialable::message)
+        .unwrap_or_default()
 }
 
 fn key_label(tone: char) -> String {

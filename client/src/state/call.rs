@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
+use shared::api::DialingProfile;
 use shared::e164::{self, E164, NumberError};
+use shared::policy::{self, Refusal};
 use shared::sip::call::EndCause;
 use web_time::Instant;
 
@@ -483,6 +485,37 @@ pub fn read_number(input: &str, default_country: &str) -> Result<E164, String> {
     result.map_err(|error| sentence(&error.to_string()))
 }
 
+/// Why the dial pad will not call what is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotDialable {
+    /// Not a number yet, or not a valid one: what is wrong, as a sentence.
+    Invalid(String),
+    /// A valid number that a destination policy of the agent refuses.
+    Refused(E164, Refusal),
+}
+
+impl NotDialable {
+    /// What the dial pad shows under the number.
+    pub fn message(&self) -> String {
+        match self {
+            NotDialable::Invalid(message) => message.clone(),
+            NotDialable::Refused(_, refusal) => sentence(&refusal.reason),
+        }
+    }
+}
+
+/// A typed number read as [`read_number`] does, then checked against the
+/// agent's destination policies, so that the pad says before dialing that
+/// the number is not allowed, and why. No policies in the profile: nothing
+/// is refused here.
+pub fn read_dialable(input: &str, profile: &DialingProfile) -> Result<E164, NotDialable> {
+    let number = read_number(input, &profile.default_country).map_err(NotDialable::Invalid)?;
+    match policy::check_all(&profile.destination_policies, &number) {
+        Ok(()) => Ok(number),
+        Err(refusal) => Err(NotDialable::Refused(number, refusal)),
+    }
+}
+
 /// Pasted text made typeable: invisible formatting characters (bidi marks,
 /// zero-width spaces, which CRMs and spreadsheets carry along) dropped, any
 /// kind of space or line break made one plain space, the ends trimmed.
@@ -712,6 +745,80 @@ mod tests {
             read_number("0712 345678", "KE")
                 .unwrap_err()
                 .contains("country code")
+        );
+    }
+
+    #[test]
+    fn the_pad_says_which_numbers_the_policy_refuses() {
+        use shared::policy::{DestinationPolicy, RefusalCode};
+        let us_only = DialingProfile {
+            destination_policies: vec![DestinationPolicy {
+                allowed_countries: vec!["US".to_owned()],
+                ..DestinationPolicy::default()
+            }],
+            ..DialingProfile::default()
+        };
+        let read = |typed: &str, profile: &DialingProfile| match read_dialable(typed, profile) {
+            Ok(number) => format!("ok {number}"),
+            Err(NotDialable::Refused(number, refusal)) => {
+                format!(
+                    "{number} {}: {}",
+                    refusal.code.as_str(),
+                    NotDialable::Refused(number.clone(), refusal).message()
+                )
+            }
+            Err(NotDialable::Invalid(message)) => format!("invalid: {message}"),
+        };
+        assert_eq!(read("(212) 555-0100", &us_only), "ok +12125550100");
+        assert_eq!(
+            read("1 900 555 0100", &us_only),
+            "+19005550100 premium: Calls to premium-rate numbers (+1 900) are blocked."
+        );
+        assert_eq!(
+            read("876 555 0100", &us_only),
+            "+18765550100 country_not_allowed: Calls to Jamaica (+1 876) are not allowed for this agent."
+        );
+        assert_eq!(
+            read("+1 416 555 0100", &us_only),
+            "+14165550100 country_not_allowed: Calls to Canada (+1 416) are not allowed for this agent."
+        );
+        assert_eq!(
+            read("+44 909 879 0000", &us_only),
+            "+449098790000 country_not_allowed: Calls to the United Kingdom (+44) are not allowed for this agent."
+        );
+        // A number still being typed says what is missing, not a refusal.
+        assert!(read("876 55", &us_only).starts_with("invalid: US numbers have 10 digits"));
+        // Canada allowed: +1 416 goes through, +1 900 is still premium.
+        let us_ca = DialingProfile {
+            destination_policies: vec![DestinationPolicy {
+                allowed_countries: vec!["US".to_owned(), "CA".to_owned()],
+                ..DestinationPolicy::default()
+            }],
+            ..DialingProfile::default()
+        };
+        assert_eq!(read("416 555 0100", &us_ca), "ok +14165550100");
+        assert!(matches!(
+            read_dialable("900 555 0100", &us_ca),
+            Err(NotDialable::Refused(_, r)) if r.code == RefusalCode::Premium
+        ));
+        // No policies (an older gateway): the pad refuses nothing.
+        assert_eq!(
+            read("1 900 555 0100", &DialingProfile::default()),
+            "ok +19005550100"
+        );
+    }
+
+    #[test]
+    fn profiles_without_policies_still_parse() {
+        let old = r#"{"default_country":"US","caller_ids":[],"default_caller_id":null}"#;
+        let profile: DialingProfile = serde_json::from_str(old).unwrap();
+        assert!(profile.destination_policies.is_empty());
+        let new = r#"{"default_country":"US","caller_ids":[],"default_caller_id":null,
+            "destination_policies":[{"allowed_countries":["US"]}]}"#;
+        let profile: DialingProfile = serde_json::from_str(new).unwrap();
+        assert!(
+            profile.destination_policies[0].block_premium,
+            "premium blocked by default"
         );
     }
 

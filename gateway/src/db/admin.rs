@@ -297,6 +297,7 @@ pub async fn dialing_profile(
         default_caller_id,
         // Set from the account by the caller (`http::agents::agent_info`).
         local_presence: false,
+        destination_policies: Vec::new(),
     })
 }
 
