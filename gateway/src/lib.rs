@@ -75,8 +75,6 @@ pub struct Running {
     /// Where the built-in demo carrier listens, when it runs.
     pub demo_carrier: Option<SocketAddr>,
     sip: transport::SipHandle,
-    /// Kept so the webhook's receiver stays open for the gateway's life.
-    _call_events: call_events::CallEvents,
     grace: std::time::Duration,
     _demo: Option<demo_carrier::DemoCarrier>,
     shutdown: tokio::sync::oneshot::Sender<()>,
@@ -230,11 +228,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
         limits: Limits::default(),
     };
-    // Each call's progress, for the webhook. The SIP driver is to publish
-    // into it (issue 13: `transport::start_core` takes a clone); until it
-    // does, nothing publishes and no webhook is sent.
-    let call_events = call_events::CallEvents::new(call_events::CAPACITY);
-    tokio::spawn(webhook::run(database.clone(), call_events.subscribe()));
     let sip = transport::start_core(
         core_config,
         listeners.udp.clone(),
@@ -242,6 +235,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         database.clone(),
         config.log_sip,
     );
+    // Each call's progress, published by the SIP driver as the call
+    // machines report it; the webhook delivers it.
+    let call_events = sip.call_events();
+    tokio::spawn(webhook::run(database.clone(), call_events.subscribe()));
     let mut agents = std::collections::BTreeSet::new();
     for credential in db::live_sip_credentials(&database, now.unix).await? {
         agents.insert(credential.account_id);
@@ -322,7 +319,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         first_start_credentials: seeded.and_then(|s| s.credentials_file),
         demo_carrier: demo_addr,
         sip,
-        _call_events: call_events,
         grace,
         _demo: demo,
         shutdown,

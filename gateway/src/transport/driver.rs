@@ -212,9 +212,33 @@ impl Driver {
             match event {
                 CoreEvent::Trunk(status) => self.set_trunk_status(status),
                 CoreEvent::Call(B2buaEvent::Record(record)) => self.store_record(record),
+                CoreEvent::Call(B2buaEvent::Progress { kind, call }) => {
+                    self.publish_progress(kind, call)
+                }
                 _ => {}
             }
         }
+    }
+
+    /// A call started, was answered or ended: onto the call-events bus
+    /// (the webhook listens there). The live call's id is its record's.
+    fn publish_progress(&self, kind: crate::sip::b2bua::Progress, call: shared::api::LiveCall) {
+        use crate::call_events::{CallEvent, CallProgress};
+        use crate::sip::b2bua::Progress;
+        let kind = match kind {
+            Progress::Started => CallProgress::Started,
+            Progress::Answered => CallProgress::Answered,
+            Progress::Ended => CallProgress::Ended,
+        };
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.handle.call_events().publish(CallEvent {
+            kind,
+            at_ms,
+            record_id: call.id.clone(),
+            call,
+        });
     }
 
     /// Keeps a carrier's status for the carrier page; logs a change.

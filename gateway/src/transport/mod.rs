@@ -91,11 +91,18 @@ pub struct SipHandle {
     next_conn: Arc<AtomicU64>,
     trunk_statuses: TrunkStatuses,
     live: crate::live::LiveCalls,
+    /// Each call's progress, published as the calls report it.
+    call_events: crate::call_events::CallEvents,
     /// Why the driver task ended, once it has.
     stopped: watch::Receiver<Option<String>>,
 }
 
 impl SipHandle {
+    /// The bus of call progress events (started, answered, ended).
+    pub fn call_events(&self) -> crate::call_events::CallEvents {
+        self.call_events.clone()
+    }
+
     pub async fn send(&self, input: CoreInput) {
         // The driver ends only when the process shuts down.
         if self.tx.send(input).await.is_err() {
@@ -175,6 +182,7 @@ pub fn start_core(
         next_conn: Arc::new(AtomicU64::new(1)),
         trunk_statuses: TrunkStatuses::new(),
         live: crate::live::LiveCalls::new(),
+        call_events: crate::call_events::CallEvents::default(),
         stopped,
     };
     let driver = tokio::spawn(driver::Driver::new(core, udp, db, log_sip, handle.clone()).run(rx));
