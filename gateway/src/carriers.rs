@@ -1,8 +1,7 @@
 //! Turns the carriers in the database into the routes the SIP core uses:
 //! host names resolved, the demo carrier pointed at wherever it listens (and
 //! allowed to call our DIDs from there), inbound sources parsed, disabled
-//! and unsupported (TLS) carriers left out. Run at start and after every
-//! change through the API.
+//! carriers left out. Run at start and after every change through the API.
 
 use std::net::SocketAddr;
 

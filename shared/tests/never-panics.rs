@@ -1,6 +1,7 @@
 //! Input from the network never panics us: every prefix of every RFC 4475
 //! message, and every message with single bytes replaced, goes through the
-//! whole message layer. Deterministic and quick; `cargo fuzz` goes further.
+//! whole message layer. Deterministic and quick; it is a mutation test, not
+//! a coverage-guided fuzzer (there are no fuzz targets yet).
 #![allow(clippy::unwrap_used)]
 
 use shared::sip::normalize::{Frame, frame_stream, split};

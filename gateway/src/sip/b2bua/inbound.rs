@@ -241,7 +241,7 @@ impl InboundCall {
         dids: &DidTable,
         bindings: &dyn Fn(&str) -> Vec<ForkTarget>,
         env: &mut Env,
-    ) -> Result<InboundCall, Refused> {
+    ) -> Result<InboundCall, Box<Refused>> {
         let tag = env.token(12);
         let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
         let caller_from = msg::header(&request.headers, "From").unwrap_or_default();
@@ -262,9 +262,11 @@ impl InboundCall {
         });
         rec.carrier_id = Some(route.id);
         rec.carrier = Some(route.name.clone());
-        let refuse = |rec: shared::api::CallRecord, code: u16, reason: &str| Refused {
-            response: response_to(&request, code, reason, Some(&tag)),
-            record: Some(record::refused(rec, &now, code, reason)),
+        let refuse = |rec: shared::api::CallRecord, code: u16, reason: &str| {
+            Box::new(Refused {
+                response: response_to(&request, code, reason, Some(&tag)),
+                record: Some(record::refused(rec, &now, code, reason)),
+            })
         };
         if !admission.capacity {
             let mut response = response_to(
@@ -277,13 +279,13 @@ impl InboundCall {
                 .headers
                 .push(rsip::Header::Other("Retry-After".into(), "5".into()));
             let rec = record::refused(rec, &now, 503, "Service Unavailable (channel limit)");
-            return Err(Refused {
+            return Err(Box::new(Refused {
                 response,
                 record: Some(rec),
-            });
+            }));
         }
         if !admission.call_id_free {
-            return Err(Refused {
+            return Err(Box::new(Refused {
                 response: response_to(
                     &request,
                     482,
@@ -291,7 +293,7 @@ impl InboundCall {
                     Some(&tag),
                 ),
                 record: None,
-            });
+            }));
         }
         let Some(did) = number.as_deref().and_then(|n| dids.lookup(n)) else {
             return Err(refuse(rec, 404, "Not Found (no such number here)"));

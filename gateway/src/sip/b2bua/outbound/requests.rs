@@ -203,10 +203,7 @@ impl OutboundCall {
     ) {
         let branch = env.token(16);
         let via = carrier_via(env, &self.carrier.route);
-        let mut request = self
-            .carrier
-            .dialog
-            .next_request(method.clone(), &via, &branch);
+        let mut request = self.carrier.dialog.next_request(method, &via, &branch);
         if let Some((name, value)) = header {
             dialog::push_header(&mut request, name, value);
         }

@@ -616,3 +616,44 @@ fn destinations_outside_the_allowed_countries_are_refused_before_the_carrier() {
 // -------------------------------------------------------------------
 // Inbound calls: carrier → DID → the agent's tabs
 // -------------------------------------------------------------------
+
+#[test]
+fn a_destination_policy_refuses_before_the_carrier_with_its_reason() {
+    let mut h = Harness::new();
+    h.agent.dialing.destination_policies = vec![shared::policy::DestinationPolicy {
+        allowed_countries: vec!["US".to_owned()],
+        ..Default::default()
+    }];
+    for (number, words) in [
+        ("+18765550100", "Jamaica"),
+        ("+19005550100", "premium"),
+        ("+14165550100", "Canada"),
+    ] {
+        h.invite(number, "");
+        let sent = h.sent();
+        assert_eq!(
+            sent.len(),
+            1,
+            "{number}: only the refusal, nothing to the carrier: {sent:?}"
+        );
+        assert_eq!(sent[0].0, Destination::Conn(CONN));
+        let status = sent[0].1.lines().next().unwrap();
+        assert!(
+            status.starts_with("SIP/2.0 403 Forbidden ("),
+            "{number}: {status}"
+        );
+        assert!(status.contains(words), "{number}: {status}");
+        let records = h.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].final_code, 403);
+        assert_eq!(records[0].carrier, None);
+    }
+    // A US number goes to the carrier.
+    h.invite("+12125550100", "");
+    assert!(
+        h.sent()
+            .iter()
+            .any(|(d, t)| *d == Destination::Udp(CARRIER.parse().unwrap())
+                && t.starts_with("INVITE "))
+    );
+}
