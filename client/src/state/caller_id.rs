@@ -136,6 +136,7 @@ mod tests {
 
     fn profile(default: Option<&str>, local_presence: bool) -> DialingProfile {
         DialingProfile {
+            destination_policies: Vec::new(),
             local_presence,
             default_country: "US".to_owned(),
             caller_ids: vec![
