@@ -7,7 +7,9 @@
 //! own, and a call tells the router when it binds or drops one), hands it
 //! the input with an [`call::Env`] (settings, the media port, the random
 //! generator, channel counts of the other calls), and drains what the call
-//! queued: transmits and [`call::CallOutput`]s. It owns nothing else.
+//! queued: transmits and [`call::CallOutput`]s, and drops the call once its
+//! record is out and its last client transaction has ended. It owns
+//! nothing else.
 //!
 //! Where to look:
 //! - a new outbound call, the carrier's answers, failover: [`outbound`];
@@ -156,6 +158,12 @@ impl Call {
             Call::In(c) => c.is_done(),
         }
     }
+    fn is_finished(&self) -> bool {
+        match self {
+            Call::Out(c) => c.is_finished(),
+            Call::In(c) => c.is_finished(),
+        }
+    }
     fn poll_transmit(&mut self) -> Option<call::Outgoing> {
         match self {
             Call::Out(c) => c.poll_transmit(),
@@ -216,8 +224,10 @@ impl B2bua {
             .collect()
     }
 
+    /// Calls whose record is not out yet (a call whose record is out but
+    /// whose last transactions still run does not count).
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.calls.values().filter(|c| !c.is_done()).count()
     }
 
     /// Calls an agent is on (placed, or inbound and answered), not ended.
@@ -626,7 +636,7 @@ impl B2bua {
                 CallOutput::Record(rec) => self.events.push(B2buaEvent::Record(rec)),
             }
         }
-        if call.is_done() {
+        if call.is_finished() {
             self.calls.remove(&id);
             self.by_call_id.retain(|_, c| *c != id);
         }

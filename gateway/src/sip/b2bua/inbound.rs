@@ -553,6 +553,12 @@ impl InboundCall {
         self.life.done
     }
 
+    /// Done, and none of its client transactions still runs (a 487 to our
+    /// CANCELled INVITE still gets its ACK, a BYE its retransmissions).
+    pub fn is_finished(&self) -> bool {
+        self.life.done && self.txs.is_empty()
+    }
+
     pub fn poll_transmit(&mut self) -> Option<super::call::Outgoing> {
         self.out.poll_transmit()
     }

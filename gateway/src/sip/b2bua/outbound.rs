@@ -366,6 +366,12 @@ impl OutboundCall {
         self.life.done
     }
 
+    /// Done, and none of its client transactions still runs (a 487 to our
+    /// CANCELled INVITE still gets its ACK, a BYE its retransmissions).
+    pub fn is_finished(&self) -> bool {
+        self.life.done && self.txs.is_empty()
+    }
+
     /// A connection this call's browser leg runs on.
     pub fn browser_conn(&self) -> ConnId {
         self.browser.conn
