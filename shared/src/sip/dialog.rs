@@ -164,6 +164,10 @@ pub fn contact_uri(value: &str) -> Option<rsip::Uri> {
         _ => value.split(';').next().unwrap_or(value).trim(),
     };
     let text = text.trim();
+    let scheme = text.get(..5).unwrap_or(text).to_ascii_lowercase();
+    if !(scheme.starts_with("sip:") || scheme.starts_with("sips:")) {
+        return None;
+    }
     let mut uri = rsip::Uri::try_from(text).ok()?;
     // rsip prints a parsed `transport` parameter in upper case
     // (`transport=WS`); a peer's target goes back exactly as it wrote it.
