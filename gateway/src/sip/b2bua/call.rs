@@ -140,6 +140,12 @@ impl Life {
         }
     }
 
+    /// The media task stopped and reported its counts.
+    pub fn media_reported(&mut self, counts: super::port::MediaCounts) {
+        self.media = false;
+        super::record::apply_counts(&mut self.record, counts);
+    }
+
     /// Reports the call as started.
     pub fn started(&self, out: &mut Out, live: LiveCall) {
         out.event(CallOutput::Progress(Progress::Started, live));

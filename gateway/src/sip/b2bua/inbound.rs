@@ -580,6 +580,14 @@ impl InboundCall {
         .min()
     }
 
+    /// The tab a message over `conn` belongs to, by its Call-ID.
+    fn fork_of(&self, headers: &rsip::Headers, conn: ConnId) -> Option<usize> {
+        let call_id = msg::header(headers, "Call-ID")?;
+        self.forks
+            .iter()
+            .position(|f| f.dialog.call_id == call_id && f.target.conn == conn)
+    }
+
     /// What we name toward the carrier: in its family, for the transport
     /// its INVITE came over.
     fn toward_carrier(&self, env: &Env) -> Toward {

@@ -25,12 +25,7 @@ impl InboundCall {
         response: &rsip::Response,
         env: &mut Env,
     ) -> bool {
-        let call_id = msg::header(&response.headers, "Call-ID").unwrap_or_default();
-        let Some(index) = self
-            .forks
-            .iter()
-            .position(|f| f.dialog.call_id == call_id && f.target.conn == conn)
-        else {
+        let Some(index) = self.fork_of(&response.headers, conn) else {
             return false;
         };
         let is_invite = response

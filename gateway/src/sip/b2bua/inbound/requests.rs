@@ -14,7 +14,6 @@ use super::{ForkState, InPhase, InboundCall, Purpose};
 use crate::sip::b2bua::call::Env;
 use crate::sip::b2bua::outbound::browser_contact;
 use crate::sip::b2bua::port::MediaCounts;
-use crate::sip::b2bua::record;
 use crate::sip::core::Destination;
 use crate::sip::{ConnId, Now, msg};
 
@@ -28,12 +27,7 @@ impl InboundCall {
         request: &rsip::Request,
         env: &mut Env,
     ) -> bool {
-        let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
-        let Some(index) = self
-            .forks
-            .iter()
-            .position(|f| f.dialog.call_id == call_id && f.target.conn == conn)
-        else {
+        let Some(index) = self.fork_of(&request.headers, conn) else {
             return false;
         };
         let is_winner = self.winner == Some(index) && self.phase == InPhase::Answered;
@@ -289,8 +283,7 @@ impl InboundCall {
         failure: Option<String>,
         env: &mut Env,
     ) {
-        self.life.media = false;
-        record::apply_counts(&mut self.life.record, counts);
+        self.life.media_reported(counts);
         match self.phase {
             InPhase::Ended => {}
             InPhase::Answered => {

@@ -291,8 +291,7 @@ impl OutboundCall {
         failure: Option<String>,
         env: &mut Env,
     ) {
-        self.life.media = false;
-        record::apply_counts(&mut self.life.record, counts);
+        self.life.media_reported(counts);
         match self.phase {
             Phase::Ended => {}
             Phase::Answered => {
