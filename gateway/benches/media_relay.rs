@@ -20,7 +20,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gateway::media::{CallRef, CarrierTarget, Codec, MediaControl, MediaEvent};
+use gateway::media::{CallId, CarrierTarget, Codec, MediaControl, MediaEvent};
 use str0m::change::SdpOffer;
 use support::{Browser, carrier_answer_sdp, engine, rtp};
 use tokio::net::UdpSocket;
@@ -96,7 +96,7 @@ async fn run(calls: usize, paced: Duration, inbound: bool) {
         match offer {
             None => {
                 let media = engine
-                    .start_inbound(CallRef(i as u64), &carrier_sdp, &codecs, false, tx.clone())
+                    .start_inbound(CallId(i as u64), &carrier_sdp, &codecs, false, tx.clone())
                     .expect("start_inbound");
                 setup += t.elapsed();
                 let answer = answer_offer(b, &media.browser_offer);
@@ -109,7 +109,7 @@ async fn run(calls: usize, paced: Duration, inbound: bool) {
             Some(offer) => {
                 let media = engine
                     .start_outbound(
-                        CallRef(i as u64),
+                        CallId(i as u64),
                         offer,
                         CarrierTarget {
                             codecs: &codecs,

@@ -3,6 +3,7 @@
 //! allowed to call our DIDs from there), inbound sources parsed, disabled
 //! carriers left out. Run at start and after every change through the API.
 
+use shared::ids::CarrierId;
 use std::net::SocketAddr;
 
 use ipnet::IpNet;
@@ -110,7 +111,7 @@ pub async fn routes(
             c.host.clone()
         };
         routes.push(Route {
-            id: c.id,
+            id: CarrierId(c.id),
             name: c.name,
             addr,
             host,

@@ -8,6 +8,7 @@
 //! deleted is refused with 480 rather than left out, so that the carrier
 //! hears "temporarily unavailable" and not "no such number".
 
+use shared::ids::{AccountId, CarrierId};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ pub async fn dids(db: &Db) -> Result<Vec<Did>, DbError> {
             let target = match d.route {
                 DidRoute::Agent => match (record.account_id, d.agent) {
                     (Some(account_id), Some(username)) => DidTarget::Agent {
-                        account_id,
+                        account_id: AccountId(account_id),
                         username,
                     },
                     _ => gone.clone(),
@@ -69,7 +70,7 @@ pub async fn dids(db: &Db) -> Result<Vec<Did>, DbError> {
             Did {
                 number: d.number,
                 label: d.label,
-                carrier_id: d.carrier_id,
+                carrier_id: d.carrier_id.map(CarrierId),
                 target,
             }
         })
@@ -209,9 +210,9 @@ mod tests {
                 Did {
                     number: "+14155550101".to_owned(),
                     label: "line +14155550101".to_owned(),
-                    carrier_id: Some(carrier_id),
+                    carrier_id: Some(CarrierId(carrier_id)),
                     target: DidTarget::Agent {
-                        account_id: alice,
+                        account_id: AccountId(alice),
                         username: "alice".to_owned()
                     },
                 },
@@ -264,9 +265,9 @@ mod tests {
             vec![Did {
                 number: db::DEMO_DID.to_owned(),
                 label: "Demo line".to_owned(),
-                carrier_id: Some(demo_carrier.carrier.id),
+                carrier_id: Some(CarrierId(demo_carrier.carrier.id)),
                 target: DidTarget::Agent {
-                    account_id: demo.id,
+                    account_id: AccountId(demo.id),
                     username: "demo".to_owned()
                 },
             }]

@@ -10,6 +10,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use shared::ids::AccountId;
 
 /// What every embed token starts with.
 pub const TOKEN_PREFIX: &str = "dle_";
@@ -23,7 +24,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// What a valid token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claims {
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -64,7 +65,7 @@ pub fn verify(key: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
         return Err(TokenError::Expired);
     }
     Ok(Claims {
-        account_id,
+        account_id: AccountId(account_id),
         expires_at,
     })
 }
@@ -141,7 +142,7 @@ mod tests {
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
     const CLAIMS: Claims = Claims {
-        account_id: 7,
+        account_id: AccountId(7),
         expires_at: 1000,
     };
 

@@ -77,7 +77,7 @@ mod tests {
             agent: Some("demo".to_owned()),
             caller_id: None,
             dialled: "+14155550100".to_owned(),
-            carrier_id: Some(1),
+            carrier_id: Some(shared::ids::CarrierId(1)),
             carrier: Some("Trunk".to_owned()),
             state,
             since_ms: 0,

@@ -3,6 +3,7 @@
 //! A `std::sync::RwLock`: writes are rare (a status change), reads short,
 //! and nobody holds it across an `.await`.
 
+use shared::ids::CarrierId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -11,7 +12,7 @@ use crate::sip::trunks::TrunkStatus;
 /// Cheap to clone (an `Arc`), so it can sit in axum state.
 #[derive(Debug, Clone, Default)]
 pub struct TrunkStatuses {
-    inner: Arc<RwLock<HashMap<i64, TrunkStatus>>>,
+    inner: Arc<RwLock<HashMap<CarrierId, TrunkStatus>>>,
 }
 
 impl TrunkStatuses {
@@ -21,7 +22,7 @@ impl TrunkStatuses {
 
     /// The status of one carrier; `None` when nothing is watched there
     /// (qualify and registration both off, or an unknown carrier).
-    pub fn get(&self, carrier_id: i64) -> Option<TrunkStatus> {
+    pub fn get(&self, carrier_id: CarrierId) -> Option<TrunkStatus> {
         self.read().get(&carrier_id).cloned()
     }
 
@@ -46,7 +47,7 @@ impl TrunkStatuses {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<i64, TrunkStatus>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CarrierId, TrunkStatus>> {
         // A writer that panicked left a whole map behind (each write is one
         // insert or remove): still worth reading.
         self.inner
@@ -65,7 +66,7 @@ mod tests {
         let statuses = TrunkStatuses::new();
         let shared = statuses.clone();
         let up = TrunkStatus {
-            carrier_id: 7,
+            carrier_id: CarrierId(7),
             qualify: Some(QualifyStatus {
                 state: QualifyState::Up,
                 rtt_ms: Some(3),
@@ -75,15 +76,15 @@ mod tests {
             registration: None,
         };
         assert_eq!(statuses.set(up.clone()), None);
-        assert_eq!(shared.get(7), Some(up.clone()));
+        assert_eq!(shared.get(CarrierId(7)), Some(up.clone()));
         assert_eq!(shared.all(), vec![up.clone()]);
         let off = TrunkStatus {
-            carrier_id: 7,
+            carrier_id: CarrierId(7),
             qualify: None,
             registration: None,
         };
         assert_eq!(statuses.set(off), Some(up));
-        assert_eq!(shared.get(7), None);
+        assert_eq!(shared.get(CarrierId(7)), None);
         assert!(shared.all().is_empty());
     }
 }

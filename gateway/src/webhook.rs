@@ -426,7 +426,7 @@ mod tests {
                 agent: Some("demo".to_owned()),
                 caller_id: Some("+14155550100".to_owned()),
                 dialled: "+14155550123".to_owned(),
-                carrier_id: Some(1),
+                carrier_id: Some(shared::ids::CarrierId(1)),
                 carrier: Some("Trunk".to_owned()),
                 state: match kind {
                     CallProgress::Started => LiveCallState::Ringing,

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gateway::media::{CallRef, Codec, MediaError, MediaEvent, StopReason};
+use gateway::media::{CallId, Codec, MediaError, MediaEvent, StopReason};
 use str0m::format::Codec as Str0mCodec;
 use support::*;
 use tokio::net::UdpSocket;
@@ -21,7 +21,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
     let mut pcmu_only = Browser::with_codecs(&[Str0mCodec::PCMU]).await;
     let err = engine
         .start_outbound(
-            CallRef(20),
+            CallId(20),
             &pcmu_only.offer(),
             loopback_carrier(&[Codec::Pcma], false),
             tx.clone(),
@@ -36,7 +36,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
     let mut opus_only = Browser::with_codecs(&[Str0mCodec::Opus]).await;
     let err = engine
         .start_outbound(
-            CallRef(21),
+            CallId(21),
             &opus_only.offer(),
             loopback_carrier(&[Codec::Pcmu, Codec::Pcma], false),
             tx.clone(),
@@ -46,7 +46,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
 
     let err = engine
         .start_outbound(
-            CallRef(22),
+            CallId(22),
             "v=0\r\nthis is not SDP",
             loopback_carrier(&[Codec::Pcmu], false),
             tx.clone(),
@@ -56,7 +56,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
 
     let err = engine
         .start_outbound(
-            CallRef(23),
+            CallId(23),
             &Browser::new().await.offer(),
             loopback_carrier(&[], false),
             tx.clone(),
@@ -67,7 +67,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
     // The ports are free again.
     let media = engine
         .start_outbound(
-            CallRef(24),
+            CallId(24),
             &Browser::new().await.offer(),
             loopback_carrier(&[Codec::Pcmu], false),
             tx,
@@ -84,7 +84,7 @@ async fn no_common_codec_with_the_browser_is_refused_and_frees_the_ports() {
 #[tokio::test]
 async fn no_common_codec_with_the_carrier_is_refused_with_the_reason() {
     let engine = engine(32210..=32229, Duration::from_secs(30));
-    let mut s = connected_call(&engine, CallRef(30)).await;
+    let mut s = connected_call(&engine, CallId(30)).await;
     let err = s
         .media
         .control
@@ -124,7 +124,7 @@ async fn no_media_fires_once_per_silence_when_both_legs_are_quiet() {
     let timeout = Duration::from_millis(300);
     let engine = engine(32230..=32249, timeout);
     let start = Instant::now();
-    let mut s = connected_call(&engine, CallRef(40)).await;
+    let mut s = connected_call(&engine, CallId(40)).await;
     let carrier = UdpSocket::bind("127.0.0.1:0").await.expect("carrier");
     let port = carrier.local_addr().expect("addr").port();
     s.media

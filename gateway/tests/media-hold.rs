@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use gateway::media::{CallRef, MediaEvent, StopReason};
+use gateway::media::{CallId, MediaEvent, StopReason};
 use str0m::media::Direction;
 use support::*;
 use tokio::net::UdpSocket;
@@ -27,7 +27,7 @@ async fn browser_answer(s: &mut Setup) -> String {
 #[tokio::test]
 async fn hold_stops_the_held_direction_and_resume_restores_it() {
     let engine = engine(32100..=32119, Duration::from_secs(1));
-    let mut s = connected_call(&engine, CallRef(10)).await;
+    let mut s = connected_call(&engine, CallId(10)).await;
     let gw = s.media.carrier_leg.address;
     let carrier = UdpSocket::bind("127.0.0.1:0").await.expect("carrier");
     let port = carrier.local_addr().expect("addr").port();

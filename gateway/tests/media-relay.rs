@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use gateway::media::{CallRef, Codec, MediaStats, StopReason};
+use gateway::media::{CallId, Codec, MediaStats, StopReason};
 use support::*;
 use tokio::net::UdpSocket;
 
@@ -18,7 +18,7 @@ const CARRIER_TE: u8 = 96;
 #[tokio::test]
 async fn relays_both_ways_with_our_ssrc_continuous_sequence_remapped_dtmf_and_latching() {
     let engine = engine(32000..=32019, Duration::from_secs(30));
-    let mut s = connected_call(&engine, CallRef(1)).await;
+    let mut s = connected_call(&engine, CallId(1)).await;
     let gw = s.media.carrier_leg.address;
     let offer = &s.media.carrier_offer;
     assert!(
@@ -210,7 +210,7 @@ async fn relays_both_ways_with_our_ssrc_continuous_sequence_remapped_dtmf_and_la
 #[tokio::test]
 async fn garbage_datagrams_on_both_sockets_do_not_break_the_call() {
     let engine = engine(32020..=32039, Duration::from_secs(30));
-    let mut s = connected_call(&engine, CallRef(2)).await;
+    let mut s = connected_call(&engine, CallId(2)).await;
     let gw_carrier = s.media.carrier_leg.address;
     let gw_browser =
         std::net::SocketAddr::new(gw_carrier.ip(), candidate_port(&s.media.browser_answer));

@@ -3,6 +3,7 @@
 //! Both the gateway (serialising) and the client (deserialising) use these, so
 //! a field renamed on one side is a compile error on the other.
 
+use crate::ids::{AccountId, CarrierId};
 use serde::{Deserialize, Serialize};
 
 /// Body of `POST /api/v1/session` (web sign-in).
@@ -362,11 +363,11 @@ pub enum HangupBy {
 pub struct CallRecord {
     pub id: String,
     pub direction: CallDirection,
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     pub agent: Option<String>,
     pub caller_id: Option<String>,
     pub dialled: String,
-    pub carrier_id: Option<i64>,
+    pub carrier_id: Option<CarrierId>,
     pub carrier: Option<String>,
     pub invite_at: i64,
     pub ringing_at: Option<i64>,
@@ -389,7 +390,7 @@ pub struct CallRecord {
 /// One carrier tried for a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallAttempt {
-    pub carrier_id: Option<i64>,
+    pub carrier_id: Option<CarrierId>,
     pub carrier: String,
     /// The carrier's final status (200 when it answered; 408 when it was
     /// silent; 503 when it could not be reached).
@@ -761,7 +762,7 @@ pub struct AuditEntry {
 /// Answer to `GET /api/v1/carriers/{id}/channels`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelUsage {
-    pub carrier_id: i64,
+    pub carrier_id: CarrierId,
     /// Calls on this carrier now.
     pub in_use: u32,
     /// The carrier's limit; `None`: none.
@@ -796,7 +797,7 @@ pub struct LiveCall {
     pub agent: Option<String>,
     pub caller_id: Option<String>,
     pub dialled: String,
-    pub carrier_id: Option<i64>,
+    pub carrier_id: Option<CarrierId>,
     pub carrier: Option<String>,
     pub state: LiveCallState,
     /// Unix milliseconds when it entered `state`.

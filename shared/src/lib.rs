@@ -11,6 +11,8 @@
 //!   transaction state machines and the client registration state machine.
 //! - [`api`]: the JSON types of the REST API, shared so that the client and
 //!   the gateway cannot drift apart.
+//! - [`ids`]: typed ids (`AccountId`, `CarrierId`, `CallId`), bare integers
+//!   in JSON.
 //! - [`e164`]: phone number normalisation to E.164 with a default country.
 //! - [`destination`]: where a number goes (the NANP read by area code,
 //!   other countries by calling code) and what kind it is (premium,
@@ -24,5 +26,6 @@
 pub mod api;
 pub mod destination;
 pub mod e164;
+pub mod ids;
 pub mod policy;
 pub mod sip;

@@ -162,7 +162,7 @@ pub async fn start(config: DemoCarrierConfig) -> std::io::Result<DemoCarrier> {
 /// The shell: one loop over the SIP socket, the UAS's next deadline and
 /// the stop signal; media tasks are spawned and told what to do from here.
 async fn run(socket: UdpSocket, bind_ip: IpAddr, mut uas: Uas, mut stopped: oneshot::Receiver<()>) {
-    let mut media: HashMap<uas::CallRef, mpsc::UnboundedSender<MediaCommand>> = HashMap::new();
+    let mut media: HashMap<uas::CallId, mpsc::UnboundedSender<MediaCommand>> = HashMap::new();
     let mut buf = vec![0u8; 65_535];
     loop {
         drive(&socket, bind_ip, &mut uas, &mut media).await;
@@ -192,7 +192,7 @@ async fn drive(
     socket: &UdpSocket,
     bind_ip: IpAddr,
     uas: &mut Uas,
-    media: &mut HashMap<uas::CallRef, mpsc::UnboundedSender<MediaCommand>>,
+    media: &mut HashMap<uas::CallId, mpsc::UnboundedSender<MediaCommand>>,
 ) {
     loop {
         while let Some(t) = uas.poll_transmit() {

@@ -75,7 +75,7 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
 const CONTACT_USER: &str = "demo-carrier";
 
 /// A call, as the shell knows it.
-pub type CallRef = u64;
+pub type CallId = u64;
 
 /// Bytes to send on the carrier's SIP socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,11 +89,11 @@ pub struct Transmit {
 pub enum UasEvent {
     /// Time to answer: bind an RTP socket, then [`Uas::accept`] (or
     /// [`Uas::reject`] if that failed).
-    AnswerDue(CallRef),
+    AnswerDue(CallId),
     /// The call's media must follow these (sent after each answer).
-    Media { call: CallRef, params: MediaParams },
+    Media { call: CallId, params: MediaParams },
     /// The call is over: stop its media.
-    Ended(CallRef),
+    Ended(CallId),
 }
 
 /// What the number dialled asks for; see the module documentation of
@@ -137,9 +137,9 @@ pub struct UasConfig {
 pub struct Uas {
     config: UasConfig,
     rng: StdRng,
-    next_call: CallRef,
-    calls: HashMap<CallRef, Call>,
-    by_call_id: HashMap<String, CallRef>,
+    next_call: CallId,
+    calls: HashMap<CallId, Call>,
+    by_call_id: HashMap<String, CallId>,
     server: HashMap<TransactionKey, ServerTx>,
     client: HashMap<TransactionKey, ClientTx>,
     transmits: VecDeque<Transmit>,
@@ -264,7 +264,7 @@ impl Uas {
 
     /// The RTP socket for `call` is bound at `local_rtp`: send the 200.
     /// False if the call is gone meanwhile (then drop the socket).
-    pub fn accept(&mut self, now: Instant, call: CallRef, local_rtp: SocketAddr) -> bool {
+    pub fn accept(&mut self, now: Instant, call: CallId, local_rtp: SocketAddr) -> bool {
         let local = self.config.local;
         let t1 = self.config.timers.t1;
         let Some(c) = self.calls.get_mut(&call) else {
@@ -293,7 +293,7 @@ impl Uas {
 
     /// No media for `call` (the RTP socket could not be bound): the INVITE
     /// gets `code`.
-    pub fn reject(&mut self, now: Instant, call: CallRef, code: u16) {
+    pub fn reject(&mut self, now: Instant, call: CallId, code: u16) {
         self.end_unanswered(now, call, code);
     }
 
@@ -326,7 +326,7 @@ impl Uas {
             }
             self.drain_client(&key);
         }
-        let calls: Vec<CallRef> = self.calls.keys().copied().collect();
+        let calls: Vec<CallId> = self.calls.keys().copied().collect();
         for call in calls {
             self.call_timeout(now, call);
         }
@@ -642,7 +642,7 @@ impl Uas {
         }
     }
 
-    fn call_timeout(&mut self, now: Instant, call: CallRef) {
+    fn call_timeout(&mut self, now: Instant, call: CallId) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -688,14 +688,14 @@ impl Uas {
     }
 
     /// Ends a call that has not been answered: `code` to its INVITE.
-    fn end_unanswered(&mut self, now: Instant, call: CallRef, code: u16) {
+    fn end_unanswered(&mut self, now: Instant, call: CallId, code: u16) {
         let Some(c) = self.forget(call) else { return };
         let response = response_to(&c.invite, code, reason_phrase(code), Some(&c.local_tag));
         self.respond_in(now, &c.invite_key, response);
     }
 
     /// Ends an answered call from our side: BYE.
-    fn hang_up(&mut self, now: Instant, call: CallRef) {
+    fn hang_up(&mut self, now: Instant, call: CallId) {
         let branch = format!("z9hG4bK-dc-{:016x}", self.rng.next_u64());
         let Some(mut c) = self.forget(call) else {
             return;
@@ -715,14 +715,14 @@ impl Uas {
     }
 
     /// Removes a call and tells the shell to stop its media.
-    fn forget(&mut self, call: CallRef) -> Option<Call> {
+    fn forget(&mut self, call: CallId) -> Option<Call> {
         let c = self.calls.remove(&call)?;
         self.by_call_id.remove(&c.call_id);
         self.events.push_back(UasEvent::Ended(call));
         Some(c)
     }
 
-    fn find_call(&self, req: &rsip::Request, local_tag: &str) -> Option<CallRef> {
+    fn find_call(&self, req: &rsip::Request, local_tag: &str) -> Option<CallId> {
         let id = *self.by_call_id.get(&call_id(req)?)?;
         let c = self.calls.get(&id)?;
         (c.local_tag == local_tag).then_some(id)

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use shared::api::{
     Agent, AgentUpdate, CallerIdChoice, CallerIds, NewAgent, Page, PasswordReset, Role,
 };
+use shared::ids::AccountId;
 
 use super::dids::{bad, shorten};
 use super::params::{ListQuery, page, path_id};
@@ -45,7 +46,7 @@ pub async fn agent_info(
     let mut dialing = db::dialing_profile(db, account.id, default_country).await?;
     dialing.local_presence = account.local_presence;
     Ok(AgentInfo {
-        account_id: account.id,
+        account_id: AccountId(account.id),
         username: account.username.clone(),
         display_name: account.display_name.clone(),
         dialing,

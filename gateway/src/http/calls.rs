@@ -188,7 +188,7 @@ pub async fn csv(
                 r.agent.clone().unwrap_or_default(),
                 r.caller_id.clone().unwrap_or_default(),
                 r.dialled.clone(),
-                opt(r.carrier_id),
+                opt(r.carrier_id.map(|c| c.0)),
                 r.carrier.clone().unwrap_or_default(),
                 r.invite_at.to_string(),
                 opt(r.ringing_at),

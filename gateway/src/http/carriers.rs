@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use shared::api::{Carrier, CarrierInput, ChannelUsage, Page, SipTransport};
+use shared::ids::CarrierId;
 
 use super::audit;
 use super::params::{ListQuery, bad_cursor, page, path_id};
@@ -424,15 +425,16 @@ pub async fn status(
 ) -> Result<Json<crate::sip::trunks::TrunkStatus>, AppError> {
     let id = path_id(path)?;
     load(&state, id).await?;
-    let status = state
-        .sip
-        .trunk_statuses()
-        .get(id)
-        .unwrap_or(crate::sip::trunks::TrunkStatus {
-            carrier_id: id,
-            qualify: None,
-            registration: None,
-        });
+    let status =
+        state
+            .sip
+            .trunk_statuses()
+            .get(CarrierId(id))
+            .unwrap_or(crate::sip::trunks::TrunkStatus {
+                carrier_id: CarrierId(id),
+                qualify: None,
+                registration: None,
+            });
     Ok(Json(status))
 }
 
@@ -456,10 +458,10 @@ pub async fn channels(
         .live
         .snapshot()
         .iter()
-        .filter(|c| c.carrier_id == Some(id))
+        .filter(|c| c.carrier_id == Some(CarrierId(id)))
         .count();
     Ok(Json(ChannelUsage {
-        carrier_id: id,
+        carrier_id: CarrierId(id),
         in_use: u32::try_from(in_use).unwrap_or(u32::MAX),
         max_channels: carrier.max_channels,
         peak_7d,

@@ -26,6 +26,7 @@ use shared::api::{
     ApiError, EmbedConfig, EmbedSession, EmbedSessionRequest, EmbedSettings, EmbedSettingsInput,
     EmbedToken, EmbedTokenRequest, Role,
 };
+use shared::ids::AccountId;
 use sqlx::Row;
 
 use super::dids::{bad, shorten};
@@ -174,7 +175,7 @@ pub async fn mint(
     let key = stored(&state.db).await?.signing_key;
     let now = crate::transport::now().unix;
     let claims = Claims {
-        account_id: agent.id,
+        account_id: AccountId(agent.id),
         expires_at: now + i64::from(ttl),
     };
     let mut nonce = [0u8; 8];
@@ -221,7 +222,7 @@ pub async fn session(
     if !settings.allowed_origins.contains(&origin) {
         return Err(EmbedError::OriginNotAllowed);
     }
-    let account = db::account_by_id(&state.db, claims.account_id)
+    let account = db::account_by_id(&state.db, claims.account_id.0)
         .await?
         .filter(|a| a.enabled && a.role == Role::Agent)
         .ok_or(EmbedError::Token(TokenError::Invalid))?;

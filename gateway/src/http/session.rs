@@ -228,7 +228,7 @@ impl From<SipCredentialRecord> for Credential {
     fn from(r: SipCredentialRecord) -> Self {
         Credential {
             id: r.id,
-            account_id: r.account_id,
+            account_id: shared::ids::AccountId(r.account_id),
             username: r.username,
             ha1_md5: r.ha1_md5,
             ha1_sha256: r.ha1_sha256,

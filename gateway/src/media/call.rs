@@ -42,7 +42,7 @@ use super::ports::PortLease;
 use super::relay::{BrowserPts, Relay};
 use super::sdp::{Negotiated, SrtpKeys};
 use super::srtp::{SrtpContext, SrtpKey};
-use super::{CallRef, Direction, MediaEvent, MediaStats, StopReason};
+use super::{CallId, Direction, MediaEvent, MediaStats, StopReason};
 
 /// Largest datagram read; longer ones are truncated (and then fail to parse).
 const MAX_DATAGRAM: usize = 2048;
@@ -90,7 +90,7 @@ pub(super) struct CarrierSockets {
 }
 
 pub(super) struct Call {
-    call: CallRef,
+    call: CallId,
     rtc: Rtc,
     mid: Mid,
     sockets: Sockets,
@@ -127,7 +127,7 @@ enum Wake {
 
 impl Call {
     pub fn new(
-        call: CallRef,
+        call: CallId,
         rtc: Rtc,
         mid: Mid,
         sockets: Sockets,

@@ -180,9 +180,8 @@ impl MediaConfig {
     }
 }
 
-/// Identifies a call in events; chosen by the SIP core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CallRef(pub u64);
+/// Identifies a call in events; chosen by the SIP core (the B2BUA's handle).
+pub use shared::ids::CallId;
 
 /// The codecs relayed between browser and carrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,7 +375,7 @@ pub struct InboundMedia {
 /// Commands to one call's media task. Cheap to clone; never blocks.
 #[derive(Clone)]
 pub struct MediaControl {
-    call: CallRef,
+    call: CallId,
     leg: Arc<CarrierLeg>,
     /// Outbound calls: the G.711 laws the browser offered, and the
     /// direction of our carrier offer (for [`Self::retarget`]).
@@ -399,7 +398,7 @@ impl fmt::Debug for MediaControl {
 
 impl MediaControl {
     fn new(
-        call: CallRef,
+        call: CallId,
         leg: &CarrierLeg,
         awaiting_answer: bool,
         events: mpsc::UnboundedSender<MediaEvent>,
@@ -417,7 +416,7 @@ impl MediaControl {
         (control, commands_rx)
     }
 
-    pub fn call(&self) -> CallRef {
+    pub fn call(&self) -> CallId {
         self.call
     }
 
@@ -578,18 +577,18 @@ impl MediaControl {
 #[derive(Debug, Clone)]
 pub enum MediaEvent {
     /// ICE and DTLS with the browser are done: media can flow on that leg.
-    Connected { call: CallRef },
+    Connected { call: CallId },
     /// Answer to [`MediaControl::browser_reoffer`] (SDP or why not).
     BrowserAnswer {
-        call: CallRef,
+        call: CallId,
         result: Result<String, String>,
     },
     /// Nothing received from either leg for `no_media_timeout` while not
     /// on hold: hang up both legs. Sent once per silence.
-    NoMedia { call: CallRef, silent_for: Duration },
+    NoMedia { call: CallId, silent_for: Duration },
     /// The task ended (always the last event of a call).
     Stopped {
-        call: CallRef,
+        call: CallId,
         stats: MediaStats,
         reason: StopReason,
     },
@@ -727,7 +726,7 @@ impl MediaEngine {
     /// task). Must be called from inside the tokio runtime.
     pub fn start_outbound(
         self: &Arc<Self>,
-        call: CallRef,
+        call: CallId,
         browser_offer: &str,
         carrier: CarrierTarget<'_>,
         events: mpsc::UnboundedSender<MediaEvent>,
@@ -811,7 +810,7 @@ impl MediaEngine {
     /// waits (as long as the call rings) for [`MediaControl::browser_answer`].
     pub fn start_inbound(
         self: &Arc<Self>,
-        call: CallRef,
+        call: CallId,
         carrier_offer: &str,
         carrier_codecs: &[Codec],
         srtp_required: bool,

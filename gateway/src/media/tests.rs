@@ -74,20 +74,10 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     let offer = browser_offer();
     let (tx, mut events) = mpsc::unbounded_channel();
     let first = engine
-        .start_outbound(
-            CallRef(1),
-            &offer,
-            plain_carrier(&[Codec::Pcmu]),
-            tx.clone(),
-        )
+        .start_outbound(CallId(1), &offer, plain_carrier(&[Codec::Pcmu]), tx.clone())
         .expect("first call");
     assert!(matches!(
-        engine.start_outbound(
-            CallRef(2),
-            &offer,
-            plain_carrier(&[Codec::Pcmu]),
-            tx.clone()
-        ),
+        engine.start_outbound(CallId(2), &offer, plain_carrier(&[Codec::Pcmu]), tx.clone()),
         Err(MediaError::NoPorts)
     ));
     first.control.inject_panic();
@@ -95,7 +85,7 @@ async fn a_panic_ends_only_that_call_and_frees_its_ports() {
     assert_eq!(reason, StopReason::Panicked("injected by a test".into()));
     // The ports are back and the engine still works.
     let second = engine
-        .start_outbound(CallRef(3), &offer, plain_carrier(&[Codec::Pcmu]), tx)
+        .start_outbound(CallId(3), &offer, plain_carrier(&[Codec::Pcmu]), tx)
         .expect("ports freed after the panic");
     assert!(matches!(
         first
@@ -124,7 +114,7 @@ async fn failover_to_the_other_ip_family_rebinds_the_carrier_socket() {
     let (tx, _events) = mpsc::unbounded_channel();
     let mut media = dual
         .start_outbound(
-            CallRef(1),
+            CallId(1),
             &browser_offer(),
             plain_carrier(&[Codec::Pcmu]),
             tx,
@@ -154,7 +144,7 @@ async fn failover_to_the_other_ip_family_rebinds_the_carrier_socket() {
     let v4_only = engine(31040..=31043);
     let (tx, _events) = mpsc::unbounded_channel();
     let err = v4_only
-        .start_outbound(CallRef(2), &browser_offer(), v6, tx)
+        .start_outbound(CallId(2), &browser_offer(), v6, tx)
         .expect_err("no IPv6 side");
     assert!(err.to_string().contains("has none"), "{err}");
 }
@@ -165,7 +155,7 @@ async fn dropping_every_control_ends_the_call() {
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
         .start_outbound(
-            CallRef(7),
+            CallId(7),
             &browser_offer(),
             plain_carrier(&[Codec::Pcma]),
             tx,
@@ -183,7 +173,7 @@ fn outside_a_runtime_start_outbound_says_so() {
     let (tx, _events) = mpsc::unbounded_channel();
     let err = engine
         .start_outbound(
-            CallRef(1),
+            CallId(1),
             &browser_offer(),
             plain_carrier(&[Codec::Pcmu]),
             tx,

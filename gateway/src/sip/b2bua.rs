@@ -38,6 +38,7 @@ pub mod record;
 pub mod route;
 pub mod txs;
 
+use shared::ids::{AccountId, CallId, CarrierId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -112,7 +113,7 @@ pub enum B2buaEvent {
     Record(Box<CallRecord>),
     /// A call was placed toward a carrier (for logs and live views).
     Placed {
-        call: u64,
+        call: CallId,
         agent: String,
         carrier: String,
     },
@@ -134,13 +135,13 @@ impl Call {
             Call::In(c) => c.live_call(),
         }
     }
-    fn agent_of_live_call(&self) -> Option<i64> {
+    fn agent_of_live_call(&self) -> Option<AccountId> {
         match self {
             Call::Out(c) => c.agent_of_live_call(),
             Call::In(c) => c.agent_of_live_call(),
         }
     }
-    fn carrier_in_use(&self) -> Option<i64> {
+    fn carrier_in_use(&self) -> Option<CarrierId> {
         match self {
             Call::Out(c) => c.carrier_in_use(),
             Call::In(c) => c.carrier_in_use(),
@@ -181,12 +182,12 @@ impl Call {
 pub struct B2bua {
     config: B2buaConfig,
     media: Box<dyn MediaPort>,
-    calls: HashMap<u64, Call>,
+    calls: HashMap<CallId, Call>,
     /// Call-IDs of every leg → call.
-    by_call_id: HashMap<String, u64>,
+    by_call_id: HashMap<String, CallId>,
     /// Responses to carrier requests, kept to answer UDP retransmissions.
     recent: HashMap<TransactionKey, (Vec<u8>, Instant)>,
-    next_call: u64,
+    next_call: CallId,
     rng: StdRng,
     /// The time of the latest input that came with one (when answers to
     /// carrier requests stop being kept).
@@ -207,7 +208,7 @@ impl B2bua {
             calls: HashMap::new(),
             by_call_id: HashMap::new(),
             recent: HashMap::new(),
-            next_call: 1,
+            next_call: CallId(1),
             rng: StdRng::from_seed(seed),
             clock: None,
             transmits: Vec::new(),
@@ -217,7 +218,7 @@ impl B2bua {
 
     /// The calls in progress, for the live view.
     pub fn live_calls(&self) -> Vec<LiveCall> {
-        let mut ids: Vec<&u64> = self.calls.keys().collect();
+        let mut ids: Vec<&CallId> = self.calls.keys().collect();
         ids.sort();
         ids.into_iter()
             .filter_map(|id| self.calls.get(id).and_then(Call::live_call))
@@ -231,7 +232,7 @@ impl B2bua {
     }
 
     /// Calls an agent is on (placed, or inbound and answered), not ended.
-    pub fn calls_of(&self, account_id: i64) -> usize {
+    pub fn calls_of(&self, account_id: AccountId) -> usize {
         self.calls
             .values()
             .filter(|c| c.agent_of_live_call() == Some(account_id))
@@ -239,7 +240,7 @@ impl B2bua {
     }
 
     /// Calls (inbound and outbound, not yet ended) on carrier `id`.
-    pub fn channels_in_use(&self, carrier_id: i64) -> usize {
+    pub fn channels_in_use(&self, carrier_id: CarrierId) -> usize {
         channels(&self.calls, carrier_id)
     }
 
@@ -445,7 +446,7 @@ impl B2bua {
     // ---------------------------------------------------------------
 
     /// The media's answer to a browser re-INVITE.
-    pub fn media_browser_answer(&mut self, id: u64, result: Result<String, String>) {
+    pub fn media_browser_answer(&mut self, id: CallId, result: Result<String, String>) {
         let now = Now {
             instant: Instant::now(),
             unix: 0,
@@ -459,7 +460,7 @@ impl B2bua {
     }
 
     /// No packets on either leg for the configured time.
-    pub fn media_no_media(&mut self, now: Now, id: u64, silent_for: Duration) {
+    pub fn media_no_media(&mut self, now: Now, id: CallId, silent_for: Duration) {
         self.with_call(Some(now), id, |call, env| match call {
             Call::Out(c) => c.media_no_media(now, silent_for, env),
             Call::In(c) => c.media_no_media(now, silent_for, env),
@@ -470,7 +471,7 @@ impl B2bua {
     pub fn media_stopped(
         &mut self,
         now: Now,
-        id: u64,
+        id: CallId,
         counts: MediaCounts,
         failure: Option<String>,
     ) {
@@ -519,7 +520,7 @@ impl B2bua {
     }
 
     pub fn handle_timeout(&mut self, now: Now) {
-        let due: Vec<u64> = self
+        let due: Vec<CallId> = self
             .calls
             .iter()
             .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now.instant))
@@ -544,19 +545,19 @@ impl B2bua {
     // Routing
     // ---------------------------------------------------------------
 
-    fn next_id(&mut self) -> u64 {
+    fn next_id(&mut self) -> CallId {
         let id = self.next_call;
-        self.next_call += 1;
+        self.next_call.0 += 1;
         id
     }
 
-    fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.calls.keys().copied().collect();
+    fn ids(&self) -> Vec<CallId> {
+        let mut ids: Vec<CallId> = self.calls.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
-    fn call_of(&self, headers: &rsip::Headers) -> Option<u64> {
+    fn call_of(&self, headers: &rsip::Headers) -> Option<CallId> {
         let call_id = msg::header(headers, "Call-ID")?;
         self.by_call_id.get(&call_id).copied()
     }
@@ -570,7 +571,7 @@ impl B2bua {
     /// first, so it counts only the others).
     fn run<R>(&mut self, f: impl FnOnce(&mut Env) -> R) -> R {
         let calls = &self.calls;
-        let counter = |carrier: i64| channels(calls, carrier);
+        let counter = |carrier: CarrierId| channels(calls, carrier);
         let mut env = Env {
             config: &self.config,
             media: self.media.as_mut(),
@@ -581,7 +582,7 @@ impl B2bua {
     }
 
     /// A new call joins the table; what it queued is drained.
-    fn adopt(&mut self, now: Now, id: u64, call: Call) {
+    fn adopt(&mut self, now: Now, id: CallId, call: Call) {
         self.clock = Some(now.instant);
         self.calls.insert(id, call);
         self.drain(id);
@@ -592,7 +593,7 @@ impl B2bua {
     fn with_call<R>(
         &mut self,
         now: Option<Now>,
-        id: u64,
+        id: CallId,
         f: impl FnOnce(&mut Call, &mut Env) -> R,
     ) -> Option<R> {
         let mut call = self.calls.remove(&id)?;
@@ -606,7 +607,7 @@ impl B2bua {
     }
 
     /// Takes what call `id` queued; forgets it once it is done.
-    fn drain(&mut self, id: u64) {
+    fn drain(&mut self, id: CallId) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -644,7 +645,7 @@ impl B2bua {
 }
 
 /// Calls (not ended) holding a channel on carrier `carrier_id`.
-fn channels(calls: &HashMap<u64, Call>, carrier_id: i64) -> usize {
+fn channels(calls: &HashMap<CallId, Call>, carrier_id: CarrierId) -> usize {
     calls
         .values()
         .filter(|c| c.carrier_in_use() == Some(carrier_id))

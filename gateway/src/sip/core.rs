@@ -17,6 +17,7 @@
 //! `rport`, RFC 3581), never to a host named in Via: a forged Via cannot make
 //! the gateway send to a third party.
 
+use shared::ids::{AccountId, CallId};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -106,7 +107,7 @@ pub struct SipCore {
     /// Qualify (OPTIONS) and registration toward carriers.
     trunks: TrunkMonitor,
     /// Signed-in agents by account id.
-    agents: std::collections::HashMap<i64, AgentInfo>,
+    agents: std::collections::HashMap<AccountId, AgentInfo>,
     /// Enabled carriers, in the order calls try them.
     routes: Vec<Route>,
     /// Our numbers and where they ring.
@@ -210,12 +211,12 @@ impl SipCore {
         self.drain();
     }
 
-    pub fn media_browser_answer(&mut self, call: u64, result: Result<String, String>) {
+    pub fn media_browser_answer(&mut self, call: CallId, result: Result<String, String>) {
         self.b2bua.media_browser_answer(call, result);
         self.drain();
     }
 
-    pub fn media_no_media(&mut self, now: Now, call: u64, silent_for: std::time::Duration) {
+    pub fn media_no_media(&mut self, now: Now, call: CallId, silent_for: std::time::Duration) {
         self.b2bua.media_no_media(now, call, silent_for);
         self.drain();
     }
@@ -223,7 +224,7 @@ impl SipCore {
     pub fn media_stopped(
         &mut self,
         now: Now,
-        call: u64,
+        call: CallId,
         counts: MediaCounts,
         failure: Option<String>,
     ) {
@@ -446,13 +447,13 @@ impl SipCore {
         };
         let registrar = &self.registrar;
         // An agent already at their call limit does not ring.
-        let busy: std::collections::HashSet<i64> = self
+        let busy: std::collections::HashSet<AccountId> = self
             .agents
             .values()
             .filter(|a| self.b2bua.calls_of(a.account_id) >= a.max_calls as usize)
             .map(|a| a.account_id)
             .collect();
-        let at_limit = |account_id: i64| busy.contains(&account_id);
+        let at_limit = |account_id: AccountId| busy.contains(&account_id);
         let bindings = |username: &str| -> Vec<ForkTarget> {
             registrar
                 .bindings(username)

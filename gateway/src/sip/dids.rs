@@ -4,6 +4,7 @@
 //! from the database at start and after every change (`CoreInput::Dids`,
 //! `CoreInput::Routes`); looked up here without I/O.
 
+use shared::ids::{AccountId, CarrierId};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -45,7 +46,10 @@ pub enum RingStrategy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DidTarget {
     /// Every registered tab of this agent rings.
-    Agent { account_id: i64, username: String },
+    Agent {
+        account_id: AccountId,
+        username: String,
+    },
     Group {
         name: String,
         strategy: RingStrategy,
@@ -66,7 +70,7 @@ pub struct Did {
     pub number: String,
     pub label: String,
     /// Only this carrier may deliver it (`None`: any carrier).
-    pub carrier_id: Option<i64>,
+    pub carrier_id: Option<CarrierId>,
     pub target: DidTarget,
 }
 

@@ -23,6 +23,7 @@
 //! e2e test proves it) reads only the last `WWW-Authenticate` and knows only
 //! MD5, so MD5 stays last; our own client picks SHA-256 from the list.
 
+use shared::ids::AccountId;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -66,7 +67,7 @@ impl RegistrarConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub id: i64,
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Digest username; equal to the account's username and AOR user part.
     pub username: String,
     pub ha1_md5: String,
@@ -78,7 +79,7 @@ pub struct Credential {
 /// One registered contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The Contact URI, as sent.
     pub contact: String,
     pub instance: Option<String>,
@@ -197,7 +198,7 @@ impl Registrar {
 
     /// The account whose binding lives on `conn`: a connection that
     /// registered is authenticated for the calls it places.
-    pub fn account_on_conn(&self, conn: ConnId) -> Option<i64> {
+    pub fn account_on_conn(&self, conn: ConnId) -> Option<AccountId> {
         self.bindings
             .values()
             .flatten()
@@ -462,7 +463,7 @@ impl Registrar {
         now: Now,
         req: &rsip::Request,
         aor_user: &str,
-    ) -> Result<i64, Refusal> {
+    ) -> Result<AccountId, Refusal> {
         let answer = req
             .headers
             .iter()

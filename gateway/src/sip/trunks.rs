@@ -52,6 +52,7 @@
 //! digest as before) that is sent, retransmitted and then forgotten, so the
 //! carrier stops sending calls to us at once rather than at expiry.
 
+use shared::ids::CarrierId;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -90,7 +91,7 @@ pub struct TrunkConfig {
 /// What the carrier page shows about one carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrunkStatus {
-    pub carrier_id: i64,
+    pub carrier_id: CarrierId,
     /// `None`: qualify is off for this carrier.
     pub qualify: Option<QualifyStatus>,
     /// `None`: the carrier does not want registration.
@@ -147,7 +148,7 @@ pub enum TrunkEvent {
 /// Qualify and registration for every carrier. See the module documentation.
 pub struct TrunkMonitor {
     config: TrunkConfig,
-    carriers: BTreeMap<i64, Carrier>,
+    carriers: BTreeMap<CarrierId, Carrier>,
     rng: StdRng,
     transmits: Vec<Transmit>,
     events: Vec<TrunkEvent>,
@@ -218,7 +219,7 @@ impl TrunkMonitor {
     /// stop for removed ones, and keep their state where nothing they use
     /// changed.
     pub fn set_routes(&mut self, now: Now, routes: &[Route]) {
-        let gone: Vec<i64> = self
+        let gone: Vec<CarrierId> = self
             .carriers
             .keys()
             .copied()
@@ -348,7 +349,7 @@ impl TrunkMonitor {
     /// Fires every timer that is due: probes to send, probes unanswered,
     /// retransmissions, refreshes, retries.
     pub fn handle_timeout(&mut self, now: Now) {
-        let ids: Vec<i64> = self.carriers.keys().copied().collect();
+        let ids: Vec<CarrierId> = self.carriers.keys().copied().collect();
         for id in ids {
             let Some(carrier) = self.carriers.get_mut(&id) else {
                 continue;
@@ -378,7 +379,7 @@ impl TrunkMonitor {
     /// Nothing can be sent to `dest` (a TCP connection could not be made):
     /// the probe in flight there is a miss, the REGISTER a failure.
     pub fn transport_failed(&mut self, now: Now, dest: Destination, reason: &str) {
-        let ids: Vec<i64> = self
+        let ids: Vec<CarrierId> = self
             .carriers
             .iter()
             .filter(|(_, c)| carrier_dest(&c.route) == dest)
@@ -429,7 +430,7 @@ impl TrunkMonitor {
 
     /// Whether new calls may use this carrier: false only while its qualify
     /// says Down (qualify off, Unknown and Up are all usable).
-    pub fn is_up(&self, carrier_id: i64) -> bool {
+    pub fn is_up(&self, carrier_id: CarrierId) -> bool {
         self.carriers
             .get(&carrier_id)
             .and_then(|c| c.qualify.as_ref())
@@ -437,12 +438,12 @@ impl TrunkMonitor {
     }
 
     /// What is shown about a carrier now (`None`: not a known carrier).
-    pub fn status(&self, carrier_id: i64) -> Option<TrunkStatus> {
+    pub fn status(&self, carrier_id: CarrierId) -> Option<TrunkStatus> {
         self.carriers.get(&carrier_id).map(|c| c.status(carrier_id))
     }
 
     /// Queues a status event if what is shown about `id` changed.
-    fn report(&mut self, id: i64) {
+    fn report(&mut self, id: CarrierId) {
         let Some(carrier) = self.carriers.get_mut(&id) else {
             return;
         };
@@ -461,7 +462,7 @@ impl TrunkMonitor {
 }
 
 impl Carrier {
-    fn status(&self, carrier_id: i64) -> TrunkStatus {
+    fn status(&self, carrier_id: CarrierId) -> TrunkStatus {
         TrunkStatus {
             carrier_id,
             qualify: self.qualify.as_ref().map(|q| QualifyStatus {

@@ -8,6 +8,7 @@
 //! It is started and supervised by [`super::start_core`]: a panic here ends
 //! the task, and the gateway binary exits (see `SipHandle::core_stopped`).
 
+use shared::ids::CarrierId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -38,7 +39,7 @@ pub(super) struct Driver {
     db: Db,
     log_sip: bool,
     /// Carrier names by id, for log lines about their status.
-    carrier_names: HashMap<i64, String>,
+    carrier_names: HashMap<CarrierId, String>,
     /// The live calls as last published.
     published: Vec<shared::api::LiveCall>,
     /// Call records being written; shutdown waits for them.
@@ -310,7 +311,7 @@ fn log_event(event: &CoreEvent) {
             call,
             agent,
             carrier,
-        }) => info!(call, %agent, %carrier, "call placed"),
+        }) => info!(call = call.0, %agent, %carrier, "call placed"),
         CoreEvent::Call(B2buaEvent::Record(r)) => info!(
             call = %r.id,
             code = r.final_code,
@@ -362,14 +363,14 @@ fn log_trunk_status(name: &str, before: Option<&TrunkStatus>, now: &TrunkStatus)
     ];
     if changed {
         info!(
-            carrier_id = now.carrier_id,
+            carrier_id = now.carrier_id.0,
             qualify_error = error[0],
             registration_error = error[1],
             "carrier status carrier={name} qualify={q} registration={r}"
         );
     } else {
         debug!(
-            carrier_id = now.carrier_id,
+            carrier_id = now.carrier_id.0,
             rtt_ms = now.qualify.as_ref().and_then(|q| q.rtt_ms),
             "carrier status carrier={name} qualify={q} registration={r}"
         );

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::media::{
-    CallRef, CarrierTarget, Codec, MediaControl, MediaEngine, MediaError, MediaEvent, StopReason,
+    CallId, CarrierTarget, Codec, MediaControl, MediaEngine, MediaError, MediaEvent, StopReason,
 };
 use crate::sip::Now;
 use crate::sip::b2bua::{InboundSetup, MediaCounts, MediaFailure, MediaPort, MediaSetup};
@@ -19,7 +19,7 @@ use crate::sip::core::SipCore;
 pub struct EnginePort {
     engine: Arc<MediaEngine>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    calls: HashMap<u64, MediaControl>,
+    calls: HashMap<CallId, MediaControl>,
 }
 
 impl EnginePort {
@@ -65,7 +65,7 @@ fn ended() -> MediaFailure {
 impl MediaPort for EnginePort {
     fn start_outbound(
         &mut self,
-        call: u64,
+        call: CallId,
         browser_offer: &str,
         codecs: &[String],
         srtp_required: bool,
@@ -79,7 +79,7 @@ impl MediaPort for EnginePort {
         };
         match self
             .engine
-            .start_outbound(CallRef(call), browser_offer, carrier, self.events.clone())
+            .start_outbound(call, browser_offer, carrier, self.events.clone())
         {
             Ok(media) => {
                 self.calls.insert(call, media.control);
@@ -94,14 +94,14 @@ impl MediaPort for EnginePort {
 
     fn start_inbound(
         &mut self,
-        call: u64,
+        call: CallId,
         carrier_offer: &str,
         codecs: &[String],
         srtp_required: bool,
     ) -> Result<InboundSetup, MediaFailure> {
         let codecs: Vec<Codec> = codecs.iter().filter_map(|c| c.parse().ok()).collect();
         match self.engine.start_inbound(
-            CallRef(call),
+            call,
             carrier_offer,
             &codecs,
             srtp_required,
@@ -120,7 +120,7 @@ impl MediaPort for EnginePort {
 
     fn carrier_offer(
         &mut self,
-        call: u64,
+        call: CallId,
         codecs: &[String],
         srtp_required: bool,
         carrier_ip: IpAddr,
@@ -139,14 +139,14 @@ impl MediaPort for EnginePort {
         }
     }
 
-    fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
+    fn browser_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure> {
         match self.calls.get(&call) {
             Some(control) => control.browser_answer(sdp).map_err(|e| failure(&e)),
             None => Err(ended()),
         }
     }
 
-    fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
+    fn carrier_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure> {
         match self.calls.get(&call) {
             Some(control) => control
                 .carrier_answer(sdp)
@@ -156,25 +156,25 @@ impl MediaPort for EnginePort {
         }
     }
 
-    fn browser_reoffer(&mut self, call: u64, sdp: &str) {
+    fn browser_reoffer(&mut self, call: CallId, sdp: &str) {
         if let Some(control) = self.calls.get(&call) {
             control.browser_reoffer(sdp);
         }
     }
 
-    fn carrier_reoffer(&mut self, call: u64, sdp: &str) {
+    fn carrier_reoffer(&mut self, call: CallId, sdp: &str) {
         if let Some(control) = self.calls.get(&call) {
             control.carrier_reoffer(sdp);
         }
     }
 
-    fn set_hold(&mut self, call: u64, held: bool) {
+    fn set_hold(&mut self, call: CallId, held: bool) {
         if let Some(control) = self.calls.get(&call) {
             control.set_hold(held);
         }
     }
 
-    fn stop(&mut self, call: u64) {
+    fn stop(&mut self, call: CallId) {
         if let Some(control) = self.calls.remove(&call) {
             control.stop();
         }
@@ -185,8 +185,8 @@ impl MediaPort for EnginePort {
 pub fn deliver(core: &mut SipCore, now: Now, event: MediaEvent) {
     match event {
         MediaEvent::Connected { .. } => {}
-        MediaEvent::BrowserAnswer { call, result } => core.media_browser_answer(call.0, result),
-        MediaEvent::NoMedia { call, silent_for } => core.media_no_media(now, call.0, silent_for),
+        MediaEvent::BrowserAnswer { call, result } => core.media_browser_answer(call, result),
+        MediaEvent::NoMedia { call, silent_for } => core.media_no_media(now, call, silent_for),
         MediaEvent::Stopped {
             call,
             stats,
@@ -203,7 +203,7 @@ pub fn deliver(core: &mut SipCore, now: Now, event: MediaEvent) {
                 StopReason::Panicked(e) => Some(format!("panic: {e}")),
                 StopReason::Error(e) => Some(e),
             };
-            core.media_stopped(now, call.0, counts, failure);
+            core.media_stopped(now, call, counts, failure);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway::media::{CallRef, MediaConfig, MediaEngine, MediaEvent, MediaStats, StopReason};
+use gateway::media::{CallId, MediaConfig, MediaEngine, MediaEvent, MediaStats, StopReason};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::{Codec as Str0mCodec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid};
@@ -372,7 +372,7 @@ pub async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>) -> Med
 /// Waits for `Stopped` (skipping other events) and returns its contents.
 pub async fn stopped(
     events: &mut mpsc::UnboundedReceiver<MediaEvent>,
-    call: CallRef,
+    call: CallId,
 ) -> (MediaStats, StopReason) {
     loop {
         if let MediaEvent::Stopped {
@@ -402,7 +402,7 @@ pub fn assert_continuous(seen: &[Seen], what: &str) {
 
 /// A call whose browser leg is connected (ICE + DTLS done on both sides).
 pub struct Setup {
-    pub call: CallRef,
+    pub call: CallId,
     pub browser: Browser,
     pub media: gateway::media::OutboundMedia,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
@@ -420,7 +420,7 @@ pub fn loopback_carrier(
     }
 }
 
-pub async fn connected_call(engine: &Arc<MediaEngine>, call: CallRef) -> Setup {
+pub async fn connected_call(engine: &Arc<MediaEngine>, call: CallId) -> Setup {
     use gateway::media::Codec;
     let mut browser = Browser::new().await;
     let offer = browser.offer();

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use shared::api::{CallDirection, CallRecord, HangupBy};
+use shared::ids::{AccountId, CarrierId};
 
 use super::*;
 
@@ -10,7 +11,7 @@ fn record(id: &str, agent: Option<(i64, &str)>, at: i64, secs: i64) -> CallRecor
     CallRecord {
         id: id.to_owned(),
         direction: CallDirection::Outbound,
-        account_id: agent.map(|a| a.0),
+        account_id: agent.map(|a| a.0).map(AccountId),
         agent: agent.map(|a| a.1.to_owned()),
         caller_id: Some("+14155550101".to_owned()),
         dialled: "+442079460000".to_owned(),
@@ -66,7 +67,7 @@ async fn call_records_filter_paginate_and_export() {
     let carrier_id = carrier["id"].as_i64().unwrap();
 
     let mut answered = record("c1", Some((demo.id, "demo")), 1_000_000, 60);
-    answered.carrier_id = Some(carrier_id);
+    answered.carrier_id = Some(CarrierId(carrier_id));
     answered.carrier = Some("T".to_owned());
     let mut busy = record("c2", Some((demo.id, "demo")), 2_000_000, 0);
     busy.answered_at = None;
@@ -232,7 +233,7 @@ async fn channels_report_live_use_the_weekly_peak_and_a_recommendation() {
     ];
     for (rid, agent, at, secs) in spans {
         let mut r = record(rid, agent, at, secs);
-        r.carrier_id = Some(id);
+        r.carrier_id = Some(CarrierId(id));
         crate::db::insert_call_record(&app.db, &r).await.unwrap();
     }
     app.live.publish(vec![shared::api::LiveCall {
@@ -241,7 +242,7 @@ async fn channels_report_live_use_the_weekly_peak_and_a_recommendation() {
         agent: Some("demo".to_owned()),
         caller_id: None,
         dialled: "+14155550100".to_owned(),
-        carrier_id: Some(id),
+        carrier_id: Some(CarrierId(id)),
         carrier: Some("T".to_owned()),
         state: shared::api::LiveCallState::Connected,
         since_ms: now,
@@ -303,7 +304,7 @@ async fn each_carrier_is_advised_from_its_own_peak() {
     ];
     for (rid, carrier, at, secs) in spans {
         let mut r = record(rid, Some((1, "demo")), at, secs);
-        r.carrier_id = carrier;
+        r.carrier_id = carrier.map(CarrierId);
         crate::db::insert_call_record(&app.db, &r).await.unwrap();
     }
     let usage = |id: i64| {

@@ -2,6 +2,7 @@
 
 use http_body_util::BodyExt;
 use shared::api::{CallDirection, LiveCall, LiveCallState};
+use shared::ids::CarrierId;
 
 use super::*;
 
@@ -53,7 +54,7 @@ async fn live_calls_stream_as_server_sent_events() {
         agent: Some("demo".to_owned()),
         caller_id: Some("+12125550100".to_owned()),
         dialled: "+14155550150".to_owned(),
-        carrier_id: Some(1),
+        carrier_id: Some(CarrierId(1)),
         carrier: Some("Demo carrier".to_owned()),
         state: LiveCallState::Ringing,
         since_ms: 1,

@@ -80,7 +80,7 @@ async fn inbound_call_rings_then_relays_both_ways_with_the_answering_tab() {
     let carrier = UdpSocket::bind("127.0.0.1:0").await.expect("carrier");
     let carrier_port = carrier.local_addr().expect("addr").port();
     let (tx, mut events) = mpsc::unbounded_channel();
-    let call = CallRef(41);
+    let call = CallId(41);
     let media = engine
         .start_inbound(
             call,
@@ -266,13 +266,7 @@ async fn an_answer_str0m_refuses_ends_the_call_with_an_error() {
     let engine = inbound_engine(31110..=31113, Duration::from_secs(30));
     let (tx, mut events) = mpsc::unbounded_channel();
     let media = engine
-        .start_inbound(
-            CallRef(42),
-            &carrier_offer(40000),
-            &[Codec::Pcma],
-            false,
-            tx,
-        )
+        .start_inbound(CallId(42), &carrier_offer(40000), &[Codec::Pcma], false, tx)
         .expect("inbound media");
     assert!(media.carrier_answer.contains("RTP/AVP 8 96\r\n"));
     assert!(
@@ -308,17 +302,17 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
     let (tx, mut events) = mpsc::unbounded_channel();
     let g729 = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 18\r\n";
     assert!(matches!(
-        engine.start_inbound(CallRef(1), g729, &[Codec::Pcmu], false, tx.clone()),
+        engine.start_inbound(CallId(1), g729, &[Codec::Pcmu], false, tx.clone()),
         Err(MediaError::NoCommonCodec(_))
     ));
     assert!(matches!(
-        engine.start_inbound(CallRef(2), "garbage", &[Codec::Pcmu], false, tx.clone()),
+        engine.start_inbound(CallId(2), "garbage", &[Codec::Pcmu], false, tx.clone()),
         Err(MediaError::BadOffer(_))
     ));
     // The one call this range holds still fits.
     let media = engine
         .start_inbound(
-            CallRef(3),
+            CallId(3),
             &carrier_offer(40000),
             &[Codec::Pcmu],
             false,
@@ -327,7 +321,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
         .expect("a good offer");
     assert!(matches!(
         engine.start_outbound(
-            CallRef(4),
+            CallId(4),
             &super::browser_offer(),
             plain_carrier(&[Codec::Pcmu]),
             tx.clone()
@@ -353,7 +347,7 @@ async fn unusable_offers_and_out_of_turn_sdp_are_refused() {
     // waiting, so a browser answer is refused there.
     let outbound = engine
         .start_outbound(
-            CallRef(5),
+            CallId(5),
             &super::browser_offer(),
             plain_carrier(&[Codec::Pcmu]),
             tx,

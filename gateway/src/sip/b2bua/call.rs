@@ -8,6 +8,7 @@
 //! owns its legs, its client transactions and its record; it reaches the
 //! media engine only through the [`MediaPort`] in [`Env`].
 
+use shared::ids::{CallId, CarrierId};
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -28,7 +29,7 @@ pub struct Env<'a> {
     pub media: &'a mut dyn MediaPort,
     pub rng: &'a mut StdRng,
     /// Calls (not ended) on carrier `id`, the handled call left out.
-    pub channels: &'a dyn Fn(i64) -> usize,
+    pub channels: &'a dyn Fn(CarrierId) -> usize,
 }
 
 impl Env<'_> {
@@ -161,7 +162,7 @@ impl Life {
 
     /// Signalling is over: close the record, stop the media and wait for
     /// its counts (or finish at once when there is no media).
-    pub fn end(&mut self, id: u64, now: &crate::sip::Now, env: &mut Env, out: &mut Out) {
+    pub fn end(&mut self, id: CallId, now: &crate::sip::Now, env: &mut Env, out: &mut Out) {
         if self.ended {
             return;
         }

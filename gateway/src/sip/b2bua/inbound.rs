@@ -32,6 +32,7 @@
 mod forks;
 mod requests;
 
+use shared::ids::{AccountId, CallId, CarrierId};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ pub struct ForkTarget {
     pub conn: ConnId,
     /// The binding's Contact URI (the Request-URI of our INVITE).
     pub contact: String,
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub username: String,
 }
 
@@ -125,7 +126,7 @@ pub struct Admission {
 }
 
 pub struct InboundCall {
-    id: u64,
+    id: CallId,
     phase: InPhase,
     /// Where the carrier's INVITE came from: responses and our requests go here.
     reply: Destination,
@@ -230,7 +231,7 @@ impl InboundCall {
     /// carrier). `bindings` lists an agent's ringing targets by username.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
-        id: u64,
+        id: CallId,
         now: Now,
         peer: std::net::SocketAddr,
         reply: Destination,
@@ -467,7 +468,7 @@ impl InboundCall {
             let mut sent = 0;
             for target in step.targets {
                 let Some(uri) = dialog::contact_uri(&target.contact) else {
-                    tracing::warn!(call = self.id, agent = %target.username,
+                    tracing::warn!(call = self.id.0, agent = %target.username,
                         "a tab's registered Contact is not a URI; it is not rung");
                     continue;
                 };
@@ -536,14 +537,14 @@ impl InboundCall {
     }
 
     /// The agent who answered, while the call is not over.
-    pub fn agent_of_live_call(&self) -> Option<i64> {
+    pub fn agent_of_live_call(&self) -> Option<AccountId> {
         (self.phase == InPhase::Answered)
             .then_some(self.life.record.account_id)
             .flatten()
     }
 
     /// The carrier this call holds a channel on, while it is not over.
-    pub fn carrier_in_use(&self) -> Option<i64> {
+    pub fn carrier_in_use(&self) -> Option<CarrierId> {
         (self.phase != InPhase::Ended)
             .then_some(self.life.record.carrier_id)
             .flatten()

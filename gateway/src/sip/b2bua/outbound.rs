@@ -45,6 +45,7 @@ mod requests;
 
 use shared::api::{CallDirection, CallRecord, HangupBy, LiveCall, LiveCallState};
 use shared::e164::{self, E164};
+use shared::ids::{AccountId, CallId, CarrierId};
 use shared::sip::dialog::{self, Dialog, ViaSpec};
 use shared::sip::response::response_to;
 use shared::sip::transaction::TransactionKey;
@@ -118,7 +119,7 @@ struct CarrierLeg {
 }
 
 pub struct OutboundCall {
-    id: u64,
+    id: CallId,
     phase: Phase,
     browser: BrowserLeg,
     carrier: CarrierLeg,
@@ -186,7 +187,7 @@ impl OutboundCall {
     /// number, picks caller ID and carriers, starts the media and sends the
     /// first carrier its INVITE. `routes` are the usable carriers.
     pub fn start(
-        id: u64,
+        id: CallId,
         now: Now,
         conn: ConnId,
         request: rsip::Request,
@@ -351,14 +352,14 @@ impl OutboundCall {
     }
 
     /// The agent whose call this is, while it is not over.
-    pub fn agent_of_live_call(&self) -> Option<i64> {
+    pub fn agent_of_live_call(&self) -> Option<AccountId> {
         (self.phase != Phase::Ended)
             .then_some(self.life.record.account_id)
             .flatten()
     }
 
     /// The carrier this call holds a channel on, while it is not over.
-    pub fn carrier_in_use(&self) -> Option<i64> {
+    pub fn carrier_in_use(&self) -> Option<CarrierId> {
         (self.phase != Phase::Ended).then_some(self.carrier.route.id)
     }
 

@@ -3,6 +3,7 @@
 //! on a task of its own (`crate::media`), and what it has to say later
 //! comes back through the B2BUA's `media_*` inputs.
 
+use shared::ids::CallId;
 use std::net::IpAddr;
 
 /// What the media side says back when it cannot do what was asked: the
@@ -50,7 +51,7 @@ pub trait MediaPort: Send {
     /// where the carrier is (our media socket is of its IP family).
     fn start_outbound(
         &mut self,
-        call: u64,
+        call: CallId,
         browser_offer: &str,
         codecs: &[String],
         srtp_required: bool,
@@ -60,7 +61,7 @@ pub trait MediaPort: Send {
     /// its SRTP setting), on the same media.
     fn carrier_offer(
         &mut self,
-        call: u64,
+        call: CallId,
         codecs: &[String],
         srtp_required: bool,
         carrier_ip: IpAddr,
@@ -69,20 +70,20 @@ pub trait MediaPort: Send {
     /// WebRTC offer for the browsers out.
     fn start_inbound(
         &mut self,
-        call: u64,
+        call: CallId,
         carrier_offer: &str,
         codecs: &[String],
         srtp_required: bool,
     ) -> Result<InboundSetup, MediaFailure>;
     /// The answering browser's answer to [`InboundSetup::browser_offer`].
-    fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
+    fn browser_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure>;
     /// The carrier's SDP (from a 183 or the 200).
-    fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure>;
+    fn carrier_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure>;
     /// A browser re-INVITE's offer (hold, resume).
-    fn browser_reoffer(&mut self, call: u64, sdp: &str);
+    fn browser_reoffer(&mut self, call: CallId, sdp: &str);
     /// A carrier re-INVITE's offer: an SRTP leg follows a new key in it.
-    fn carrier_reoffer(&mut self, _call: u64, _sdp: &str) {}
-    fn set_hold(&mut self, call: u64, held: bool);
+    fn carrier_reoffer(&mut self, _call: CallId, _sdp: &str) {}
+    fn set_hold(&mut self, call: CallId, held: bool);
     /// Ends the call's media; [`super::B2bua::media_stopped`] follows.
-    fn stop(&mut self, call: u64);
+    fn stop(&mut self, call: CallId);
 }

@@ -3,6 +3,7 @@
 //! filled in as the call goes.
 
 use shared::api::{CallAttempt, CallDirection, CallRecord, HangupBy, LiveCall, LiveCallState};
+use shared::ids::CarrierId;
 
 use super::port::MediaCounts;
 use crate::sip::Now;
@@ -57,7 +58,7 @@ pub fn refused(mut record: CallRecord, now: &Now, code: u16, reason: &str) -> Ca
 /// One carrier attempt (failover keeps them all).
 pub fn attempt(
     record: &mut CallRecord,
-    carrier_id: i64,
+    carrier_id: CarrierId,
     carrier: &str,
     code: u16,
     reason: &str,

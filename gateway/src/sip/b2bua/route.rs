@@ -2,6 +2,7 @@
 //! order in which a new call tries its carriers (a pure function of the
 //! carriers, their free channels and a random draw).
 
+use shared::ids::{AccountId, CarrierId};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::sip::dids::InboundPolicy;
 /// A carrier, as calls need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    pub id: i64,
+    pub id: CarrierId,
     pub name: String,
     /// Where its SIP goes (resolved by the shell).
     pub addr: SocketAddr,
@@ -53,7 +54,7 @@ pub struct Route {
 /// A signed-in agent, as calls need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentInfo {
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub username: String,
     pub display_name: String,
     pub dialing: DialingProfile,

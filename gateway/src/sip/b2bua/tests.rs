@@ -2,6 +2,7 @@
 //! behaviour of an outbound call.
 #![allow(clippy::unwrap_used)]
 
+use shared::ids::{AccountId, CallId, CarrierId};
 use std::sync::{Arc, Mutex};
 
 use shared::api::{
@@ -14,11 +15,11 @@ use super::*;
 /// What the B2BUA asked of the media side.
 #[derive(Default)]
 struct MediaLog {
-    started: Vec<(u64, Vec<String>)>,
-    answers: Vec<(u64, String)>,
-    reoffers: Vec<(u64, String)>,
-    holds: Vec<(u64, bool)>,
-    stopped: Vec<u64>,
+    started: Vec<(CallId, Vec<String>)>,
+    answers: Vec<(CallId, String)>,
+    reoffers: Vec<(CallId, String)>,
+    holds: Vec<(CallId, bool)>,
+    stopped: Vec<CallId>,
     fail_start: Option<MediaFailure>,
 }
 
@@ -27,7 +28,7 @@ struct FakeMedia(Arc<Mutex<MediaLog>>);
 impl MediaPort for FakeMedia {
     fn start_outbound(
         &mut self,
-        call: u64,
+        call: CallId,
         _offer: &str,
         codecs: &[String],
         _srtp_required: bool,
@@ -45,7 +46,7 @@ impl MediaPort for FakeMedia {
     }
     fn start_inbound(
         &mut self,
-        call: u64,
+        call: CallId,
         _offer: &str,
         codecs: &[String],
         _srtp_required: bool,
@@ -62,7 +63,7 @@ impl MediaPort for FakeMedia {
     }
     fn carrier_offer(
         &mut self,
-        call: u64,
+        call: CallId,
         codecs: &[String],
         _srtp_required: bool,
         _carrier_ip: std::net::IpAddr,
@@ -73,11 +74,11 @@ impl MediaPort for FakeMedia {
             codecs.join(",")
         ))
     }
-    fn browser_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
+    fn browser_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure> {
         self.0.lock().unwrap().answers.push((call, sdp.to_owned()));
         Ok(())
     }
-    fn carrier_answer(&mut self, call: u64, sdp: &str) -> Result<(), MediaFailure> {
+    fn carrier_answer(&mut self, call: CallId, sdp: &str) -> Result<(), MediaFailure> {
         self.0.lock().unwrap().answers.push((call, sdp.to_owned()));
         if sdp.contains("m=audio 4000 RTP/AVP 18") {
             return Err(MediaFailure {
@@ -87,13 +88,13 @@ impl MediaPort for FakeMedia {
         }
         Ok(())
     }
-    fn browser_reoffer(&mut self, call: u64, sdp: &str) {
+    fn browser_reoffer(&mut self, call: CallId, sdp: &str) {
         self.0.lock().unwrap().reoffers.push((call, sdp.to_owned()));
     }
-    fn set_hold(&mut self, call: u64, held: bool) {
+    fn set_hold(&mut self, call: CallId, held: bool) {
         self.0.lock().unwrap().holds.push((call, held));
     }
-    fn stop(&mut self, call: u64) {
+    fn stop(&mut self, call: CallId) {
         self.0.lock().unwrap().stopped.push(call);
     }
 }
@@ -116,7 +117,7 @@ struct Harness {
 
 fn route() -> Route {
     Route {
-        id: 3,
+        id: CarrierId(3),
         name: "Trunk A".to_owned(),
         addr: CARRIER.parse().unwrap(),
         host: "127.0.0.1".to_owned(),
@@ -154,7 +155,7 @@ impl Harness {
             start: Instant::now(),
             now_ms: 0,
             agent: AgentInfo {
-                account_id: 1,
+                account_id: AccountId(1),
                 username: "demo".to_owned(),
                 display_name: "Demo Agent".to_owned(),
                 dialing: DialingProfile {
@@ -313,7 +314,7 @@ impl Harness {
 
     fn media_stops(&mut self, counts: MediaCounts) {
         let now = self.now();
-        self.b2bua.media_stopped(now, 1, counts, None);
+        self.b2bua.media_stopped(now, CallId(1), counts, None);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The core's dispatch: what goes back, and where, for each kind of input.
 #![allow(clippy::unwrap_used)]
 
+use shared::ids::{CallId, CarrierId};
 use std::net::SocketAddr;
 
 use super::*;
@@ -11,7 +12,7 @@ struct NoMedia;
 impl crate::sip::b2bua::MediaPort for NoMedia {
     fn start_outbound(
         &mut self,
-        _call: u64,
+        _call: CallId,
         _offer: &str,
         _codecs: &[String],
         _srtp_required: bool,
@@ -24,7 +25,7 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
     }
     fn start_inbound(
         &mut self,
-        _call: u64,
+        _call: CallId,
         _offer: &str,
         _codecs: &[String],
         _srtp_required: bool,
@@ -36,7 +37,7 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
     }
     fn carrier_offer(
         &mut self,
-        _call: u64,
+        _call: CallId,
         _codecs: &[String],
         _srtp_required: bool,
         _carrier_ip: std::net::IpAddr,
@@ -48,21 +49,21 @@ impl crate::sip::b2bua::MediaPort for NoMedia {
     }
     fn browser_answer(
         &mut self,
-        _call: u64,
+        _call: CallId,
         _sdp: &str,
     ) -> Result<(), crate::sip::b2bua::MediaFailure> {
         Ok(())
     }
     fn carrier_answer(
         &mut self,
-        _call: u64,
+        _call: CallId,
         _sdp: &str,
     ) -> Result<(), crate::sip::b2bua::MediaFailure> {
         Ok(())
     }
-    fn browser_reoffer(&mut self, _call: u64, _sdp: &str) {}
-    fn set_hold(&mut self, _call: u64, _held: bool) {}
-    fn stop(&mut self, _call: u64) {}
+    fn browser_reoffer(&mut self, _call: CallId, _sdp: &str) {}
+    fn set_hold(&mut self, _call: CallId, _held: bool) {}
+    fn stop(&mut self, _call: CallId) {}
 }
 
 fn core() -> SipCore {
@@ -236,7 +237,7 @@ fn malformed_request_gets_400_on_its_connection() {
 
 fn carrier_route(sources: &[&str], credentials: Option<(&str, &str)>) -> Route {
     Route {
-        id: 9,
+        id: CarrierId(9),
         name: "Trunk".to_owned(),
         addr: "127.0.0.1:5099".parse().unwrap(),
         transport: shared::api::SipTransport::Udp,

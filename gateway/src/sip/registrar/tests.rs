@@ -74,7 +74,7 @@ impl Harness {
 fn credential(id: i64, user: &str, password: &str, expires_at: i64) -> Credential {
     Credential {
         id,
-        account_id: id,
+        account_id: AccountId(id),
         username: user.to_owned(),
         ha1_md5: digest::ha1(Algorithm::Md5, user, DOMAIN, password),
         ha1_sha256: digest::ha1(Algorithm::Sha256, user, DOMAIN, password),

@@ -11,7 +11,7 @@ const CARRIER: &str = "127.0.0.1:5099";
 
 fn route(qualify: Option<u64>, register: Option<u32>) -> Route {
     Route {
-        id: 7,
+        id: CarrierId(7),
         name: "Trunk".to_owned(),
         addr: CARRIER.parse().unwrap(),
         transport: SipTransport::Udp,
@@ -126,11 +126,15 @@ impl Harness {
     }
 
     fn qualify(&self) -> QualifyStatus {
-        self.monitor.status(7).unwrap().qualify.unwrap()
+        self.monitor.status(CarrierId(7)).unwrap().qualify.unwrap()
     }
 
     fn registration(&self) -> RegistrationStatus {
-        self.monitor.status(7).unwrap().registration.unwrap()
+        self.monitor
+            .status(CarrierId(7))
+            .unwrap()
+            .registration
+            .unwrap()
     }
 }
 
@@ -193,7 +197,7 @@ fn options_go_out_every_interval_and_an_answer_brings_the_carrier_up() {
     assert_eq!(q.state, QualifyState::Up);
     assert_eq!(q.rtt_ms, Some(40));
     assert_eq!(q.last_change_ms, Some(1_700_000_000_040));
-    assert!(h.monitor.is_up(7));
+    assert!(h.monitor.is_up(CarrierId(7)));
     assert_eq!(h.statuses().len(), 1);
 
     // The next one, an interval after the first, a new Call-ID, the next CSeq.
@@ -229,7 +233,7 @@ fn one_lost_options_is_not_down_two_are_and_two_answers_bring_it_back() {
     assert!(resent.iter().all(|r| *r == lost));
     h.run_until(15.0);
     assert_eq!(h.qualify().state, QualifyState::Up, "one miss is not down");
-    assert!(h.monitor.is_up(7));
+    assert!(h.monitor.is_up(CarrierId(7)));
     let error = h.qualify().last_error.unwrap();
     assert!(error.contains("no answer"), "{error}");
 
@@ -241,7 +245,7 @@ fn one_lost_options_is_not_down_two_are_and_two_answers_bring_it_back() {
     let q = h.qualify();
     assert_eq!(q.state, QualifyState::Down, "two misses in a row");
     assert_eq!(q.last_change_ms, Some(1_700_000_025_000));
-    assert!(!h.monitor.is_up(7));
+    assert!(!h.monitor.is_up(CarrierId(7)));
     let down: Vec<TrunkStatus> = h.statuses();
     assert!(
         down.iter()
@@ -255,12 +259,12 @@ fn one_lost_options_is_not_down_two_are_and_two_answers_bring_it_back() {
     let probe = h.sent_one();
     h.answer(&probe, 200, "");
     assert_eq!(h.qualify().state, QualifyState::Down);
-    assert!(!h.monitor.is_up(7));
+    assert!(!h.monitor.is_up(CarrierId(7)));
     h.run_until(40.0);
     let probe = h.sent_one();
     h.answer(&probe, 200, "");
     assert_eq!(h.qualify().state, QualifyState::Up);
-    assert!(h.monitor.is_up(7));
+    assert!(h.monitor.is_up(CarrierId(7)));
 }
 
 #[test]
@@ -302,10 +306,10 @@ fn a_silent_carrier_goes_from_unknown_to_down() {
     h.set(&[route(Some(2), None)]);
     h.run_until(2.0);
     assert_eq!(h.qualify().state, QualifyState::Unknown);
-    assert!(h.monitor.is_up(7), "unknown is usable");
+    assert!(h.monitor.is_up(CarrierId(7)), "unknown is usable");
     h.run_until(4.0);
     assert_eq!(h.qualify().state, QualifyState::Down);
-    assert!(!h.monitor.is_up(7));
+    assert!(!h.monitor.is_up(CarrierId(7)));
 }
 
 #[test]
@@ -497,13 +501,13 @@ fn routes_that_stay_keep_their_state_and_removed_ones_stop() {
     assert_eq!(
         h.statuses(),
         vec![TrunkStatus {
-            carrier_id: 7,
+            carrier_id: CarrierId(7),
             qualify: None,
             registration: None,
         }]
     );
-    assert!(h.monitor.status(7).is_none());
-    assert!(h.monitor.is_up(7));
+    assert!(h.monitor.status(CarrierId(7)).is_none());
+    assert!(h.monitor.is_up(CarrierId(7)));
     h.run_until(100.0);
     assert!(h.sent().is_empty());
 }

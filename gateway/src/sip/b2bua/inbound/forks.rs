@@ -76,7 +76,7 @@ impl InboundCall {
                 match ack_for_non_2xx(&fork.invite, response) {
                     Ok(ack) => self.out.send_msg(to, ack),
                     Err(e) => {
-                        tracing::debug!(call = self.id, error = %e, "no ACK for a tab's answer")
+                        tracing::debug!(call = self.id.0, error = %e, "no ACK for a tab's answer")
                     }
                 }
                 let fork = &mut self.forks[index];

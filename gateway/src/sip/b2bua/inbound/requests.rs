@@ -201,7 +201,7 @@ impl InboundCall {
         for (purpose, event) in events {
             if matches!(event, TxEvent::Timeout | TxEvent::TransportError) {
                 tracing::debug!(
-                    call = self.id,
+                    call = self.id.0,
                     ?purpose,
                     "the carrier did not answer our request"
                 );

@@ -129,7 +129,7 @@ impl OutboundCall {
                 (Purpose::ReInvite | Purpose::Bye | Purpose::Cancel, TxEvent::Timeout)
                 | (Purpose::ReInvite | Purpose::Bye | Purpose::Cancel, TxEvent::TransportError) => {
                     tracing::debug!(
-                        call = self.id,
+                        call = self.id.0,
                         ?purpose,
                         "a request to the carrier got no answer"
                     );
@@ -391,7 +391,7 @@ impl OutboundCall {
             ) {
                 Ok(offer) => break (candidate, offer),
                 Err(f) => {
-                    tracing::debug!(call = self.id, carrier = %candidate.name, reason = %f.reason,
+                    tracing::debug!(call = self.id.0, carrier = %candidate.name, reason = %f.reason,
                         "failover skips a carrier the call's media cannot use");
                 }
             }

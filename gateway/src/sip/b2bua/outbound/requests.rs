@@ -237,7 +237,7 @@ impl OutboundCall {
         };
         // Our INVITE was built with every header a CANCEL copies.
         let Ok(cancel) = cancel_for(invite) else {
-            tracing::warn!(call = self.id, "no CANCEL could be made from our INVITE");
+            tracing::warn!(call = self.id.0, "no CANCEL could be made from our INVITE");
             return;
         };
         if let Some(key) = leg.invite_key.clone() {

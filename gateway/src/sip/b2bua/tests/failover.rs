@@ -9,7 +9,7 @@ const BACKUP: &str = "127.0.0.1:5098";
 fn with_backup() -> Harness {
     let mut h = Harness::new();
     h.routes.push(Route {
-        id: 4,
+        id: CarrierId(4),
         name: "Trunk B".to_owned(),
         addr: BACKUP.parse().unwrap(),
         priority: 2,
@@ -132,7 +132,7 @@ fn a_carrier_at_its_channel_limit_is_skipped() {
     h.routes[0].max_channels = Some(1);
     h.invite("4155552671", "");
     assert!(h.invite_to(CARRIER).is_some());
-    assert_eq!(h.b2bua.channels_in_use(3), 1);
+    assert_eq!(h.b2bua.channels_in_use(CarrierId(3)), 1);
     // A second agent call while the first still rings: the primary is full.
     let text = "INVITE sip:4155550000@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKbrowser2\r\n\
                 Max-Forwards: 70\r\nFrom: <sip:demo@gw.test>;tag=b2\r\nTo: <sip:4155550000@gw.test>\r\n\
@@ -184,7 +184,7 @@ fn an_agent_at_their_call_limit_cannot_place_another_call() {
     let mut h = Harness::new();
     h.agent.max_calls = 1;
     h.invite("4155552671", "");
-    assert_eq!(h.b2bua.calls_of(1), 1);
+    assert_eq!(h.b2bua.calls_of(AccountId(1)), 1);
     h.browser_sent();
     let text = "INVITE sip:4155550000@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKbrowser9\r\n\
                 Max-Forwards: 70\r\nFrom: <sip:demo@gw.test>;tag=b9\r\nTo: <sip:4155550000@gw.test>\r\n\

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use shared::ids::{AccountId, CallId};
 
 const TAB_1: ConnId = ConnId(21);
 const TAB_2: ConnId = ConnId(22);
@@ -16,7 +17,7 @@ fn demo_dids() -> crate::sip::dids::DidTable {
             label: "Sales line".to_owned(),
             carrier_id: None,
             target: DidTarget::Agent {
-                account_id: 1,
+                account_id: AccountId(1),
                 username: "demo".to_owned(),
             },
         },
@@ -39,7 +40,7 @@ fn tabs(online: bool) -> impl Fn(&str) -> Vec<ForkTarget> {
             .map(|conn| ForkTarget {
                 conn,
                 contact: format!("sip:tab{}@abc.invalid;transport=ws", conn.0),
-                account_id: 1,
+                account_id: AccountId(1),
                 username: "demo".to_owned(),
             })
             .collect()
@@ -206,7 +207,7 @@ fn inbound_call_rings_every_tab_and_the_first_answer_wins() {
     assert!(header_line(&ok[0], "Contact").is_some());
     assert_eq!(
         h.media.lock().unwrap().answers,
-        vec![(1, "v=0\r\nanswer-from-tab-2\r\n".to_owned())]
+        vec![(CallId(1), "v=0\r\nanswer-from-tab-2\r\n".to_owned())]
     );
     // The other tab's 487 gets its ACK.
     h.tab_responds(TAB_1, &invite_1, 487, "");
@@ -358,7 +359,7 @@ fn in_order_ring_group_rings_one_member_after_the_other() {
         vec![ForkTarget {
             conn,
             contact: format!("sip:{user}@abc.invalid;transport=ws"),
-            account_id: i64::try_from(conn.0).unwrap(),
+            account_id: AccountId(i64::try_from(conn.0).unwrap()),
             username: user.to_owned(),
         }]
     };

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use shared::ids::CallId;
 
 #[test]
 fn answered_call_relays_ringing_answer_and_acks_both_ways() {
@@ -13,7 +14,7 @@ fn answered_call_relays_ringing_answer_and_acks_both_ways() {
     assert_eq!(status(&browser[0]), "SIP/2.0 100 Trying");
     assert_eq!(
         h.media.lock().unwrap().started,
-        vec![(1, vec!["PCMU".to_owned(), "PCMA".to_owned()])]
+        vec![(CallId(1), vec!["PCMU".to_owned(), "PCMA".to_owned()])]
     );
 
     let invite = h.carrier_request("INVITE");
@@ -101,7 +102,7 @@ fn agent_hangs_up_then_bye_goes_to_the_carrier_and_one_record_is_written() {
         .expect("BYE to the carrier");
     assert!(header_line(&bye.1, "CSeq").unwrap().ends_with("2 BYE"));
     assert!(header_line(&bye.1, "To").unwrap().contains("tag=carrier"));
-    assert_eq!(h.media.lock().unwrap().stopped, vec![1]);
+    assert_eq!(h.media.lock().unwrap().stopped, vec![CallId(1)]);
     assert!(
         h.records().is_empty(),
         "the record waits for the media counts"
@@ -517,7 +518,7 @@ fn hold_reinvite_goes_to_media_and_carrier() {
          CSeq: 3 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     ));
-    assert_eq!(h.media.lock().unwrap().holds, vec![(1, true)]);
+    assert_eq!(h.media.lock().unwrap().holds, vec![(CallId(1), true)]);
     let live = h.b2bua.live_calls();
     assert_eq!(live.len(), 1);
     assert_eq!(
@@ -536,7 +537,7 @@ fn hold_reinvite_goes_to_media_and_carrier() {
             .contains("tag=carrier")
     );
     h.b2bua
-        .media_browser_answer(1, Ok("v=0\r\na=recvonly\r\n".to_owned()));
+        .media_browser_answer(CallId(1), Ok("v=0\r\na=recvonly\r\n".to_owned()));
     let out = h.browser_sent();
     assert!(status(&out[0]) == "SIP/2.0 200 OK" && out[0].contains("a=recvonly"));
 }
@@ -570,7 +571,8 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
     let (mut h, _) = answered_call();
     h.sent();
     let now = h.now();
-    h.b2bua.media_no_media(now, 1, Duration::from_secs(30));
+    h.b2bua
+        .media_no_media(now, CallId(1), Duration::from_secs(30));
     let sent = h.sent();
     let bye = sent
         .iter()
