@@ -98,7 +98,7 @@ pub fn App() -> Html {
     let on_command = {
         let phone = phone.clone();
         Callback::from(move |command: CallCommand| match command {
-            CallCommand::Dial(target, caller_id) => phone.dial(target, caller_id),
+            CallCommand::Dial(target, presenting) => phone.dial(target, presenting),
             CallCommand::Answer => phone.answer(),
             CallCommand::Decline => phone.decline(),
             CallCommand::Hangup => phone.hangup(),

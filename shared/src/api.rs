@@ -61,6 +61,20 @@ pub struct DialingProfile {
     /// nothing.
     #[serde(default)]
     pub destination_policies: Vec<crate::policy::DestinationPolicy>,
+    /// The agent's campaigns, each a pool of caller IDs the agent may
+    /// choose as a whole: the gateway then presents the pool's number local
+    /// to the callee, else its first.
+    #[serde(default)]
+    pub campaigns: Vec<CampaignChoice>,
+}
+
+/// A campaign the phone offers as a caller-ID choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignChoice {
+    pub id: i64,
+    pub name: String,
+    /// Its numbers the agent may present (enabled DIDs), E.164 with `+`.
+    pub numbers: Vec<String>,
 }
 
 impl Default for DialingProfile {
@@ -71,6 +85,7 @@ impl Default for DialingProfile {
             default_caller_id: None,
             local_presence: false,
             destination_policies: Vec::new(),
+            campaigns: Vec::new(),
         }
     }
 }

@@ -52,6 +52,16 @@ fn invite_carries_number_identity_contact_and_offer() {
 fn without_a_caller_id_the_gateway_chooses() {
     let (_, invite) = Phone::dial_with(identity(), request(None));
     assert!(invite.headers("P-Preferred-Identity").is_empty());
+    assert!(invite.headers("X-Dialer-Campaign").is_empty());
+}
+
+#[test]
+fn a_campaign_choice_names_the_campaign_and_no_number() {
+    let mut req = request(None);
+    req.presenting = shared::sip::call::Presenting::Campaign(7);
+    let (_, invite) = Phone::dial_with(identity(), req);
+    assert_eq!(invite.header("X-Dialer-Campaign"), "7");
+    assert!(invite.headers("P-Preferred-Identity").is_empty());
 }
 
 #[test]

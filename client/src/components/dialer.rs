@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use crate::state::call::{CallCommand, CallView, NotDialable, clean_number, read_dialable};
 use crate::state::caller_id::{
-    AUTOMATIC, CallerIdPicker, PickerAction, automatic_label, choice_label,
+    AUTOMATIC, CallerIdPicker, PickerAction, automatic_label, campaign_value, choice_label,
 };
 
 /// The keys of the pad: the tone, and the letters printed under it.
@@ -62,11 +62,10 @@ pub fn Dialer(props: &DialerProps) -> Html {
     let dial = {
         let on_command = props.on_command.clone();
         let reading = reading.clone();
-        let caller_id = caller_id.preferred_identity();
+        let presenting = caller_id.presenting();
         move || {
             if let (true, Ok(target)) = (can_dial, &reading) {
-                let caller_id = caller_id.clone();
-                on_command.emit(CallCommand::Dial(target.clone(), caller_id));
+                on_command.emit(CallCommand::Dial(target.clone(), presenting.clone()));
             }
         }
     };
@@ -290,8 +289,9 @@ pub fn Dialer(props: &DialerProps) -> Html {
     }
 }
 
-/// `select#caller-id`: "Automatic" (`value="auto"`), then exactly the
-/// profile's caller IDs (their own and their campaigns').
+/// `select#caller-id`: "Automatic" (`value="auto"`), the agent's campaigns
+/// (`value="campaign:<id>"`), then exactly the profile's caller IDs (their
+/// own and their campaigns').
 fn caller_id_select(
     profile: &DialingProfile,
     selected: &str,
@@ -303,11 +303,26 @@ fn caller_id_select(
             <option value={AUTOMATIC} selected={selected == AUTOMATIC}>
                 { automatic_label(profile) }
             </option>
-            { for profile.caller_ids.iter().map(|choice| html! {
-                <option value={choice.number.clone()} selected={choice.number == selected}>
-                    { choice_label(&choice.label, &choice.number) }
-                </option>
-            }) }
+            if !profile.campaigns.is_empty() {
+                <optgroup label="Campaigns (a local number from the campaign)">
+                    { for profile.campaigns.iter().map(|c| {
+                        let value = campaign_value(c.id);
+                        let selected = value == selected;
+                        html! {
+                            <option {value} {selected}>
+                                { format!("{} · {} numbers", c.name, c.numbers.len()) }
+                            </option>
+                        }
+                    }) }
+                </optgroup>
+            }
+            <optgroup label="Numbers">
+                { for profile.caller_ids.iter().map(|choice| html! {
+                    <option value={choice.number.clone()} selected={choice.number == selected}>
+                        { choice_label(&choice.label, &choice.number) }
+                    </option>
+                }) }
+            </optgroup>
         </select>
     }
 }

@@ -10,6 +10,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::sip::call::Presenting;
 
 use crate::phone::PhoneStatus;
 use crate::state::call::{CallCommand, CallPhase, CallView, read_number};
@@ -61,16 +62,16 @@ pub fn commands(
         "dial" => {
             let number = args.get("number").and_then(Value::as_str).unwrap_or("");
             let number = read_number(number, default_country).map_err(|m| ("invalid_number", m))?;
-            let caller_id = match args.get("callerId").and_then(Value::as_str) {
-                None | Some("") => None,
-                Some(c) => {
-                    Some(read_number(c, default_country).map_err(|m| ("invalid_number", m))?)
-                }
+            let presenting = match args.get("callerId").and_then(Value::as_str) {
+                None | Some("") => Presenting::Automatic,
+                Some(c) => Presenting::Number(
+                    read_number(c, default_country).map_err(|m| ("invalid_number", m))?,
+                ),
             };
             if call.in_call() {
                 return Err(("busy", "A call is already in progress.".to_owned()));
             }
-            Ok(vec![CallCommand::Dial(number, caller_id)])
+            Ok(vec![CallCommand::Dial(number, presenting)])
         }
         "hangup" if matches!(call.phase, CallPhase::Incoming(_)) => Ok(vec![CallCommand::Decline]),
         "hangup" => Ok(vec![CallCommand::Hangup]),
@@ -196,7 +197,9 @@ mod tests {
     fn commands_map_to_the_phone() {
         let idle = CallView::default();
         let dial = commands("dial", &json!({"number": "+1 415 555 2671"}), &idle, "US").unwrap();
-        assert!(matches!(&dial[..], [CallCommand::Dial(n, None)] if n.as_str() == "+14155552671"));
+        assert!(
+            matches!(&dial[..], [CallCommand::Dial(n, Presenting::Automatic)] if n.as_str() == "+14155552671")
+        );
         assert_eq!(
             commands("dial", &json!({"number": ""}), &idle, "US")
                 .unwrap_err()

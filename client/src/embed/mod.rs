@@ -206,7 +206,7 @@ pub fn EmbedApp() -> Html {
 
 fn run(phone: &PhoneHandle, command: CallCommand) {
     match command {
-        CallCommand::Dial(target, caller_id) => phone.dial(target, caller_id),
+        CallCommand::Dial(target, presenting) => phone.dial(target, presenting),
         CallCommand::Answer => phone.answer(),
         CallCommand::Decline => phone.decline(),
         CallCommand::Hangup => phone.hangup(),

@@ -3,6 +3,7 @@ use std::rc::Rc;
 
 use shared::api::SipCredential;
 use shared::e164::E164;
+use shared::sip::call::Presenting;
 use yew::prelude::*;
 
 use crate::phone::{PhoneShell, PhoneStatus};
@@ -31,8 +32,8 @@ impl PhoneHandle {
         self.with(PhoneShell::retry);
     }
 
-    pub fn dial(&self, target: E164, caller_id: Option<E164>) {
-        self.with(|shell| shell.dial(target, caller_id));
+    pub fn dial(&self, target: E164, presenting: Presenting) {
+        self.with(|shell| shell.dial(target, presenting));
     }
 
     pub fn answer(&self) {

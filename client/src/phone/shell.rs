@@ -17,7 +17,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use shared::api::SipCredential;
 use shared::e164::E164;
-use shared::sip::call::{CallEvent, CallRequest, EndCause, Reoffer};
+use shared::sip::call::{CallEvent, CallRequest, EndCause, Presenting, Reoffer};
 use shared::sip::register::RegistrationConfig;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -178,9 +178,9 @@ impl PhoneShell {
         Ok(shell)
     }
 
-    /// Calls `target`, presenting `caller_id` (`None`: the carrier's
-    /// default): microphone, peer connection and offer first, then the INVITE.
-    pub fn dial(&self, target: E164, caller_id: Option<E164>) {
+    /// Calls `target`, presenting what the agent chose: microphone, peer
+    /// connection and offer first, then the INVITE.
+    pub fn dial(&self, target: E164, presenting: Presenting) {
         let seq = {
             let mut inner = self.inner.borrow_mut();
             if inner.call.preparing || inner.call.media.is_some() || inner.ua.in_call() {
@@ -243,7 +243,7 @@ impl PhoneShell {
                 inner.call.media = Some(media.clone());
                 let request = CallRequest {
                     target,
-                    caller_id,
+                    presenting,
                     offer,
                 };
                 inner.ua.place_call(Instant::now(), request)

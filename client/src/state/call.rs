@@ -8,7 +8,7 @@ use std::time::Duration;
 use shared::api::DialingProfile;
 use shared::e164::{self, E164, NumberError};
 use shared::policy::{self, Refusal};
-use shared::sip::call::EndCause;
+use shared::sip::call::{EndCause, Presenting};
 use web_time::Instant;
 
 /// Where the call is.
@@ -197,8 +197,8 @@ pub enum CallUpdate {
 /// What the call panel asks of the phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallCommand {
-    /// Call a number, presenting a caller ID (`None`: the carrier's).
-    Dial(E164, Option<E164>),
+    /// Call a number, presenting what the agent chose.
+    Dial(E164, Presenting),
     Answer,
     Decline,
     Hangup,

@@ -4,32 +4,37 @@
 //! then presents the agent's local-presence number for the callee's area
 //! (when local presence is on and one fits), else the agent's default, else
 //! the carrier's. Picking a number sends it, and the gateway presents it
-//! (it is one the agent may present: the profile lists only those). The
-//! numbers of the agent's campaigns are in the list, labelled with the
-//! campaign's name: a campaign is a pool of caller IDs, chosen by choosing
-//! one of its numbers.
+//! (it is one the agent may present: the profile lists only those). Picking
+//! one of the agent's campaigns (`value="campaign:<id>"`) sends the campaign
+//! (`X-Dialer-Campaign`), and the gateway presents that campaign's number
+//! local to the callee, else the campaign's first.
 
 use std::rc::Rc;
 
 use shared::api::DialingProfile;
 use shared::e164::E164;
+use shared::sip::call::Presenting;
 use yew::Reducible;
 
 /// The `<option>` value of "Automatic".
 pub const AUTOMATIC: &str = "auto";
+/// The `<option>` value of a campaign starts with this, then its id.
+pub const CAMPAIGN_PREFIX: &str = "campaign:";
 
 /// What the agent chose, and what may be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallerIdPicker {
-    /// `None`: automatic.
-    chosen: Option<E164>,
+    chosen: Presenting,
     /// The numbers the profile offers.
     allowed: Vec<String>,
+    /// The campaigns the profile offers.
+    campaigns: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickerAction {
-    /// The select's new value: [`AUTOMATIC`] or one of the numbers.
+    /// The select's new value: [`AUTOMATIC`], one of the numbers, or a
+    /// campaign's [`campaign_value`].
     Choose(String),
     /// The profile was replaced (an admin changed the agent's numbers).
     Profile(DialingProfile),
@@ -39,48 +44,64 @@ impl CallerIdPicker {
     /// Automatic, whatever the profile's default.
     pub fn new(profile: &DialingProfile) -> Self {
         CallerIdPicker {
-            chosen: None,
+            chosen: Presenting::Automatic,
             allowed: numbers(profile),
+            campaigns: profile.campaigns.iter().map(|c| c.id).collect(),
         }
     }
 
     pub fn apply(&self, action: PickerAction) -> Self {
         match action {
             PickerAction::Choose(value) => CallerIdPicker {
-                chosen: self.allowed_number(&value),
-                allowed: self.allowed.clone(),
+                chosen: self.read(&value),
+                ..self.clone()
             },
             PickerAction::Profile(profile) => {
-                let allowed = numbers(&profile);
-                // A number taken away falls back to automatic.
-                let chosen = self
-                    .chosen
-                    .clone()
-                    .filter(|n| allowed.iter().any(|a| a == n.as_str()));
-                CallerIdPicker { chosen, allowed }
+                let next = CallerIdPicker::new(&profile);
+                // A choice taken away falls back to automatic.
+                let kept = next.read(&self.value());
+                CallerIdPicker {
+                    chosen: kept,
+                    ..next
+                }
             }
         }
     }
 
-    /// What the INVITE's `P-Preferred-Identity` carries: nothing when
-    /// automatic.
-    pub fn preferred_identity(&self) -> Option<E164> {
+    /// What the INVITE says about the caller ID.
+    pub fn presenting(&self) -> Presenting {
         self.chosen.clone()
     }
 
     /// The selected `<option>`'s value.
     pub fn value(&self) -> String {
-        self.chosen
-            .as_ref()
-            .map_or_else(|| AUTOMATIC.to_owned(), |n| n.as_str().to_owned())
+        match &self.chosen {
+            Presenting::Automatic => AUTOMATIC.to_owned(),
+            Presenting::Number(n) => n.as_str().to_owned(),
+            Presenting::Campaign(id) => campaign_value(*id),
+        }
     }
 
-    fn allowed_number(&self, value: &str) -> Option<E164> {
-        if !self.allowed.iter().any(|a| a == value) {
-            return None;
+    /// An `<option>` value as a choice; anything not offered is automatic.
+    fn read(&self, value: &str) -> Presenting {
+        if let Some(id) = value.strip_prefix(CAMPAIGN_PREFIX) {
+            return match id.parse::<i64>() {
+                Ok(id) if self.campaigns.contains(&id) => Presenting::Campaign(id),
+                _ => Presenting::Automatic,
+            };
         }
-        value.parse().ok()
+        if !self.allowed.iter().any(|a| a == value) {
+            return Presenting::Automatic;
+        }
+        value
+            .parse::<E164>()
+            .map_or(Presenting::Automatic, Presenting::Number)
     }
+}
+
+/// A campaign's `<option>` value.
+pub fn campaign_value(id: i64) -> String {
+    format!("{CAMPAIGN_PREFIX}{id}")
 }
 
 impl Reducible for CallerIdPicker {
@@ -130,7 +151,7 @@ pub fn choice_label(label: &str, number: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use shared::api::CallerIdChoice;
+    use shared::api::{CallerIdChoice, CampaignChoice};
 
     use super::*;
 
@@ -150,11 +171,39 @@ mod tests {
                 },
             ],
             default_caller_id: default.map(str::to_owned),
+            campaigns: vec![CampaignChoice {
+                id: 7,
+                name: "Spring campaign".to_owned(),
+                numbers: vec!["+13125550111".to_owned()],
+            }],
         }
     }
 
     fn picked(p: &CallerIdPicker) -> Option<String> {
-        p.preferred_identity().map(|n| n.as_str().to_owned())
+        match p.presenting() {
+            Presenting::Number(n) => Some(n.as_str().to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_campaign_is_chosen_as_a_whole_and_only_when_offered() {
+        let picker = CallerIdPicker::new(&profile(None, false));
+        let spring = picker.apply(PickerAction::Choose(campaign_value(7)));
+        assert_eq!(spring.presenting(), Presenting::Campaign(7));
+        assert_eq!(spring.value(), "campaign:7");
+        for value in ["campaign:8", "campaign:", "campaign:x"] {
+            let after = picker.apply(PickerAction::Choose(value.to_owned()));
+            assert_eq!(after.presenting(), Presenting::Automatic, "{value}");
+        }
+        // The agent left the campaign: back to automatic.
+        let mut left = profile(None, false);
+        left.campaigns.clear();
+        let after = spring.apply(PickerAction::Profile(left));
+        assert_eq!(after.presenting(), Presenting::Automatic);
+        // Still in it: kept.
+        let kept = spring.apply(PickerAction::Profile(profile(None, false)));
+        assert_eq!(kept.presenting(), Presenting::Campaign(7));
     }
 
     #[test]

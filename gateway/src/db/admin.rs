@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use shared::api::{ApiToken, AuditEntry, CallerIdChoice, Campaign, DialingProfile, Role};
+use shared::api::{
+    ApiToken, AuditEntry, CallerIdChoice, Campaign, CampaignChoice, DialingProfile, Role,
+};
 use sqlx::Row;
 
 use super::{ACCOUNT_COLUMNS, Account, Db, DbError, UpdateOutcome, account_from_row, role_str};
@@ -260,6 +262,35 @@ pub async fn campaign_caller_ids(db: &Db, account_id: i64) -> Result<Vec<CallerI
         .map_err(DbError::from)
 }
 
+/// The agent's campaigns with their numbers that are enabled DIDs, by name;
+/// a campaign without one is left out (there is nothing it could present).
+pub async fn agent_campaigns(db: &Db, account_id: i64) -> Result<Vec<CampaignChoice>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, n.number FROM campaign_agents a
+         JOIN campaigns c ON c.id = a.campaign_id
+         JOIN campaign_numbers n ON n.campaign_id = c.id
+         JOIN dids d ON d.number = n.number AND d.enabled = 1
+         WHERE a.account_id = ? ORDER BY c.name, c.id, n.number",
+    )
+    .bind(account_id)
+    .fetch_all(db)
+    .await?;
+    let mut campaigns: Vec<CampaignChoice> = Vec::new();
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let number: String = r.try_get("number")?;
+        match campaigns.last_mut() {
+            Some(last) if last.id == id => last.numbers.push(number),
+            _ => campaigns.push(CampaignChoice {
+                id,
+                name: r.try_get("name")?,
+                numbers: vec![number],
+            }),
+        }
+    }
+    Ok(campaigns)
+}
+
 /// What an agent's phone may dial with: the agent's own caller IDs and
 /// their campaigns' numbers, each only while it is an enabled DID (the
 /// owned-number check holds even after a DID is removed), and the default
@@ -298,6 +329,7 @@ pub async fn dialing_profile(
         // Set from the account by the caller (`http::agents::agent_info`).
         local_presence: false,
         destination_policies: Vec::new(),
+        campaigns: agent_campaigns(db, account_id).await?,
     })
 }
 

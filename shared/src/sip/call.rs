@@ -122,12 +122,30 @@ impl From<&RegistrationConfig> for CallerIdentity {
 pub struct CallRequest {
     /// The number called; the Request-URI is `sip:<it>@<domain>;user=phone`.
     pub target: E164,
-    /// The caller ID to present (`P-Preferred-Identity`); `None` leaves it to
-    /// the gateway (the carrier's default).
-    pub caller_id: Option<E164>,
+    /// Which number the call presents.
+    pub presenting: Presenting,
     /// The SDP offer from the browser (`RTCPeerConnection.localDescription`).
     pub offer: String,
 }
+
+/// Which number a call presents, as the agent chose it. The gateway checks
+/// the choice against what the agent may present.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Presenting {
+    /// The gateway chooses (local presence, the agent's default, the
+    /// carrier's): the INVITE says nothing.
+    #[default]
+    Automatic,
+    /// This number, sent as `P-Preferred-Identity`.
+    Number(E164),
+    /// A number from this campaign's pool, sent as [`CAMPAIGN_HEADER`]: the
+    /// gateway presents the campaign's number local to the callee, else the
+    /// campaign's first.
+    Campaign(i64),
+}
+
+/// The INVITE header that names the campaign a call is made for.
+pub const CAMPAIGN_HEADER: &str = "X-Dialer-Campaign";
 
 /// A call that cannot be placed, or an action its state does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -269,7 +287,8 @@ pub struct Call {
     target_uri: rsip::Uri,
     to_value: String,
     from_value: String,
-    caller_id: Option<String>,
+    /// The header (name, value) that says what the INVITE presents.
+    presenting: Option<(&'static str, String)>,
     call_id: String,
     local_tag: String,
     cseq: u32,
@@ -350,9 +369,14 @@ impl Call {
         let mut call = Call {
             to_value: format!("<{target_text}>"),
             from_value,
-            caller_id: request
-                .caller_id
-                .map(|n| format!("<sip:{n}@{}>", domain_without_params(&domain))),
+            presenting: match request.presenting {
+                Presenting::Automatic => None,
+                Presenting::Number(n) => Some((
+                    "P-Preferred-Identity",
+                    format!("<sip:{n}@{}>", domain_without_params(&domain)),
+                )),
+                Presenting::Campaign(id) => Some((CAMPAIGN_HEADER, id.to_string())),
+            },
             target_uri,
             identity,
             rng,
@@ -426,7 +450,7 @@ impl Call {
             target_uri: remote_uri,
             to_value,
             from_value,
-            caller_id: None,
+            presenting: None,
             call_id: invite.call_id_header().ok()?.value().trim().to_owned(),
             local_tag,
             cseq: 0,
@@ -795,12 +819,11 @@ impl Call {
         let mut request = self.build(rsip::Method::Invite, uri, to, cseq, reoffer.is_some());
         request.headers.push(self.contact().into());
         if reoffer.is_none()
-            && let Some(caller_id) = &self.caller_id
+            && let Some((name, value)) = &self.presenting
         {
-            request.headers.push(rsip::Header::Other(
-                "P-Preferred-Identity".into(),
-                caller_id.clone(),
-            ));
+            request
+                .headers
+                .push(rsip::Header::Other((*name).into(), value.clone()));
         }
         request
             .headers

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use shared::e164::E164;
-use shared::sip::call::{Call, CallEvent, CallRequest, CallerIdentity};
+use shared::sip::call::{Call, CallEvent, CallRequest, CallerIdentity, Presenting};
 use shared::sip::digest::{self, Algorithm, Challenge, Credentials};
 use shared::sip::register::status_line_reason;
 use shared::sip::{Inbound, Limits, Transport, inbound};
@@ -41,7 +41,7 @@ pub fn number(text: &str) -> E164 {
 pub fn request(caller_id: Option<&str>) -> CallRequest {
     CallRequest {
         target: number("+14155552671"),
-        caller_id: caller_id.map(number),
+        presenting: caller_id.map_or(Presenting::Automatic, |n| Presenting::Number(number(n))),
         offer: OFFER.to_owned(),
     }
 }

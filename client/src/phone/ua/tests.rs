@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::sip::call::{CallEvent, CallRequest, EndCause};
+use shared::sip::call::{CallEvent, CallRequest, EndCause, Presenting};
 use shared::sip::digest::{Algorithm, Challenge};
 use shared::sip::register::RegistrationConfig;
 use web_time::Instant;
@@ -348,7 +348,7 @@ const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 
 fn call_request() -> CallRequest {
     CallRequest {
         target: "+14155552671".parse().unwrap(),
-        caller_id: None,
+        presenting: Presenting::Automatic,
         offer: OFFER.to_owned(),
     }
 }
@@ -389,7 +389,7 @@ fn automatic_caller_id_sends_no_preferred_identity_and_a_picked_one_is_sent() {
     );
     let mut tab = Tab::registered_from(Tab::counting());
     let picked = CallRequest {
-        caller_id: Some("+12125550100".parse().unwrap()),
+        presenting: Presenting::Number("+12125550100".parse().unwrap()),
         ..call_request()
     };
     tab.ua.place_call(tab.now, picked).unwrap();

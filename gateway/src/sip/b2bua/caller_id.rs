@@ -3,6 +3,7 @@
 
 use shared::api::NumberFormat;
 use shared::e164::{self, Country, E164};
+use shared::sip::call::CAMPAIGN_HEADER;
 
 use super::route::{AgentInfo, Route};
 use crate::sip::msg;
@@ -37,16 +38,21 @@ fn national_trunk(country: &Country) -> &'static str {
 }
 
 /// The caller ID for a call: the one the agent picked (P-Preferred-Identity)
-/// if the agent may present it; else, with local presence on, the agent's
+/// if the agent may present it; else, for a call made for one of the
+/// agent's campaigns (`X-Dialer-Campaign`), the campaign's number in the
+/// callee's area, else its first; else, with local presence on, the agent's
 /// number in the callee's area; else the agent's default; else the
-/// carrier's. A phone set to "automatic" sends no P-Preferred-Identity.
+/// carrier's. A phone set to "automatic" sends neither header.
+///
+/// `Err` with a reason phrase: the INVITE names a campaign the agent is not
+/// in (or one with no number to present).
 pub fn choose_caller_id(
     request: &rsip::Request,
     agent: &AgentInfo,
     route: &Route,
     country: &'static Country,
     callee: &E164,
-) -> Option<E164> {
+) -> Result<Option<E164>, String> {
     let allowed = |n: &E164| {
         agent
             .dialing
@@ -58,6 +64,34 @@ pub fn choose_caller_id(
         .and_then(|v| msg::uri_user(&msg::uri_of(&v)))
         .and_then(|u| e164::normalize(&u, country).ok())
         .filter(allowed);
+    if picked.is_none()
+        && let Some(named) = msg::header(&request.headers, CAMPAIGN_HEADER)
+    {
+        let campaign = named
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| agent.dialing.campaigns.iter().find(|c| c.id == id));
+        let Some(campaign) = campaign else {
+            return Err(format!(
+                "Forbidden (you are not in campaign {}: choose another caller ID)",
+                named.trim()
+            ));
+        };
+        let pool = || {
+            campaign
+                .numbers
+                .iter()
+                .filter_map(|n| n.parse::<E164>().ok())
+        };
+        return match local_presence(callee, pool()).or_else(|| pool().next()) {
+            Some(number) => Ok(Some(number)),
+            None => Err(format!(
+                "Forbidden (campaign {} has no number to present)",
+                campaign.name
+            )),
+        };
+    }
     let local = || {
         agent
             .dialing
@@ -71,7 +105,7 @@ pub fn choose_caller_id(
             })
             .flatten()
     };
-    picked
+    Ok(picked
         .or_else(local)
         .or_else(|| {
             agent
@@ -85,7 +119,7 @@ pub fn choose_caller_id(
                 .caller_id
                 .as_deref()
                 .and_then(|d| e164::normalize(d, country).ok())
-        })
+        }))
 }
 
 /// The number among `candidates` that is local to `callee`: the same

@@ -252,7 +252,10 @@ impl OutboundCall {
             return Err(refuse(rec, 503, reason));
         }
         let first = plan.remove(0);
-        let caller_id = choose_caller_id(&request, agent, &first, country, &number);
+        let caller_id = match choose_caller_id(&request, agent, &first, country, &number) {
+            Ok(caller_id) => caller_id,
+            Err(reason) => return Err(refuse(rec, 403, &reason)),
+        };
         rec.caller_id = caller_id.as_ref().map(|c| c.as_str().to_owned());
         rec.dialled = number.as_str().to_owned();
         rec.carrier_id = Some(first.id);

@@ -167,6 +167,7 @@ impl Harness {
                     default_caller_id: Some("+14155550100".to_owned()),
                     local_presence: false,
                     destination_policies: Vec::new(),
+                    campaigns: Vec::new(),
                 },
                 max_calls: 5,
             },

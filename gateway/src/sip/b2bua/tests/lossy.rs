@@ -91,7 +91,7 @@ impl World {
             identity(n),
             CallRequest {
                 target: number.parse::<E164>().unwrap(),
-                caller_id: None,
+                presenting: shared::sip::call::Presenting::Automatic,
                 offer: BROWSER_OFFER.to_owned(),
             },
             {

@@ -659,3 +659,42 @@ fn a_destination_policy_refuses_before_the_carrier_with_its_reason() {
                 && t.starts_with("INVITE "))
     );
 }
+
+#[test]
+fn a_campaign_choice_presents_the_campaigns_local_number_else_its_first() {
+    let campaign = shared::api::CampaignChoice {
+        id: 7,
+        name: "Spring".to_owned(),
+        numbers: vec!["+13125550111".to_owned(), "+14155550123".to_owned()],
+    };
+    let pai = |callee: &str| {
+        let mut h = Harness::new();
+        h.agent.dialing.campaigns.push(campaign.clone());
+        h.invite(callee, "X-Dialer-Campaign: 7\r\n");
+        let invite = h.carrier_request("INVITE");
+        assert!(
+            header_line(&invite, "X-Dialer-Campaign").is_none(),
+            "the campaign header stays inside: {invite}"
+        );
+        header_line(&invite, "P-Asserted-Identity")
+            .unwrap()
+            .to_owned()
+    };
+    assert!(pai("4155552671").contains("+14155550123"), "local to 415");
+    assert!(
+        pai("2125550100").contains("+13125550111"),
+        "no 212 number: the first"
+    );
+
+    // A campaign the agent is not in: refused, and no carrier hears of it.
+    let mut h = Harness::new();
+    h.agent.dialing.campaigns.push(campaign);
+    h.invite("4155552671", "X-Dialer-Campaign: 8\r\n");
+    let out = h.browser_sent();
+    assert!(
+        status(out.last().unwrap()).starts_with("SIP/2.0 403 Forbidden (you are not in campaign 8"),
+        "{out:?}"
+    );
+    assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    assert_eq!(h.records()[0].final_code, 403);
+}
