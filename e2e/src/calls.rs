@@ -253,3 +253,41 @@ pub async fn add_did(
     }
     response.json()
 }
+
+/// `PUT` `body` to `path` as admin; `Ok` on 200.
+pub async fn admin_put(gateway: &Gateway, path: &str, body: serde_json::Value) -> Result<()> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let response = http::request(
+        hyper::Method::PUT,
+        &gateway.url(path),
+        &[
+            ("cookie", admin.cookie.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(serde_json::to_vec(&body)?),
+    )
+    .await?;
+    if response.status != 200 {
+        bail!(
+            "PUT {path} answered {}: {}",
+            response.status,
+            response.text()
+        );
+    }
+    Ok(())
+}
+
+/// The agent `username` as the admin API shows it.
+pub async fn agent_named(gateway: &Gateway, username: &str) -> Result<shared::api::Agent> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let response = http::get(
+        &gateway.url("/api/v1/agents?limit=100"),
+        &[("cookie", admin.cookie.as_str())],
+    )
+    .await?;
+    let page: shared::api::Page<shared::api::Agent> = response.json()?;
+    page.items
+        .into_iter()
+        .find(|a| a.username == username)
+        .with_context(|| format!("no agent `{username}`"))
+}

@@ -15,11 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail, ensure};
 use e2e::embed;
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
-use e2e::{Browser, Gateway, calls, http};
+use e2e::{Browser, Gateway, calls};
 use hmac::{Hmac, Mac};
-use hyper::Method;
 use serde_json::{Value, json};
-use shared::api::{Agent, Page};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -30,44 +28,6 @@ const DEFAULT_CID: &str = "+12125550100";
 /// Allowed too, local to Chicago (312).
 const CHICAGO_CID: &str = "+13125550111";
 const SECRET: &str = "e2e-webhook-secret";
-
-/// `PUT` `body` to `path` as admin; `Ok` on 200.
-async fn admin_put(gateway: &Gateway, path: &str, body: Value) -> Result<()> {
-    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
-    let response = http::request(
-        Method::PUT,
-        &gateway.url(path),
-        &[
-            ("cookie", admin.cookie.as_str()),
-            ("content-type", "application/json"),
-        ],
-        Some(serde_json::to_vec(&body)?),
-    )
-    .await?;
-    if response.status != 200 {
-        bail!(
-            "PUT {path} answered {}: {}",
-            response.status,
-            response.text()
-        );
-    }
-    Ok(())
-}
-
-/// `demo` as the admin API shows it.
-async fn demo_agent(gateway: &Gateway) -> Result<Agent> {
-    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
-    let response = http::get(
-        &gateway.url("/api/v1/agents?limit=100"),
-        &[("cookie", admin.cookie.as_str())],
-    )
-    .await?;
-    let page: Page<Agent> = response.json()?;
-    page.items
-        .into_iter()
-        .find(|a| a.username == "demo")
-        .context("no agent `demo`")
-}
 
 #[tokio::test]
 async fn automatic_caller_id_presents_the_local_number_not_the_default() -> Result<()> {
@@ -82,15 +42,15 @@ async fn automatic_caller_id_presents_the_local_number_not_the_default() -> Resu
     for (number, label) in [(DEFAULT_CID, "New York"), (CHICAGO_CID, "Chicago")] {
         calls::add_did(&gateway, number, label, "demo", None).await?;
     }
-    let demo = demo_agent(&gateway).await?;
-    admin_put(
+    let demo = calls::agent_named(&gateway, "demo").await?;
+    calls::admin_put(
         &gateway,
         &format!("/api/v1/agents/{}", demo.id),
         json!({"display_name": demo.display_name, "role": demo.role,
                "enabled": true, "max_calls": demo.max_calls, "local_presence": true}),
     )
     .await?;
-    admin_put(
+    calls::admin_put(
         &gateway,
         &format!("/api/v1/agents/{}/caller-ids", demo.id),
         json!({"default": DEFAULT_CID,

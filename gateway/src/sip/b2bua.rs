@@ -300,10 +300,7 @@ impl B2bua {
             let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
             reject(self, 486, &reason);
             let id = format!("{}-{}", now.unix_ms, self.new_token(8));
-            let mut rec = record::new(id, shared::api::CallDirection::Outbound, &now);
-            rec.account_id = Some(agent.account_id);
-            rec.agent = Some(agent.username.clone());
-            rec.dialled = target;
+            let rec = record::outbound(id, agent, target, &now);
             let rec = record::refused(rec, &now, 486, &reason);
             self.events.push(B2buaEvent::Record(Box::new(rec)));
             return;

@@ -43,7 +43,7 @@
 mod carrier;
 mod requests;
 
-use shared::api::{CallDirection, CallRecord, HangupBy, LiveCall, LiveCallState};
+use shared::api::{CallRecord, HangupBy, LiveCall, LiveCallState};
 use shared::e164::{self, E164};
 use shared::ids::{AccountId, CallId, CarrierId};
 use shared::sip::dialog::{self, Dialog, ViaSpec};
@@ -198,10 +198,7 @@ impl OutboundCall {
         let tag = env.token(12);
         let target_user = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
         let record_id = format!("{}-{}", now.unix_ms, env.token(8));
-        let mut rec = record::new(record_id, CallDirection::Outbound, &now);
-        rec.account_id = Some(agent.account_id);
-        rec.agent = Some(agent.username.clone());
-        rec.dialled = target_user.clone();
+        let mut rec = record::outbound(record_id, agent, target_user.clone(), &now);
         let refuse = |rec: CallRecord, code: u16, reason: &str| {
             Box::new(Refused {
                 response: response_to(&request, code, reason, Some(&tag)),

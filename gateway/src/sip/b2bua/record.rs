@@ -6,6 +6,7 @@ use shared::api::{CallAttempt, CallDirection, CallRecord, HangupBy, LiveCall, Li
 use shared::ids::CarrierId;
 
 use super::port::MediaCounts;
+use super::route::AgentInfo;
 use crate::sip::Now;
 
 /// A new record: `id` is unique (time and a random token), nothing has
@@ -34,6 +35,16 @@ pub fn new(id: String, direction: CallDirection, now: &Now) -> CallRecord {
         bytes_from_carrier: 0,
         attempts: Vec::new(),
     }
+}
+
+/// A new record of an agent's outbound call to `dialled` (as typed, until
+/// it is normalised).
+pub fn outbound(id: String, agent: &AgentInfo, dialled: String, now: &Now) -> CallRecord {
+    let mut record = new(id, CallDirection::Outbound, now);
+    record.account_id = Some(agent.account_id);
+    record.agent = Some(agent.username.clone());
+    record.dialled = dialled;
+    record
 }
 
 /// The final status, kept only when none was set before (the first reason
