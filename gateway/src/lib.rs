@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo_carrier;
 pub mod dids;
 pub mod embed;
+pub mod guard;
 pub mod http;
 pub mod live;
 pub mod media;
