@@ -165,7 +165,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                                 help="Agents use the phone; supervisors see calls and settings but change nothing; admins change everything (and can take calls)." />
                             if editing.is_none() {
                                 <Field form={form.clone()} name="password" label="Password" readonly={ro} kind={Kind::Secret { placeholder: "".into() }}
-                                    help="8 to 128 characters. Give it to the person; it is never shown again." />
+                                    help="12 to 128 characters, and not a common or easily guessed password (the gateway says why it refuses one). Give it to the person; it is never shown again." />
                             }
                             <Field form={form.clone()} name="max_calls" label="Max calls at once" readonly={ro} kind={Kind::Number}
                                 help="How many calls the agent may have at the same time (on hold included). Usually 1." />
@@ -184,7 +184,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                             <h2 id="agent-password-title" class="card-title">{ "Reset password" }</h2>
                             <form id="agent-password-form" class="admin-form" onsubmit={on_password} novalidate=true>
                                 <Field form={password.clone()} name="password" label="New password" kind={Kind::Secret { placeholder: "".into() }}
-                                    help="8 to 128 characters. The account is signed out everywhere and signs in again with this one." />
+                                    help="12 to 128 characters, and not a common or easily guessed password. The account is signed out everywhere and signs in again with this one." />
                                 if let Some(error) = password.general_error() {
                                     <p class="form-error" role="alert">{ error.to_owned() }</p>
                                 }
