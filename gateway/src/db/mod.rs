@@ -282,7 +282,8 @@ pub async fn accounts(db: &Db) -> Result<Vec<Account>, DbError> {
 /// `failed_sign_ins` and `locked_until` (migration 0001) are no longer
 /// read or written: failed sign-ins are counted per source in memory
 /// (`http::sign_in_limit`).
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, password_hash, enabled, max_calls, local_presence, created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, password_hash, enabled, \
+     max_calls, local_presence, created_at";
 
 pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<Account>, DbError> {
     let row = sqlx::query(&format!(
