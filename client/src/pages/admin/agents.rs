@@ -22,6 +22,17 @@ fn role_text(role: Role) -> &'static str {
     }
 }
 
+/// The Enabled column. A sign-in lock holds one address only (the gateway
+/// counts failures per address), so the account itself still works.
+fn enabled_text(a: &Agent) -> String {
+    let enabled = super::yes_no(a.enabled);
+    if a.locked_until.is_some() {
+        format!("{enabled} (an address is locked out)")
+    } else {
+        enabled.to_owned()
+    }
+}
+
 fn password_values() -> BTreeMap<String, String> {
     [("password".to_owned(), String::new())]
         .into_iter()
@@ -131,7 +142,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                                         <td>{ &a.display_name }</td>
                                         <td>{ role_text(a.role) }</td>
                                         <td>{ a.max_calls }</td>
-                                        <td>{ if a.locked_until.is_some() { "locked".to_owned() } else { super::yes_no(a.enabled).to_owned() } }</td>
+                                        <td>{ enabled_text(a) }</td>
                                         <td class="row-actions">
                                             <button type="button" class="button button-quiet row-edit" {onclick}>{ if props.can_edit { "Edit" } else { "View" } }</button>
                                             if a.role != Role::Supervisor {
