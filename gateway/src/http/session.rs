@@ -46,7 +46,8 @@ pub async fn sign_in(
     let now = crate::transport::now().unix;
     let source = peer.ip();
     // Before any lookup: the locked answer is the same for every username.
-    if let Err(secs) = state.sign_in_limits.check(now, source, username) {
+    // The attempt counts as a failure until it succeeds.
+    if let Err(secs) = state.sign_in_limits.attempt(now, source, username) {
         return Err(AppError::Locked {
             minutes: (secs + 59) / 60,
         });
@@ -62,10 +63,7 @@ pub async fn sign_in(
         .map_err(|e| AppError::Internal(format!("password check task: {e}")))?;
     let account = match account {
         Some(a) if ok && a.enabled => a,
-        _ => {
-            state.sign_in_limits.failed(now, source, username);
-            return Err(AppError::InvalidCredentials);
-        }
+        _ => return Err(AppError::InvalidCredentials),
     };
     state.sign_in_limits.succeeded(source, username);
 

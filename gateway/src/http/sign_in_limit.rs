@@ -1,6 +1,8 @@
 //! Failed web sign-ins, counted per (source address, username): after
 //! [`MAX_FAILURES`] in a row that source may not try that username for
-//! [`LOCK_SECS`]. A stranger who guesses at an agent's password locks
+//! [`LOCK_SECS`]. Each attempt counts as a failure from the moment it
+//! starts ([`SignInLimits::attempt`]) until it succeeds, so requests sent
+//! in parallel get no more tries than requests sent one by one. A stranger who guesses at an agent's password locks
 //! only himself out; the agent signing in from her own address is not
 //! held up. Unknown usernames are counted exactly like known ones, so the
 //! locked answer says nothing about which usernames exist. Stopping one
@@ -23,7 +25,7 @@ pub const MAX_FAILURES: u32 = 5;
 /// How long a locked (source, username) waits; also how long failures are
 /// remembered without a lock.
 pub const LOCK_SECS: i64 = 15 * 60;
-/// Entries kept at most (about 100 bytes each).
+/// Entries kept at most (about 150 bytes each).
 pub const CAPACITY: usize = 10_000;
 /// Usernames are at most 32 characters (`http::agents`); anything longer is
 /// cut to this before it is stored, so an entry stays small.
@@ -63,20 +65,18 @@ impl SignInLimits {
         Self::default()
     }
 
-    /// `Err(seconds)` while `source` is locked out of `username`.
-    pub fn check(&self, now: i64, source: IpAddr, username: &str) -> Result<(), i64> {
-        let key = key(source, username);
-        let entries = self.lock();
-        match entries.get(&key).and_then(|e| e.locked_until) {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
-        }
-    }
-
-    /// One more failure; the one that makes [`MAX_FAILURES`] locks.
-    pub fn failed(&self, now: i64, source: IpAddr, username: &str) {
+    /// Starts an attempt of `source` at `username`: `Err(seconds)` while
+    /// that source is locked out of it, else the attempt is counted as a
+    /// failure (the one that makes [`MAX_FAILURES`] locks later ones) until
+    /// [`Self::succeeded`] says otherwise.
+    pub fn attempt(&self, now: i64, source: IpAddr, username: &str) -> Result<(), i64> {
         let key = key(source, username);
         let mut entries = self.lock();
+        if let Some(until) = entries.get(&key).and_then(|e| e.locked_until)
+            && until > now
+        {
+            return Err(until - now);
+        }
         if !entries.contains_key(&key) && entries.len() >= CAPACITY {
             make_room(&mut entries, now);
         }
@@ -97,6 +97,7 @@ impl SignInLimits {
         if entry.failures >= MAX_FAILURES {
             entry.locked_until = Some(now + LOCK_SECS);
         }
+        Ok(())
     }
 
     /// A successful sign-in clears that source's count for that username.
@@ -193,47 +194,51 @@ mod tests {
     fn five_failures_lock_that_source_out_of_that_username_only() {
         let limits = SignInLimits::new();
         for i in 0..MAX_FAILURES {
-            assert_eq!(limits.check(100, ATTACKER, "demo"), Ok(()), "try {i}");
-            limits.failed(100, ATTACKER, "demo");
+            assert_eq!(limits.attempt(100, ATTACKER, "demo"), Ok(()), "try {i}");
         }
-        assert_eq!(limits.check(101, ATTACKER, "demo"), Err(LOCK_SECS - 1));
-        assert_eq!(limits.check(101, ATTACKER, " DEMO "), Err(LOCK_SECS - 1));
-        assert_eq!(limits.check(101, AGENT, "demo"), Ok(()));
-        assert_eq!(limits.check(101, ATTACKER, "admin"), Ok(()));
+        assert_eq!(limits.attempt(101, ATTACKER, "demo"), Err(LOCK_SECS - 1));
+        assert_eq!(limits.attempt(101, ATTACKER, " DEMO "), Err(LOCK_SECS - 1));
+        assert_eq!(limits.attempt(101, AGENT, "demo"), Ok(()));
+        assert_eq!(limits.attempt(101, ATTACKER, "admin"), Ok(()));
         assert_eq!(limits.locked_until(101, "demo"), Some(100 + LOCK_SECS));
         assert_eq!(limits.locked_until(101, "admin"), None);
         // The lock ends on time, and the count starts again.
-        assert_eq!(limits.check(100 + LOCK_SECS, ATTACKER, "demo"), Ok(()));
-        limits.failed(100 + LOCK_SECS, ATTACKER, "demo");
-        assert_eq!(limits.check(100 + LOCK_SECS, ATTACKER, "demo"), Ok(()));
+        assert_eq!(limits.attempt(100 + LOCK_SECS, ATTACKER, "demo"), Ok(()));
+        assert_eq!(limits.attempt(100 + LOCK_SECS, ATTACKER, "demo"), Ok(()));
     }
 
     #[test]
     fn success_and_a_password_reset_clear_the_count() {
         let limits = SignInLimits::new();
         for _ in 0..MAX_FAILURES - 1 {
-            limits.failed(0, AGENT, "demo");
+            assert_eq!(limits.attempt(0, AGENT, "demo"), Ok(()));
         }
+        // The fifth attempt succeeds: the count starts again.
+        assert_eq!(limits.attempt(0, AGENT, "demo"), Ok(()));
         limits.succeeded(AGENT, "demo");
-        limits.failed(1, AGENT, "demo");
-        assert_eq!(limits.check(1, AGENT, "demo"), Ok(()));
+        assert_eq!(limits.attempt(1, AGENT, "demo"), Ok(()));
+        assert_eq!(limits.attempt(1, AGENT, "demo"), Ok(()));
         for _ in 0..MAX_FAILURES {
-            limits.failed(2, ATTACKER, "demo");
+            assert_eq!(limits.attempt(2, ATTACKER, "demo"), Ok(()));
         }
-        assert!(limits.check(2, ATTACKER, "demo").is_err());
+        assert!(limits.attempt(2, ATTACKER, "demo").is_err());
         limits.forget_username("Demo");
-        assert_eq!(limits.check(2, ATTACKER, "demo"), Ok(()));
         assert_eq!(limits.len(), 0);
+        assert_eq!(limits.attempt(2, ATTACKER, "demo"), Ok(()));
     }
 
     #[test]
     fn old_failures_are_forgotten() {
         let limits = SignInLimits::new();
         for _ in 0..MAX_FAILURES - 1 {
-            limits.failed(0, ATTACKER, "demo");
+            assert_eq!(limits.attempt(0, ATTACKER, "demo"), Ok(()));
         }
-        limits.failed(LOCK_SECS, ATTACKER, "demo");
-        assert_eq!(limits.check(LOCK_SECS, ATTACKER, "demo"), Ok(()));
+        // 15 minutes later the four are forgotten: four more, no lock.
+        for _ in 0..MAX_FAILURES - 1 {
+            assert_eq!(limits.attempt(LOCK_SECS, ATTACKER, "demo"), Ok(()));
+        }
+        assert_eq!(limits.attempt(LOCK_SECS, ATTACKER, "demo"), Ok(()));
+        assert!(limits.attempt(LOCK_SECS, ATTACKER, "demo").is_err());
     }
 
     #[test]
@@ -241,12 +246,12 @@ mod tests {
         let limits = SignInLimits::new();
         for i in 0..MAX_FAILURES {
             let ip: IpAddr = format!("2001:db8:1:2::{i}").parse().unwrap_or(AGENT);
-            limits.failed(0, ip, "demo");
+            assert_eq!(limits.attempt(0, ip, "demo"), Ok(()));
         }
         let same: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap_or(AGENT);
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(AGENT);
-        assert!(limits.check(0, same, "demo").is_err());
-        assert_eq!(limits.check(0, other, "demo"), Ok(()));
+        assert!(limits.attempt(0, same, "demo").is_err());
+        assert_eq!(limits.attempt(0, other, "demo"), Ok(()));
     }
 
     #[test]
@@ -256,7 +261,7 @@ mod tests {
         // 100 new sources a second, none expired yet.
         let total = CAPACITY as u32 + 50;
         for i in 0..total {
-            limits.failed(i64::from(i / 100), ip(i), "demo");
+            assert_eq!(limits.attempt(i64::from(i / 100), ip(i), "demo"), Ok(()));
         }
         assert_eq!(limits.len(), CAPACITY);
         // The oldest went first: 50 of the 100 from second 0.
@@ -269,8 +274,8 @@ mod tests {
         // The newest is still counted.
         let newest = ip(total - 1);
         for _ in 0..MAX_FAILURES - 1 {
-            limits.failed(200, newest, "demo");
+            assert_eq!(limits.attempt(200, newest, "demo"), Ok(()));
         }
-        assert!(limits.check(200, newest, "demo").is_err());
+        assert!(limits.attempt(200, newest, "demo").is_err());
     }
 }

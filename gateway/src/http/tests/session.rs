@@ -164,3 +164,22 @@ async fn unknown_and_known_usernames_get_byte_identical_answers() {
     };
     assert_eq!(names(&known.1), names(&unknown.1));
 }
+
+#[tokio::test]
+async fn guesses_sent_in_parallel_get_no_more_tries() {
+    let app = test_app().await;
+    let guesses = (0..20).map(|i| {
+        let app = &app;
+        async move { sign_in_from(app, "127.0.0.9:40000", "demo", &format!("guess-{i}")).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let tried = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::UNAUTHORIZED)
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((tried, locked), (5, 15));
+}
