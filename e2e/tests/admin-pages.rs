@@ -393,3 +393,40 @@ async fn admin_sets_up_the_crm_widget_and_an_api_token_then_revokes_it() -> Resu
     .await;
     browser.finish(result).await
 }
+
+#[tokio::test]
+async fn a_weak_password_is_refused_in_the_agent_form_with_the_reason() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        admin::sign_in(&browser, &gateway, "admin", &gateway.admin_password).await?;
+        admin::open(&browser, "agents").await?;
+        let f = "form#agent-form";
+        admin::fill(&browser, f, "username", "carol").await?;
+        admin::fill(&browser, f, "display_name", "Carol Jones").await?;
+        admin::fill(&browser, f, "password", "qwerty123456").await?;
+        match admin::submit(&browser, f).await? {
+            Outcome::FieldError { field, message } => {
+                ensure!(field == "password", "error on {field}: {message}");
+                ensure!(message.contains("most common passwords"), "{message:?}");
+            }
+            other => anyhow::bail!("expected an error on the password, got {other:?}"),
+        }
+        // Long and uncommon, but made of the account's own name.
+        admin::fill(&browser, f, "password", "carolcarol12").await?;
+        match admin::submit(&browser, f).await? {
+            Outcome::FieldError { field, message } => {
+                ensure!(field == "password", "error on {field}: {message}");
+                ensure!(message.contains("too easy to guess"), "{message:?}");
+            }
+            other => anyhow::bail!("expected an error on the password, got {other:?}"),
+        }
+        admin::fill(&browser, f, "password", "Violet kettle drums at noon").await?;
+        let done = admin::submit_ok(&browser, f).await?;
+        ensure!(done.contains("Created"), "agent form says {done:?}");
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}

@@ -1,5 +1,7 @@
 //! An agent opens the gateway in Chromium, signs in, and the phone registers
-//! over SIP WebSocket; a wrong password is refused on the sign-in page.
+//! over SIP WebSocket; a wrong password is refused on the sign-in page. The
+//! page is served under its Content-Security-Policy, so this also shows
+//! that the wasm client, its API calls and its WebSocket work under it.
 
 use std::time::Duration;
 
@@ -15,6 +17,16 @@ const PAGE_LOAD: Duration = Duration::from_secs(30);
 async fn demo_agent_signs_in_and_the_phone_registers() -> Result<()> {
     let mut gateway = Gateway::start().await?;
     gateway.require_client()?;
+    let page = e2e::http::get(&gateway.url("/"), &[]).await?;
+    let csp = page
+        .headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    ensure!(
+        csp.contains("'wasm-unsafe-eval' 'sha256-") && !csp.contains("unsafe-inline"),
+        "the app page's policy is not the strict one: {csp:?}"
+    );
     let browser = Browser::start().await?;
     let result = async {
         browser.goto(&gateway.url("/")).await?;

@@ -8,6 +8,7 @@
 //! - [`config`]: settings from file, environment and flags.
 //! - [`db`]: SQLite schema, first-start accounts, queries.
 //! - [`auth`]: argon2 passwords, random tokens.
+//! - [`password`]: the strength rules for passwords people choose.
 //! - [`live`]: the calls in progress, for the live view.
 //! - [`call_events`]: each call's progress (started, answered, ended), for
 //!   [`webhook`].
@@ -24,6 +25,7 @@ pub mod guard;
 pub mod http;
 pub mod live;
 pub mod media;
+pub mod password;
 pub mod sip;
 pub mod transport;
 pub mod trunk_status;
@@ -285,6 +287,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config: Arc::new(config),
         demo_carrier: demo_addr,
         live: sip.live_calls(),
+        sign_in_limits: Default::default(),
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     // SIP over WebSocket sends small messages back to back (100 Trying,

@@ -174,7 +174,7 @@ pub fn EmbedApp() -> Html {
             let ready = *status == PhoneStatus::Registered;
             html! {
                 <>
-                    <div class="embed-top" style="display:flex;gap:.5rem;align-items:center">
+                    <div class="embed-top">
                         <RegistrationStatus status={status.clone()} />
                         <span class="muted">{ session.account.display_name.clone() }</span>
                     </div>

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub const DOMAIN: &str = "bench.test";
-pub const PASSWORD: &str = "bench-password";
+pub const PASSWORD: &str = "bench-Kettle-Violet-42";
 
 /// The release gateway binary, killed when dropped.
 pub struct Gateway {

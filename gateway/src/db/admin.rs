@@ -97,17 +97,13 @@ pub async fn update_account(
     })
 }
 
-/// Sets a new password hash and lifts a lock-out; false when there is no
-/// such account.
+/// Sets a new password hash; false when there is no such account.
 pub async fn set_password(db: &Db, id: i64, password_hash: &str) -> Result<bool, DbError> {
-    let r = sqlx::query(
-        "UPDATE accounts SET password_hash = ?, failed_sign_ins = 0, locked_until = NULL
-         WHERE id = ?",
-    )
-    .bind(password_hash)
-    .bind(id)
-    .execute(db)
-    .await?;
+    let r = sqlx::query("UPDATE accounts SET password_hash = ? WHERE id = ?")
+        .bind(password_hash)
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(r.rows_affected() > 0)
 }
 

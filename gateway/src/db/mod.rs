@@ -56,7 +56,8 @@ pub struct FirstStart {
 /// carrier and a demo DID ringing `demo` (an upgraded database gets no DID).
 /// The passwords come from `GATEWAY_ADMIN_PASSWORD` / `GATEWAY_DEMO_PASSWORD`,
 /// or are generated and written to `<data_dir>/initial-credentials.txt` (mode
-/// 0600) — never to the log.
+/// 0600) — never to the log. A weak password from the environment
+/// (`crate::password::check`) is refused and nothing is created.
 pub async fn seed_if_empty(
     db: &Db,
     data_dir: &Path,
@@ -79,6 +80,25 @@ pub async fn seed_if_empty(
     };
     let admin_password = password_for("GATEWAY_ADMIN_PASSWORD", "admin");
     let demo_password = password_for("GATEWAY_DEMO_PASSWORD", "demo");
+    // A password from the environment meets the rules the admin form
+    // applies; a generated one (16 random characters) passes them anyway.
+    for (var, user, name, password) in [
+        (
+            "GATEWAY_ADMIN_PASSWORD",
+            "admin",
+            "Administrator",
+            &admin_password,
+        ),
+        (
+            "GATEWAY_DEMO_PASSWORD",
+            "demo",
+            "Demo Agent",
+            &demo_password,
+        ),
+    ] {
+        crate::password::check(password, &[user, name])
+            .map_err(|weak| DbError::Other(format!("{var} is refused: {weak}")))?;
+    }
     let admin_hash = hash_blocking(admin_password).await?;
     let demo_hash = hash_blocking(demo_password).await?;
     insert_account(db, "admin", "Administrator", Role::Admin, &admin_hash, now).await?;
@@ -226,8 +246,6 @@ pub struct Account {
     pub role: Role,
     pub password_hash: String,
     pub enabled: bool,
-    pub failed_sign_ins: i64,
-    pub locked_until: Option<i64>,
     pub max_calls: u32,
     pub local_presence: bool,
     pub created_at: i64,
@@ -241,8 +259,6 @@ pub(crate) fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account,
         role: parse_role(row.try_get::<&str, _>("role")?),
         password_hash: row.try_get("password_hash")?,
         enabled: row.try_get("enabled")?,
-        failed_sign_ins: row.try_get("failed_sign_ins")?,
-        locked_until: row.try_get("locked_until")?,
         // The API keeps it in 1..=100.
         max_calls: u32::try_from(row.try_get::<i64, _>("max_calls")?).unwrap_or(1),
         local_presence: row.try_get("local_presence")?,
@@ -263,8 +279,11 @@ pub async fn accounts(db: &Db) -> Result<Vec<Account>, DbError> {
         .collect::<Result<_, _>>()?)
 }
 
+/// `failed_sign_ins` and `locked_until` (migration 0001) are no longer
+/// read or written: failed sign-ins are counted per source in memory
+/// (`http::sign_in_limit`).
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, password_hash, enabled, \
-     failed_sign_ins, locked_until, max_calls, local_presence, created_at";
+     max_calls, local_presence, created_at";
 
 pub async fn account_by_id(db: &Db, id: i64) -> Result<Option<Account>, DbError> {
     let row = sqlx::query(&format!(
@@ -284,36 +303,6 @@ pub async fn account_by_username(db: &Db, username: &str) -> Result<Option<Accou
     .fetch_optional(db)
     .await?;
     Ok(row.as_ref().map(account_from_row).transpose()?)
-}
-
-/// Records a failed sign-in; after `limit` failures in a row the account is
-/// locked until `now + lock_secs`.
-pub async fn record_failed_sign_in(
-    db: &Db,
-    account_id: i64,
-    now: i64,
-    limit: i64,
-    lock_secs: i64,
-) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE accounts SET failed_sign_ins = failed_sign_ins + 1,
-             locked_until = CASE WHEN failed_sign_ins + 1 >= ? THEN ? ELSE locked_until END
-         WHERE id = ?",
-    )
-    .bind(limit)
-    .bind(now + lock_secs)
-    .bind(account_id)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn record_successful_sign_in(db: &Db, account_id: i64) -> Result<(), DbError> {
-    sqlx::query("UPDATE accounts SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?")
-        .bind(account_id)
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 pub async fn insert_session(

@@ -29,8 +29,6 @@ use crate::transport::CoreInput;
 
 const MAX_USERNAME: usize = 32;
 const MAX_DISPLAY_NAME: usize = 64;
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 128;
 const MAX_CALLS: u32 = 100;
 const MAX_CALLER_IDS: usize = 200;
 const MAX_LABEL: usize = 64;
@@ -78,7 +76,9 @@ pub async fn push_all_profiles(state: &AppState) -> Result<(), AppError> {
     push_profiles(state, &ids).await
 }
 
-fn to_api(a: &Account) -> Agent {
+/// `locked_until`: until when some source address is locked out of
+/// signing in as this account (`sign_in_limit`); others may still sign in.
+fn to_api(state: &AppState, a: &Account) -> Agent {
     let now = crate::transport::now().unix;
     Agent {
         id: a.id,
@@ -88,7 +88,7 @@ fn to_api(a: &Account) -> Agent {
         enabled: a.enabled,
         max_calls: a.max_calls,
         local_presence: a.local_presence,
-        locked_until: a.locked_until.filter(|&t| t > now),
+        locked_until: state.sign_in_limits.locked_until(now, &a.username),
         created_at: a.created_at,
     }
 }
@@ -114,16 +114,14 @@ fn username(raw: &str) -> Result<String, AppError> {
     }
 }
 
-fn password(raw: &str) -> Result<(), AppError> {
-    let n = raw.chars().count();
-    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-        Ok(())
-    } else {
-        Err(bad(
-            "password",
-            format!("A password is {MIN_PASSWORD} to {MAX_PASSWORD} characters."),
-        ))
-    }
+/// The strength rules of `crate::password`, answered as 400
+/// `weak_password` on the `password` field with the reason in words.
+fn password(raw: &str, user_inputs: &[&str]) -> Result<(), AppError> {
+    crate::password::check(raw, user_inputs).map_err(|weak| AppError::BadRequest {
+        code: "weak_password",
+        message: weak.0,
+        field: Some("password".to_owned()),
+    })
 }
 
 fn settings(
@@ -188,7 +186,7 @@ pub async fn list(
     let limit = query.limit()?;
     let after = query.id_cursor()?;
     let items = db::accounts_page(&state.db, after, limit).await?;
-    let items: Vec<Agent> = items.iter().map(to_api).collect();
+    let items: Vec<Agent> = items.iter().map(|a| to_api(&state, a)).collect();
     Ok(Json(page(items, limit, |a| a.id.to_string())))
 }
 
@@ -198,7 +196,7 @@ pub async fn get_one(
     path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Agent>, AppError> {
     let id = path_id(path)?;
-    Ok(Json(to_api(&load(&state, id).await?)))
+    Ok(Json(to_api(&state, &load(&state, id).await?)))
 }
 
 pub async fn create(
@@ -215,7 +213,7 @@ pub async fn create(
         input.max_calls,
         input.local_presence,
     )?;
-    password(&input.password)?;
+    password(&input.password, &[&name, &settings.display_name])?;
     let password_hash = hash(input.password).await?;
     let now = crate::transport::now().unix;
     let Some(id) = db::create_account(&state.db, &name, &settings, &password_hash, now).await?
@@ -226,7 +224,7 @@ pub async fn create(
             field: Some("username".to_owned()),
         });
     };
-    let agent = to_api(&load(&state, id).await?);
+    let agent = to_api(&state, &load(&state, id).await?);
     audit::record(&state, &actor, "create", "agent", id, None, Some(&agent)).await?;
     Ok((StatusCode::CREATED, Json(agent)).into_response())
 }
@@ -273,8 +271,8 @@ pub async fn update(
     // DIDs and ring groups name agents; keep the core's table current.
     crate::dids::reload(&state).await?;
     push_profiles(&state, &[id]).await?;
-    let new = to_api(&load(&state, id).await?);
-    let old = to_api(&old);
+    let new = to_api(&state, &load(&state, id).await?);
+    let old = to_api(&state, &old);
     audit::record(
         &state,
         &actor,
@@ -289,8 +287,8 @@ pub async fn update(
 }
 
 /// `POST /api/v1/agents/{id}/password`: an admin sets a new password. The
-/// account's sessions end (it signs in again with the new one) and a
-/// lock-out is lifted. Answers 204: nothing secret comes back.
+/// account's sessions end (it signs in again with the new one) and every
+/// source's sign-in lock on it is lifted. Answers 204: nothing secret comes back.
 pub async fn reset_password(
     State(state): State<AppState>,
     Admin(actor): Admin,
@@ -299,13 +297,14 @@ pub async fn reset_password(
 ) -> Result<StatusCode, AppError> {
     let id = path_id(path)?;
     let Json(input) = body?;
-    password(&input.password)?;
-    load(&state, id).await?;
+    let account = load(&state, id).await?;
+    password(&input.password, &[&account.username, &account.display_name])?;
     let password_hash = hash(input.password).await?;
     if !db::set_password(&state.db, id, &password_hash).await? {
         return Err(AppError::Missing { what: "agent" });
     }
     sign_out_everywhere(&state, id).await?;
+    state.sign_in_limits.forget_username(&account.username);
     audit::record::<()>(&state, &actor, "reset_password", "agent", id, None, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,6 +90,12 @@ impl IntoResponse for EmbedError {
     }
 }
 
+/// The origins allowed to embed the phone, which may also open `/ws`
+/// (`super::sip_websocket`).
+pub(super) async fn allowed_origins(db: &Db) -> Result<Vec<Origin>, DbError> {
+    Ok(stored(db).await?.allowed_origins)
+}
+
 /// The settings row, with the signing key (created on first use).
 struct Stored {
     allowed_origins: Vec<Origin>,
@@ -337,22 +343,11 @@ pub async fn put_settings(
     Ok(Json(new))
 }
 
-/// `GET /embed`: the client's page, framable only by the allowed origins.
+/// `GET /embed`: the client's page, framable only by the allowed origins,
+/// under the same Content-Security-Policy as the app (`super::page`).
 pub async fn page(State(state): State<AppState>) -> Result<Response, AppError> {
     let s = stored(&state.db).await?;
-    let csp = embed::frame_ancestors(&s.allowed_origins);
-    let index = state.config.static_dir.join("index.html");
-    let html = tokio::fs::read_to_string(&index)
-        .await
-        .map_err(|e| AppError::Internal(format!("{}: {e}", index.display())))?;
-    let mut response = axum::response::Html(html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).map_err(|e| AppError::Internal(format!("CSP: {e}")))?,
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    super::page::serve(&state, &embed::frame_ancestors(&s.allowed_origins)).await
 }
 
 /// `GET /widget.js`: the `<dialer-phone>` custom element.

@@ -21,15 +21,16 @@ mod embed;
 mod error;
 mod live;
 mod openapi;
+mod page;
 mod params;
 mod resource;
 mod ring_groups;
 mod roles;
 mod session;
+pub mod sign_in_limit;
 mod tokens;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -39,7 +40,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use shared::api::{Campaign, Carrier, Did, RingGroup};
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use agents::agent_info;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub demo_carrier: Option<SocketAddr>,
     /// The calls in progress (fed by the SIP side).
     pub live: crate::live::LiveCalls,
+    /// Failed web sign-ins per source address and username.
+    pub sign_in_limits: Arc<sign_in_limit::SignInLimits>,
 }
 
 /// Every route under `/api/v1`, with all its methods. The router is built
@@ -149,7 +152,13 @@ pub fn app(state: AppState) -> Router {
             api.fallback(api_not_found)
                 .method_not_allowed_fallback(api_method_not_allowed),
         )
-        .fallback_service(static_files(&static_dir))
+        .route("/", get(page::app))
+        .route("/index.html", get(page::app))
+        // The client's files; unknown paths get the app's page (with a 404
+        // status) so that the client's routes survive a reload.
+        .fallback_service(
+            ServeDir::new(&static_dir).not_found_service(get(page::app).with_state(state.clone())),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -159,12 +168,6 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .with_state(state)
-}
-
-/// The single-page app: unknown paths fall back to `index.html` so that the
-/// client's routes survive a reload.
-fn static_files(dir: &Path) -> ServeDir<tower_http::set_status::SetStatus<ServeFile>> {
-    ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("index.html")))
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -184,12 +187,37 @@ async fn api_method_not_allowed() -> AppError {
 
 /// RFC 7118 §4: the client must ask for the `sip` subprotocol; an upgrade
 /// without it is not a SIP connection and is refused.
+///
+/// A browser always says which page opens the socket (`Origin`), and a
+/// page of any site may try: an upgrade from a page that is neither the
+/// gateway's own nor an allowed embedding origin is refused with 403, so
+/// another site cannot drive a SIP connection from its visitors' browsers
+/// (cross-site WebSocket hijacking). SIP clients outside a browser (JsSIP
+/// under node, SIPp, desk phones over WSS) send no `Origin` and are let in:
+/// they authenticate with digest like everyone else.
 async fn sip_websocket(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
 ) -> Response {
+    match origin_allowed(&state, &headers).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(%peer, "WebSocket upgrade from a foreign origin refused");
+            return (
+                axum::http::StatusCode::FORBIDDEN,
+                axum::Json(shared::api::ApiError {
+                    code: "origin_not_allowed".to_owned(),
+                    message: "This page's origin may not open the gateway's SIP WebSocket."
+                        .to_owned(),
+                    field: None,
+                }),
+            )
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    }
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -225,6 +253,45 @@ async fn sip_websocket(
         .max_message_size(crate::transport::ws::MAX_FRAME)
         .max_frame_size(crate::transport::ws::MAX_FRAME)
         .on_upgrade(move |socket| crate::transport::ws::serve(socket, peer, secure, core))
+}
+
+/// True when the request has no `Origin`, or one naming the gateway itself
+/// (the `Host` the request came to, or `X-Forwarded-Host` from a reverse
+/// proxy; a page cannot set either on a WebSocket), or one of the embed
+/// settings' allowed origins (`GET|PUT /api/v1/embed/settings`).
+async fn origin_allowed(state: &AppState, headers: &HeaderMap) -> Result<bool, AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(true);
+    };
+    // `Origin: null` (sandboxed frames, files) and anything unreadable
+    // names no page we know.
+    let Some(origin) = origin.to_str().ok().and_then(crate::embed::Origin::parse) else {
+        return Ok(false);
+    };
+    let own = [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|name| headers.get(name))
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|host| same_authority(&origin, host));
+    if own {
+        return Ok(true);
+    }
+    Ok(embed::allowed_origins(&state.db).await?.contains(&origin))
+}
+
+/// Whether `origin`'s host and port are `host` (a `Host` header value),
+/// a scheme's default port written or not.
+fn same_authority(origin: &crate::embed::Origin, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.as_str().split_once("://") else {
+        return false;
+    };
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let strip = |a: &str| -> String {
+        let a = a.trim().to_ascii_lowercase();
+        a.strip_suffix(default_port).map(str::to_owned).unwrap_or(a)
+    };
+    !host.trim().is_empty() && strip(authority) == strip(host)
 }
 
 #[cfg(test)]

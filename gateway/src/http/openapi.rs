@@ -168,7 +168,7 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "post",
         "/session",
-        "Sign in: sets the httpOnly, SameSite=Strict session cookie. 5 failures in a row lock the account for 15 minutes (429, Retry-After).",
+        "Sign in: sets the httpOnly, SameSite=Strict session cookie. An unknown username and a wrong password get the same 401. 5 failures in a row from one address for one username lock that address out of that username for 15 minutes (429, Retry-After); other addresses may still sign in.",
         Public,
         Body::Json("SignInRequest"),
         Answer::Json(200, "SessionInfo"),
@@ -977,7 +977,7 @@ fn schemas() -> Map<String, Value> {
                     ("role", role.clone()),
                     (
                         "password",
-                        json!({"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true}),
+                        json!({"type": "string", "minLength": 12, "maxLength": 128, "writeOnly": true, "description": "Not a common password, and scored 3 or more by zxcvbn; else 400 `weak_password` saying why."}),
                     ),
                     ("enabled", boolean()),
                     ("max_calls", range(1, 100)),
@@ -1007,7 +1007,7 @@ fn schemas() -> Map<String, Value> {
                 &["password"],
                 vec![(
                     "password",
-                    json!({"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true}),
+                    json!({"type": "string", "minLength": 12, "maxLength": 128, "writeOnly": true, "description": "Not a common password, and scored 3 or more by zxcvbn; else 400 `weak_password` saying why."}),
                 )],
             ),
         ),

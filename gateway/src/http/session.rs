@@ -5,9 +5,11 @@
 //! body, a SIP digest credential that lives as long as the session and is
 //! revoked with it: the browser never holds a long-lived SIP password.
 
+use std::net::SocketAddr;
+
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::api::{AccountInfo, Role, SessionInfo, SignInRequest, SipCredential};
@@ -22,15 +24,19 @@ use crate::transport::CoreInput;
 const COOKIE: &str = "gw_session";
 /// A working day and then some.
 const SESSION_SECS: i64 = 12 * 3600;
-const MAX_FAILED_SIGN_INS: i64 = 5;
-const LOCK_SECS: i64 = 15 * 60;
 
+/// `POST /api/v1/session`. An unknown username and a wrong password get
+/// the same answer after the same work (the dummy hash is verified in
+/// place of a real one); failures are counted per source address and
+/// username (`sign_in_limit`), so a stranger cannot lock an agent out.
 pub async fn sign_in(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<SignInRequest>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(request) = body?;
-    if request.username.trim().is_empty() {
+    let username = request.username.trim();
+    if username.is_empty() {
         return Err(AppError::BadRequest {
             code: "missing_field",
             message: "Enter your username.".to_owned(),
@@ -38,14 +44,15 @@ pub async fn sign_in(
         });
     }
     let now = crate::transport::now().unix;
-    let account = db::account_by_username(&state.db, request.username.trim()).await?;
-    if let Some(until) = account.as_ref().and_then(|a| a.locked_until)
-        && until > now
-    {
+    let source = peer.ip();
+    // Before any lookup: the locked answer is the same for every username.
+    // The attempt counts as a failure until it succeeds.
+    if let Err(secs) = state.sign_in_limits.attempt(now, source, username) {
         return Err(AppError::Locked {
-            minutes: (until - now + 59) / 60,
+            minutes: (secs + 59) / 60,
         });
     }
+    let account = db::account_by_username(&state.db, username).await?;
     let stored = account.as_ref().map_or_else(
         || auth::dummy_hash().to_owned(),
         |a| a.password_hash.clone(),
@@ -56,13 +63,9 @@ pub async fn sign_in(
         .map_err(|e| AppError::Internal(format!("password check task: {e}")))?;
     let account = match account {
         Some(a) if ok && a.enabled => a,
-        Some(a) => {
-            db::record_failed_sign_in(&state.db, a.id, now, MAX_FAILED_SIGN_INS, LOCK_SECS).await?;
-            return Err(AppError::InvalidCredentials);
-        }
-        None => return Err(AppError::InvalidCredentials),
+        _ => return Err(AppError::InvalidCredentials),
     };
-    db::record_successful_sign_in(&state.db, account.id).await?;
+    state.sign_in_limits.succeeded(source, username);
 
     let token = auth::random_token();
     let token_hash = auth::token_hash(&token);

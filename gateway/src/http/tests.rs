@@ -15,6 +15,8 @@ use crate::sip::registrar::RegistrarConfig;
 
 struct TestApp {
     router: Router,
+    /// Where the client's files would be (empty unless a test writes).
+    static_dir: std::path::PathBuf,
     live: crate::live::LiveCalls,
     db: crate::db::Db,
     _dir: TempDir,
@@ -37,6 +39,7 @@ async fn test_app() -> TestApp {
     let config = Config::resolve(Args {
         data_dir: Some(dir.clone()),
         sip_domain: Some("gw.test".into()),
+        static_dir: Some(dir.join("static")),
         ..Args::default()
     })
     .unwrap();
@@ -93,19 +96,40 @@ async fn test_app() -> TestApp {
     let live = crate::live::LiveCalls::new();
     TestApp {
         live: live.clone(),
+        static_dir: config.static_dir.clone(),
         router: app(AppState {
             db: db.clone(),
             sip,
             config: Arc::new(config),
             demo_carrier: None,
             live: live.clone(),
+            sign_in_limits: Default::default(),
         }),
         db,
         _dir: TempDir(dir),
     }
 }
 
+/// The address requests come from unless a test says otherwise.
+const PEER: std::net::SocketAddr = std::net::SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
+    40000,
+);
+
 impl TestApp {
+    /// Sends `request` as the server would hand it over: with the peer's
+    /// address ([`PEER`] unless the request names one).
+    async fn send(&self, mut request: Request<Body>) -> axum::response::Response {
+        if request
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .is_none()
+        {
+            request.extensions_mut().insert(ConnectInfo(PEER));
+        }
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -136,7 +160,7 @@ impl TestApp {
             None => request.body(Body::empty()),
         }
         .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
+        let response = self.send(request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -163,7 +187,7 @@ impl TestApp {
             None => request.body(Body::empty()),
         }
         .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
+        let response = self.send(request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -193,12 +217,12 @@ impl TestApp {
                 admin,
                 Some(
                     serde_json::json!({"username": username, "display_name": username,
-                       "role": role, "password": "a-good-password"}),
+                       "role": role, "password": "A-Good-Kettle-Password"}),
                 ),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{agent}");
-        let (status, cookie, json) = self.sign_in_as(username, "a-good-password").await;
+        let (status, cookie, json) = self.sign_in_as(username, "A-Good-Kettle-Password").await;
         assert_eq!(status, StatusCode::OK, "{json}");
         (agent["id"].as_i64().unwrap(), cookie_pair(&cookie.unwrap()))
     }
@@ -326,6 +350,7 @@ mod caller_ids;
 mod calls;
 mod carriers;
 mod dids;
+mod edge;
 mod embed;
 mod live;
 mod openapi;

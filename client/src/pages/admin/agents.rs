@@ -22,6 +22,17 @@ fn role_text(role: Role) -> &'static str {
     }
 }
 
+/// The Enabled column. A sign-in lock holds one address only (the gateway
+/// counts failures per address), so the account itself still works.
+fn enabled_text(a: &Agent) -> String {
+    let enabled = super::yes_no(a.enabled);
+    if a.locked_until.is_some() {
+        format!("{enabled} (an address is locked out)")
+    } else {
+        enabled.to_owned()
+    }
+}
+
 fn password_values() -> BTreeMap<String, String> {
     [("password".to_owned(), String::new())]
         .into_iter()
@@ -131,7 +142,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                                         <td>{ &a.display_name }</td>
                                         <td>{ role_text(a.role) }</td>
                                         <td>{ a.max_calls }</td>
-                                        <td>{ if a.locked_until.is_some() { "locked".to_owned() } else { super::yes_no(a.enabled).to_owned() } }</td>
+                                        <td>{ enabled_text(a) }</td>
                                         <td class="row-actions">
                                             <button type="button" class="button button-quiet row-edit" {onclick}>{ if props.can_edit { "Edit" } else { "View" } }</button>
                                             if a.role != Role::Supervisor {
@@ -165,7 +176,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                                 help="Agents use the phone; supervisors see calls and settings but change nothing; admins change everything (and can take calls)." />
                             if editing.is_none() {
                                 <Field form={form.clone()} name="password" label="Password" readonly={ro} kind={Kind::Secret { placeholder: "".into() }}
-                                    help="8 to 128 characters. Give it to the person; it is never shown again." />
+                                    help="12 to 128 characters, and not a common or easily guessed password (the gateway says why it refuses one). Give it to the person; it is never shown again." />
                             }
                             <Field form={form.clone()} name="max_calls" label="Max calls at once" readonly={ro} kind={Kind::Number}
                                 help="How many calls the agent may have at the same time (on hold included). Usually 1." />
@@ -184,7 +195,7 @@ pub fn AgentsPage(props: &AdminProps) -> Html {
                             <h2 id="agent-password-title" class="card-title">{ "Reset password" }</h2>
                             <form id="agent-password-form" class="admin-form" onsubmit={on_password} novalidate=true>
                                 <Field form={password.clone()} name="password" label="New password" kind={Kind::Secret { placeholder: "".into() }}
-                                    help="8 to 128 characters. The account is signed out everywhere and signs in again with this one." />
+                                    help="12 to 128 characters, and not a common or easily guessed password. The account is signed out everywhere and signs in again with this one." />
                                 if let Some(error) = password.general_error() {
                                     <p class="form-error" role="alert">{ error.to_owned() }</p>
                                 }

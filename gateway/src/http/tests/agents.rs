@@ -9,7 +9,12 @@ async fn refused(app: &TestApp, admin: &str, method: &str, uri: &str, body: Valu
     let (status, json) = app.json(method, uri, admin, Some(body.clone())).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {json}");
     assert_eq!(json["field"], field, "{body} → {json}");
-    assert_eq!(json["code"], "invalid_field", "{json}");
+    let code = if field == "password" {
+        "weak_password"
+    } else {
+        "invalid_field"
+    };
+    assert_eq!(json["code"], code, "{json}");
 }
 
 #[tokio::test]
@@ -22,7 +27,7 @@ async fn agents_are_created_validated_and_never_show_a_password() {
             "/api/v1/agents",
             &admin,
             Some(json!({"username": " Alice.B ", "display_name": " Alice B ",
-                        "password": "long enough", "max_calls": 3, "local_presence": true})),
+                        "password": "Long-Enough-Kettle-7", "max_calls": 3, "local_presence": true})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
@@ -43,7 +48,8 @@ async fn agents_are_created_validated_and_never_show_a_password() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got, agent);
 
-    let base = json!({"username": "bob", "display_name": "Bob", "password": "long enough"});
+    let base =
+        json!({"username": "bob", "display_name": "Bob", "password": "Long-Enough-Kettle-7"});
     let with = |k: &str, v: Value| {
         let mut b = base.clone();
         b[k] = v;
@@ -268,7 +274,7 @@ async fn disabling_an_agent_signs_it_out_and_resetting_a_password_too() {
             "POST",
             &format!("{uri}/password"),
             &admin,
-            Some(json!({"password": "brand-new-pass"})),
+            Some(json!({"password": "Brand-New-Kettle-9"})),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -279,7 +285,7 @@ async fn disabling_an_agent_signs_it_out_and_resetting_a_password_too() {
         app.sign_in("right-password").await.0,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(app.sign_in("brand-new-pass").await.0, StatusCode::OK);
+    assert_eq!(app.sign_in("Brand-New-Kettle-9").await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -312,4 +318,47 @@ async fn the_last_admin_stays_an_admin() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{json}");
     assert_eq!(json["field"], "enabled");
+}
+
+#[tokio::test]
+async fn weak_passwords_are_refused_with_the_reason() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    let new = |password: &str| json!({"username": "carol", "display_name": "Carol Jones", "password": password});
+    for (password, says) in [
+        ("short-1", "12 to 128 characters"),
+        ("qwerty123456", "most common passwords"),
+        ("carolcarol12", "too easy to guess"),
+        ("abcabcabcabcabc", "too easy to guess"),
+    ] {
+        let (status, json) = app
+            .json("POST", "/api/v1/agents", &admin, Some(new(password)))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{password}: {json}");
+        assert_eq!(json["code"], "weak_password", "{password}");
+        assert_eq!(json["field"], "password", "{password}");
+        let message = json["message"].as_str().unwrap();
+        assert!(message.contains(says), "{password}: {message}");
+    }
+    // Nothing was created; a strong one goes through.
+    let (status, json) = app
+        .json(
+            "POST",
+            "/api/v1/agents",
+            &admin,
+            Some(new("Violet kettle drums at noon")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    // A reset is held to the same rules, the account's names included.
+    let (status, json) = app
+        .json(
+            "POST",
+            &format!("/api/v1/agents/{}/password", json["id"]),
+            &admin,
+            Some(json!({"password": "1qaz2wsx3edc"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["code"], "weak_password");
 }

@@ -69,7 +69,7 @@ async fn every_change_is_audited_without_secrets() {
     for secret in [
         "s3cret-value",
         "other-s3cret",
-        "a-good-password",
+        "A-Good-Kettle-Password",
         &raw_token[4..],
         "argon2",
     ] {
