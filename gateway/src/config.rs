@@ -99,6 +99,19 @@ pub struct Args {
     /// Countries agents may call, e.g. `US,CA`; empty or unset: any.
     #[arg(long, env = "GATEWAY_DIAL_COUNTRIES")]
     pub dial_countries: Option<String>,
+    /// Networks never banned, comma-separated CIDRs (e.g. the office's).
+    #[arg(long, env = "GATEWAY_BAN_ALLOW")]
+    pub ban_allow: Option<String>,
+    /// Failed authentications in a minute that ban a source (default 10).
+    #[arg(long, env = "GATEWAY_BAN_AFTER")]
+    pub ban_after: Option<u32>,
+    /// The first ban's length in minutes, doubling on repeat (default 15).
+    #[arg(long, env = "GATEWAY_BAN_MINUTES")]
+    pub ban_minutes: Option<u64>,
+    /// SIP messages a second one source may send before it is banned as a
+    /// flood (a burst of 4 seconds' worth is allowed; default 50).
+    #[arg(long, env = "GATEWAY_SIP_RATE")]
+    pub sip_rate: Option<u32>,
 }
 
 /// The same settings, read from the config file.
@@ -126,6 +139,10 @@ struct FileSettings {
     shutdown_grace: Option<u64>,
     failover_timeout_ms: Option<u64>,
     dial_countries: Option<String>,
+    ban_allow: Option<String>,
+    ban_after: Option<u32>,
+    ban_minutes: Option<u64>,
+    sip_rate: Option<u32>,
 }
 
 /// Checked settings.
@@ -153,6 +170,8 @@ pub struct Config {
     pub failover_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2 codes; empty: any destination.
     pub dial_countries: Vec<String>,
+    /// The source guard (bans).
+    pub guard: crate::guard::GuardConfig,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -305,7 +324,56 @@ impl Config {
             }
             dial_countries.push(code);
         }
+        let mut allow = Vec::new();
+        for net in pick(args.ban_allow, file.ban_allow, "")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let parsed = net
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => allow.push(n),
+                Err(_) => {
+                    return Err(bad(
+                        "ban_allow",
+                        format!("`{net}` is not an address or CIDR (like 10.0.0.0/8)"),
+                    ));
+                }
+            }
+        }
+        let ban_after = args.ban_after.or(file.ban_after).unwrap_or(10);
+        if !(1..=1000).contains(&ban_after) {
+            return Err(bad(
+                "ban_after",
+                format!("{ban_after}: give 1 to 1000 failures"),
+            ));
+        }
+        let ban_minutes = args.ban_minutes.or(file.ban_minutes).unwrap_or(15);
+        if !(1..=7 * 24 * 60).contains(&ban_minutes) {
+            return Err(bad(
+                "ban_minutes",
+                format!("{ban_minutes}: give 1 to 10080 minutes"),
+            ));
+        }
+        let sip_rate = args.sip_rate.or(file.sip_rate).unwrap_or(50);
+        if !(1..=100_000).contains(&sip_rate) {
+            return Err(bad(
+                "sip_rate",
+                format!("{sip_rate}: give 1 to 100000 messages a second"),
+            ));
+        }
+        let guard = crate::guard::GuardConfig {
+            max_failures: ban_after,
+            ban_for: std::time::Duration::from_secs(ban_minutes * 60),
+            per_second: sip_rate,
+            burst: sip_rate.saturating_mul(4),
+            allow,
+            ..crate::guard::GuardConfig::default()
+        };
         Ok(Config {
+            guard,
             dial_countries,
             no_media_timeout: std::time::Duration::from_secs(no_media_timeout),
             default_country,

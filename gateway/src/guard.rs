@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -392,6 +393,47 @@ impl Guard {
                 ip: first,
                 by_admin: false,
             });
+        }
+    }
+}
+
+/// The bans as the SIP driver last published them: the HTTP layer answers
+/// a banned source 429 from here, the UDP receiver drops its datagrams
+/// before they reach the core, and the Security page lists them.
+#[derive(Debug, Clone, Default)]
+pub struct BanList(Arc<RwLock<HashMap<IpAddr, Ban>>>);
+
+impl BanList {
+    /// Whether `ip` is banned at `now_unix` (Unix seconds).
+    pub fn is_banned(&self, ip: IpAddr, now_unix: i64) -> bool {
+        let ip = canonical(ip);
+        self.0
+            .read()
+            .map(|bans| bans.get(&ip).is_some_and(|b| b.until > now_unix))
+            .unwrap_or(false)
+    }
+
+    /// Every ban still running, the newest first.
+    pub fn list(&self, now_unix: i64) -> Vec<Ban> {
+        let mut bans: Vec<Ban> = self
+            .0
+            .read()
+            .map(|bans| {
+                bans.values()
+                    .filter(|b| b.until > now_unix)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        bans.sort_by(|a, b| b.since.cmp(&a.since).then(a.ip.cmp(&b.ip)));
+        bans
+    }
+
+    /// Replaces the list with the guard's.
+    pub fn publish<'a>(&self, bans: impl Iterator<Item = &'a Ban>) {
+        let map = bans.map(|b| (b.ip, b.clone())).collect();
+        if let Ok(mut current) = self.0.write() {
+            *current = map;
         }
     }
 }

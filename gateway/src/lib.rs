@@ -209,6 +209,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let demo_addr = demo.as_ref().map(|d| d.sip_addr);
 
     let core_config = CoreConfig {
+        guard: config.guard.clone(),
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
         b2bua: B2buaConfig {
             dial_countries: config.dial_countries.clone(),
@@ -231,8 +232,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
         limits: Limits::default(),
     };
+    let bans = db::load_bans(&database, now.unix).await?;
     let sip = transport::start_core(
         core_config,
+        bans,
         listeners.udp.clone(),
         media,
         database.clone(),

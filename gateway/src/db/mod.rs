@@ -13,9 +13,11 @@ use sqlx::{Row, SqlitePool};
 use crate::auth;
 
 mod admin;
+mod bans;
 mod calls;
 mod dids;
 pub use admin::*;
+pub use bans::*;
 pub use calls::*;
 pub use dids::*;
 

@@ -84,7 +84,9 @@ async fn test_app() -> TestApp {
                 "gw.test",
             ),
             limits: shared::sip::Limits::default(),
+            guard: crate::guard::GuardConfig::default(),
         },
+        Vec::new(),
         crate::transport::UdpSockets {
             main: udp,
             ipv6: None,

@@ -19,7 +19,9 @@
 
 use shared::ids::{AccountId, CallId};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
 
 use rsip::prelude::*;
 use shared::sip::digest;
@@ -34,6 +36,7 @@ use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
 use super::trunks::{TrunkConfig, TrunkEvent, TrunkMonitor, TrunkStatus};
 use super::{ConnId, Now};
+use crate::guard::{Ban, Guard, GuardConfig, GuardEvent};
 
 /// How long a carrier may use a nonce we challenged its INVITE with.
 const NONCE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
@@ -93,12 +96,15 @@ pub enum CoreEvent {
     /// What the carrier page shows about a carrier (qualify, registration)
     /// changed.
     Trunk(TrunkStatus),
+    /// A source was banned or its ban ended.
+    Guard(GuardEvent),
 }
 
 pub struct CoreConfig {
     pub registrar: RegistrarConfig,
     pub b2bua: B2buaConfig,
     pub limits: Limits,
+    pub guard: GuardConfig,
 }
 
 pub struct SipCore {
@@ -117,9 +123,15 @@ pub struct SipCore {
     /// The realm of those challenges (our SIP domain).
     realm: String,
     limits: Limits,
+    /// Bans sources that fail to authenticate, flood or scan.
+    guard: Guard,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CoreEvent>,
 }
+
+/// Challenges to carriers' INVITEs kept at most (a flood of unauthenticated
+/// INVITEs must not grow memory); the oldest goes first.
+const MAX_INBOUND_NONCES: usize = 4096;
 
 impl SipCore {
     pub fn new(config: CoreConfig, media: Box<dyn MediaPort>, seed: [u8; 32]) -> Self {
@@ -145,6 +157,7 @@ impl SipCore {
             inbound_nonces: std::collections::HashMap::new(),
             realm,
             limits: config.limits,
+            guard: Guard::new(config.guard),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -170,6 +183,18 @@ impl SipCore {
     /// The carriers changed.
     pub fn set_routes(&mut self, now: Now, routes: Vec<Route>) {
         self.trunks.set_routes(now, &routes);
+        // Carriers' addresses are never banned: a busy trunk is not a flood.
+        let trusted = routes
+            .iter()
+            .flat_map(|r| {
+                r.inbound
+                    .sources
+                    .iter()
+                    .copied()
+                    .chain([IpNet::from(r.addr.ip())])
+            })
+            .collect();
+        self.guard.set_trusted(trusted);
         self.routes = routes;
         self.drain();
     }
@@ -233,7 +258,42 @@ impl SipCore {
     }
 
     /// One message (a datagram, a WebSocket frame, or one framed TCP message).
+    /// Bans read back from storage at start.
+    pub fn restore_bans(&mut self, now: Now, bans: Vec<Ban>) {
+        self.guard.restore(now, bans);
+    }
+
+    /// A failed authentication seen elsewhere (a web sign-in): counted with
+    /// the SIP ones.
+    pub fn auth_failed(&mut self, now: Now, ip: IpAddr, what: &str) {
+        self.guard.auth_failed(now, ip, what);
+        self.drain();
+    }
+
+    /// An admin bans `ip`; `false` when it is allowlisted (or a carrier's).
+    pub fn ban(&mut self, now: Now, ip: IpAddr, detail: String) -> bool {
+        let banned = self.guard.ban_by_admin(now, ip, detail);
+        self.drain();
+        banned
+    }
+
+    /// An admin lifts a ban; `false` when there was none.
+    pub fn unban(&mut self, ip: IpAddr) -> bool {
+        let lifted = self.guard.unban(ip);
+        self.drain();
+        lifted
+    }
+
+    pub fn bans(&self) -> impl Iterator<Item = &Ban> {
+        self.guard.bans()
+    }
+
     pub fn handle_input(&mut self, now: Now, source: Source, bytes: &[u8]) {
+        // A banned source gets nothing back, and is not even parsed.
+        if !self.guard.admit(now, source.peer.ip()) {
+            self.drain();
+            return;
+        }
         match inbound(bytes, source.transport, self.limits) {
             Inbound::Drop { reason } => {
                 self.events.push_back(CoreEvent::Refused {
@@ -275,10 +335,14 @@ impl SipCore {
     }
 
     fn handle_request(&mut self, now: Now, source: Source, mut request: rsip::Request) {
+        if let Some(agent) = super::msg::header(&request.headers, "User-Agent")
+            && self.guard.user_agent(now, source.peer.ip(), &agent)
+        {
+            return;
+        }
         // RFC 3261 §18.2.1 for every transport: over WebSocket the sent-by
         // is a made-up `.invalid` host, so `received` always shows up there.
         stamp_via(&mut request, source.peer);
-        let tag = || Some("gw");
         match (source.conn, source.transport) {
             (Some(conn), Transport::Ws | Transport::Wss) => {
                 let is_new_invite = request.method() == &rsip::Method::Invite
@@ -334,8 +398,36 @@ impl SipCore {
             }
             _ => {}
         }
+        let Some(response) = self.answer_out_of_dialog(now, source, &request) else {
+            return;
+        };
+        // A stranger refused a registration or a call is counted like a
+        // wrong password: scanning for extensions is guessing too.
+        if response.status_code.code() == 403
+            && matches!(
+                request.method(),
+                rsip::Method::Register | rsip::Method::Invite
+            )
+        {
+            let what = super::msg::header(&request.headers, "To").unwrap_or_default();
+            self.guard.auth_failed(now, source.peer.ip(), &what);
+        }
+        self.transmits.push_back(Transmit {
+            to: source.reply_to(),
+            bytes: response.to_string().into_bytes(),
+        });
+    }
+
+    /// The answer to a request outside any dialog and call.
+    fn answer_out_of_dialog(
+        &mut self,
+        now: Now,
+        source: Source,
+        request: &rsip::Request,
+    ) -> Option<rsip::Response> {
+        let tag = || Some("gw");
         let response = match request.method() {
-            rsip::Method::Ack => return,
+            rsip::Method::Ack => return None,
             rsip::Method::Invite => response_to(
                 &request,
                 403,
@@ -381,10 +473,7 @@ impl SipCore {
                 r
             }
         };
-        self.transmits.push_back(Transmit {
-            to: source.reply_to(),
-            bytes: response.to_string().into_bytes(),
-        });
+        Some(response)
     }
 
     /// A new INVITE from outside: a call to one of our DIDs, accepted only
@@ -408,7 +497,7 @@ impl SipCore {
                 let mut r = response_to(&request, 407, "Proxy Authentication Required", Some("gw"));
                 for algorithm in [digest::Algorithm::Sha256, digest::Algorithm::Md5] {
                     let nonce = self.b2bua.new_token(32);
-                    self.inbound_nonces.insert(nonce.clone(), now.instant);
+                    self.remember_inbound_nonce(now, nonce.clone());
                     let challenge = digest::Challenge {
                         realm: self.realm.clone(),
                         nonce,
@@ -432,6 +521,7 @@ impl SipCore {
         let route = match found {
             Ok(i) => &self.routes[i],
             Err(reason) => {
+                self.guard.auth_failed(now, ip, reason);
                 self.events.push_back(CoreEvent::Refused {
                     peer: source.peer,
                     code: Some(403),
@@ -479,6 +569,25 @@ impl SipCore {
         );
     }
 
+    /// Keeps a challenge's nonce, dropping expired ones and, past
+    /// [`MAX_INBOUND_NONCES`], the oldest.
+    fn remember_inbound_nonce(&mut self, now: Now, nonce: String) {
+        self.inbound_nonces
+            .retain(|_, issued| now.instant.saturating_duration_since(*issued) < NONCE_TTL);
+        while self.inbound_nonces.len() >= MAX_INBOUND_NONCES {
+            let Some(oldest) = self
+                .inbound_nonces
+                .iter()
+                .min_by_key(|(_, issued)| **issued)
+                .map(|(n, _)| n.clone())
+            else {
+                break;
+            };
+            self.inbound_nonces.remove(&oldest);
+        }
+        self.inbound_nonces.insert(nonce, now.instant);
+    }
+
     /// The carrier whose credentials answer one of our recent challenges.
     fn carrier_by_digest(&mut self, now: Now, value: &str) -> Option<usize> {
         let creds = digest::Credentials::parse(value).ok()?;
@@ -497,6 +606,7 @@ impl SipCore {
     }
 
     pub fn handle_timeout(&mut self, now: Now) {
+        self.guard.handle_timeout(now);
         self.registrar.handle_timeout(now.instant);
         self.b2bua.handle_timeout(now);
         self.trunks.handle_timeout(now);
@@ -529,6 +639,9 @@ impl SipCore {
     }
 
     fn drain(&mut self) {
+        while let Some(e) = self.guard.poll_event() {
+            self.events.push_back(CoreEvent::Guard(e));
+        }
         while let Some(e) = self.registrar.poll_event() {
             self.events.push_back(CoreEvent::Registrar(e));
         }

@@ -36,6 +36,9 @@ use web_time::Instant;
 
 use super::{ConnId, Now};
 
+/// Challenges outstanding at most.
+const MAX_NONCES: usize = 10_000;
+
 /// Registrar settings.
 #[derive(Debug, Clone)]
 pub struct RegistrarConfig {
@@ -548,6 +551,19 @@ impl Registrar {
     }
 
     fn new_nonce(&mut self, now: Instant) -> String {
+        // Bounded: past MAX_NONCES the oldest challenge is forgotten (its
+        // answer then gets a stale challenge, and the phone retries).
+        while self.nonces.len() >= MAX_NONCES {
+            let Some(oldest) = self
+                .nonces
+                .iter()
+                .min_by_key(|(_, n)| n.issued)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.nonces.remove(&oldest);
+        }
         let mut bytes = [0u8; 16];
         self.rng.fill_bytes(&mut bytes);
         let nonce = hex(&bytes);

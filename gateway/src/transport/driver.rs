@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use super::table::{Action, ConnTable};
 use super::{CoreInput, SipHandle, UdpSockets, media_port, now, tcp, tls};
 use crate::db::Db;
+use crate::guard::GuardEvent;
 use crate::sip::b2bua::{B2buaEvent, Route};
 use crate::sip::core::{CoreEvent, SipCore};
 use crate::sip::trunks::{QualifyStatus, RegistrationStatus, TrunkStatus};
@@ -134,6 +135,13 @@ impl Driver {
             }
             CoreInput::Dids(dids) => self.core.set_dids(dids),
             CoreInput::Media(event) => media_port::deliver(&mut self.core, now(), event),
+            CoreInput::AuthFailed { ip, what } => self.core.auth_failed(now(), ip, &what),
+            CoreInput::Ban { ip, detail, done } => {
+                let _ = done.send(self.core.ban(now(), ip, detail));
+            }
+            CoreInput::Unban { ip, done } => {
+                let _ = done.send(self.core.unban(ip));
+            }
             CoreInput::Shutdown { grace, done } => {
                 self.core.hang_up_all(now());
                 self.shutdown = Some(Shutdown {
@@ -212,6 +220,7 @@ impl Driver {
             log_event(&event);
             match event {
                 CoreEvent::Trunk(status) => self.set_trunk_status(status),
+                CoreEvent::Guard(event) => self.guard_event(event),
                 CoreEvent::Call(B2buaEvent::Record(record)) => self.store_record(record),
                 CoreEvent::Call(B2buaEvent::Progress { kind, call }) => {
                     self.publish_progress(kind, call)
@@ -240,6 +249,23 @@ impl Driver {
             record_id: call.id.clone(),
             call,
         });
+    }
+
+    /// A ban began or ended: published for HTTP and the UDP receiver, and
+    /// stored (in a task: the database must not hold up signalling).
+    fn guard_event(&mut self, event: GuardEvent) {
+        self.handle.bans().publish(self.core.bans());
+        let db = self.db.clone();
+        self.writes.retain(|w| !w.is_finished());
+        self.writes.push(tokio::spawn(async move {
+            let stored = match &event {
+                GuardEvent::Banned(ban) => crate::db::store_ban(&db, ban).await,
+                GuardEvent::Unbanned { ip, .. } => crate::db::delete_ban(&db, *ip).await,
+            };
+            if let Err(e) = stored {
+                warn!("ban not stored: {e}");
+            }
+        }));
     }
 
     /// Keeps a carrier's status for the carrier page; logs a change.
@@ -322,6 +348,19 @@ fn log_event(event: &CoreEvent) {
         ),
         CoreEvent::Refused { peer, code, reason } => {
             debug!(%peer, ?code, %reason, "SIP message refused");
+        }
+        CoreEvent::Guard(GuardEvent::Banned(ban)) => warn!(
+            ip = %ban.ip,
+            reason = ban.reason.as_str(),
+            "gateway ban: source={} reason={} until={} times={} detail={:?}",
+            ban.ip,
+            ban.reason.as_str(),
+            ban.until,
+            ban.times,
+            ban.detail
+        ),
+        CoreEvent::Guard(GuardEvent::Unbanned { ip, by_admin }) => {
+            info!(%ip, by_admin, "gateway unban: source={ip} by_admin={by_admin}");
         }
         CoreEvent::Trunk(_) | CoreEvent::Call(B2buaEvent::Progress { .. }) => {}
     }

@@ -76,6 +76,24 @@ pub enum CoreInput {
     Dids(Vec<Did>),
     /// Something a call's media task reported.
     Media(MediaEvent),
+    /// A failed authentication outside SIP (a web sign-in), counted toward
+    /// the source's ban.
+    AuthFailed {
+        ip: std::net::IpAddr,
+        what: String,
+    },
+    /// An admin bans a source; the reply says whether it took (an
+    /// allowlisted or carrier address cannot be banned).
+    Ban {
+        ip: std::net::IpAddr,
+        detail: String,
+        done: tokio::sync::oneshot::Sender<bool>,
+    },
+    /// An admin lifts a ban; the reply says whether there was one.
+    Unban {
+        ip: std::net::IpAddr,
+        done: tokio::sync::oneshot::Sender<bool>,
+    },
     /// Hang up every call; the reply comes when none is left or the
     /// grace period is over.
     Shutdown {
@@ -91,6 +109,8 @@ pub struct SipHandle {
     next_conn: Arc<AtomicU64>,
     trunk_statuses: TrunkStatuses,
     live: crate::live::LiveCalls,
+    /// The banned sources, as the driver last published them.
+    bans: crate::guard::BanList,
     /// Each call's progress, published as the calls report it.
     call_events: crate::call_events::CallEvents,
     /// Why the driver task ended, once it has.
@@ -118,6 +138,11 @@ impl SipHandle {
     /// saw it (the carrier page reads it; it is `Clone` for axum state).
     pub fn trunk_statuses(&self) -> TrunkStatuses {
         self.trunk_statuses.clone()
+    }
+
+    /// The banned sources, as the driver last published them.
+    pub fn bans(&self) -> crate::guard::BanList {
+        self.bans.clone()
     }
 
     /// The calls in progress, as the driver last published them.
@@ -156,6 +181,7 @@ pub fn now() -> Now {
 /// Starts the driver task; returns the handle to feed it.
 pub fn start_core(
     config: CoreConfig,
+    bans: Vec<crate::guard::Ban>,
     udp: UdpSockets,
     media: Arc<MediaEngine>,
     db: Db,
@@ -166,7 +192,10 @@ pub fn start_core(
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     let port = media_port::EnginePort::new(media, media_tx);
-    let core = SipCore::new(config, Box::new(port), seed);
+    let mut core = SipCore::new(config, Box::new(port), seed);
+    core.restore_bans(now(), bans);
+    let ban_list = crate::guard::BanList::default();
+    ban_list.publish(core.bans());
     // Media events join the driver's input queue.
     let forward = tx.clone();
     tokio::spawn(async move {
@@ -182,6 +211,7 @@ pub fn start_core(
         next_conn: Arc::new(AtomicU64::new(1)),
         trunk_statuses: TrunkStatuses::new(),
         live: crate::live::LiveCalls::new(),
+        bans: ban_list,
         call_events: crate::call_events::CallEvents::default(),
         stopped,
     };

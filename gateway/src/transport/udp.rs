@@ -15,11 +15,16 @@ const MAX_DATAGRAM: usize = 65_535;
 
 pub async fn receive_loop(socket: Arc<UdpSocket>, core: SipHandle) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let bans = core.bans();
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((len, peer)) => {
-                // Keep-alives (RFC 5626 CRLF pings) carry no message.
-                if buf[..len].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                // Keep-alives (RFC 5626 CRLF pings) carry no message; a
+                // banned source's datagrams never reach the core (the
+                // cheap path while a flood goes on).
+                if buf[..len].iter().all(|b| matches!(b, b'\r' | b'\n'))
+                    || bans.is_banned(peer.ip(), super::now().unix)
+                {
                     continue;
                 }
                 let source = Source {

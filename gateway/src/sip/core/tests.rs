@@ -76,6 +76,7 @@ fn core() -> SipCore {
                 "gw.test",
             ),
             limits: Limits::default(),
+            guard: crate::guard::GuardConfig::default(),
         },
         Box::new(NoMedia),
         [1; 32],
@@ -388,6 +389,7 @@ fn dual_stack_core() -> SipCore {
             registrar: RegistrarConfig::new("gw.test"),
             b2bua,
             limits: Limits::default(),
+            guard: crate::guard::GuardConfig::default(),
         },
         Box::new(NoMedia),
         [1; 32],
@@ -528,4 +530,69 @@ fn ipv6_carrier_registration_names_our_ipv6_side() {
     assert!(text.contains("@[2001:db8::10]:5062"), "Contact: {text}");
     assert!(text.contains("sip:trunkuser@[2001:db8::5]"), "AOR: {text}");
     assert!(!text.contains("2001-db8"), "no alias leaks: {text}");
+}
+
+fn bans(core: &mut SipCore) -> Vec<crate::guard::Ban> {
+    std::iter::from_fn(|| core.poll_event())
+        .filter_map(|e| match e {
+            CoreEvent::Guard(crate::guard::GuardEvent::Banned(b)) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_scanner_gets_nothing_back_from_its_first_message_on() {
+    let mut core = core();
+    let scan = request("OPTIONS", "127.0.0.5:5060").replace(
+        "Content-Length: 0",
+        "User-Agent: friendly-scanner\r\nContent-Length: 0",
+    );
+    assert!(exchange(&mut core, udp_from("127.0.0.5:5060"), &scan).is_none());
+    let banned = bans(&mut core);
+    assert_eq!(banned.len(), 1);
+    assert_eq!(banned[0].reason, crate::guard::BanReason::Scanner);
+    // Its next message, scanner or not, is not even parsed.
+    let plain = request("OPTIONS", "127.0.0.5:5060");
+    assert!(exchange(&mut core, udp_from("127.0.0.5:5061"), &plain).is_none());
+    assert!(exchange(&mut core, udp_from("127.0.0.5:5060"), "garbage\r\n\r\n").is_none());
+    // Another source is answered.
+    let (_, ok) = exchange(&mut core, udp_from("127.0.0.2:5060"), &plain).unwrap();
+    assert!(ok.starts_with("SIP/2.0 200 OK"), "{ok}");
+}
+
+#[test]
+fn ten_refused_registrations_ban_the_source_and_the_eleventh_gets_nothing() {
+    let mut core = core();
+    let register = request("REGISTER", "127.0.0.5:5060");
+    for i in 0..10 {
+        let (_, refused) = exchange(&mut core, udp_from("127.0.0.5:5060"), &register)
+            .unwrap_or_else(|| panic!("refusal {i} is answered"));
+        assert!(refused.starts_with("SIP/2.0 403"), "{refused}");
+    }
+    let banned = bans(&mut core);
+    assert_eq!(banned.len(), 1, "banned at the tenth");
+    assert_eq!(banned[0].reason, crate::guard::BanReason::AuthFailures);
+    assert!(exchange(&mut core, udp_from("127.0.0.5:5060"), &register).is_none());
+    // An admin lifts it: answered again.
+    assert!(core.unban("127.0.0.5".parse().unwrap()));
+    assert!(exchange(&mut core, udp_from("127.0.0.5:5060"), &register).is_some());
+}
+
+#[test]
+fn a_carriers_address_is_never_banned() {
+    let mut core = core();
+    core.set_routes(now(), vec![carrier_route(&["127.0.0.7/32"], None)]);
+    while core.poll_transmit().is_some() {}
+    let scan = request("OPTIONS", "127.0.0.7:5060").replace(
+        "Content-Length: 0",
+        "User-Agent: sipvicious\r\nContent-Length: 0",
+    );
+    for _ in 0..300 {
+        core.handle_input(now(), udp_from("127.0.0.7:5060"), scan.as_bytes());
+        while core.poll_transmit().is_some() {}
+    }
+    assert!(bans(&mut core).is_empty());
+    let plain = request("OPTIONS", "127.0.0.7:5060");
+    assert!(exchange(&mut core, udp_from("127.0.0.7:5060"), &plain).is_some());
 }
