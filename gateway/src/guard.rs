@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -399,29 +399,43 @@ impl Guard {
 
 /// The bans as the SIP driver last published them: the HTTP layer answers
 /// a banned source 429 from here, the UDP receiver drops its datagrams
-/// before they reach the core, and the Security page lists them.
+/// before they reach the core, and the Security page lists them. What is
+/// refused here is counted here and added to the core's count.
 #[derive(Debug, Clone, Default)]
-pub struct BanList(Arc<RwLock<HashMap<IpAddr, Ban>>>);
+pub struct BanList {
+    bans: Arc<RwLock<HashMap<IpAddr, Ban>>>,
+    refused: Arc<Mutex<HashMap<IpAddr, u64>>>,
+}
 
 impl BanList {
-    /// Whether `ip` is banned at `now_unix` (Unix seconds).
-    pub fn is_banned(&self, ip: IpAddr, now_unix: i64) -> bool {
+    /// Whether `ip` is banned at `now_unix` (Unix seconds); a `true` is
+    /// counted as one refusal.
+    pub fn refuses(&self, ip: IpAddr, now_unix: i64) -> bool {
         let ip = canonical(ip);
-        self.0
+        let banned = self
+            .bans
             .read()
             .map(|bans| bans.get(&ip).is_some_and(|b| b.until > now_unix))
-            .unwrap_or(false)
+            .unwrap_or(false);
+        if banned && let Ok(mut refused) = self.refused.lock() {
+            *refused.entry(ip).or_default() += 1;
+        }
+        banned
     }
 
     /// Every ban still running, the newest first.
     pub fn list(&self, now_unix: i64) -> Vec<Ban> {
+        let refused = self.refused.lock().map(|r| r.clone()).unwrap_or_default();
         let mut bans: Vec<Ban> = self
-            .0
+            .bans
             .read()
             .map(|bans| {
                 bans.values()
                     .filter(|b| b.until > now_unix)
-                    .cloned()
+                    .map(|b| Ban {
+                        refused: b.refused + refused.get(&b.ip).copied().unwrap_or(0),
+                        ..b.clone()
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -431,8 +445,11 @@ impl BanList {
 
     /// Replaces the list with the guard's.
     pub fn publish<'a>(&self, bans: impl Iterator<Item = &'a Ban>) {
-        let map = bans.map(|b| (b.ip, b.clone())).collect();
-        if let Ok(mut current) = self.0.write() {
+        let map: HashMap<IpAddr, Ban> = bans.map(|b| (b.ip, b.clone())).collect();
+        if let Ok(mut refused) = self.refused.lock() {
+            refused.retain(|ip, _| map.contains_key(ip));
+        }
+        if let Ok(mut current) = self.bans.write() {
             *current = map;
         }
     }

@@ -882,3 +882,31 @@ pub struct EmbedSettingsInput {
     #[serde(default)]
     pub webhook_secret: Option<String>,
 }
+
+/// A banned source, as `GET /api/v1/security/bans` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanEntry {
+    /// The source address.
+    pub ip: String,
+    /// `auth_failures`, `flood`, `scanner` or `manual`.
+    pub reason: String,
+    /// What tipped it: the last username tried, the User-Agent, the admin's note.
+    pub detail: String,
+    /// Unix seconds.
+    pub since: i64,
+    pub until: i64,
+    /// How many times this source has been banned (each ban doubles).
+    pub times: u32,
+    /// Messages and requests refused during this ban.
+    pub refused: u64,
+}
+
+/// Body of `POST /api/v1/security/bans`: an admin bans a source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanInput {
+    /// An IPv4 or IPv6 address.
+    pub ip: String,
+    /// Why, in words (kept with the ban).
+    #[serde(default)]
+    pub detail: String,
+}

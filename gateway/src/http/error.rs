@@ -12,6 +12,8 @@ pub enum AppError {
     InvalidCredentials,
     #[error("account locked")]
     Locked { minutes: i64 },
+    #[error("source banned")]
+    Banned,
     #[error("not signed in")]
     Unauthorized,
     #[error("not found")]
@@ -78,6 +80,13 @@ impl IntoResponse for AppError {
                     "Too many failed sign-ins. Try again in {minutes} minute{}.",
                     if minutes == 1 { "" } else { "s" }
                 ),
+                None,
+            ),
+            AppError::Banned => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "source_banned",
+                "This address is banned for repeated failed sign-ins or abuse; ask an admin."
+                    .to_owned(),
                 None,
             ),
             AppError::Unauthorized => (

@@ -26,6 +26,7 @@ mod params;
 mod resource;
 mod ring_groups;
 mod roles;
+mod security;
 mod session;
 pub mod sign_in_limit;
 mod tokens;
@@ -130,6 +131,8 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/embed/settings",
             get(embed::get_settings).put(embed::put_settings),
         ),
+        ("/security/bans", get(security::list).post(security::ban)),
+        ("/security/bans/{ip}", delete(security::unban)),
     ]
 }
 
@@ -166,6 +169,10 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::refuse_banned,
         ))
         .with_state(state)
 }

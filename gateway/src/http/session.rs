@@ -63,7 +63,15 @@ pub async fn sign_in(
         .map_err(|e| AppError::Internal(format!("password check task: {e}")))?;
     let account = match account {
         Some(a) if ok && a.enabled => a,
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            // Counted toward the source's ban, with the SIP failures.
+            let what = format!("web sign-in as {}", super::dids::shorten(username, 40));
+            state
+                .sip
+                .send(CoreInput::AuthFailed { ip: source, what })
+                .await;
+            return Err(AppError::InvalidCredentials);
+        }
     };
     state.sign_in_limits.succeeded(source, username);
 

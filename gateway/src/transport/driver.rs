@@ -32,6 +32,9 @@ use crate::sip::trunks::{QualifyStatus, RegistrationStatus, TrunkStatus};
 #[cfg(debug_assertions)]
 pub const TEST_PANIC_ENV: &str = "GATEWAY_TEST_CORE_PANIC";
 
+/// How often running bans' counts are republished.
+const BAN_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) struct Driver {
     core: SipCore,
     table: ConnTable<mpsc::Sender<Vec<u8>>>,
@@ -43,6 +46,8 @@ pub(super) struct Driver {
     carrier_names: HashMap<CarrierId, String>,
     /// The live calls as last published.
     published: Vec<shared::api::LiveCall>,
+    /// When the bans were last published.
+    bans_published: Instant,
     /// Call records being written; shutdown waits for them.
     writes: Vec<JoinHandle<()>>,
     shutdown: Option<Shutdown>,
@@ -74,6 +79,7 @@ impl Driver {
             log_sip,
             carrier_names: HashMap::new(),
             published: Vec::new(),
+            bans_published: Instant::now(),
             writes: Vec::new(),
             shutdown: None,
             #[cfg(debug_assertions)]
@@ -95,6 +101,7 @@ impl Driver {
             self.send_transmits().await;
             self.publish_live_calls();
             self.handle_events();
+            self.republish_bans();
             self.finish_shutdown().await;
         }
     }
@@ -266,6 +273,16 @@ impl Driver {
                 warn!("ban not stored: {e}");
             }
         }));
+    }
+
+    /// While bans run, their refusal counts are republished every second
+    /// (the core counts what reaches it over TCP, TLS and WebSocket).
+    fn republish_bans(&mut self) {
+        if self.core.bans().next().is_none() || self.bans_published.elapsed() < BAN_REFRESH {
+            return;
+        }
+        self.handle.bans().publish(self.core.bans());
+        self.bans_published = Instant::now();
     }
 
     /// Keeps a carrier's status for the carrier page; logs a change.

@@ -23,7 +23,7 @@ pub async fn receive_loop(socket: Arc<UdpSocket>, core: SipHandle) {
                 // banned source's datagrams never reach the core (the
                 // cheap path while a flood goes on).
                 if buf[..len].iter().all(|b| matches!(b, b'\r' | b'\n'))
-                    || bans.is_banned(peer.ip(), super::now().unix)
+                    || bans.refuses(peer.ip(), super::now().unix)
                 {
                     continue;
                 }
