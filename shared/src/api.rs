@@ -60,6 +60,23 @@ pub struct DialingProfile {
     /// nothing.
     #[serde(default)]
     pub destination_policies: Vec<crate::policy::DestinationPolicy>,
+    /// The high-risk and premium prefix list an admin edited, which then
+    /// replaces the shipped one for [`DialingProfile::check`]; `None` (and
+    /// absent from the JSON): the shipped list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<crate::destination::PrefixTable>,
+}
+
+impl DialingProfile {
+    /// Whether `number` may be called: every destination policy, with the
+    /// prefix list in force. The gateway enforces this before a carrier
+    /// sees the call; the phone warns with it.
+    pub fn check(&self, number: &crate::e164::E164) -> Result<(), crate::policy::Refusal> {
+        match &self.prefix_list {
+            Some(table) => crate::policy::check_all_with(&self.destination_policies, number, table),
+            None => crate::policy::check_all(&self.destination_policies, number),
+        }
+    }
 }
 
 impl Default for DialingProfile {
@@ -70,6 +87,7 @@ impl Default for DialingProfile {
             default_caller_id: None,
             local_presence: false,
             destination_policies: Vec::new(),
+            prefix_list: None,
         }
     }
 }

@@ -15,9 +15,11 @@ use crate::auth;
 mod admin;
 mod calls;
 mod dids;
+mod policy;
 pub use admin::*;
 pub use calls::*;
 pub use dids::*;
+pub use policy::*;
 
 pub type Db = SqlitePool;
 

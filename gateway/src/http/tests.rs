@@ -329,5 +329,6 @@ mod dids;
 mod embed;
 mod live;
 mod openapi;
+mod policy;
 mod session;
 mod tokens;

@@ -166,6 +166,7 @@ impl Harness {
                     default_caller_id: Some("+14155550100".to_owned()),
                     local_presence: false,
                     destination_policies: Vec::new(),
+                    prefix_list: None,
                 },
                 max_calls: 5,
             },
