@@ -1,0 +1,176 @@
+//! Destination policy end to end (issue 14, item 3): a US-only agent's
+//! third-party phone (JsSIP in Chromium, which checks nothing itself)
+//! dials premium, Caribbean, listed and Canadian numbers; the gateway
+//! answers 403 with the reason, and the carrier (SIPp) never sees those
+//! INVITEs. The admin then allows Canada through the API and the same call
+//! reaches the carrier at once, without a restart or a new sign-in. One
+//! gateway, one browser and one SIPp for all the cases.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use e2e::jssip::JsSip;
+use e2e::sipp::{Sipp, SippOptions};
+use e2e::{Browser, Gateway, calls, http};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn api(
+    gateway: &Gateway,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value> {
+    let method: hyper::Method = method.parse()?;
+    let response = http::request(
+        method.clone(),
+        &gateway.url(path),
+        &[("cookie", cookie), ("content-type", "application/json")],
+        (method != hyper::Method::GET).then(|| body.to_string().into_bytes()),
+    )
+    .await?;
+    ensure!(
+        response.status == 200,
+        "{method} {path}: {} {}",
+        response.status,
+        response.text()
+    );
+    response.json()
+}
+
+/// Dials `number` and expects a 403 whose reason says `words`.
+async fn refused(phone: &JsSip, number: &str, words: &str) -> Result<()> {
+    phone.call(number).await?;
+    let state = phone.wait_state("failed", WAIT).await?;
+    ensure!(
+        state.status == Some(403),
+        "{number}: expected 403, got {state:?}"
+    );
+    let reason = state.reason.clone().unwrap_or_default();
+    ensure!(
+        reason.starts_with("Forbidden (") && reason.contains(words),
+        "{number}: reason {reason:?} does not say {words:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_us_only_agent_is_refused_abroad_and_premium_until_the_admin_allows_canada() -> Result<()>
+{
+    let mut gateway = Gateway::start().await?;
+    // A busy callee: the one call that reaches it ends at once, and SIPp
+    // exits after it (`-m 1`), its trace holding every INVITE it got.
+    let mut sipp = Sipp::start(SippOptions::carrier("uas-busy.xml")).await?;
+    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let session = gateway.sign_in("demo", &gateway.demo_password).await?;
+    let credential = session.info.sip.clone().context("demo's SIP credential")?;
+    let agent_policy = format!("/api/v1/agents/{}/dialing-policy", session.info.account.id);
+    let browser = Browser::start().await?;
+    let result = async {
+        // After sign-in: the change must reach the SIP core by itself.
+        let set = api(
+            &gateway,
+            &admin.cookie,
+            "PUT",
+            &agent_policy,
+            json!({"allowed_countries": ["US"]}),
+        )
+        .await?;
+        ensure!(set["policy"]["block_premium"] == true, "{set}");
+        // A listed prefix: the admin's edit of the high-risk list (the
+        // shipped list plus one US range marked premium).
+        let mut list = api(
+            &gateway,
+            &admin.cookie,
+            "GET",
+            "/api/v1/dialing-policy/prefixes",
+            json!(null),
+        )
+        .await?;
+        let entries = list["entries"].as_array_mut().context("entries")?;
+        entries.push(
+            json!({"prefix": "+1 212 555 09", "class": "premium", "note": "e2e premium range"}),
+        );
+        let body = json!({"entries": entries});
+        list = api(
+            &gateway,
+            &admin.cookie,
+            "PUT",
+            "/api/v1/dialing-policy/prefixes",
+            body,
+        )
+        .await?;
+        ensure!(list["edited"] == true, "{list}");
+
+        browser.goto(&gateway.url("/healthz")).await?;
+        let phone = JsSip::start(browser.client()?, &gateway.ws_url(), &credential).await?;
+        phone.wait_state("registered", WAIT).await?;
+        refused(
+            &phone,
+            "+19005550100",
+            "Calls to premium-rate numbers (+1 900) are blocked",
+        )
+        .await?;
+        refused(
+            &phone,
+            "+18765550100",
+            "Calls to Jamaica (+1 876) are not allowed",
+        )
+        .await?;
+        refused(
+            &phone,
+            "+12129765555",
+            "Calls to premium-rate numbers (+1 212 976) are blocked",
+        )
+        .await?;
+        refused(
+            &phone,
+            "+12125550900",
+            "Calls to premium-rate numbers (+1 212 555 09) are blocked",
+        )
+        .await?;
+        refused(
+            &phone,
+            "+14165550100",
+            "Calls to Canada (+1 416) are not allowed",
+        )
+        .await?;
+        ensure!(
+            sipp.received_request("INVITE").is_none(),
+            "the carrier got an INVITE for a refused number:\n{}",
+            sipp.messages()
+        );
+
+        // Canada allowed: the same call goes to the carrier.
+        api(
+            &gateway,
+            &admin.cookie,
+            "PUT",
+            &agent_policy,
+            json!({"allowed_countries": ["US", "CA"]}),
+        )
+        .await?;
+        phone.call("+14165550100").await?;
+        let state = phone.wait_state("failed", WAIT).await?;
+        ensure!(state.status == Some(486), "the carrier's busy: {state:?}");
+        let run = sipp.wait(WAIT).await?;
+        run.ensure_success()?;
+        let invites: Vec<String> = run
+            .received()
+            .into_iter()
+            .filter(|m| m.starts_with("INVITE "))
+            .collect();
+        // One call, so one INVITE (SIPp's trace also holds retransmissions,
+        // none expected on loopback).
+        ensure!(
+            invites.len() == 1 && invites[0].starts_with("INVITE sip:+14165550100@"),
+            "INVITEs at the carrier: {invites:#?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
