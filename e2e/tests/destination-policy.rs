@@ -4,11 +4,14 @@
 //! answers 403 with the reason, and the carrier (SIPp) never sees those
 //! INVITEs. The admin then allows Canada through the API and the same call
 //! reaches the carrier at once, without a restart or a new sign-in. One
-//! gateway, one browser and one SIPp for all the cases.
+//! gateway, one browser and one SIPp for all the cases. Then the admin
+//! page: saved through the form, the gateway's errors on their fields,
+//! screenshots as `admin-dialing-policy*.png`.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
+use e2e::admin::{self, Outcome};
 use e2e::jssip::JsSip;
 use e2e::sipp::{Sipp, SippOptions};
 use e2e::{Browser, Gateway, calls, http};
@@ -169,6 +172,74 @@ async fn a_us_only_agent_is_refused_abroad_and_premium_until_the_admin_allows_ca
             invites.len() == 1 && invites[0].starts_with("INVITE sip:+14165550100@"),
             "INVITEs at the carrier: {invites:#?}"
         );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+/// Submits `form` and expects the gateway's error on `field`, saying `words`.
+async fn field_error(browser: &Browser, form: &str, field: &str, words: &str) -> Result<()> {
+    match admin::submit(browser, form).await? {
+        Outcome::FieldError { field: f, message } if f == field && message.contains(words) => Ok(()),
+        other => bail!("`{form}`: expected an error on {field} saying {words:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_dialing_policy_page_saves_role_and_agent_policies_and_shows_errors() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let api_admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let demo = gateway.sign_in("demo", &gateway.demo_password).await?;
+    let browser = Browser::start().await?;
+    let result = async {
+        admin::sign_in(&browser, &gateway, "admin", &gateway.admin_password).await?;
+        admin::open(&browser, "dialing-policy").await?;
+        let role = "form#role-policy-form";
+        browser
+            .wait_for(&format!(r#"{role}[data-stored="false"]"#), WAIT)
+            .await?;
+        admin::fill(&browser, role, "allowed_countries", "US, XX").await?;
+        field_error(&browser, role, "allowed_countries", "`XX` is not a country code").await?;
+        admin::fill(&browser, role, "allowed_countries", "us, CA").await?;
+        admin::fill(&browser, role, "block_prefixes", "+1 212 555").await?;
+        let done = admin::submit_ok(&browser, role).await?;
+        ensure!(done.contains("Saved"), "{done:?}");
+        let stored = api(&gateway, &api_admin.cookie, "GET", "/api/v1/dialing-policy/roles/agent", json!(null)).await?;
+        ensure!(
+            stored["policy"]["allowed_countries"] == json!(["US", "CA"])
+                && stored["policy"]["block_prefixes"] == json!(["+1212555"]),
+            "{stored}"
+        );
+        admin::screenshot(&browser, "dialing-policy").await?;
+
+        // The demo agent's own: premium allowed, and a malformed prefix
+        // refused on its field.
+        let page = r#"main[data-page="dialing-policy"]"#;
+        admin::select(&browser, page, "agent", &demo.info.account.id.to_string()).await?;
+        let own = "form#agent-policy-form";
+        browser
+            .wait_for(&format!(r#"{own}[data-stored="false"]"#), WAIT)
+            .await?;
+        admin::fill(&browser, own, "allowed_countries", "US").await?;
+        admin::check(&browser, own, "block_premium", false).await?;
+        admin::fill(&browser, own, "block_prefixes", "44 9").await?;
+        field_error(&browser, own, "block_prefixes", "must start with '+'").await?;
+        admin::fill(&browser, own, "block_prefixes", "+44 9").await?;
+        admin::submit_ok(&browser, own).await?;
+        browser
+            .wait_for(&format!(r#"{own}[data-stored="true"]"#), WAIT)
+            .await?;
+        let path = format!("/api/v1/agents/{}/dialing-policy", demo.info.account.id);
+        let stored = api(&gateway, &api_admin.cookie, "GET", &path, json!(null)).await?;
+        ensure!(
+            stored["policy"]["allowed_countries"] == json!(["US"])
+                && stored["policy"]["block_premium"] == false
+                && stored["policy"]["block_prefixes"] == json!(["+449"]),
+            "{stored}"
+        );
+        admin::screenshot(&browser, "dialing-policy-agent").await?;
         gateway.check_alive()
     }
     .await;

@@ -94,7 +94,7 @@ pub fn DialingPolicyPage(props: &AdminProps) -> Html {
                     <h2 id="role-policy-title" class="card-title">{ "Default for a role" }</h2>
                     <label class="field">
                         <span class="field-label">{ "Role" }</span>
-                        <select id="policy-role" onchange={on_role}>
+                        <select id="policy-role" name="role" onchange={on_role}>
                             { for [Role::Agent, Role::Supervisor, Role::Admin].into_iter().map(|r| html! {
                                 <option value={role_name(r)} selected={r == *role}>
                                     { format!("{} — {}", match r { Role::Agent => "Agents", Role::Supervisor => "Supervisors", Role::Admin => "Admins" }, role_summary(r)) }
@@ -110,7 +110,7 @@ pub fn DialingPolicyPage(props: &AdminProps) -> Html {
                     <h2 id="agent-policy-title" class="card-title">{ "One agent's own" }</h2>
                     <label class="field">
                         <span class="field-label">{ "Agent" }</span>
-                        <select id="policy-agent" onchange={on_agent}>
+                        <select id="policy-agent" name="agent" onchange={on_agent}>
                             <option value="" selected={agent.is_none()}>{ "Pick an agent…" }</option>
                             { for phone_agents.iter().map(|a| html! {
                                 <option value={a.id.to_string()} selected={Some(a.id) == *agent}>
