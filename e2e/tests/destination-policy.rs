@@ -181,7 +181,9 @@ async fn a_us_only_agent_is_refused_abroad_and_premium_until_the_admin_allows_ca
 /// Submits `form` and expects the gateway's error on `field`, saying `words`.
 async fn field_error(browser: &Browser, form: &str, field: &str, words: &str) -> Result<()> {
     match admin::submit(browser, form).await? {
-        Outcome::FieldError { field: f, message } if f == field && message.contains(words) => Ok(()),
+        Outcome::FieldError { field: f, message } if f == field && message.contains(words) => {
+            Ok(())
+        }
         other => bail!("`{form}`: expected an error on {field} saying {words:?}, got {other:?}"),
     }
 }
@@ -201,12 +203,25 @@ async fn the_dialing_policy_page_saves_role_and_agent_policies_and_shows_errors(
             .wait_for(&format!(r#"{role}[data-stored="false"]"#), WAIT)
             .await?;
         admin::fill(&browser, role, "allowed_countries", "US, XX").await?;
-        field_error(&browser, role, "allowed_countries", "`XX` is not a country code").await?;
+        field_error(
+            &browser,
+            role,
+            "allowed_countries",
+            "`XX` is not a country code",
+        )
+        .await?;
         admin::fill(&browser, role, "allowed_countries", "us, CA").await?;
         admin::fill(&browser, role, "block_prefixes", "+1 212 555").await?;
         let done = admin::submit_ok(&browser, role).await?;
         ensure!(done.contains("Saved"), "{done:?}");
-        let stored = api(&gateway, &api_admin.cookie, "GET", "/api/v1/dialing-policy/roles/agent", json!(null)).await?;
+        let stored = api(
+            &gateway,
+            &api_admin.cookie,
+            "GET",
+            "/api/v1/dialing-policy/roles/agent",
+            json!(null),
+        )
+        .await?;
         ensure!(
             stored["policy"]["allowed_countries"] == json!(["US", "CA"])
                 && stored["policy"]["block_prefixes"] == json!(["+1212555"]),

@@ -103,7 +103,9 @@ async fn a_destination_the_agent_may_not_call_is_refused_with_a_reason() -> Resu
     let browser = Browser::start().await?;
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
-        browser.fill("input#dial-number", "+44 20 7946 0000").await?;
+        browser
+            .fill("input#dial-number", "+44 20 7946 0000")
+            .await?;
         let said = browser
             .wait_for_text(
                 r#"#dial-normalized[data-refusal="country_not_allowed"]"#,

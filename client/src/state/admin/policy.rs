@@ -101,7 +101,7 @@ mod tests {
         let values = policy_values(&policy);
         assert_eq!(values["allowed_countries"], "US, CA");
         assert_eq!(values["allow_prefixes"], "+1 876");
-        assert_eq!(values["block_prefixes"], "+1 212 5550\n+44 9");
+        assert_eq!(values["block_prefixes"], "+1 212 555 0\n+44 9");
         let input = policy_input(&Form::new(values));
         assert_eq!(
             input,
@@ -110,7 +110,7 @@ mod tests {
                 block_premium: false,
                 block_high_risk: true,
                 allow_prefixes: vec!["+1 876".into()],
-                block_prefixes: vec!["+1 212 5550".into(), "+44 9".into()],
+                block_prefixes: vec!["+1 212 555 0".into(), "+44 9".into()],
             }
         );
         // What the admin typed goes as typed: the gateway judges it.
