@@ -5,8 +5,9 @@
 //! INVITEs. The admin then allows Canada through the API and the same call
 //! reaches the carrier at once, without a restart or a new sign-in. One
 //! gateway, one browser and one SIPp for all the cases. Then the admin
-//! page: saved through the form, the gateway's errors on their fields,
-//! screenshots as `admin-dialing-policy*.png`.
+//! page: role and agent policies and the prefix list saved through the
+//! forms, errors on their fields, screenshots as
+//! `admin-dialing-policy*.png`.
 
 use std::time::Duration;
 
@@ -178,6 +179,21 @@ async fn a_us_only_agent_is_refused_abroad_and_premium_until_the_admin_allows_ca
     browser.finish(result).await
 }
 
+/// Puts `text` in the prefix list's text area at once (typing a list of
+/// this size key by key takes WebDriver many seconds), as an `input` event.
+async fn set_lines(browser: &Browser, text: &str) -> Result<()> {
+    browser
+        .client()?
+        .execute(
+            r#"const area = document.querySelector('form#prefix-list-form textarea[name="entries"]');
+               area.value = arguments[0];
+               area.dispatchEvent(new Event('input', { bubbles: true }));"#,
+            vec![json!(text)],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Submits `form` and expects the gateway's error on `field`, saying `words`.
 async fn field_error(browser: &Browser, form: &str, field: &str, words: &str) -> Result<()> {
     match admin::submit(browser, form).await? {
@@ -255,6 +271,48 @@ async fn the_dialing_policy_page_saves_role_and_agent_policies_and_shows_errors(
             "{stored}"
         );
         admin::screenshot(&browser, "dialing-policy-agent").await?;
+
+        // The prefix list: a line that is not `prefix | class | note` is
+        // refused in the page, a malformed prefix by the gateway; a good
+        // line is saved, and the shipped list comes back on request.
+        let list = "form#prefix-list-form";
+        browser
+            .wait_for(&format!(r#"{list}[data-edited="false"]"#), WAIT)
+            .await?;
+        let shipped = browser
+            .client()?
+            .execute(r#"return document.querySelector('form#prefix-list-form textarea[name="entries"]').value;"#, vec![])
+            .await?;
+        let shipped = shipped.as_str().context("the list's text")?.to_owned();
+        ensure!(shipped.contains("+1 876 | high_risk | Jamaica"), "{shipped}");
+        set_lines(&browser, &format!("{shipped}\n+1 212 555 09 premium")).await?;
+        field_error(&browser, list, "entries", "write it as prefix | class | note").await?;
+        set_lines(&browser, &format!("{shipped}\n1 212 555 09 | premium | test")).await?;
+        field_error(&browser, list, "entries", "must start with '+'").await?;
+        set_lines(&browser, &format!("{shipped}\n+1 212 555 09 | premium | test")).await?;
+        admin::submit_ok(&browser, list).await?;
+        browser
+            .wait_for(&format!(r#"{list}[data-edited="true"]"#), WAIT)
+            .await?;
+        let stored = api(&gateway, &api_admin.cookie, "GET", "/api/v1/dialing-policy/prefixes", json!(null)).await?;
+        ensure!(
+            stored["entries"].as_array().is_some_and(|e| e.iter().any(|e| e["prefix"] == "+121255509" && e["class"] == "premium")),
+            "{stored}"
+        );
+        // Below the fold: scrolled to, not to the top as admin::screenshot does.
+        browser
+            .client()?
+            .execute("document.querySelector('.prefix-list-card').scrollIntoView();", vec![])
+            .await?;
+        let png = browser.client()?.screenshot().await?;
+        let dir = e2e::artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("admin-dialing-policy-prefixes.png"), png)?;
+        browser.client()?.execute("window.confirm = () => true;", vec![]).await?;
+        browser.click("button#prefix-list-shipped").await?;
+        browser
+            .wait_for(&format!(r#"{list}[data-edited="false"]"#), WAIT)
+            .await?;
         gateway.check_alive()
     }
     .await;

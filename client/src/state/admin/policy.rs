@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use shared::destination::{DestinationClass, PrefixTable, show_prefix};
 use shared::policy::DestinationPolicy;
 
-use super::Form;
 use super::forms::{Values, split_list};
+use super::{Form, FormFailure};
 
 /// The body of `PUT …/dialing-policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,6 +87,52 @@ pub fn summary(policy: &DestinationPolicy) -> String {
     parts.join(" · ")
 }
 
+/// The prefix list as the admin edits it: one entry a line,
+/// `prefix | class | note` (`+44 9 | premium | UK premium-rate`).
+pub fn prefix_lines(table: &PrefixTable) -> String {
+    let mut entries: Vec<_> = table.entries().iter().collect();
+    // By prefix, as people scan a list; the table keeps longest first.
+    entries.sort_by(|a, b| a.digits.cmp(&b.digits));
+    entries
+        .iter()
+        .map(|e| {
+            let class = serde_json::to_value(e.class)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("{} | {class} | {}", show_prefix(&e.digits), e.note)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The body of `PUT /api/v1/dialing-policy/prefixes` from the edited
+/// lines. A line that is not `prefix | class | note` with a known class is
+/// refused here, naming it; prefixes and repeats are the gateway's to
+/// judge.
+pub fn prefix_list_input(text: &str) -> Result<serde_json::Value, FormFailure> {
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: &str| FormFailure::field("entries", format!("Line {}: {why}", index + 1));
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [prefix, class, note] = parts[..] else {
+            return Err(bad("write it as prefix | class | note."));
+        };
+        if serde_json::from_value::<DestinationClass>(serde_json::Value::String(class.to_owned()))
+            .is_err()
+        {
+            return Err(bad(&format!(
+                "{class:?} is not a class (premium, high_risk, satellite, non_geographic, toll_free, special)."
+            )));
+        }
+        entries.push(serde_json::json!({"prefix": prefix, "class": class, "note": note}));
+    }
+    Ok(serde_json::json!({ "entries": entries }))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -134,5 +181,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(summary(&p), "US · premium blocked · 1 prefix rule");
+    }
+
+    #[test]
+    fn the_prefix_list_round_trips_through_its_lines() {
+        let table: PrefixTable = serde_json::from_str(
+            r#"[{"prefix":"+881","class":"satellite","note":"GMSS"},
+                {"prefix":"+449","class":"premium","note":"UK 09"}]"#,
+        )
+        .unwrap();
+        let text = prefix_lines(&table);
+        assert_eq!(text, "+44 9 | premium | UK 09\n+881 | satellite | GMSS");
+        let body = prefix_list_input(&format!("{text}\n\n")).unwrap();
+        let back: shared::policy::PrefixListInput = serde_json::from_value(body).unwrap();
+        assert_eq!(back.entries, table);
+        for (text, needle) in [
+            (
+                "+44 9 premium UK",
+                "Line 1: write it as prefix | class | note.",
+            ),
+            (
+                "+44 9 | premium | a\n+1 900 | cheap | b",
+                "Line 2: \"cheap\" is not a class",
+            ),
+        ] {
+            let failure = prefix_list_input(text).unwrap_err();
+            assert_eq!(failure.field.as_deref(), Some("entries"));
+            assert!(failure.message.starts_with(needle), "{}", failure.message);
+        }
     }
 }
