@@ -12,8 +12,8 @@ use crate::components::TopBar;
 use crate::components::admin::NotAllowed;
 use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
-    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DidsPage, IntegrationsPage,
-    LivePage, RingGroupsPage,
+    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DialingPolicyPage, DidsPage,
+    IntegrationsPage, LivePage, RingGroupsPage,
 };
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
 use crate::route::Route;
@@ -137,6 +137,7 @@ pub fn App() -> Html {
                 Route::RingGroups => html! { <RingGroupsPage {can_edit} /> },
                 Route::Agents => html! { <AgentsPage {can_edit} /> },
                 Route::CallerIds(agent) => html! { <CallerIdsPage {can_edit} {agent} /> },
+                Route::DialingPolicy => html! { <DialingPolicyPage {can_edit} /> },
                 Route::Calls => html! { <CallsPage /> },
                 Route::Live => html! { <LivePage /> },
                 Route::Audit => html! { <AuditPage /> },

@@ -14,6 +14,8 @@ pub enum Route {
     Agents,
     /// The caller IDs of one agent (`#/caller-ids/7`), or the agent picker.
     CallerIds(Option<i64>),
+    /// Who may call where: role defaults and agents' own policies.
+    DialingPolicy,
     Calls,
     Live,
     Audit,
@@ -23,13 +25,14 @@ pub enum Route {
 
 impl Route {
     /// The pages in the top navigation, in order.
-    pub const NAV: [Route; 10] = [
+    pub const NAV: [Route; 11] = [
         Route::Phone,
         Route::Carriers,
         Route::Dids,
         Route::RingGroups,
         Route::Agents,
         Route::CallerIds(None),
+        Route::DialingPolicy,
         Route::Calls,
         Route::Live,
         Route::Audit,
@@ -49,6 +52,7 @@ impl Route {
             "ring-groups" => Route::RingGroups,
             "agents" => Route::Agents,
             "caller-ids" => Route::CallerIds(arg),
+            "dialing-policy" => Route::DialingPolicy,
             "calls" => Route::Calls,
             "live" => Route::Live,
             "audit" => Route::Audit,
@@ -66,6 +70,7 @@ impl Route {
             Route::RingGroups => "ring-groups",
             Route::Agents => "agents",
             Route::CallerIds(_) => "caller-ids",
+            Route::DialingPolicy => "dialing-policy",
             Route::Calls => "calls",
             Route::Live => "live",
             Route::Audit => "audit",
@@ -89,6 +94,7 @@ impl Route {
             Route::RingGroups => "Ring groups",
             Route::Agents => "Agents",
             Route::CallerIds(_) => "Caller ID",
+            Route::DialingPolicy => "Dialing policy",
             Route::Calls => "Calls",
             Route::Live => "Live",
             Route::Audit => "Audit",

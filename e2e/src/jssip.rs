@@ -48,6 +48,10 @@ pub struct JsSipState {
     /// `X-Dialer-DID` and `X-Dialer-DID-Label` of the incoming INVITE.
     pub did: Option<String>,
     pub did_label: Option<String>,
+    /// The final response to a call the UA placed ([`JsSip::call`]) that
+    /// failed: its status code and reason phrase.
+    pub status: Option<u16>,
+    pub reason: Option<String>,
     /// Everything that happened, in order, for error messages.
     #[serde(default)]
     pub events: Vec<String>,
@@ -140,6 +144,23 @@ impl JsSip {
         match answered {
             Value::Bool(true) => Ok(()),
             other => bail!("JsSIP could not answer: {other}"),
+        }
+    }
+
+    /// Places a call to `target` (a number or SIP URI; a number goes to
+    /// the UA's domain). Its progress shows in [`JsSip::state`]: `calling`,
+    /// then `confirmed`, `ended` or `failed` (with `status` and `reason`).
+    pub async fn call(&self, target: &str) -> Result<()> {
+        let placed = self
+            .client
+            .execute(
+                "return window.__jssip.call(arguments[0]);",
+                vec![json!(target)],
+            )
+            .await?;
+        match placed {
+            Value::Bool(true) => Ok(()),
+            other => bail!("JsSIP could not call {target}: {other}"),
         }
     }
 
@@ -332,13 +353,14 @@ const DRIVER: &str = r#"
 const config = arguments[0];
 const s = {
   state: 'starting', cause: null, caller: null, caller_name: null, did: null,
-  did_label: null, events: [], session: null,
+  did_label: null, events: [], session: null, status: null, reason: null,
 };
 window.__jssip = s;
 const note = (what) => { s.events.push(what); };
 s.view = () => ({
   state: s.state, cause: s.cause, caller: s.caller, caller_name: s.caller_name,
-  did: s.did, did_label: s.did_label, events: s.events.slice(-40),
+  did: s.did, did_label: s.did_label, status: s.status, reason: s.reason,
+  events: s.events.slice(-40),
 });
 JsSIP.debug.disable('JsSIP:*');
 const socket = new JsSIP.WebSocketInterface(config.ws);
@@ -411,6 +433,38 @@ s.answer = () => {
     return true;
   } catch (err) {
     note('answer threw ' + err);
+    return String(err);
+  }
+};
+s.call = (target) => {
+  if (s.session && !s.session.isEnded()) return 'a call is in progress';
+  s.state = 'calling'; s.cause = null; s.status = null; s.reason = null;
+  note('calling ' + target);
+  try {
+    s.session = ua.call(target, {
+      mediaConstraints: { audio: true, video: false },
+      eventHandlers: {
+        progress: (e) => note('progress ' + (e.response ? e.response.status_code : '')),
+        accepted: () => note('accepted'),
+        confirmed: () => { note('confirmed'); s.state = 'confirmed'; },
+        ended: (e) => { note('ended ' + e.cause); s.state = 'ended'; s.cause = String(e.cause); },
+        failed: (e) => {
+          const m = e.message;
+          s.status = m && m.status_code ? m.status_code : null;
+          s.reason = m && m.reason_phrase ? String(m.reason_phrase) : null;
+          note('failed ' + e.cause + ' ' + s.status + ' ' + s.reason);
+          s.state = 'failed'; s.cause = String(e.cause);
+        },
+        // As for answering: the first candidate is plenty.
+        icecandidate: (ev) => {
+          if (ev.candidate) { note('first candidate: offer goes'); ev.ready(); }
+        },
+      },
+    });
+    return true;
+  } catch (err) {
+    note('call threw ' + err);
+    s.state = 'failed';
     return String(err);
   }
 };

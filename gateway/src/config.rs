@@ -96,7 +96,9 @@ pub struct Args {
     /// the call goes to the next carrier.
     #[arg(long, env = "GATEWAY_FAILOVER_TIMEOUT_MS")]
     pub failover_timeout_ms: Option<u64>,
-    /// Countries agents may call, e.g. `US,CA`; empty or unset: any.
+    /// Countries agents may call, e.g. `US,CA` (the NANP read by area
+    /// code: `US` is not Canada or Jamaica); empty or unset: any. A limit
+    /// on top of every destination policy, which the API cannot lift.
     #[arg(long, env = "GATEWAY_DIAL_COUNTRIES")]
     pub dial_countries: Option<String>,
     /// Networks never banned, comma-separated CIDRs (e.g. the office's).
@@ -168,7 +170,9 @@ pub struct Config {
     pub demo_carrier: bool,
     pub shutdown_grace: std::time::Duration,
     pub failover_timeout: std::time::Duration,
-    /// Upper-case ISO 3166 alpha-2 codes; empty: any destination.
+    /// Upper-case ISO 3166 alpha-2 codes; empty: any destination. The first
+    /// layer of every agent's destination policies
+    /// (`http::policy::global_layer`).
     pub dial_countries: Vec<String>,
     /// The source guard (bans).
     pub guard: crate::guard::GuardConfig,
@@ -316,10 +320,12 @@ impl Config {
             .map(|c| c.trim().to_ascii_uppercase())
             .filter(|c| !c.is_empty())
         {
-            if shared::e164::country(&code).is_none() {
+            if !shared::destination::world::is_known_country(&code) {
                 return Err(bad(
                     "dial_countries",
-                    format!("`{code}` is not a country code this gateway knows (like US, GB, DE)"),
+                    format!(
+                        "`{code}` is not a country code this gateway knows (like US, CA, JM, GB)"
+                    ),
                 ));
             }
             dial_countries.push(code);

@@ -212,7 +212,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         guard: config.guard.clone(),
         registrar: RegistrarConfig::new(config.sip_domain.clone()),
         b2bua: B2buaConfig {
-            dial_countries: config.dial_countries.clone(),
             local: sip::Local {
                 tcp_port: sip_tcp.port(),
                 ipv6: config.ipv6.zip(sip_udp6).map(|(v6, bound)| sip::Ipv6Side {
@@ -255,7 +254,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // hold several sessions).
     for account_id in agents {
         if let Some(account) = db::account_by_id(&database, account_id).await? {
-            let info = http::agent_info(&database, &account, &config.default_country).await?;
+            let info = http::agent_info(&database, &account, &config).await?;
             sip.send(CoreInput::Agent(info)).await;
         }
     }

@@ -61,6 +61,11 @@ pub struct DialingProfile {
     /// nothing.
     #[serde(default)]
     pub destination_policies: Vec<crate::policy::DestinationPolicy>,
+    /// The high-risk and premium prefix list an admin edited, which then
+    /// replaces the shipped one for [`DialingProfile::check`]; `None` (and
+    /// absent from the JSON): the shipped list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<crate::destination::PrefixTable>,
     /// The agent's campaigns, each a pool of caller IDs the agent may
     /// choose as a whole: the gateway then presents the pool's number local
     /// to the callee, else its first.
@@ -77,6 +82,18 @@ pub struct CampaignChoice {
     pub numbers: Vec<String>,
 }
 
+impl DialingProfile {
+    /// Whether `number` may be called: every destination policy, with the
+    /// prefix list in force. The gateway enforces this before a carrier
+    /// sees the call; the phone warns with it.
+    pub fn check(&self, number: &crate::e164::E164) -> Result<(), crate::policy::Refusal> {
+        match &self.prefix_list {
+            Some(table) => crate::policy::check_all_with(&self.destination_policies, number, table),
+            None => crate::policy::check_all(&self.destination_policies, number),
+        }
+    }
+}
+
 impl Default for DialingProfile {
     fn default() -> Self {
         DialingProfile {
@@ -86,6 +103,7 @@ impl Default for DialingProfile {
             local_presence: false,
             destination_policies: Vec::new(),
             campaigns: Vec::new(),
+            prefix_list: None,
         }
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! A [`DestinationPolicy`] says which countries a call may go to, whether
 //! premium-rate and high-risk destinations are blocked, and which prefixes
-//! are allowed or blocked explicitly. Policies are layered (global, role,
-//! agent, campaign) and a call must pass every layer ([`check_all`]); an
-//! explicit allow in one layer lifts that layer's own rules only, so a
-//! global block cannot be undone by an agent's allow.
+//! are allowed or blocked explicitly. Policies are layered and a call must
+//! pass every layer ([`check_all`]); an explicit allow in one layer lifts
+//! that layer's own rules only, so a global block cannot be undone by an
+//! agent's allow. The gateway's layers for an agent: the countries of its
+//! `--dial-countries` (when set), then the agent's own policy or, when it
+//! has none, its role's, then the policy of each campaign it dials for.
 //!
 //! Inside one policy, in this order:
 //! 1. the longest matching explicit prefix decides (a block wins a tie);
@@ -20,8 +22,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::destination::{self, Destination, DestinationClass, show_prefix, world};
+use crate::api::Role;
+use crate::destination::{self, Destination, DestinationClass, PrefixTable, show_prefix, world};
 use crate::e164::E164;
+
+/// Most countries one policy may list.
+pub const MAX_COUNTRIES: usize = 300;
+/// Most prefixes one policy may list, allowed and blocked each.
+pub const MAX_PREFIXES: usize = 1000;
 
 /// Who may call where. The defaults block premium-rate and high-risk
 /// destinations and allow every country.
@@ -104,6 +112,19 @@ pub enum PolicyError {
     UnknownCountry(String),
     #[error("{0} is both allowed and blocked")]
     AllowedAndBlocked(String),
+    #[error("{what} lists more than {max}")]
+    TooMany { what: &'static str, max: usize },
+}
+
+impl PolicyError {
+    /// The field of [`DestinationPolicy`] the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            PolicyError::InvalidPrefix(_) | PolicyError::AllowedAndBlocked(_) => "block_prefixes",
+            PolicyError::UnknownCountry(_) => "allowed_countries",
+            PolicyError::TooMany { what, .. } => what,
+        }
+    }
 }
 
 /// Why a call is refused: a stable code for programs and a sentence for
@@ -237,6 +258,19 @@ impl DestinationPolicy {
     /// Checks what an admin wrote: known country codes, no prefix both
     /// allowed and blocked. (Prefixes are checked when they are parsed.)
     pub fn validate(&self) -> Result<(), PolicyError> {
+        for (what, len, max) in [
+            (
+                "allowed_countries",
+                self.allowed_countries.len(),
+                MAX_COUNTRIES,
+            ),
+            ("allow_prefixes", self.allow_prefixes.len(), MAX_PREFIXES),
+            ("block_prefixes", self.block_prefixes.len(), MAX_PREFIXES),
+        ] {
+            if len > max {
+                return Err(PolicyError::TooMany { what, max });
+            }
+        }
         if let Some(unknown) = self
             .allowed_countries
             .iter()
@@ -262,10 +296,85 @@ pub fn check_all<'a>(
     policies: impl IntoIterator<Item = &'a DestinationPolicy>,
     number: &E164,
 ) -> Result<(), Refusal> {
-    let dest = destination::classify(number);
+    check_all_with(policies, number, destination::prefixes::shipped())
+}
+
+/// [`check_all`] with another high-risk prefix list than the shipped one
+/// (an admin's edit).
+pub fn check_all_with<'a>(
+    policies: impl IntoIterator<Item = &'a DestinationPolicy>,
+    number: &E164,
+    table: &PrefixTable,
+) -> Result<(), Refusal> {
+    let dest = destination::classify_with(number, table);
     policies
         .into_iter()
         .try_for_each(|p| p.check_destination(number, &dest))
+}
+
+impl DestinationPolicy {
+    /// Country codes upper-cased, trimmed and listed once each, in the
+    /// order given; prefixes listed once each.
+    pub fn normalized(mut self) -> DestinationPolicy {
+        let mut countries: Vec<String> = Vec::with_capacity(self.allowed_countries.len());
+        for c in &self.allowed_countries {
+            let c = c.trim().to_ascii_uppercase();
+            if !countries.contains(&c) {
+                countries.push(c);
+            }
+        }
+        self.allowed_countries = countries;
+        for list in [&mut self.allow_prefixes, &mut self.block_prefixes] {
+            let mut seen = std::collections::HashSet::new();
+            list.retain(|p| seen.insert(p.0.clone()));
+        }
+        self
+    }
+}
+
+// ------------------------------------------------------------------ API
+
+/// `GET /api/v1/dialing-policy`: the policies that apply when an agent has
+/// none of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialingPolicyDefaults {
+    /// The gateway's `--dial-countries` (upper-case ISO codes): every call
+    /// must go to one of them whatever the policies say. Empty: no such
+    /// limit. Set at start-up, not through the API.
+    pub dial_countries: Vec<String>,
+    /// One per role: the stored policy, or the default one.
+    pub roles: Vec<RolePolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolePolicy {
+    pub role: Role,
+    pub policy: DestinationPolicy,
+    /// `false`: nothing stored, `policy` is [`DestinationPolicy::default`].
+    pub stored: bool,
+}
+
+/// An agent's or a campaign's own policy: `None` when it has none (an
+/// agent then has its role's; a campaign adds no limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyOverride {
+    pub policy: Option<DestinationPolicy>,
+}
+
+/// `GET /api/v1/dialing-policy/prefixes`: the high-risk and premium prefix
+/// list in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefixList {
+    /// `false`: the list shipped with this version.
+    pub edited: bool,
+    pub entries: PrefixTable,
+}
+
+/// `PUT /api/v1/dialing-policy/prefixes`: the whole list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixListInput {
+    pub entries: PrefixTable,
 }
 
 #[cfg(test)]
@@ -523,6 +632,51 @@ mod tests {
         };
         let json = serde_json::to_value(&refusal).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(json["code"], RefusalCode::Premium.as_str());
+    }
+
+    #[test]
+    fn an_edited_prefix_list_decides_the_class() {
+        let table: PrefixTable =
+            serde_json::from_str(r#"[{"prefix":"+44 20 7946","class":"high_risk","note":"test"}]"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let n: E164 = "+442079460958".parse().unwrap_or_else(|e| panic!("{e}"));
+        let policies = [DestinationPolicy::default()];
+        assert_eq!(check_all(&policies, &n), Ok(()));
+        let refused = check_all_with(&policies, &n, &table).map_err(|r| r.reason);
+        assert_eq!(
+            refused,
+            Err(
+                "Calls to high-risk destinations (+44 207946, the United Kingdom) are blocked"
+                    .to_owned()
+            )
+        );
+        // +44 9 is premium only in the shipped list.
+        let premium: E164 = "+449098790000".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(check_all(&policies, &premium).is_err());
+        assert_eq!(check_all_with(&policies, &premium, &table), Ok(()));
+    }
+
+    #[test]
+    fn normalized_upper_cases_and_drops_repeats() {
+        let p = DestinationPolicy {
+            allowed_countries: vec![" us".to_owned(), "CA".to_owned(), "US".to_owned()],
+            block_prefixes: prefixes(&["+1 900", "+1900"]),
+            ..DestinationPolicy::default()
+        }
+        .normalized();
+        assert_eq!(p.allowed_countries, ["US", "CA"]);
+        assert_eq!(p.block_prefixes, prefixes(&["+1900"]));
+        let many = DestinationPolicy {
+            allow_prefixes: vec![prefixes(&["+44"])[0].clone(); MAX_PREFIXES + 1],
+            ..DestinationPolicy::default()
+        };
+        assert_eq!(
+            many.validate().map_err(|e| (e.field(), e.to_string())),
+            Err((
+                "allow_prefixes",
+                format!("allow_prefixes lists more than {MAX_PREFIXES}")
+            ))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod caller_ids;
 pub mod forms;
+pub mod policy;
 pub mod query;
 pub mod status;
 

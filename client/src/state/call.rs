@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use shared::api::DialingProfile;
 use shared::e164::{self, E164, NumberError};
-use shared::policy::{self, Refusal};
+use shared::policy::Refusal;
 use shared::sip::call::{EndCause, Presenting};
 use web_time::Instant;
 
@@ -505,12 +505,13 @@ impl NotDialable {
 }
 
 /// A typed number read as [`read_number`] does, then checked against the
-/// agent's destination policies, so that the pad says before dialing that
-/// the number is not allowed, and why. No policies in the profile: nothing
-/// is refused here.
+/// agent's destination policies with the prefix list in force (the same
+/// check the gateway makes), so that the pad says before dialing that the
+/// number is not allowed, and why. No policies in the profile: nothing is
+/// refused here.
 pub fn read_dialable(input: &str, profile: &DialingProfile) -> Result<E164, NotDialable> {
     let number = read_number(input, &profile.default_country).map_err(NotDialable::Invalid)?;
-    match policy::check_all(&profile.destination_policies, &number) {
+    match profile.check(&number) {
         Ok(()) => Ok(number),
         Err(refusal) => Err(NotDialable::Refused(number, refusal)),
     }

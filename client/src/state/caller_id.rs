@@ -158,6 +158,7 @@ mod tests {
     fn profile(default: Option<&str>, local_presence: bool) -> DialingProfile {
         DialingProfile {
             destination_policies: Vec::new(),
+            prefix_list: None,
             local_presence,
             default_country: "US".to_owned(),
             caller_ids: vec![

@@ -322,10 +322,11 @@ pub async fn dialing_profile(
         default_country: default_country.to_owned(),
         caller_ids,
         default_caller_id,
-        // Set from the account by the caller (`http::agents::agent_info`).
+        // Set by the caller (`http::agents::agent_info`).
         local_presence: false,
         destination_policies: Vec::new(),
         campaigns: agent_campaigns(db, account_id).await?,
+        prefix_list: None,
     })
 }
 

@@ -16,10 +16,12 @@ mod admin;
 mod bans;
 mod calls;
 mod dids;
+mod policy;
 pub use admin::*;
 pub use bans::*;
 pub use calls::*;
 pub use dids::*;
+pub use policy::*;
 
 pub type Db = SqlitePool;
 

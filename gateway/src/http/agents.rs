@@ -23,6 +23,7 @@ use super::params::{ListQuery, page, path_id};
 use super::roles::{Admin, Reader};
 use super::{AppError, AppState, audit};
 use crate::auth;
+use crate::config::Config;
 use crate::db::{self, Account, AccountSettings, Db, DbError, UpdateOutcome};
 use crate::sip::b2bua::AgentInfo;
 use crate::transport::CoreInput;
@@ -34,15 +35,17 @@ const MAX_CALLER_IDS: usize = 200;
 const MAX_LABEL: usize = 64;
 
 /// What the SIP core knows of an agent: names and the dialing profile.
-/// Sign-in, start-up and every change to caller IDs or campaigns build it
-/// here, so that all three agree.
-pub async fn agent_info(
-    db: &Db,
-    account: &Account,
-    default_country: &str,
-) -> Result<AgentInfo, DbError> {
-    let mut dialing = db::dialing_profile(db, account.id, default_country).await?;
+/// Sign-in, start-up and every change to caller IDs, campaigns or
+/// destination policies build it here, so that all agree: the SIP core
+/// enforces the same `destination_policies` the phone warns with.
+pub async fn agent_info(db: &Db, account: &Account, config: &Config) -> Result<AgentInfo, DbError> {
+    let mut dialing = db::dialing_profile(db, account.id, &config.default_country).await?;
     dialing.local_presence = account.local_presence;
+    dialing.destination_policies = super::policy::global_layer(config)
+        .into_iter()
+        .chain(db::account_policies(db, account.id, account.role).await?)
+        .collect();
+    dialing.prefix_list = db::prefix_list(db).await?;
     Ok(AgentInfo {
         account_id: AccountId(account.id),
         username: account.username.clone(),
@@ -61,7 +64,7 @@ pub async fn push_profiles(state: &AppState, ids: &[i64]) -> Result<(), AppError
             continue;
         }
         if let Some(account) = db::account_by_id(&state.db, id).await? {
-            let info = agent_info(&state.db, &account, &state.config.default_country).await?;
+            let info = agent_info(&state.db, &account, &state.config).await?;
             state.sip.send(CoreInput::Agent(info)).await;
         }
     }

@@ -23,6 +23,7 @@ mod live;
 mod openapi;
 mod page;
 mod params;
+mod policy;
 mod resource;
 mod ring_groups;
 mod roles;
@@ -114,12 +115,37 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/agents/{id}/caller-ids",
             get(agents::caller_ids).put(agents::set_caller_ids),
         ),
+        (
+            "/agents/{id}/dialing-policy",
+            get(policy::get_agent)
+                .put(policy::put_agent)
+                .delete(policy::delete_agent),
+        ),
         ("/campaigns", get(campaigns::list).post(campaigns::create)),
         (
             "/campaigns/{id}",
             get(resource::get_one::<Campaign>)
                 .put(campaigns::update)
                 .delete(campaigns::delete),
+        ),
+        (
+            "/campaigns/{id}/dialing-policy",
+            get(policy::get_campaign)
+                .put(policy::put_campaign)
+                .delete(policy::delete_campaign),
+        ),
+        ("/dialing-policy", get(policy::defaults)),
+        (
+            "/dialing-policy/roles/{role}",
+            get(policy::get_role)
+                .put(policy::put_role)
+                .delete(policy::delete_role),
+        ),
+        (
+            "/dialing-policy/prefixes",
+            get(policy::get_prefixes)
+                .put(policy::put_prefixes)
+                .delete(policy::delete_prefixes),
         ),
         ("/tokens", get(tokens::list).post(tokens::create)),
         ("/tokens/{id}", delete(tokens::revoke)),

@@ -392,6 +392,30 @@ pub const OPERATIONS: &[Op] = &[
         Body::Json("CallerIds"),
         Answer::Json(200, "CallerIds"),
     ),
+    op(
+        "get",
+        "/agents/{id}/dialing-policy",
+        "The agent's own destination policy (`policy` null: it has its role's).",
+        Reader,
+        Body::None,
+        Answer::Json(200, "PolicyOverride"),
+    ),
+    op(
+        "put",
+        "/agents/{id}/dialing-policy",
+        "Give the agent a destination policy of its own, in the place of its role's; applies to its next call.",
+        Admin,
+        Body::Json("DestinationPolicy"),
+        Answer::Json(200, "PolicyOverride"),
+    ),
+    op(
+        "delete",
+        "/agents/{id}/dialing-policy",
+        "The agent has its role's destination policy again.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
     list("/campaigns", "Campaigns, by id.", Reader, "Campaign"),
     op(
         "post",
@@ -424,6 +448,86 @@ pub const OPERATIONS: &[Op] = &[
         Admin,
         Body::None,
         Answer::Empty(204),
+    ),
+    op(
+        "get",
+        "/campaigns/{id}/dialing-policy",
+        "The campaign's destination policy (`policy` null: none).",
+        Reader,
+        Body::None,
+        Answer::Json(200, "PolicyOverride"),
+    ),
+    op(
+        "put",
+        "/campaigns/{id}/dialing-policy",
+        "Set the campaign's destination policy, checked for its agents on top of their own or their role's.",
+        Admin,
+        Body::Json("DestinationPolicy"),
+        Answer::Json(200, "PolicyOverride"),
+    ),
+    op(
+        "delete",
+        "/campaigns/{id}/dialing-policy",
+        "Remove the campaign's destination policy.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    op(
+        "get",
+        "/dialing-policy",
+        "The destination policy of each role and the gateway's --dial-countries limit.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "DialingPolicyDefaults"),
+    ),
+    op(
+        "get",
+        "/dialing-policy/roles/{role}",
+        "One role's destination policy.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "RolePolicy"),
+    ),
+    op(
+        "put",
+        "/dialing-policy/roles/{role}",
+        "Set the destination policy of the role's accounts that have none of their own; applies to their next call.",
+        Admin,
+        Body::Json("DestinationPolicy"),
+        Answer::Json(200, "RolePolicy"),
+    ),
+    op(
+        "delete",
+        "/dialing-policy/roles/{role}",
+        "The role goes back to the default destination policy (premium and high-risk blocked, any country).",
+        Admin,
+        Body::None,
+        Answer::Json(200, "RolePolicy"),
+    ),
+    op(
+        "get",
+        "/dialing-policy/prefixes",
+        "The high-risk and premium prefix list in force (the shipped one unless edited).",
+        Reader,
+        Body::None,
+        Answer::Json(200, "PrefixList"),
+    ),
+    op(
+        "put",
+        "/dialing-policy/prefixes",
+        "Replace the high-risk and premium prefix list.",
+        Admin,
+        Body::Json("PrefixListInput"),
+        Answer::Json(200, "PrefixList"),
+    ),
+    op(
+        "delete",
+        "/dialing-policy/prefixes",
+        "Go back to the shipped prefix list.",
+        Admin,
+        Body::None,
+        Answer::Json(200, "PrefixList"),
     ),
     list(
         "/tokens",
@@ -537,6 +641,36 @@ fn object(required: &[&str], properties: Vec<(&str, Value)>) -> Value {
         o["required"] = json!(required);
     }
     o
+}
+
+/// No properties beyond those listed (the body is read with
+/// `deny_unknown_fields`).
+fn closed(mut o: Value) -> Value {
+    o["additionalProperties"] = json!(false);
+    o
+}
+
+fn destination_policy() -> Value {
+    let prefixes = json!({"type": "array", "maxItems": 1000,
+        "items": {"type": "string", "description": "`+` and digits, e.g. `+1 876`"}});
+    closed(object(
+        &[],
+        vec![
+            (
+                "allowed_countries",
+                json!({"type": "array", "maxItems": 300,
+                       "items": {"type": "string", "description": "ISO 3166 alpha-2, e.g. `US`"},
+                       "description": "Empty: any country."}),
+            ),
+            ("block_premium", json!({"type": "boolean", "default": true})),
+            (
+                "block_high_risk",
+                json!({"type": "boolean", "default": true}),
+            ),
+            ("allow_prefixes", prefixes.clone()),
+            ("block_prefixes", prefixes),
+        ],
+    ))
 }
 
 fn carrier_settings() -> Vec<(&'static str, Value)> {
@@ -688,8 +822,88 @@ fn schemas() -> Map<String, Value> {
                     ("default_country", string()),
                     ("caller_ids", array(choice.clone())),
                     ("default_caller_id", nstring()),
+                    ("local_presence", boolean()),
+                    ("destination_policies", array(r("DestinationPolicy"))),
+                    ("prefix_list", array(r("PrefixEntry"))),
                 ],
             ),
+        ),
+        ("DestinationPolicy", destination_policy()),
+        (
+            "RolePolicy",
+            object(
+                &["role", "policy", "stored"],
+                vec![
+                    ("role", role.clone()),
+                    ("policy", r("DestinationPolicy")),
+                    ("stored", boolean()),
+                ],
+            ),
+        ),
+        (
+            "DialingPolicyDefaults",
+            object(
+                &["dial_countries", "roles"],
+                vec![
+                    ("dial_countries", array(string())),
+                    ("roles", array(r("RolePolicy"))),
+                ],
+            ),
+        ),
+        (
+            "PolicyOverride",
+            object(
+                &["policy"],
+                vec![(
+                    "policy",
+                    json!({"allOf": [r("DestinationPolicy")], "nullable": true}),
+                )],
+            ),
+        ),
+        (
+            "PrefixEntry",
+            closed(object(
+                &["prefix", "class", "note"],
+                vec![
+                    (
+                        "prefix",
+                        json!({"type": "string", "pattern": "^\\+[1-9][0-9 ]{0,28}$",
+                               "description": "`+` and digits, e.g. `+44 9`"}),
+                    ),
+                    (
+                        "class",
+                        one_of(&[
+                            "premium",
+                            "satellite",
+                            "high_risk",
+                            "non_geographic",
+                            "toll_free",
+                            "special",
+                        ]),
+                    ),
+                    (
+                        "note",
+                        json!({"type": "string", "minLength": 1, "maxLength": 200}),
+                    ),
+                ],
+            )),
+        ),
+        (
+            "PrefixList",
+            object(
+                &["edited", "entries"],
+                vec![("edited", boolean()), ("entries", array(r("PrefixEntry")))],
+            ),
+        ),
+        (
+            "PrefixListInput",
+            closed(object(
+                &["entries"],
+                vec![(
+                    "entries",
+                    json!({"type": "array", "items": r("PrefixEntry"), "maxItems": 5000}),
+                )],
+            )),
         ),
         (
             "SessionInfo",
@@ -1204,6 +1418,12 @@ fn operation(o: &Op) -> Value {
         parameters.push(json!({
             "name": "id", "in": "path", "required": true,
             "schema": {"type": "integer", "format": "int64"}
+        }));
+    }
+    if o.path.contains("{role}") {
+        parameters.push(json!({
+            "name": "role", "in": "path", "required": true,
+            "schema": {"type": "string", "enum": ["admin", "supervisor", "agent"]}
         }));
     }
     for (name, kind, description) in o.query {

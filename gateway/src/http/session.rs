@@ -184,8 +184,7 @@ pub(super) async fn session_info(
         }
         Role::Supervisor => None,
     };
-    let agent =
-        super::agents::agent_info(&state.db, account, &state.config.default_country).await?;
+    let agent = super::agents::agent_info(&state.db, account, &state.config).await?;
     let dialing = agent.dialing.clone();
     if sip.is_some() {
         state.sip.send(CoreInput::Agent(agent)).await;

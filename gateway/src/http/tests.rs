@@ -356,5 +356,6 @@ mod edge;
 mod embed;
 mod live;
 mod openapi;
+mod policy;
 mod session;
 mod tokens;

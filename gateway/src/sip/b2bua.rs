@@ -72,8 +72,6 @@ pub struct B2buaConfig {
     pub timers: Timers,
     /// A carrier that rings longer than this is cancelled (408 to the agent).
     pub max_ringing: Duration,
-    /// Countries (ISO 3166 alpha-2) agents may call; empty: any.
-    pub dial_countries: Vec<String>,
     /// How long a finished call waits for its media counts.
     pub media_grace: Duration,
     /// Country (ISO 3166 alpha-2) for numbers carriers send without one.
@@ -90,7 +88,6 @@ impl B2buaConfig {
             domain: domain.into(),
             timers: Timers::default(),
             max_ringing: Duration::from_secs(180),
-            dial_countries: Vec::new(),
             media_grace: Duration::from_secs(2),
             default_country: "US".to_owned(),
             failover_timeout: Duration::from_secs(4),

@@ -5,13 +5,25 @@
 use std::fmt;
 use std::sync::LazyLock;
 
+use serde::{Deserialize, Serialize};
+
 use super::DestinationClass;
 
-/// The list as shipped: edit the file, rebuild.
+/// The list as shipped. Admins may replace it at run time (the gateway
+/// keeps their edit in its database and hands it to each phone in the
+/// dialing profile); this is the default.
 pub const SHIPPED: &str = include_str!("../../data/high_risk_prefixes.tsv");
 
-/// One line of the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Most entries an edited list may have.
+pub const MAX_ENTRIES: usize = 5000;
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 200;
+
+/// One line of the list. In JSON: `{"prefix": "+44 9", "class":
+/// "premium", "note": "…"}` (the prefix written with or without spaces,
+/// answered without).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EntryJson", into = "EntryJson")]
 pub struct PrefixEntry {
     /// Digits after the `+`, country code included: `"449"`, `"1876"`.
     pub digits: String,
@@ -19,8 +31,50 @@ pub struct PrefixEntry {
     pub note: String,
 }
 
-/// Prefixes, longest match first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryJson {
+    prefix: String,
+    class: DestinationClass,
+    note: String,
+}
+
+impl TryFrom<EntryJson> for PrefixEntry {
+    type Error = String;
+
+    fn try_from(e: EntryJson) -> Result<PrefixEntry, String> {
+        let digits = parse_prefix(e.prefix.trim())?;
+        let note = e.note.trim();
+        if note.is_empty() {
+            return Err(format!("the note of +{digits} is empty"));
+        }
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(format!(
+                "the note of +{digits} is longer than {MAX_NOTE_CHARS} characters"
+            ));
+        }
+        Ok(PrefixEntry {
+            digits,
+            class: e.class,
+            note: note.to_owned(),
+        })
+    }
+}
+
+impl From<PrefixEntry> for EntryJson {
+    fn from(e: PrefixEntry) -> EntryJson {
+        EntryJson {
+            prefix: format!("+{}", e.digits),
+            class: e.class,
+            note: e.note,
+        }
+    }
+}
+
+/// Prefixes, longest match first. In JSON, a list of [`PrefixEntry`]; a
+/// prefix listed twice does not deserialise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<PrefixEntry>", into = "Vec<PrefixEntry>")]
 pub struct PrefixTable {
     /// Sorted by length, longest first, so the first match is the longest.
     entries: Vec<PrefixEntry>,
@@ -91,6 +145,41 @@ impl PrefixTable {
 
     pub fn entries(&self) -> &[PrefixEntry] {
         &self.entries
+    }
+
+    /// A table of `entries` (any order): an error names a prefix listed
+    /// twice or a list too long.
+    pub fn from_entries(mut entries: Vec<PrefixEntry>) -> Result<PrefixTable, String> {
+        if entries.len() > MAX_ENTRIES {
+            return Err(format!("the list has more than {MAX_ENTRIES} prefixes"));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        if let Some(twice) = entries.iter().find(|e| !seen.insert(e.digits.as_str())) {
+            return Err(format!("+{} is listed twice", twice.digits));
+        }
+        // Longest first; equal lengths by digits, so that one list always
+        // serialises the same way.
+        entries.sort_by(|a, b| {
+            b.digits
+                .len()
+                .cmp(&a.digits.len())
+                .then_with(|| a.digits.cmp(&b.digits))
+        });
+        Ok(PrefixTable { entries })
+    }
+}
+
+impl TryFrom<Vec<PrefixEntry>> for PrefixTable {
+    type Error = String;
+
+    fn try_from(entries: Vec<PrefixEntry>) -> Result<PrefixTable, String> {
+        PrefixTable::from_entries(entries)
+    }
+}
+
+impl From<PrefixTable> for Vec<PrefixEntry> {
+    fn from(t: PrefixTable) -> Vec<PrefixEntry> {
+        t.entries
     }
 }
 
@@ -188,6 +277,49 @@ mod tests {
             table.lookup("449091234567").map(|e| e.note.as_str()),
             Some("UK 09")
         );
+    }
+
+    #[test]
+    fn the_table_round_trips_through_json_and_refuses_bad_entries() {
+        let table = shipped().clone();
+        let json = serde_json::to_string(&table).unwrap_or_else(|e| panic!("{e}"));
+        let back: PrefixTable = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.entries().len(), table.entries().len());
+        for e in table.entries() {
+            assert_eq!(back.lookup(&e.digits).map(|b| &b.digits), Some(&e.digits));
+        }
+        let one: PrefixTable = serde_json::from_str(
+            r#"[{"prefix":"+44 9","class":"premium","note":" UK 09 "},
+                {"prefix":"+4498","class":"non_geographic","note":"narrower"}]"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one.entries()[0].digits, "4498");
+        assert_eq!(one.lookup("449012").map(|e| e.note.as_str()), Some("UK 09"));
+        let json = serde_json::to_value(&one).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json[1]["prefix"], "+449");
+        for (bad, needle) in [
+            (
+                r#"[{"prefix":"449","class":"premium","note":"x"}]"#,
+                "must start with '+'",
+            ),
+            (
+                r#"[{"prefix":"+449","class":"cheap","note":"x"}]"#,
+                "unknown variant",
+            ),
+            (
+                r#"[{"prefix":"+449","class":"premium","note":" "}]"#,
+                "is empty",
+            ),
+            (
+                r#"[{"prefix":"+449","class":"premium","note":"a"},{"prefix":"+44 9","class":"premium","note":"b"}]"#,
+                "+449 is listed twice",
+            ),
+        ] {
+            match serde_json::from_str::<PrefixTable>(bad) {
+                Ok(_) => panic!("{bad} parsed"),
+                Err(e) => assert!(e.to_string().contains(needle), "{bad}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,10 @@ async fn openapi_covers_every_route() {
     // without signing in, an undocumented method answers 405 and a
     // documented one anything else.
     for path in route_paths {
-        let uri = format!("/api/v1{}", path.replace("{id}", "1"));
+        let uri = format!(
+            "/api/v1{}",
+            path.replace("{id}", "1").replace("{role}", "agent")
+        );
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             let documented = paths[path].get(method.to_ascii_lowercase()).is_some();
             let (status, _, json) = app.call(method, &uri, None, None).await;
@@ -63,7 +66,10 @@ async fn documented_access_is_what_each_handler_enforces() {
     let code = |json: &serde_json::Value| json["code"].as_str().unwrap_or("").to_owned();
     for op in OPERATIONS {
         let method = op.method.to_ascii_uppercase();
-        let uri = format!("/api/v1{}", op.path.replace("{id}", "1"));
+        let uri = format!(
+            "/api/v1{}",
+            op.path.replace("{id}", "1").replace("{role}", "agent")
+        );
         let what = format!("{method} {}", op.path);
         let (status, _, json) = app.call(&method, &uri, None, None).await;
         if op.access == Access::Public {

@@ -217,24 +217,10 @@ impl OutboundCall {
             Ok(n) => n,
             Err(e) => return Err(refuse(rec, 484, &format!("Address Incomplete ({e})"))),
         };
-        let dial_countries = &env.config.dial_countries;
-        if !dial_countries.is_empty() {
-            let allowed = number
-                .country()
-                .is_some_and(|c| dial_countries.iter().any(|d| d.eq_ignore_ascii_case(c.iso)));
-            if !allowed {
-                let reason = format!(
-                    "Forbidden (calls to {} are not allowed from this dialer)",
-                    number.country().map_or("that destination", |c| c.iso)
-                );
-                return Err(refuse(rec, 403, &reason));
-            }
-        }
-        // The agent's destination policies (global, role, agent): premium,
+        // The agent's destination policies (the gateway's --dial-countries,
+        // role or agent, campaigns) with the prefix list in force: premium,
         // high-risk and other countries refused before any carrier sees it.
-        if let Err(refusal) =
-            shared::policy::check_all(&agent.dialing.destination_policies, &number)
-        {
+        if let Err(refusal) = agent.dialing.check(&number) {
             let reason = format!("Forbidden ({})", refusal.reason);
             return Err(refuse(rec, 403, &reason));
         }

@@ -168,6 +168,7 @@ impl Harness {
                     local_presence: false,
                     destination_policies: Vec::new(),
                     campaigns: Vec::new(),
+                    prefix_list: None,
                 },
                 max_calls: 5,
             },

@@ -596,20 +596,30 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
 
 #[test]
 fn destinations_outside_the_allowed_countries_are_refused_before_the_carrier() {
+    // `--dial-countries US,CA` reaches the SIP core as the first of the
+    // agent's destination policies (`http::policy::global_layer`).
     let mut h = Harness::new();
-    h.b2bua.config.dial_countries = vec!["US".to_owned(), "CA".to_owned()];
+    h.agent.dialing.destination_policies = vec![shared::policy::DestinationPolicy {
+        allowed_countries: vec!["US".to_owned(), "CA".to_owned()],
+        block_premium: false,
+        block_high_risk: false,
+        ..Default::default()
+    }];
     h.invite("+442079460000", "");
     let out = h.browser_sent();
     assert!(
-        status(&out[0]).starts_with("SIP/2.0 403 Forbidden (calls to GB are not allowed"),
+        status(&out[0]).starts_with(
+            "SIP/2.0 403 Forbidden (Calls to the United Kingdom (+44) are not allowed"
+        ),
         "{}",
         out[0]
     );
     assert!(h.sent().is_empty(), "nothing reaches the carrier");
     let r = &h.records()[0];
     assert_eq!((r.final_code, r.carrier.as_deref()), (403, None));
+    let agent = h.agent.clone();
     let mut h = Harness::new();
-    h.b2bua.config.dial_countries = vec!["US".to_owned(), "CA".to_owned()];
+    h.agent = agent;
     h.invite("4155552671", "");
     let invite = h.carrier_request("INVITE");
     assert!(invite.starts_with("INVITE sip:+14155552671@"));
