@@ -552,6 +552,30 @@ pub const OPERATIONS: &[Op] = &[
         Answer::Empty(204),
     ),
     op(
+        "get",
+        "/security/bans",
+        "The banned sources (failed authentications over SIP or the web, floods, scanners, admins' bans), newest first.",
+        Admin,
+        Body::None,
+        Answer::Json(200, "BanList"),
+    ),
+    op(
+        "post",
+        "/security/bans",
+        "Ban a source by hand; 400 `allowlisted` for an allowlisted or carrier address.",
+        Admin,
+        Body::Json("BanInput"),
+        Answer::Json(201, "BanEntry"),
+    ),
+    op(
+        "delete",
+        "/security/bans/{ip}",
+        "Lift a ban; 404 when the address is not banned.",
+        Admin,
+        Body::None,
+        Answer::Empty(204),
+    ),
+    op(
         "post",
         "/embed/tokens",
         "Mint a short-lived token that signs one agent into the embedded phone (a CRM backend calls this with its API token).",
@@ -1267,6 +1291,40 @@ fn schemas() -> Map<String, Value> {
             ),
         ),
         (
+            "BanEntry",
+            object(
+                &[
+                    "ip", "reason", "detail", "since", "until", "times", "refused",
+                ],
+                vec![
+                    ("ip", string()),
+                    (
+                        "reason",
+                        json!({"type": "string", "enum": ["auth_failures", "flood", "scanner", "manual"]}),
+                    ),
+                    ("detail", string()),
+                    ("since", int()),
+                    ("until", int()),
+                    ("times", json!({"type": "integer", "minimum": 1})),
+                    ("refused", json!({"type": "integer", "minimum": 0})),
+                ],
+            ),
+        ),
+        (
+            "BanList",
+            array(json!({"$ref": "#/components/schemas/BanEntry"})),
+        ),
+        (
+            "BanInput",
+            object(
+                &["ip"],
+                vec![
+                    ("ip", json!({"type": "string", "maxLength": 64})),
+                    ("detail", json!({"type": "string", "maxLength": 200})),
+                ],
+            ),
+        ),
+        (
             "ApiTokenInput",
             object(
                 &["name"],
@@ -1418,6 +1476,13 @@ fn operation(o: &Op) -> Value {
         parameters.push(json!({
             "name": "id", "in": "path", "required": true,
             "schema": {"type": "integer", "format": "int64"}
+        }));
+    }
+    if o.path.contains("{ip}") {
+        parameters.push(json!({
+            "name": "ip", "in": "path", "required": true,
+            "description": "An IPv4 or IPv6 address.",
+            "schema": {"type": "string", "maxLength": 64}
         }));
     }
     if o.path.contains("{role}") {

@@ -357,5 +357,6 @@ mod embed;
 mod live;
 mod openapi;
 mod policy;
+mod security;
 mod session;
 mod tokens;

@@ -143,11 +143,16 @@ impl Driver {
             CoreInput::Dids(dids) => self.core.set_dids(dids),
             CoreInput::Media(event) => media_port::deliver(&mut self.core, now(), event),
             CoreInput::AuthFailed { ip, what } => self.core.auth_failed(now(), ip, &what),
+            // Published before the answer, so the asker reads the new list.
             CoreInput::Ban { ip, detail, done } => {
-                let _ = done.send(self.core.ban(now(), ip, detail));
+                let banned = self.core.ban(now(), ip, detail);
+                self.handle.bans().publish(self.core.bans());
+                let _ = done.send(banned);
             }
             CoreInput::Unban { ip, done } => {
-                let _ = done.send(self.core.unban(ip));
+                let lifted = self.core.unban(ip);
+                self.handle.bans().publish(self.core.bans());
+                let _ = done.send(lifted);
             }
             CoreInput::Shutdown { grace, done } => {
                 self.core.hang_up_all(now());
