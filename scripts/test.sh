@@ -2,7 +2,7 @@
 # Sets up everything the tests need and runs every check and test:
 #   build tools (scripts/setup.sh), test peers (Debian's chromium,
 #   chromium-driver, sip-tester, and socat + openssl for the TLS carrier;
-#   JsSIP from npm in e2e/node), then
+#   JsSIP from npm in e2e/node, SIPVicious from PyPI in target/sv-venv), then
 #   fmt, clippy (native and wasm32), the client build, the gateway build and
 #   `cargo test --workspace` (unit, integration and end-to-end tests).
 # Prints how long each step took. Used by CI (.ci/run) and by developers.
@@ -91,6 +91,17 @@ setup_node_peers() {
   fi
 }
 
+# SIPVicious (PyPI) for the attack test (e2e/tests/sipvicious-is-banned.rs),
+# into target/sv-venv; outside the namespace because pip needs PyPI.
+setup_sipvicious() {
+  local venv="${CARGO_TARGET_DIR:-$ROOT/target}/sv-venv"
+  if [[ ! -x "$venv/bin/sipvicious_svwar" ]]; then
+    echo "installing sipvicious into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet sipvicious
+  fi
+}
+
 # The tests run in a network namespace of their own that has only loopback:
 # nothing they start (gateway, Chromium, SIPp, JsSIP) can reach another
 # address, and SIP answered at a Via's host stays on this machine.
@@ -110,6 +121,7 @@ step "setup: build tools" "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/setup.sh"
 step "setup: test peers (chromium, chromedriver, sipp, node)" setup_test_peers
 step "setup: JsSIP (npm ci in e2e/node)" setup_node_peers
+step "setup: SIPVicious (pip into target/sv-venv)" setup_sipvicious
 step "cargo fmt --check" cargo fmt --all --check
 step "clippy (workspace, native)" cargo clippy --locked --workspace --all-targets -- -D warnings
 step "clippy (client, wasm32)" cargo clippy --locked -p client --target wasm32-unknown-unknown -- -D warnings

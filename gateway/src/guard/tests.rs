@@ -1,3 +1,7 @@
+//! The guard on simulated time: failure windows, floods, scanners, the
+//! allowlist, restore and bounded memory.
+#![allow(clippy::unwrap_used)]
+
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -429,13 +429,13 @@ impl SipCore {
         let response = match request.method() {
             rsip::Method::Ack => return None,
             rsip::Method::Invite => response_to(
-                &request,
+                request,
                 403,
                 "Forbidden (calls are placed from the agent phone)",
                 tag(),
             ),
             rsip::Method::Options => {
-                let mut r = response_to(&request, 200, "OK", tag());
+                let mut r = response_to(request, 200, "OK", tag());
                 r.headers.push(rsip::headers::Allow::new(ALLOW).into());
                 r.headers
                     .push(rsip::headers::Accept::new("application/sdp").into());
@@ -445,10 +445,10 @@ impl SipCore {
             }
             rsip::Method::Register => match (source.transport, source.conn) {
                 (Transport::Ws | Transport::Wss, Some(conn)) => {
-                    self.registrar.handle_register(now, &request, conn)
+                    self.registrar.handle_register(now, request, conn)
                 }
                 _ => response_to(
-                    &request,
+                    request,
                     403,
                     "Forbidden (agents register over WebSocket)",
                     tag(),
@@ -460,11 +460,11 @@ impl SipCore {
             | rsip::Method::Update
             | rsip::Method::PRack
             | rsip::Method::Notify => {
-                response_to(&request, 481, "Call/Transaction Does Not Exist", tag())
+                response_to(request, 481, "Call/Transaction Does Not Exist", tag())
             }
             other => {
                 let mut r = response_to(
-                    &request,
+                    request,
                     405,
                     &format!("Method Not Allowed ({other})"),
                     tag(),
