@@ -114,6 +114,13 @@ pub struct Args {
     /// flood (a burst of 4 seconds' worth is allowed; default 50).
     #[arg(long, env = "GATEWAY_SIP_RATE")]
     pub sip_rate: Option<u32>,
+    /// Calls one agent may start a minute (default 30; 0: no limit).
+    #[arg(long, env = "GATEWAY_AGENT_CALLS_PER_MINUTE")]
+    pub agent_calls_per_minute: Option<u32>,
+    /// Over that limit: `block` (refuse the excess and alert, the default)
+    /// or `alert` (alert only).
+    #[arg(long, env = "GATEWAY_VELOCITY_ACTION")]
+    pub velocity_action: Option<String>,
 }
 
 /// The same settings, read from the config file.
@@ -145,6 +152,8 @@ struct FileSettings {
     ban_after: Option<u32>,
     ban_minutes: Option<u64>,
     sip_rate: Option<u32>,
+    agent_calls_per_minute: Option<u32>,
+    velocity_action: Option<String>,
 }
 
 /// Checked settings.
@@ -176,6 +185,8 @@ pub struct Config {
     pub dial_countries: Vec<String>,
     /// The source guard (bans).
     pub guard: crate::guard::GuardConfig,
+    /// Calls an agent may start a minute, and whether the excess is refused.
+    pub velocity: Option<crate::sip::b2bua::velocity::VelocityLimit>,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -378,7 +389,26 @@ impl Config {
             allow,
             ..crate::guard::GuardConfig::default()
         };
+        let per_minute = args
+            .agent_calls_per_minute
+            .or(file.agent_calls_per_minute)
+            .unwrap_or(30);
+        let block = match pick(args.velocity_action, file.velocity_action, "block").as_str() {
+            "block" => true,
+            "alert" => false,
+            other => {
+                return Err(bad(
+                    "velocity_action",
+                    format!("`{other}`: give `block` or `alert`"),
+                ));
+            }
+        };
+        let velocity = (per_minute > 0).then_some(crate::sip::b2bua::velocity::VelocityLimit {
+            calls_per_minute: per_minute,
+            block,
+        });
         Ok(Config {
+            velocity,
             guard,
             dial_countries,
             no_media_timeout: std::time::Duration::from_secs(no_media_timeout),

@@ -13,6 +13,7 @@
 //! - [`call_events`]: each call's progress (started, answered, ended), for
 //!   [`webhook`].
 
+pub mod alerts;
 pub mod auth;
 pub mod call_events;
 pub mod carriers;
@@ -223,6 +224,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             },
             default_country: config.default_country.clone(),
             failover_timeout: config.failover_timeout,
+            velocity: config.velocity,
             ..B2buaConfig::new(
                 config.advertised_address,
                 sip_udp.port(),
@@ -243,7 +245,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Each call's progress, published by the SIP driver as the call
     // machines report it; the webhook delivers it.
     let call_events = sip.call_events();
-    tokio::spawn(webhook::run(database.clone(), call_events.subscribe()));
+    tokio::spawn(webhook::run(
+        database.clone(),
+        call_events.subscribe(),
+        sip.alerts().subscribe(),
+    ));
     let mut agents = std::collections::BTreeSet::new();
     for credential in db::live_sip_credentials(&database, now.unix).await? {
         agents.insert(credential.account_id);

@@ -1,5 +1,5 @@
-//! Call events for integrations: `call.started`, `call.answered` and
-//! `call.ended` POSTed as JSON to the webhook URL of the embedding settings
+//! Events for integrations: `call.started`, `call.answered`, `call.ended`
+//! and `alert.raised` (an [`Alert`], from [`crate::alerts`]) POSTed as JSON to the webhook URL of the embedding settings
 //! (`PUT /api/v1/embed/settings`).
 //!
 //! The source is the call machines' own progress events
@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use shared::api::{CallRecord, LiveCall};
+use shared::api::{Alert, CallRecord, LiveCall};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{debug, warn};
 
@@ -144,34 +144,68 @@ pub fn verify(secret: &str, header: &str, body: &str, now_s: i64) -> Result<(), 
     }
 }
 
-/// Runs for the life of the gateway: one delivery task per event.
-pub async fn run(db: Db, mut events: broadcast::Receiver<CallEvent>) {
+/// What `alert.raised` posts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertPayload {
+    /// Always `alert.raised`.
+    pub event: &'static str,
+    pub at_ms: i64,
+    pub alert: Alert,
+}
+
+/// Runs for the life of the gateway: one delivery task per event (call
+/// events and alerts).
+pub async fn run(
+    db: Db,
+    mut events: broadcast::Receiver<CallEvent>,
+    mut alerts: broadcast::Receiver<Alert>,
+) {
     loop {
-        match events.recv().await {
-            Ok(event) => {
-                tokio::spawn(deliver(db.clone(), event));
-            }
-            Err(RecvError::Lagged(lost)) => {
-                warn!(
-                    lost,
-                    "webhook: fell behind the call events; {lost} not sent"
-                );
-            }
-            Err(RecvError::Closed) => return,
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    tokio::spawn(deliver(db.clone(), event));
+                }
+                Err(RecvError::Lagged(lost)) => {
+                    warn!(lost, "webhook: fell behind the call events; {lost} not sent");
+                }
+                Err(RecvError::Closed) => return,
+            },
+            alert = alerts.recv() => match alert {
+                Ok(alert) => {
+                    tokio::spawn(deliver_alert(db.clone(), alert));
+                }
+                Err(RecvError::Lagged(lost)) => {
+                    warn!(lost, "webhook: fell behind the alerts; {lost} not sent");
+                }
+                Err(RecvError::Closed) => return,
+            },
         }
+    }
+}
+
+async fn deliver_alert(db: Db, alert: Alert) {
+    let payload = AlertPayload {
+        event: "alert.raised",
+        at_ms: alert.at.saturating_mul(1000),
+        alert,
+    };
+    match serde_json::to_string(&payload) {
+        Ok(body) => post_signed(&db, &body, "alert.raised").await,
+        Err(e) => warn!(error = %e, "webhook: encoding the alert failed"),
     }
 }
 
 async fn deliver(db: Db, event: CallEvent) {
     let kind = Kind::from(event.kind);
-    let target = match db::webhook_target(&db).await {
-        Ok(Some(target)) => target,
+    match db::webhook_target(&db).await {
+        Ok(Some(_)) => {}
         Ok(None) => return,
         Err(e) => {
             warn!(error = %e, "webhook: reading the settings failed");
             return;
         }
-    };
+    }
     let record = if kind == Kind::Ended {
         record(&db, &event.record_id).await
     } else {
@@ -191,6 +225,25 @@ async fn deliver(db: Db, event: CallEvent) {
             return;
         }
     };
+    let label = match kind {
+        Kind::Started => "call.started",
+        Kind::Answered => "call.answered",
+        Kind::Ended => "call.ended",
+    };
+    post_signed(&db, &body, label).await;
+}
+
+/// POSTs `body` to the webhook URL, signed, with retries; `event` names it
+/// in the logs.
+async fn post_signed(db: &Db, body: &str, event: &str) {
+    let target = match db::webhook_target(db).await {
+        Ok(Some(target)) => target,
+        Ok(None) => return,
+        Err(e) => {
+            warn!(error = %e, "webhook: reading the settings failed");
+            return;
+        }
+    };
     for attempt in 0..=BACKOFF.len() {
         if attempt > 0 {
             tokio::time::sleep(BACKOFF[attempt - 1]).await;
@@ -200,17 +253,21 @@ async fn deliver(db: Db, event: CallEvent) {
         let signed = target
             .secret
             .as_deref()
-            .map(|s| signature(s, crate::transport::now().unix, &body));
-        match tokio::time::timeout(TIMEOUT, post(&target.url, &body, signed.as_deref())).await {
+            .map(|s| signature(s, crate::transport::now().unix, body));
+        match tokio::time::timeout(TIMEOUT, post(&target.url, body, signed.as_deref())).await {
             Ok(Ok(())) => {
-                debug!(event = ?kind, "webhook delivered");
+                debug!(event, "webhook delivered");
                 return;
             }
             Ok(Err(reason)) => debug!(attempt, %reason, "webhook attempt failed"),
             Err(_) => debug!(attempt, "webhook attempt timed out"),
         }
     }
-    warn!(event = ?kind, tries = BACKOFF.len() + 1, "webhook not delivered; giving up");
+    warn!(
+        event,
+        tries = BACKOFF.len() + 1,
+        "webhook not delivered; giving up"
+    );
 }
 
 /// The record `id`, once written (the driver writes it just after the call
@@ -482,7 +539,8 @@ mod tests {
         let (url, mut rx) = receiver().await;
         let db = temp_db(&url).await;
         let bus = CallEvents::new(CAPACITY);
-        tokio::spawn(run(db.db.clone(), bus.subscribe()));
+        let alerts = crate::alerts::Alerts::default();
+        tokio::spawn(run(db.db.clone(), bus.subscribe(), alerts.subscribe()));
         // Started, answered and ended back to back: no snapshot in between.
         bus.publish(event(CallProgress::Started, 1_000));
         bus.publish(event(CallProgress::Answered, 1_001));
@@ -530,7 +588,8 @@ mod tests {
             .await
             .unwrap();
         bus.publish(ended);
-        tokio::spawn(run(db.db.clone(), events));
+        let alerts = crate::alerts::Alerts::default();
+        tokio::spawn(run(db.db.clone(), events, alerts.subscribe()));
         let (_, got) = next(&mut rx).await;
         assert_eq!(got["event"], "call.ended");
         assert_eq!(got["record"]["id"], "r-lag");
@@ -553,5 +612,23 @@ mod tests {
         assert!(post("http://127.0.0.1:1/", body, None).await.is_err());
         let missing = url.replace("/hook", "/nowhere");
         assert_eq!(post(&missing, body, None).await, Err("HTTP 404".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn an_alert_is_posted_as_alert_raised_signed() {
+        let (url, mut rx) = receiver().await;
+        let db = temp_db(&url).await;
+        let bus = CallEvents::new(CAPACITY);
+        let alerts = crate::alerts::Alerts::default();
+        tokio::spawn(run(db.db.clone(), bus.subscribe(), alerts.subscribe()));
+        let alert = db::insert_alert(&db.db, 1_700_000_000, "velocity", Some("demo"), "too fast")
+            .await
+            .unwrap();
+        alerts.publish(alert);
+        let (sig, got) = next(&mut rx).await;
+        assert_eq!(got["event"], "alert.raised");
+        assert_eq!(got["alert"]["kind"], "velocity");
+        assert_eq!(got["alert"]["agent"], "demo");
+        assert!(sig.starts_with("t="), "signed: {sig}");
     }
 }

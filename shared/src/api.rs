@@ -928,3 +928,17 @@ pub struct BanInput {
     #[serde(default)]
     pub detail: String,
 }
+
+/// Something an admin should look at, as `GET /api/v1/security/alerts`
+/// lists it and the `alert.raised` webhook carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// `velocity`: an agent started more calls a minute than allowed.
+    pub kind: String,
+    /// The agent concerned, if one is.
+    pub agent: Option<String>,
+    pub message: String,
+}

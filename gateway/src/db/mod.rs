@@ -13,11 +13,13 @@ use sqlx::{Row, SqlitePool};
 use crate::auth;
 
 mod admin;
+mod alerts;
 mod bans;
 mod calls;
 mod dids;
 mod policy;
 pub use admin::*;
+pub use alerts::*;
 pub use bans::*;
 pub use calls::*;
 pub use dids::*;

@@ -159,6 +159,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/security/bans", get(security::list).post(security::ban)),
         ("/security/bans/{ip}", delete(security::unban)),
+        ("/security/alerts", get(security::alerts)),
     ]
 }
 

@@ -568,6 +568,14 @@ pub const OPERATIONS: &[Op] = &[
         Answer::Json(201, "BanEntry"),
     ),
     op(
+        "get",
+        "/security/alerts",
+        "The newest alerts (at most 100; an agent over the calls-a-minute limit), newest first; each also goes out as the `alert.raised` webhook.",
+        Admin,
+        Body::None,
+        Answer::Json(200, "AlertList"),
+    ),
+    op(
         "delete",
         "/security/bans/{ip}",
         "Lift a ban; 404 when the address is not banned.",
@@ -1310,6 +1318,20 @@ fn schemas() -> Map<String, Value> {
                 ],
             ),
         ),
+        (
+            "Alert",
+            object(
+                &["id", "at", "kind", "agent", "message"],
+                vec![
+                    ("id", int()),
+                    ("at", int()),
+                    ("kind", string()),
+                    ("agent", nstring()),
+                    ("message", string()),
+                ],
+            ),
+        ),
+        ("AlertList", array(r("Alert"))),
         (
             "BanList",
             array(json!({"$ref": "#/components/schemas/BanEntry"})),

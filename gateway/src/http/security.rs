@@ -1,3 +1,6 @@
+//! `/api/v1/security/alerts`: what an admin should look at (an agent over
+//! the velocity limit), newest first; the same go out as `alert.raised`.
+//!
 //! `/api/v1/security/bans`: the sources the guard banned (failed
 //! authentications over SIP or the web, floods, scanners), for the
 //! Security page; admins may ban a source by hand or lift a ban. The
@@ -12,7 +15,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use shared::api::{BanEntry, BanInput};
+use shared::api::{Alert, BanEntry, BanInput};
 
 use super::roles::Admin;
 use super::{AppError, AppState, audit};
@@ -40,6 +43,11 @@ fn parse_ip(text: &str) -> Result<IpAddr, AppError> {
         ),
         field: Some("ip".to_owned()),
     })
+}
+
+/// The newest alerts (at most 100), newest first.
+pub async fn alerts(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<Alert>>, AppError> {
+    Ok(Json(crate::db::recent_alerts(&state.db, 100).await?))
 }
 
 pub async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<BanEntry>> {

@@ -37,6 +37,7 @@ pub mod port;
 pub mod record;
 pub mod route;
 pub mod txs;
+pub mod velocity;
 
 use shared::ids::{AccountId, CallId, CarrierId};
 use std::collections::HashMap;
@@ -79,6 +80,8 @@ pub struct B2buaConfig {
     /// A carrier that has not answered at all (not even 100) after this
     /// long is given up for the next one, when there is a next one.
     pub failover_timeout: Duration,
+    /// Calls an agent may start a minute (`None`: no limit).
+    pub velocity: Option<velocity::VelocityLimit>,
 }
 
 impl B2buaConfig {
@@ -91,6 +94,7 @@ impl B2buaConfig {
             media_grace: Duration::from_secs(2),
             default_country: "US".to_owned(),
             failover_timeout: Duration::from_secs(4),
+            velocity: None,
         }
     }
 }
@@ -118,6 +122,12 @@ pub enum B2buaEvent {
     /// so none is missed however short the call). `Ended` comes just
     /// before the call's `Record`; `call.id` is the record's id.
     Progress { kind: Progress, call: LiveCall },
+    /// Something an admin should look at (an agent over the velocity limit).
+    Alert {
+        kind: &'static str,
+        agent: Option<String>,
+        message: String,
+    },
 }
 
 enum Call {
@@ -191,6 +201,8 @@ pub struct B2bua {
     clock: Option<Instant>,
     transmits: Vec<Transmit>,
     events: Vec<B2buaEvent>,
+    /// Calls each agent started in the last minute.
+    velocity: velocity::Velocity,
 }
 
 /// How long a response to a carrier request answers its retransmissions
@@ -200,6 +212,7 @@ const RECENT_FOR: Duration = Duration::from_secs(32);
 impl B2bua {
     pub fn new(config: B2buaConfig, media: Box<dyn MediaPort>, seed: [u8; 32]) -> Self {
         B2bua {
+            velocity: velocity::Velocity::new(config.velocity),
             config,
             media,
             calls: HashMap::new(),
@@ -287,6 +300,23 @@ impl B2bua {
             // An INVITE retransmitted over a reliable transport, or a reused
             // Call-ID: the first one is being handled.
             reject(self, 482, "Loop Detected (Call-ID already in use)");
+            return;
+        }
+        let verdict = self.velocity.check(&now, agent.account_id, &agent.username);
+        if let Some(message) = verdict.alert {
+            self.events.push(B2buaEvent::Alert {
+                kind: "velocity",
+                agent: Some(agent.username.clone()),
+                message,
+            });
+        }
+        if let Some(reason) = verdict.refuse {
+            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+            reject(self, 403, &reason);
+            let id = format!("{}-{}", now.unix_ms, self.new_token(8));
+            let rec = record::outbound(id, agent, target, &now);
+            let rec = record::refused(rec, &now, 403, &reason);
+            self.events.push(B2buaEvent::Record(Box::new(rec)));
             return;
         }
         if self.calls_of(agent.account_id) >= agent.max_calls as usize {

@@ -233,6 +233,11 @@ impl Driver {
             match event {
                 CoreEvent::Trunk(status) => self.set_trunk_status(status),
                 CoreEvent::Guard(event) => self.guard_event(event),
+                CoreEvent::Call(B2buaEvent::Alert {
+                    kind,
+                    agent,
+                    message,
+                }) => self.raise_alert(kind, agent, message),
                 CoreEvent::Call(B2buaEvent::Record(record)) => self.store_record(record),
                 CoreEvent::Call(B2buaEvent::Progress { kind, call }) => {
                     self.publish_progress(kind, call)
@@ -261,6 +266,20 @@ impl Driver {
             record_id: call.id.clone(),
             call,
         });
+    }
+
+    /// Stores an alert, then publishes it (the webhook sends `alert.raised`).
+    fn raise_alert(&mut self, kind: &'static str, agent: Option<String>, message: String) {
+        let db = self.db.clone();
+        let alerts = self.handle.alerts();
+        self.writes.retain(|w| !w.is_finished());
+        self.writes.push(tokio::spawn(async move {
+            let at = now().unix;
+            match crate::db::insert_alert(&db, at, kind, agent.as_deref(), &message).await {
+                Ok(alert) => alerts.publish(alert),
+                Err(e) => warn!("alert not stored: {e}"),
+            }
+        }));
     }
 
     /// A ban began or ended: published for HTTP and the UDP receiver, and
@@ -384,6 +403,15 @@ fn log_event(event: &CoreEvent) {
         CoreEvent::Guard(GuardEvent::Unbanned { ip, by_admin }) => {
             info!(%ip, by_admin, "gateway unban: source={ip} by_admin={by_admin}");
         }
+        CoreEvent::Call(B2buaEvent::Alert {
+            kind,
+            agent,
+            message,
+        }) => warn!(
+            kind,
+            agent = agent.as_deref().unwrap_or(""),
+            "gateway alert: kind={kind} {message}"
+        ),
         CoreEvent::Trunk(_) | CoreEvent::Call(B2buaEvent::Progress { .. }) => {}
     }
 }

@@ -113,11 +113,18 @@ pub struct SipHandle {
     bans: crate::guard::BanList,
     /// Each call's progress, published as the calls report it.
     call_events: crate::call_events::CallEvents,
+    /// Alerts for admins, published once stored.
+    alerts: crate::alerts::Alerts,
     /// Why the driver task ended, once it has.
     stopped: watch::Receiver<Option<String>>,
 }
 
 impl SipHandle {
+    /// The bus of alerts (published once stored).
+    pub fn alerts(&self) -> crate::alerts::Alerts {
+        self.alerts.clone()
+    }
+
     /// The bus of call progress events (started, answered, ended).
     pub fn call_events(&self) -> crate::call_events::CallEvents {
         self.call_events.clone()
@@ -213,6 +220,7 @@ pub fn start_core(
         live: crate::live::LiveCalls::new(),
         bans: ban_list,
         call_events: crate::call_events::CallEvents::default(),
+        alerts: crate::alerts::Alerts::default(),
         stopped,
     };
     let driver = tokio::spawn(driver::Driver::new(core, udp, db, log_sip, handle.clone()).run(rx));

@@ -217,6 +217,11 @@ impl Harness {
     }
 
     fn invite(&mut self, number: &str, extra: &str) {
+        self.invite_as(number, extra, "browser-call-1");
+    }
+
+    /// [`Self::invite`] with a Call-ID of its own.
+    fn invite_as(&mut self, number: &str, extra: &str, call_id: &str) {
         let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 8 126\r\n";
         let text = format!(
             "INVITE sip:{number}@gw.test;user=phone SIP/2.0\r\n\
@@ -224,7 +229,7 @@ impl Harness {
              Max-Forwards: 70\r\n\
              From: \"Demo Agent\" <sip:demo@gw.test>;tag=btag\r\n\
              To: <sip:{number}@gw.test>\r\n\
-             Call-ID: browser-call-1\r\n\
+             Call-ID: {call_id}\r\n\
              CSeq: 1 INVITE\r\n\
              Contact: <sip:x@abc.invalid;transport=ws>\r\n\
              {extra}\
@@ -309,7 +314,9 @@ impl Harness {
             .drain_events()
             .filter_map(|e| match e {
                 B2buaEvent::Record(r) => Some(*r),
-                B2buaEvent::Placed { .. } | B2buaEvent::Progress { .. } => None,
+                B2buaEvent::Placed { .. }
+                | B2buaEvent::Progress { .. }
+                | B2buaEvent::Alert { .. } => None,
             })
             .collect()
     }

@@ -708,3 +708,45 @@ fn a_campaign_choice_presents_the_campaigns_local_number_else_its_first() {
     assert!(h.sent().is_empty(), "nothing reaches the carrier");
     assert_eq!(h.records()[0].final_code, 403);
 }
+
+#[test]
+fn an_agent_over_the_calls_a_minute_limit_is_refused_with_one_alert() {
+    let mut h = Harness::new();
+    h.b2bua.velocity = velocity::Velocity::new(Some(velocity::VelocityLimit {
+        calls_per_minute: 2,
+        block: true,
+    }));
+    for i in 0..4 {
+        h.invite_as("4155552671", "", &format!("fast-{i}"));
+    }
+    let refused: Vec<String> = h
+        .browser_sent()
+        .into_iter()
+        .filter(|m| status(m).starts_with("SIP/2.0 403"))
+        .collect();
+    assert_eq!(refused.len(), 2, "the 3rd and 4th: {refused:?}");
+    assert!(
+        status(&refused[0]).contains("over 2 calls a minute"),
+        "{}",
+        refused[0]
+    );
+    let events: Vec<B2buaEvent> = h.b2bua.drain_events().collect();
+    let alerts = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                B2buaEvent::Alert {
+                    kind: "velocity",
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(alerts, 1, "one alert a minute per agent");
+    let refused_records = events
+        .iter()
+        .filter(|e| matches!(e, B2buaEvent::Record(r) if r.final_code == 403))
+        .count();
+    assert_eq!(refused_records, 2, "each refusal is recorded");
+}
