@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail, ensure};
 use e2e::embed;
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
-use e2e::{Browser, Gateway, calls};
+use e2e::{Browser, Gateway, calls, http};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -261,6 +261,77 @@ async fn a_one_second_call_makes_three_signed_webhooks() -> Result<()> {
         // Nothing more for this one call.
         tokio::time::sleep(Duration::from_millis(500)).await;
         ensure!(deliveries.try_recv().is_err(), "a 4th webhook arrived");
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}
+
+/// The velocity limit (`--agent-calls-per-minute 2`): a JsSIP phone's
+/// third call in a minute is refused 403 with the reason, the Security
+/// API lists the alert, and the webhook receiver gets `alert.raised`,
+/// signed.
+#[tokio::test]
+async fn an_agent_over_the_calls_a_minute_limit_is_refused_and_alert_raised_is_posted() -> Result<()>
+{
+    const WAIT: Duration = Duration::from_secs(20);
+    let mut gateway = Gateway::start_with(e2e::GatewayOptions {
+        args: vec!["--agent-calls-per-minute".to_owned(), "2".to_owned()],
+        ..Default::default()
+    })
+    .await?;
+    let (port, mut deliveries) = receiver().await?;
+    embed::settings(
+        &gateway,
+        json!({"allowed_origins": [],
+               "webhook_url": format!("http://127.0.0.1:{port}/dialer-events"),
+               "webhook_secret": SECRET}),
+    )
+    .await?;
+    let session = gateway.sign_in("demo", &gateway.demo_password).await?;
+    let credential = session.info.sip.clone().context("demo's SIP credential")?;
+    let browser = Browser::start().await?;
+    let result = async {
+        browser.goto(&gateway.url("/healthz")).await?;
+        let phone =
+            e2e::jssip::JsSip::start(browser.client()?, &gateway.ws_url(), &credential).await?;
+        phone.wait_state("registered", WAIT).await?;
+        // The demo carrier answers numbers ending in 486 busy, at once.
+        for _ in 0..2 {
+            phone.call("+14155550486").await?;
+            let state = phone.wait_state("failed", WAIT).await?;
+            ensure!(state.status == Some(486), "{state:?}");
+        }
+        phone.call("+14155550486").await?;
+        let state = phone.wait_state("failed", WAIT).await?;
+        ensure!(state.status == Some(403), "{state:?}");
+        let reason = state.reason.clone().unwrap_or_default();
+        ensure!(reason.contains("over 2 calls a minute"), "{reason:?}");
+
+        let alert = loop {
+            let delivery = tokio::time::timeout(Duration::from_secs(15), deliveries.recv())
+                .await
+                .context("alert.raised within 15 s")?
+                .context("the receiver stopped")?;
+            let signature = delivery.signature.context("unsigned delivery")?;
+            check_signature(&signature, &delivery.body)?;
+            let event: Value = serde_json::from_str(&delivery.body)?;
+            if event["event"] == "alert.raised" {
+                break event;
+            }
+        };
+        ensure!(
+            alert["alert"]["kind"] == "velocity" && alert["alert"]["agent"] == "demo",
+            "{alert}"
+        );
+        let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+        let listed: Value = http::get(
+            &gateway.url("/api/v1/security/alerts"),
+            &[("cookie", admin.cookie.as_str())],
+        )
+        .await?
+        .json()?;
+        ensure!(listed[0]["id"] == alert["alert"]["id"], "{listed}");
         gateway.check_alive()
     }
     .await;
