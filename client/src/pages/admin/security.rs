@@ -81,8 +81,30 @@ pub fn SecurityPage() -> Html {
     let now = (js_sys::Date::now() / 1000.0) as i64;
 
     html! {
-        <AdminPage page="security" title="Security" intro="Sources the gateway refuses: SIP from them gets no answer and the web pages answer them 429. A ban lasts 15 minutes and doubles each time the same source is banned again.">
-            <div class="admin-grid">
+        <AdminPage page="security" title="Security" intro="Sources the gateway refuses: SIP from them gets no answer and the web pages answer them 429. A ban lasts 15 minutes unless the gateway is set otherwise, and twice as long each time the same source is banned again.">
+            <div class="admin-column">
+                <section class="card admin-card" aria-labelledby="ban-form-title">
+                    <h2 id="ban-form-title" class="card-title">{ "Ban an address" }</h2>
+                    <form id="ban-form" class="admin-form" {onsubmit} novalidate=true>
+                        <div class="ban-form-row">
+                            <Field form={form.clone()} name="ip" label="Address" placeholder="e.g. 198.51.100.20 or 2001:db8::1"
+                                help="IPv4 or IPv6. Allowlisted networks and carriers' addresses are never banned." />
+                            <Field form={form.clone()} name="detail" label="Note"
+                                help="Why, in a few words; shown in the list and kept in the audit log." />
+                            <div class="form-buttons">
+                                <button type="submit" class="button button-danger" disabled={form.busy}>
+                                    { if form.busy { "Banning…" } else { "Ban" } }
+                                </button>
+                            </div>
+                        </div>
+                        if let Some(error) = form.general_error() {
+                            <p class="form-error" role="alert">{ error.to_owned() }</p>
+                        }
+                        if let Some(done) = &form.done {
+                            <p class="form-done" role="status">{ done.clone() }</p>
+                        }
+                    </form>
+                </section>
                 <section class="card admin-card" aria-labelledby="bans-title">
                     <div class="card-head">
                         <h2 id="bans-title" class="card-title">{ format!("Banned addresses: {}", bans.items.len()) }</h2>
@@ -93,36 +115,16 @@ pub fn SecurityPage() -> Html {
                     }
                     if !bans.items.is_empty() {
                         <table id="bans" class="admin-table">
-                            <thead><tr><th>{ "Address" }</th><th>{ "Reason" }</th><th>{ "Detail" }</th><th>{ "Since" }</th><th>{ "Until" }</th><th>{ "Times" }</th><th>{ "Refused" }</th><th></th></tr></thead>
+                            <thead><tr><th>{ "Address" }</th><th>{ "Reason" }</th><th>{ "Detail" }</th><th>{ "Since" }</th><th>{ "Until" }</th><th>{ "Times banned" }</th><th>{ "Refused" }</th><th></th></tr></thead>
                             <tbody>
                                 { for bans.items.iter().map(|b| row(b, now, bans.is_unbanning(&b.ip), &unban)) }
                             </tbody>
                         </table>
                     } else if bans.loaded {
-                        <p id="bans-empty" class="muted empty-list">{ "No banned addresses. Sources are banned after 10 failed authentications in a minute, a flood, or a scanner's User-Agent." }</p>
+                        <p id="bans-empty" class="muted empty-list">{ "No banned addresses. Sources are banned after 10 failed authentications in a minute (unless the gateway is set otherwise), a flood, or a scanner's User-Agent." }</p>
                     } else if bans.error.is_none() {
                         <p class="muted" aria-live="polite">{ "Loading…" }</p>
                     }
-                </section>
-                <section class="card admin-card admin-form-card" aria-labelledby="ban-form-title">
-                    <h2 id="ban-form-title" class="card-title">{ "Ban an address" }</h2>
-                    <form id="ban-form" class="admin-form" {onsubmit} novalidate=true>
-                        <Field form={form.clone()} name="ip" label="Address" placeholder="203.0.113.7"
-                            help="An IPv4 or IPv6 address. Allowlisted networks and carriers' addresses are never banned." />
-                        <Field form={form.clone()} name="detail" label="Note"
-                            help="Why, in a few words; it is shown in the list and kept in the audit log." />
-                        if let Some(error) = form.general_error() {
-                            <p class="form-error" role="alert">{ error.to_owned() }</p>
-                        }
-                        if let Some(done) = &form.done {
-                            <p class="form-done" role="status">{ done.clone() }</p>
-                        }
-                        <div class="form-buttons">
-                            <button type="submit" class="button button-danger" disabled={form.busy}>
-                                { if form.busy { "Banning…" } else { "Ban" } }
-                            </button>
-                        </div>
-                    </form>
                 </section>
             </div>
         </AdminPage>
@@ -140,15 +142,15 @@ fn row(b: &BanEntry, now: i64, unbanning: bool, unban: &Callback<String>) -> Htm
         <tr data-ip={b.ip.clone()} data-reason={b.reason.clone()}>
             <td class="mono">{ &b.ip }</td>
             <td>{ reason_text(&b.reason) }</td>
-            <td>{ if b.detail.is_empty() { "—".to_owned() } else { b.detail.clone() } }</td>
+            <td class="ban-detail">{ if b.detail.is_empty() { "—".to_owned() } else { b.detail.clone() } }</td>
             <td class="mono">{ time_ms(b.since.saturating_mul(1000)) }</td>
             <td class="mono">
                 { time_ms(b.until.saturating_mul(1000)) }
                 <br />
                 <span class="muted ban-remaining">{ remaining_text(b.until, now) }</span>
             </td>
-            <td class="ban-times">{ b.times }</td>
-            <td class="ban-refused">{ b.refused }</td>
+            <td class="mono ban-times">{ b.times }</td>
+            <td class="mono ban-refused">{ b.refused }</td>
             <td>
                 <button type="button" class="button button-danger-quiet unban" disabled={unbanning} {onclick}>
                     { if unbanning { "Unbanning…" } else { "Unban" } }
