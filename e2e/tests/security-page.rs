@@ -57,6 +57,7 @@ async fn admin_bans_and_unbans_addresses_on_the_security_page() -> Result<()> {
             }
             other => bail!("expected an error on the address, got {other:?}"),
         }
+        admin::screenshot(&browser, "security-bad-address").await?;
 
         admin::fill(&browser, FORM, "ip", MANUAL).await?;
         admin::fill(&browser, FORM, "detail", "Probing extensions").await?;
