@@ -21,7 +21,9 @@ const RELOAD_MS: u32 = 5_000;
 pub fn SecurityPage() -> Html {
     let bans = use_reducer(Bans::default);
     let form = use_reducer(|| Form::new(ban_values()));
-    // Bumped by the timer, the Refresh button, a ban and an unban.
+    // Bumped by the timer, the Refresh button, a ban and an unban. The
+    // timer keeps the first render's handle; a yew 0.23 handle reads the
+    // current value, so each tick still counts on from the latest.
     let generation = use_state(|| 0u32);
     let reload = {
         let generation = generation.clone();
