@@ -13,7 +13,7 @@ use crate::components::admin::NotAllowed;
 use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
     AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DialingPolicyPage, DidsPage,
-    IntegrationsPage, LivePage, RingGroupsPage,
+    IntegrationsPage, LivePage, RingGroupsPage, SecurityPage,
 };
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
 use crate::route::Route;
@@ -142,6 +142,7 @@ pub fn App() -> Html {
                 Route::Live => html! { <LivePage /> },
                 Route::Audit => html! { <AuditPage /> },
                 Route::Integrations => html! { <IntegrationsPage /> },
+                Route::Security => html! { <SecurityPage /> },
             };
             let away = route != Route::Phone;
             // A call ringing while another page is shown.

@@ -21,11 +21,13 @@ pub enum Route {
     Audit,
     /// The CRM widget's settings and API tokens (admins).
     Integrations,
+    /// Banned source addresses (admins).
+    Security,
 }
 
 impl Route {
     /// The pages in the top navigation, in order.
-    pub const NAV: [Route; 11] = [
+    pub const NAV: [Route; 12] = [
         Route::Phone,
         Route::Carriers,
         Route::Dids,
@@ -37,6 +39,7 @@ impl Route {
         Route::Live,
         Route::Audit,
         Route::Integrations,
+        Route::Security,
     ];
 
     /// The route of a `location.hash` (`#/dids`, `#/caller-ids/7`); an
@@ -57,6 +60,7 @@ impl Route {
             "live" => Route::Live,
             "audit" => Route::Audit,
             "integrations" => Route::Integrations,
+            "security" => Route::Security,
             _ => Route::Phone,
         }
     }
@@ -75,6 +79,7 @@ impl Route {
             Route::Live => "live",
             Route::Audit => "audit",
             Route::Integrations => "integrations",
+            Route::Security => "security",
         }
     }
 
@@ -99,17 +104,21 @@ impl Route {
             Route::Live => "Live",
             Route::Audit => "Audit",
             Route::Integrations => "Integrations",
+            Route::Security => "Security",
         }
     }
 
     /// Whether `role` may open the page. Agents have the phone only;
-    /// supervisors read everything but the audit log and the integrations
-    /// (tokens and secrets; the API refuses them changes, and the pages
-    /// show no forms to them); admins see all.
+    /// supervisors read everything but the audit log, the integrations
+    /// (tokens and secrets) and the bans (the API lets only admins read
+    /// those; elsewhere it refuses them changes, and the pages show no
+    /// forms to them); admins see all.
     pub fn allowed(self, role: Role) -> bool {
         match role {
             Role::Admin => true,
-            Role::Supervisor => !matches!(self, Route::Audit | Route::Integrations),
+            Role::Supervisor => {
+                !matches!(self, Route::Audit | Route::Integrations | Route::Security)
+            }
             Role::Agent => self == Route::Phone,
         }
     }
@@ -157,6 +166,7 @@ mod tests {
         }
         assert!(!Route::Audit.allowed(Role::Supervisor));
         assert!(!Route::Integrations.allowed(Role::Supervisor));
+        assert!(!Route::Security.allowed(Role::Supervisor));
         assert!(Route::Live.allowed(Role::Supervisor));
         assert!(!has_admin_nav(Role::Agent));
         assert!(has_admin_nav(Role::Supervisor));

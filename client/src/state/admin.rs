@@ -1,13 +1,14 @@
 //! The admin pages' models, pure and tested natively: a paginated list
 //! ([`Paged`]), a form with field-level errors ([`Form`]), the conversions
 //! between API types and form values ([`forms`]), the caller-ID editor
-//! ([`caller_ids`]), query strings ([`query`]) and a carrier's health
-//! ([`status`]).
+//! ([`caller_ids`]), query strings ([`query`]), a carrier's health
+//! ([`status`]) and the banned sources ([`security`]).
 
 pub mod caller_ids;
 pub mod forms;
 pub mod policy;
 pub mod query;
+pub mod security;
 pub mod status;
 
 use std::collections::BTreeMap;

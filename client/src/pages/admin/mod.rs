@@ -13,6 +13,7 @@ mod dids;
 mod integrations;
 mod live;
 mod ring_groups;
+mod security;
 
 pub use agents::AgentsPage;
 pub use audit::AuditPage;
@@ -24,6 +25,7 @@ pub use dids::DidsPage;
 pub use integrations::IntegrationsPage;
 pub use live::LivePage;
 pub use ring_groups::RingGroupsPage;
+pub use security::SecurityPage;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,0 +1,315 @@
+//! The Security page's model: the banned sources as the gateway lists them
+//! (`GET /api/v1/security/bans`, reloaded every few seconds), a ban in
+//! words, and the "Ban an address" form as a [`BanInput`].
+
+use std::rc::Rc;
+
+use shared::api::{BanEntry, BanInput};
+use yew::Reducible;
+
+use super::forms::Values;
+use super::{Form, FormFailure};
+
+/// A ban's reason (`auth_failures`, `flood`, `scanner`, `manual`) in words;
+/// a reason this client does not know is shown as the gateway names it.
+pub fn reason_text(reason: &str) -> String {
+    match reason {
+        "auth_failures" => "Failed sign-ins / SIP authentication".to_owned(),
+        "flood" => "Flood".to_owned(),
+        "scanner" => "Scanner".to_owned(),
+        "manual" => "Banned by an admin".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// How long until `until` (Unix seconds) from `now`: "in 45 s",
+/// "in 14 min", "in 2 h 5 min", "in 3 d 4 h"; "ending" once it is over
+/// (the gateway lifts it within a second; the next reload drops the row).
+/// Minutes are rounded up, so a fresh 15-minute ban says "in 15 min".
+pub fn remaining_text(until: i64, now: i64) -> String {
+    let seconds = until.saturating_sub(now);
+    if seconds <= 0 {
+        return "ending".to_owned();
+    }
+    if seconds < 60 {
+        return format!("in {seconds} s");
+    }
+    let minutes = seconds / 60 + i64::from(seconds % 60 != 0);
+    if minutes < 60 {
+        return format!("in {minutes} min");
+    }
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    if hours < 48 {
+        return match minutes {
+            0 => format!("in {hours} h"),
+            m => format!("in {hours} h {m} min"),
+        };
+    }
+    let (days, hours) = (hours / 24, hours % 24);
+    match hours {
+        0 => format!("in {days} d"),
+        h => format!("in {days} d {h} h"),
+    }
+}
+
+/// The "Ban an address" form, empty.
+pub fn ban_values() -> Values {
+    [("ip", String::new()), ("detail", String::new())]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The form as the body of `POST /api/v1/security/bans`. Only an empty
+/// address is caught here; whether it is an address at all, and one that
+/// may be banned, is the gateway's to say (its message lands on `ip`).
+pub fn ban_input(form: &Form) -> Result<BanInput, FormFailure> {
+    let ip = form.value("ip").trim();
+    if ip.is_empty() {
+        return Err(FormFailure::field(
+            "ip",
+            "Type the IPv4 or IPv6 address to ban.",
+        ));
+    }
+    Ok(BanInput {
+        ip: ip.to_owned(),
+        detail: form.value("detail").trim().to_owned(),
+    })
+}
+
+/// The bans as the page shows them. Each reload is numbered; an answer to
+/// any but the latest is dropped, so a list fetched before an unban cannot
+/// bring the row back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bans {
+    pub items: Vec<BanEntry>,
+    /// A list has arrived at least once (before that: "Loading…").
+    pub loaded: bool,
+    /// Why the last reload or unban failed.
+    pub error: Option<String>,
+    /// The addresses whose unban is on its way.
+    pub unbanning: Vec<String>,
+    latest: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BansAction {
+    /// Reload number `seq` went out.
+    Requested(u32),
+    Loaded {
+        seq: u32,
+        items: Vec<BanEntry>,
+    },
+    Failed {
+        seq: u32,
+        message: String,
+    },
+    /// The admin confirmed lifting the ban on this address.
+    Unbanning(String),
+    /// The gateway lifted it: the row goes at once.
+    Unbanned(String),
+    UnbanFailed {
+        ip: String,
+        message: String,
+    },
+}
+
+impl Bans {
+    pub fn is_unbanning(&self, ip: &str) -> bool {
+        self.unbanning.iter().any(|u| u == ip)
+    }
+}
+
+impl Reducible for Bans {
+    type Action = BansAction;
+
+    fn reduce(self: Rc<Self>, action: BansAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            BansAction::Requested(seq) => next.latest = seq,
+            BansAction::Loaded { seq, items } if seq == self.latest => {
+                next.items = items;
+                next.loaded = true;
+                next.error = None;
+            }
+            BansAction::Failed { seq, message } if seq == self.latest => {
+                next.error = Some(message);
+            }
+            BansAction::Unbanning(ip) => {
+                next.error = None;
+                if !next.is_unbanning(&ip) {
+                    next.unbanning.push(ip);
+                }
+            }
+            BansAction::Unbanned(ip) => {
+                next.unbanning.retain(|u| *u != ip);
+                next.items.retain(|b| b.ip != ip);
+            }
+            BansAction::UnbanFailed { ip, message } => {
+                next.unbanning.retain(|u| *u != ip);
+                next.error = Some(format!("Could not unban {ip}: {message}"));
+            }
+            // An answer to a reload that a later one replaced.
+            BansAction::Loaded { .. } | BansAction::Failed { .. } => return self,
+        }
+        Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::state::admin::FormAction;
+
+    fn ban(ip: &str) -> BanEntry {
+        BanEntry {
+            ip: ip.to_owned(),
+            reason: "manual".to_owned(),
+            detail: String::new(),
+            since: 1_000,
+            until: 1_900,
+            times: 1,
+            refused: 0,
+        }
+    }
+
+    fn run(actions: impl IntoIterator<Item = BansAction>) -> Rc<Bans> {
+        actions
+            .into_iter()
+            .fold(Rc::new(Bans::default()), Reducible::reduce)
+    }
+
+    #[test]
+    fn reasons_read_as_words() {
+        assert_eq!(
+            reason_text("auth_failures"),
+            "Failed sign-ins / SIP authentication"
+        );
+        assert_eq!(reason_text("flood"), "Flood");
+        assert_eq!(reason_text("scanner"), "Scanner");
+        assert_eq!(reason_text("manual"), "Banned by an admin");
+        assert_eq!(reason_text("too_loud"), "too loud");
+    }
+
+    #[test]
+    fn remaining_time_rounds_minutes_up() {
+        let cases = [
+            (0, "ending"),
+            (-5, "ending"),
+            (1, "in 1 s"),
+            (59, "in 59 s"),
+            (60, "in 1 min"),
+            (61, "in 2 min"),
+            (840, "in 14 min"),
+            (900, "in 15 min"),
+            (3_599, "in 1 h"),
+            (3_600, "in 1 h"),
+            (3_601, "in 1 h 1 min"),
+            (2 * 3_600 + 5 * 60, "in 2 h 5 min"),
+            (24 * 3_600, "in 24 h"),
+            (48 * 3_600, "in 2 d"),
+            (3 * 86_400 + 4 * 3_600, "in 3 d 4 h"),
+        ];
+        for (left, want) in cases {
+            assert_eq!(remaining_text(10_000 + left, 10_000), want, "{left} s left");
+        }
+        assert_eq!(
+            remaining_text(i64::MAX, i64::MIN),
+            "in 106751991167300 d 15 h"
+        );
+    }
+
+    #[test]
+    fn the_form_sends_the_trimmed_address_and_note() {
+        let form = Rc::new(Form::new(ban_values()))
+            .reduce(FormAction::Set("ip".into(), "  203.0.113.7 ".into()))
+            .reduce(FormAction::Set("detail".into(), " probing 5060 \n".into()));
+        assert_eq!(
+            ban_input(&form),
+            Ok(BanInput {
+                ip: "203.0.113.7".to_owned(),
+                detail: "probing 5060".to_owned(),
+            })
+        );
+        // Anything typed goes to the gateway, which says what is wrong.
+        let form = form.reduce(FormAction::Set("ip".into(), "not-an-ip".into()));
+        assert_eq!(ban_input(&form).map(|b| b.ip), Ok("not-an-ip".to_owned()));
+        let form = form.reduce(FormAction::Set("ip".into(), " ".into()));
+        let failure = ban_input(&form).unwrap_err();
+        assert_eq!(failure.field.as_deref(), Some("ip"));
+        assert!(failure.message.contains("address"), "{failure:?}");
+    }
+
+    #[test]
+    fn only_the_latest_reload_counts() {
+        let bans = run([
+            BansAction::Requested(1),
+            BansAction::Requested(2),
+            // The first reload answers last, with an older list.
+            BansAction::Loaded {
+                seq: 2,
+                items: vec![ban("203.0.113.7")],
+            },
+            BansAction::Loaded {
+                seq: 1,
+                items: vec![],
+            },
+            BansAction::Failed {
+                seq: 1,
+                message: "late".to_owned(),
+            },
+        ]);
+        assert!(bans.loaded);
+        assert_eq!(bans.items, [ban("203.0.113.7")]);
+        assert_eq!(bans.error, None);
+        let bans = bans
+            .reduce(BansAction::Requested(3))
+            .reduce(BansAction::Failed {
+                seq: 3,
+                message: "The gateway did not answer.".to_owned(),
+            });
+        // The last list stays on screen with the reason it is not fresh.
+        assert_eq!(bans.items.len(), 1);
+        assert_eq!(bans.error.as_deref(), Some("The gateway did not answer."));
+    }
+
+    #[test]
+    fn an_unbanned_row_goes_and_a_list_from_before_cannot_bring_it_back() {
+        let bans = run([
+            BansAction::Requested(1),
+            BansAction::Loaded {
+                seq: 1,
+                items: vec![ban("203.0.113.7"), ban("198.51.100.9")],
+            },
+            // A periodic reload leaves while the unban is on its way.
+            BansAction::Requested(2),
+            BansAction::Unbanning("203.0.113.7".to_owned()),
+        ]);
+        assert!(bans.is_unbanning("203.0.113.7"));
+        assert!(!bans.is_unbanning("198.51.100.9"));
+        let bans = bans
+            .reduce(BansAction::Unbanned("203.0.113.7".to_owned()))
+            // The page reloads after the unban.
+            .reduce(BansAction::Requested(3))
+            .reduce(BansAction::Loaded {
+                seq: 2,
+                items: vec![ban("203.0.113.7"), ban("198.51.100.9")],
+            });
+        assert_eq!(bans.items, [ban("198.51.100.9")]);
+        assert!(!bans.is_unbanning("203.0.113.7"));
+
+        let bans = bans
+            .reduce(BansAction::Unbanning("198.51.100.9".to_owned()))
+            .reduce(BansAction::UnbanFailed {
+                ip: "198.51.100.9".to_owned(),
+                message: "Not found.".to_owned(),
+            });
+        assert_eq!(bans.items, [ban("198.51.100.9")]);
+        assert!(bans.unbanning.is_empty());
+        assert_eq!(
+            bans.error.as_deref(),
+            Some("Could not unban 198.51.100.9: Not found.")
+        );
+    }
+}
