@@ -31,7 +31,7 @@ pub fn App() -> Html {
         use_effect_with((), move |_| {
             spawn_local(async move {
                 let action = match api::current_session().await {
-                    Ok(Some(session)) => Action::SessionStarted(session),
+                    Ok(Some(session)) => Action::SessionStarted(Box::new(session)),
                     Ok(None) => Action::NoSession { error: None },
                     Err(failure) => Action::NoSession {
                         error: Some(failure.message),
@@ -65,7 +65,7 @@ pub fn App() -> Html {
             let dispatcher = dispatcher.clone();
             spawn_local(async move {
                 let action = match api::sign_in(&request).await {
-                    Ok(session) => Action::SessionStarted(session),
+                    Ok(session) => Action::SessionStarted(Box::new(session)),
                     Err(failure) => Action::SignInFailed(failure.message),
                 };
                 dispatcher.dispatch(action);

@@ -37,7 +37,7 @@ pub enum AppState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// `GET /api/v1/session` or a sign-in answered with a session.
-    SessionStarted(SessionInfo),
+    SessionStarted(Box<SessionInfo>),
     /// There is no session (401), or it could not be asked for (`error`).
     NoSession {
         error: Option<String>,
@@ -84,7 +84,7 @@ impl Reducible for AppState {
                 } else {
                     PhoneStatus::NoPhone
                 },
-                session: Rc::new(session),
+                session: Rc::new(*session),
                 signing_out: false,
                 call: Rc::default(),
             },
@@ -243,7 +243,7 @@ mod tests {
         let state = run([
             Action::NoSession { error: None },
             Action::SignInSubmitted,
-            Action::SessionStarted(session(true)),
+            Action::SessionStarted(Box::new(session(true))),
         ]);
         assert!(matches!(
             &state,
@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn an_account_without_a_phone_stays_without() {
         let state = run([
-            Action::SessionStarted(session(false)),
+            Action::SessionStarted(Box::new(session(false))),
             Action::Phone(PhoneStatus::Registered),
         ]);
         assert!(matches!(
@@ -287,7 +287,7 @@ mod tests {
                 number: "+14155552671".to_owned(),
             })
         };
-        let state = run([Action::SessionStarted(session(true)), dialing()]);
+        let state = run([Action::SessionStarted(Box::new(session(true))), dialing()]);
         let AppState::Phone { call, .. } = &state else {
             panic!("{state:?}");
         };
@@ -296,14 +296,14 @@ mod tests {
         let state = Rc::new(state).reduce(Action::Phone(PhoneStatus::Registered));
         assert!(matches!(&*state, AppState::Phone { call, .. } if call.data_state() == "calling"));
         // No phone, no call.
-        let state = run([Action::SessionStarted(session(false)), dialing()]);
+        let state = run([Action::SessionStarted(Box::new(session(false))), dialing()]);
         assert!(matches!(&state, AppState::Phone { call, .. } if call.data_state() == "idle"));
     }
 
     #[test]
     fn sign_out_keeps_the_phone_until_done_then_ignores_late_news() {
         let state = run([
-            Action::SessionStarted(session(true)),
+            Action::SessionStarted(Box::new(session(true))),
             Action::Phone(PhoneStatus::Registered),
             Action::SignOutRequested,
             Action::Phone(PhoneStatus::SignedOut),

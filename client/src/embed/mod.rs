@@ -266,7 +266,7 @@ fn on_message(
                 match api::session(&request).await {
                     Ok(session) => {
                         host.borrow_mut().bearer = Some(session.session_token);
-                        dispatcher.dispatch(Action::SessionStarted(session.session));
+                        dispatcher.dispatch(Action::SessionStarted(Box::new(session.session)));
                     }
                     Err(refusal) => {
                         emit(
