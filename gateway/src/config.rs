@@ -121,6 +121,10 @@ pub struct Args {
     /// or `alert` (alert only).
     #[arg(long, env = "GATEWAY_VELOCITY_ACTION")]
     pub velocity_action: Option<String>,
+    /// Business hours, e.g. `8-20` or `8-20 UTC+1`: a call outside them
+    /// raises an alert. Unset: no night alerts.
+    #[arg(long, env = "GATEWAY_BUSINESS_HOURS")]
+    pub business_hours: Option<String>,
 }
 
 /// The same settings, read from the config file.
@@ -154,6 +158,7 @@ struct FileSettings {
     sip_rate: Option<u32>,
     agent_calls_per_minute: Option<u32>,
     velocity_action: Option<String>,
+    business_hours: Option<String>,
 }
 
 /// Checked settings.
@@ -187,6 +192,7 @@ pub struct Config {
     pub guard: crate::guard::GuardConfig,
     /// Calls an agent may start a minute, and whether the excess is refused.
     pub velocity: Option<crate::sip::b2bua::velocity::VelocityLimit>,
+    pub business_hours: Option<crate::sip::b2bua::watch::BusinessHours>,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -407,7 +413,19 @@ impl Config {
             calls_per_minute: per_minute,
             block,
         });
+        let business_hours = match pick(args.business_hours, file.business_hours, "").trim() {
+            "" => None,
+            text => Some(
+                crate::sip::b2bua::watch::BusinessHours::parse(text).ok_or_else(|| {
+                    bad(
+                        "business_hours",
+                        format!("`{text}`: give hours like `8-20` or `8-20 UTC+1`"),
+                    )
+                })?,
+            ),
+        };
         Ok(Config {
+            business_hours,
             velocity,
             guard,
             dial_countries,

@@ -65,6 +65,37 @@ pub enum StartError {
     },
 }
 
+/// What the fraud watch starts from: the home country and the destinations
+/// answered calls went to in the last 90 days are known; the usual calls
+/// per 5 minutes by hour come from the last 14 days.
+async fn fraud_watch(
+    database: &db::Db,
+    config: &Config,
+    now_ms: i64,
+) -> Result<sip::b2bua::watch::WatchConfig, StartError> {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let mut known_places = vec![config.default_country.to_ascii_uppercase()];
+    for dialled in db::answered_destinations(database, now_ms - 90 * DAY_MS, 50_000).await? {
+        if let Ok(number) = dialled.parse::<shared::e164::E164>() {
+            known_places.push(sip::b2bua::watch::place_key(&number));
+        }
+    }
+    let offset = config
+        .business_hours
+        .map_or(0, |h| i64::from(h.utc_offset_min));
+    let by_hour = db::outbound_calls_by_hour(database, now_ms - 14 * DAY_MS, offset).await?;
+    let mut usual_per_5min = [0.0; 24];
+    for (usual, count) in usual_per_5min.iter_mut().zip(by_hour) {
+        // 14 days × 12 five-minute slots in each hour.
+        *usual = count as f64 / (14.0 * 12.0);
+    }
+    Ok(sip::b2bua::watch::WatchConfig {
+        known_places,
+        business_hours: config.business_hours,
+        usual_per_5min,
+    })
+}
+
 /// A started gateway: where it listens, and how to stop it.
 pub struct Running {
     pub http: SocketAddr,
@@ -225,6 +256,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             default_country: config.default_country.clone(),
             failover_timeout: config.failover_timeout,
             velocity: config.velocity,
+            watch: fraud_watch(&database, &config, now.unix_ms).await?,
             ..B2buaConfig::new(
                 config.advertised_address,
                 sip_udp.port(),

@@ -38,6 +38,7 @@ pub mod record;
 pub mod route;
 pub mod txs;
 pub mod velocity;
+pub mod watch;
 
 use shared::ids::{AccountId, CallId, CarrierId};
 use std::collections::HashMap;
@@ -82,6 +83,9 @@ pub struct B2buaConfig {
     pub failover_timeout: Duration,
     /// Calls an agent may start a minute (`None`: no limit).
     pub velocity: Option<velocity::VelocityLimit>,
+    /// What the fraud watch starts from (destinations called before,
+    /// business hours, the usual call rate by hour).
+    pub watch: watch::WatchConfig,
 }
 
 impl B2buaConfig {
@@ -95,6 +99,7 @@ impl B2buaConfig {
             default_country: "US".to_owned(),
             failover_timeout: Duration::from_secs(4),
             velocity: None,
+            watch: watch::WatchConfig::default(),
         }
     }
 }
@@ -203,6 +208,8 @@ pub struct B2bua {
     events: Vec<B2buaEvent>,
     /// Calls each agent started in the last minute.
     velocity: velocity::Velocity,
+    /// New destinations, night calls, spikes.
+    watch: watch::Watch,
 }
 
 /// How long a response to a carrier request answers its retransmissions
@@ -213,6 +220,7 @@ impl B2bua {
     pub fn new(config: B2buaConfig, media: Box<dyn MediaPort>, seed: [u8; 32]) -> Self {
         B2bua {
             velocity: velocity::Velocity::new(config.velocity),
+            watch: watch::Watch::new(config.watch.clone()),
             config,
             media,
             calls: HashMap::new(),
@@ -336,7 +344,18 @@ impl B2bua {
         let started =
             self.run(|env| OutboundCall::start(id, now, conn, request, agent, routes, env));
         match started {
-            Ok(call) => self.adopt(now, id, Call::Out(Box::new(call))),
+            Ok(call) => {
+                if let Some(number) = call.dialled() {
+                    for (kind, message) in self.watch.call_placed(&now, &agent.username, &number) {
+                        self.events.push(B2buaEvent::Alert {
+                            kind,
+                            agent: Some(agent.username.clone()),
+                            message,
+                        });
+                    }
+                }
+                self.adopt(now, id, Call::Out(Box::new(call)));
+            }
             Err(refused) => {
                 self.send(
                     Destination::Conn(conn),

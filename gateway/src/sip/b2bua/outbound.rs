@@ -323,6 +323,11 @@ impl OutboundCall {
     // What the router asks
     // ---------------------------------------------------------------
 
+    /// The number called, in E.164 (read from the agent's INVITE).
+    pub fn dialled(&self) -> Option<E164> {
+        self.life.record.dialled.parse().ok()
+    }
+
     /// The call as the live view shows it (`None` once it ended).
     pub fn live_call(&self) -> Option<LiveCall> {
         (self.phase != Phase::Ended).then(|| self.live())
