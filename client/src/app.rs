@@ -12,8 +12,8 @@ use crate::components::TopBar;
 use crate::components::admin::NotAllowed;
 use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
-    AgentsPage, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DialingPolicyPage, DidsPage,
-    IntegrationsPage, LivePage, RingGroupsPage, SecurityPage,
+    AgentsPage, AlertBanner, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DialingPolicyPage,
+    DidsPage, IntegrationsPage, LivePage, RingGroupsPage, SecurityPage,
 };
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
 use crate::route::Route;
@@ -160,6 +160,10 @@ pub fn App() -> Html {
                         <a id="call-waiting-banner" class="call-banner" href={Route::Phone.href()}>
                             { "A call is ringing — open the phone to answer." }
                         </a>
+                    }
+                    // Admins on the admin pages: a recent security alert.
+                    if away && role == Role::Admin {
+                        <AlertBanner />
                     }
                     <PhonePage
                         session={session.clone()}

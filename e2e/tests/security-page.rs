@@ -9,14 +9,22 @@
 //! are unbanned from their rows and the empty state comes back. The page
 //! is saved as `admin-security.png` (one ban) and
 //! `admin-security-two-bans.png`.
+//!
+//! Alerts: the gateway runs with `--agent-calls-per-minute 1`; before the
+//! admin signs in, the demo agent's JsSIP phone (on `/healthz` in the same
+//! browser) calls a busy number twice and the second call is refused 403.
+//! The Security page then lists the alert ("Calls a minute", demo, the
+//! gateway's message) and the banner above the admin pages names it and
+//! links to `#/security` (`admin-security-alert.png`).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use e2e::admin::{self, Outcome};
+use e2e::jssip::JsSip;
 use e2e::sip::{OptionsRequest, UdpPeer};
-use e2e::{Browser, Gateway, http};
+use e2e::{Browser, Gateway, GatewayOptions, http};
 use shared::api::BanEntry;
 
 const FORM: &str = "form#ban-form";
@@ -24,6 +32,8 @@ const EMPTY: &str = "#bans-empty";
 const MANUAL: &str = "203.0.113.7";
 const SCANNER: &str = "127.0.0.2";
 const WAIT: Duration = Duration::from_secs(10);
+const ALERT_ROW: &str = r#"table#alerts tbody tr[data-kind="velocity"]"#;
+const BANNER: &str = "a#alert-banner";
 
 fn row(ip: &str) -> String {
     format!(r#"table#bans tbody tr[data-ip="{ip}"]"#)
@@ -31,14 +41,66 @@ fn row(ip: &str) -> String {
 
 #[tokio::test]
 async fn admin_bans_and_unbans_addresses_on_the_security_page() -> Result<()> {
-    let mut gateway = Gateway::start().await?;
+    let mut gateway = Gateway::start_with(GatewayOptions {
+        args: vec!["--agent-calls-per-minute".to_owned(), "1".to_owned()],
+        ..Default::default()
+    })
+    .await?;
     gateway.require_client()?;
     let api = gateway.sign_in("admin", &gateway.admin_password).await?;
     let cookie = [("cookie", api.cookie.as_str())];
+    let demo = gateway.sign_in("demo", &gateway.demo_password).await?;
+    let credential = demo.info.sip.clone().context("demo's SIP credential")?;
     let browser = Browser::start().await?;
     let result = async {
+        // The demo agent over the limit, from a JsSIP phone on a page of
+        // its own (the admin's sign-in below navigates it away).
+        browser.goto(&gateway.url("/healthz")).await?;
+        let phone = JsSip::start(browser.client()?, &gateway.ws_url(), &credential).await?;
+        phone.wait_state("registered", WAIT).await?;
+        // The demo carrier answers numbers ending in 486 busy, at once.
+        phone.call("+14155550486").await?;
+        let state = phone.wait_state("failed", WAIT).await?;
+        ensure!(state.status == Some(486), "first call: {state:?}");
+        phone.call("+14155550486").await?;
+        let state = phone.wait_state("failed", WAIT).await?;
+        ensure!(state.status == Some(403), "second call: {state:?}");
+        let reason = state.reason.clone().unwrap_or_default();
+        ensure!(reason.contains("over 1 calls a minute"), "{reason:?}");
+
         admin::sign_in(&browser, &gateway, "admin", &gateway.admin_password).await?;
         admin::open(&browser, "security").await?;
+        let text = browser.wait_for_text(ALERT_ROW, WAIT).await?;
+        for want in [
+            "Calls a minute",
+            "demo",
+            "demo started more than 1 calls in a minute; the excess is refused",
+            "just now",
+        ] {
+            ensure!(text.contains(want), "alert row lacks {want:?}: {text:?}");
+        }
+        ensure!(
+            browser.count("#alerts-empty").await? == 0,
+            "\"No alerts.\" shown with an alert"
+        );
+        let banner = browser.wait_for_text(BANNER, WAIT).await?;
+        ensure!(
+            banner
+                == "⚠ demo started more than 1 calls in a minute; the excess is refused — see Security",
+            "banner: {banner:?}"
+        );
+        let href = browser.attr(BANNER, "href").await?;
+        ensure!(
+            href.as_deref().is_some_and(|h| h.ends_with("#/security")),
+            "banner links to {href:?}"
+        );
+        admin::screenshot(&browser, "security-alert").await?;
+        // The banner is on every admin page, not only this one.
+        admin::open(&browser, "carriers").await?;
+        let banner = browser.wait_for_text(BANNER, WAIT).await?;
+        ensure!(banner.contains("see Security"), "banner: {banner:?}");
+        admin::open(&browser, "security").await?;
+
         let empty = browser.wait_for_text(EMPTY, WAIT).await?;
         ensure!(
             empty.contains("No banned addresses") && empty.contains("10 failed authentications"),

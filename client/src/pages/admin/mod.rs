@@ -25,7 +25,7 @@ pub use dids::DidsPage;
 pub use integrations::IntegrationsPage;
 pub use live::LivePage;
 pub use ring_groups::RingGroupsPage;
-pub use security::SecurityPage;
+pub use security::{AlertBanner, SecurityPage};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

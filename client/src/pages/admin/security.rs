@@ -1,25 +1,33 @@
-use shared::api::{BanEntry, BanInput};
+use shared::api::{Alert, BanEntry, BanInput};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use super::time_ms;
 use crate::api::admin;
 use crate::components::admin::{AdminPage, Field};
+use crate::route::Route;
 use crate::state::admin::security::{
-    Bans, BansAction, ban_input, ban_values, reason_text, remaining_text,
+    Bans, BansAction, ago_text, ban_input, ban_values, banner_alert, kind_text, reason_text,
+    remaining_text,
 };
 use crate::state::admin::{Form, FormAction};
 
 const COLLECTION: &str = "/api/v1/security/bans";
+/// The gateway's alerts, newest first (at most 100).
+pub const ALERTS: &str = "/api/v1/security/alerts";
 /// How often the list is reloaded while the page is open.
 const RELOAD_MS: u32 = 5_000;
 
 /// Banned sources (admins): `table#bans` (`tr[data-ip]`, each with
 /// `button.unban`), reloaded every 5 s; `form#ban-form` bans an address by
-/// hand; `#bans-empty` when nothing is banned.
+/// hand; `#bans-empty` when nothing is banned. Above them the alerts,
+/// reloaded with the bans: `table#alerts` (`tr[data-alert-id][data-kind]`)
+/// or `#alerts-empty`.
 #[function_component]
 pub fn SecurityPage() -> Html {
     let bans = use_reducer(Bans::default);
+    // None until the first answer; a failure keeps its message.
+    let alerts = use_state(|| None::<Result<Vec<Alert>, String>>);
     let form = use_reducer(|| Form::new(ban_values()));
     // Bumped by the timer, the Refresh button, a ban and an unban. The
     // timer keeps the first render's handle; a yew 0.23 handle reads the
@@ -34,6 +42,18 @@ pub fn SecurityPage() -> Html {
         use_effect_with((), move |()| {
             let timer = gloo_timers::callback::Interval::new(RELOAD_MS, move || reload.emit(()));
             move || drop(timer)
+        });
+    }
+    {
+        let alerts = alerts.clone();
+        use_effect_with(*generation, move |_| {
+            spawn_local(async move {
+                alerts.set(Some(
+                    admin::get::<Vec<Alert>>(ALERTS)
+                        .await
+                        .map_err(|failure| failure.message),
+                ));
+            });
         });
     }
     {
@@ -85,6 +105,10 @@ pub fn SecurityPage() -> Html {
     html! {
         <AdminPage page="security" title="Security" intro="Sources the gateway refuses: SIP from them gets no answer and the web pages answer them 429. A ban lasts 15 minutes unless the gateway is set otherwise, and twice as long each time the same source is banned again.">
             <div class="admin-column">
+                <section class="card admin-card" aria-labelledby="alerts-title">
+                    <h2 id="alerts-title" class="card-title">{ "Alerts" }</h2>
+                    { alerts_list(alerts.as_ref(), now) }
+                </section>
                 <section class="card admin-card" aria-labelledby="ban-form-title">
                     <h2 id="ban-form-title" class="card-title">{ "Ban an address" }</h2>
                     <form id="ban-form" class="admin-form" {onsubmit} novalidate=true>
@@ -130,6 +154,39 @@ pub fn SecurityPage() -> Html {
                 </section>
             </div>
         </AdminPage>
+    }
+}
+
+/// The alerts as a table, "No alerts.", the reason they could not be read,
+/// or "Loading…" before the first answer.
+fn alerts_list(alerts: Option<&Result<Vec<Alert>, String>>, now: i64) -> Html {
+    match alerts {
+        None => html! { <p class="muted" aria-live="polite">{ "Loading…" }</p> },
+        Some(Err(message)) => html! {
+            <p class="form-error list-error" role="alert">{ format!("Could not read the alerts: {message}") }</p>
+        },
+        Some(Ok(items)) if items.is_empty() => html! {
+            <p id="alerts-empty" class="muted empty-list">{ "No alerts." }</p>
+        },
+        Some(Ok(items)) => html! {
+            <table id="alerts" class="admin-table">
+                <thead><tr><th>{ "When" }</th><th>{ "Kind" }</th><th>{ "Agent" }</th><th>{ "What happened" }</th></tr></thead>
+                <tbody>
+                    { for items.iter().map(|a| html! {
+                        <tr data-alert-id={a.id.to_string()} data-kind={a.kind.clone()}>
+                            <td class="mono">
+                                { time_ms(a.at.saturating_mul(1000)) }
+                                <br />
+                                <span class="muted alert-ago">{ ago_text(a.at, now) }</span>
+                            </td>
+                            <td>{ kind_text(&a.kind) }</td>
+                            <td class="mono">{ a.agent.clone().unwrap_or_else(|| "—".to_owned()) }</td>
+                            <td class="alert-message">{ &a.message }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+        },
     }
 }
 
@@ -217,4 +274,43 @@ fn lift(bans: &UseReducerHandle<Bans>, ip: String, done: Callback<()>) {
         }
         done.emit(());
     });
+}
+
+/// How often the banner asks for the alerts.
+const BANNER_POLL_MS: u32 = 10_000;
+
+/// `a#alert-banner` above the admin pages (the app renders it for admins
+/// away from the phone): "⚠ <message> — see Security" while an alert is
+/// less than an hour old ([`banner_alert`]), linking to the Security page.
+/// Asks every 10 s while it is shown and stops when it goes; a failed read
+/// shows no banner.
+#[function_component]
+pub fn AlertBanner() -> Html {
+    let shown = use_state(|| None::<Alert>);
+    {
+        let shown = shown.clone();
+        use_effect_with((), move |()| {
+            let poll = move || {
+                let shown = shown.clone();
+                spawn_local(async move {
+                    let alerts = admin::get::<Vec<Alert>>(ALERTS).await.unwrap_or_default();
+                    // Unix seconds; see `SecurityPage`.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let now = (js_sys::Date::now() / 1000.0) as i64;
+                    shown.set(banner_alert(&alerts, now).cloned());
+                });
+            };
+            poll();
+            let timer = gloo_timers::callback::Interval::new(BANNER_POLL_MS, poll);
+            move || drop(timer)
+        });
+    }
+    match &*shown {
+        Some(alert) => html! {
+            <a id="alert-banner" class="alert-banner" href={Route::Security.href()} role="status">
+                { format!("⚠ {} — see Security", alert.message) }
+            </a>
+        },
+        None => html! {},
+    }
 }

@@ -1,10 +1,12 @@
 //! The Security page's model: the banned sources as the gateway lists them
 //! (`GET /api/v1/security/bans`, reloaded every few seconds), a ban in
-//! words, and the "Ban an address" form as a [`BanInput`].
+//! words, the "Ban an address" form as a [`BanInput`], and the alerts
+//! (`GET /api/v1/security/alerts`): their kind and age in words, and which
+//! one the admin pages' banner shows.
 
 use std::rc::Rc;
 
-use shared::api::{BanEntry, BanInput};
+use shared::api::{Alert, BanEntry, BanInput};
 use yew::Reducible;
 
 use super::forms::Values;
@@ -50,6 +52,47 @@ pub fn remaining_text(until: i64, now: i64) -> String {
         0 => format!("in {days} d"),
         h => format!("in {days} d {h} h"),
     }
+}
+
+/// How long an alert shows in the banner above the admin pages.
+pub const BANNER_SECS: i64 = 3_600;
+
+/// An alert's kind (`velocity`) in words; a kind this client does not
+/// know is shown as the gateway names it.
+pub fn kind_text(kind: &str) -> String {
+    match kind {
+        "velocity" => "Calls a minute".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// How long ago `at` (Unix seconds) was from `now`: "just now" under a
+/// minute (or a little in the future, when the clocks differ), "5 min ago",
+/// "2 h ago", "3 d ago"; rounded down.
+pub fn ago_text(at: i64, now: i64) -> String {
+    let seconds = now.saturating_sub(at);
+    if seconds < 60 {
+        return "just now".to_owned();
+    }
+    let minutes = seconds / 60;
+    if minutes < 60 {
+        return format!("{minutes} min ago");
+    }
+    let hours = minutes / 60;
+    if hours < 48 {
+        return format!("{hours} h ago");
+    }
+    format!("{} d ago", hours / 24)
+}
+
+/// The alert the banner shows: the newest one less than [`BANNER_SECS`]
+/// old at `now`, whatever order the list comes in. One stamped ahead of
+/// `now` (the browser's clock is behind) counts as fresh.
+pub fn banner_alert(alerts: &[Alert], now: i64) -> Option<&Alert> {
+    alerts
+        .iter()
+        .filter(|a| now.saturating_sub(a.at) < BANNER_SECS)
+        .max_by_key(|a| (a.at, a.id))
 }
 
 /// The "Ban an address" form, empty.
@@ -172,6 +215,61 @@ mod tests {
             times: 1,
             refused: 0,
         }
+    }
+
+    fn alert(id: i64, at: i64) -> Alert {
+        Alert {
+            id,
+            at,
+            kind: "velocity".to_owned(),
+            agent: Some("demo".to_owned()),
+            message: format!("alert {id}"),
+        }
+    }
+
+    #[test]
+    fn alert_kinds_and_ages_read_as_words() {
+        assert_eq!(kind_text("velocity"), "Calls a minute");
+        assert_eq!(kind_text("odd_hours"), "odd hours");
+        let cases = [
+            (-30, "just now"),
+            (0, "just now"),
+            (59, "just now"),
+            (60, "1 min ago"),
+            (5 * 60 + 59, "5 min ago"),
+            (3_599, "59 min ago"),
+            (3_600, "1 h ago"),
+            (47 * 3_600 + 3_599, "47 h ago"),
+            (48 * 3_600, "2 d ago"),
+            (10 * 86_400, "10 d ago"),
+        ];
+        for (age, want) in cases {
+            assert_eq!(ago_text(100_000 - age, 100_000), want, "{age} s old");
+        }
+        assert_eq!(ago_text(i64::MIN, i64::MAX), "106751991167300 d ago");
+    }
+
+    #[test]
+    fn the_banner_shows_the_newest_alert_under_an_hour_old() {
+        let now = 100_000;
+        assert_eq!(banner_alert(&[], now), None);
+        // An hour old or more: no banner.
+        let old = [alert(1, now - BANNER_SECS), alert(2, now - 5 * BANNER_SECS)];
+        assert_eq!(banner_alert(&old, now), None);
+        // The newest fresh one, whatever the order.
+        let list = [
+            alert(3, now - 600),
+            alert(5, now - 60),
+            alert(4, now - BANNER_SECS + 1),
+            alert(1, now - BANNER_SECS),
+        ];
+        assert_eq!(banner_alert(&list, now).map(|a| a.id), Some(5));
+        // Same second: the later id.
+        let tie = [alert(7, now - 10), alert(8, now - 10)];
+        assert_eq!(banner_alert(&tie, now).map(|a| a.id), Some(8));
+        // Ahead of the browser's clock: fresh.
+        let ahead = [alert(9, now + 30)];
+        assert_eq!(banner_alert(&ahead, now).map(|a| a.id), Some(9));
     }
 
     fn run(actions: impl IntoIterator<Item = BansAction>) -> Rc<Bans> {
