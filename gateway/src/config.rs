@@ -121,6 +121,9 @@ pub struct Args {
     /// or `alert` (alert only).
     #[arg(long, env = "GATEWAY_VELOCITY_ACTION")]
     pub velocity_action: Option<String>,
+    /// Calls all agents together may start a minute (default: no limit).
+    #[arg(long, env = "GATEWAY_GATEWAY_CALLS_PER_MINUTE")]
+    pub gateway_calls_per_minute: Option<u32>,
     /// Business hours, e.g. `8-20` or `8-20 UTC+1`: a call outside them
     /// raises an alert. Unset: no night alerts.
     #[arg(long, env = "GATEWAY_BUSINESS_HOURS")]
@@ -158,6 +161,7 @@ struct FileSettings {
     sip_rate: Option<u32>,
     agent_calls_per_minute: Option<u32>,
     velocity_action: Option<String>,
+    gateway_calls_per_minute: Option<u32>,
     business_hours: Option<String>,
 }
 
@@ -409,10 +413,21 @@ impl Config {
                 ));
             }
         };
-        let velocity = (per_minute > 0).then_some(crate::sip::b2bua::velocity::VelocityLimit {
-            calls_per_minute: per_minute,
-            block,
-        });
+        let gateway_per_minute = args
+            .gateway_calls_per_minute
+            .or(file.gateway_calls_per_minute)
+            .filter(|n| *n > 0);
+        let velocity = (per_minute > 0 || gateway_per_minute.is_some()).then_some(
+            crate::sip::b2bua::velocity::VelocityLimit {
+                calls_per_minute: if per_minute == 0 {
+                    u32::MAX
+                } else {
+                    per_minute
+                },
+                gateway_calls_per_minute: gateway_per_minute,
+                block,
+            },
+        );
         let business_hours = match pick(args.business_hours, file.business_hours, "").trim() {
             "" => None,
             text => Some(

@@ -17,7 +17,10 @@ const MINUTE_MS: i64 = 60_000;
 /// The limit, and what going over it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VelocityLimit {
+    /// Per agent.
     pub calls_per_minute: u32,
+    /// For all agents together (`None`: no such limit).
+    pub gateway_calls_per_minute: Option<u32>,
     /// Refuse the excess (`true`) or only raise the alert.
     pub block: bool,
 }
@@ -35,6 +38,10 @@ pub struct Verdict {
 pub struct Velocity {
     limit: Option<VelocityLimit>,
     starts: HashMap<AccountId, VecDeque<i64>>,
+    /// Every agent's, for the gateway-wide limit.
+    all: VecDeque<i64>,
+    /// No second gateway-wide alert before this (Unix ms).
+    all_quiet_until: i64,
     /// No second alert for an agent before this (Unix ms).
     quiet_until: HashMap<AccountId, i64>,
 }
@@ -56,6 +63,14 @@ impl Velocity {
         let Some(limit) = self.limit else {
             return allow;
         };
+        let gateway_alert = match self.check_gateway(now, limit) {
+            Err(refused) => return refused,
+            Ok(alert) => alert,
+        };
+        let allow = Verdict {
+            refuse: None,
+            alert: gateway_alert,
+        };
         let starts = self.starts.entry(agent).or_default();
         while starts
             .front()
@@ -65,6 +80,7 @@ impl Velocity {
         }
         if starts.len() < limit.calls_per_minute as usize {
             starts.push_back(now.unix_ms);
+            self.all.push_back(now.unix_ms);
             return allow;
         }
         let quiet = self
@@ -93,6 +109,7 @@ impl Velocity {
             }
         } else {
             // Alert only: the call goes, and counts.
+            self.all.push_back(now.unix_ms);
             starts.push_back(now.unix_ms);
             if starts.len() > limit.calls_per_minute as usize {
                 starts.pop_front();
@@ -101,6 +118,55 @@ impl Velocity {
                 refuse: None,
                 alert,
             }
+        }
+    }
+}
+
+impl Velocity {
+    /// The gateway-wide limit: `Err` with the verdict when it refuses the
+    /// call; else the alert to raise, if it is over in alert-only mode.
+    fn check_gateway(
+        &mut self,
+        now: &Now,
+        limit: VelocityLimit,
+    ) -> Result<Option<String>, Verdict> {
+        let Some(max) = limit.gateway_calls_per_minute.map(|m| m as usize) else {
+            return Ok(None);
+        };
+        while self
+            .all
+            .front()
+            .is_some_and(|t| *t <= now.unix_ms - MINUTE_MS)
+        {
+            self.all.pop_front();
+        }
+        // Bounded: never more than the limit are kept.
+        while self.all.len() > max {
+            self.all.pop_front();
+        }
+        if self.all.len() < max {
+            return Ok(None);
+        }
+        let alert = (now.unix_ms >= self.all_quiet_until).then(|| {
+            self.all_quiet_until = now.unix_ms + MINUTE_MS;
+            format!(
+                "the gateway started more than {max} calls in a minute{}",
+                if limit.block {
+                    "; the excess is refused"
+                } else {
+                    ""
+                }
+            )
+        });
+        if limit.block {
+            Err(Verdict {
+                refuse: Some(format!(
+                    "Forbidden (the gateway is over {max} calls a minute; an admin has been alerted)"
+                )),
+                alert,
+            })
+        } else {
+            Ok(alert)
         }
     }
 }
@@ -125,6 +191,7 @@ mod tests {
     fn sixty_calls_in_a_minute_over_thirty_refuse_thirty_with_one_alert() {
         let mut v = Velocity::new(Some(VelocityLimit {
             calls_per_minute: 30,
+            gateway_calls_per_minute: None,
             block: true,
         }));
         let verdicts: Vec<Verdict> = (0..60)
@@ -156,6 +223,7 @@ mod tests {
     fn alert_only_lets_calls_through_and_no_limit_does_nothing() {
         let mut v = Velocity::new(Some(VelocityLimit {
             calls_per_minute: 2,
+            gateway_calls_per_minute: None,
             block: false,
         }));
         let verdicts: Vec<Verdict> = (0..5).map(|i| v.check(&at(i), AccountId(1), "a")).collect();
@@ -164,5 +232,27 @@ mod tests {
         assert!(v.starts[&AccountId(1)].len() <= 2, "bounded");
         let mut off = Velocity::new(None);
         assert!((0..1000).all(|i| off.check(&at(i), AccountId(1), "a").refuse.is_none()));
+    }
+
+    #[test]
+    fn the_gateway_wide_limit_holds_across_agents() {
+        let mut v = Velocity::new(Some(VelocityLimit {
+            calls_per_minute: 30,
+            gateway_calls_per_minute: Some(10),
+            block: true,
+        }));
+        let verdicts: Vec<Verdict> = (0..20)
+            .map(|i| v.check(&at(1_000 + i), AccountId(i), "agent"))
+            .collect();
+        assert_eq!(verdicts.iter().filter(|v| v.refuse.is_none()).count(), 10);
+        assert_eq!(verdicts.iter().filter(|v| v.alert.is_some()).count(), 1);
+        assert!(
+            verdicts[10]
+                .refuse
+                .as_deref()
+                .unwrap()
+                .contains("gateway is over 10")
+        );
+        assert!(v.all.len() <= 10, "bounded");
     }
 }

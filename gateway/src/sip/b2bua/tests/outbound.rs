@@ -714,6 +714,7 @@ fn an_agent_over_the_calls_a_minute_limit_is_refused_with_one_alert() {
     let mut h = Harness::new();
     h.b2bua.velocity = velocity::Velocity::new(Some(velocity::VelocityLimit {
         calls_per_minute: 2,
+        gateway_calls_per_minute: None,
         block: true,
     }));
     for i in 0..4 {
