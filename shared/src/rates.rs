@@ -293,13 +293,14 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn longest_prefix_wins() {
-        let t = RateTable::parse_csv("prefix,price\n44,0.0100\n4420,0.0050,London\n1,0.002\n")
-            .unwrap();
+        let t =
+            RateTable::parse_csv("prefix,price\n44,0.0100\n4420,0.0050,London\n1,0.002\n").unwrap();
         assert_eq!(t.lookup("+442071234567").unwrap().prefix, "4420");
         assert_eq!(t.lookup("+447700900123").unwrap().prefix, "44");
         assert_eq!(t.lookup("12125550100").unwrap().price_per_minute, 20);
@@ -370,7 +371,12 @@ mod tests {
         assert_eq!(t.rates()[0].price_per_minute, 200);
         assert_eq!(t.rates()[0].description.as_deref(), Some("UK, all"));
         assert!(RateTable::parse_csv("").unwrap().rates().is_empty());
-        assert!(RateTable::parse_csv("prefix,price\n").unwrap().rates().is_empty());
+        assert!(
+            RateTable::parse_csv("prefix,price\n")
+                .unwrap()
+                .rates()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -152,7 +152,12 @@ async fn rates_replace_list_audit_and_go_with_the_carrier() {
     assert_eq!(entries[0]["old_json"], r#"{"rows":3}"#, "{audit}");
 
     let (status, _, _) = app
-        .call("DELETE", &format!("/api/v1/carriers/{id}"), Some(&admin), None)
+        .call(
+            "DELETE",
+            &format!("/api/v1/carriers/{id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM carrier_rates")
