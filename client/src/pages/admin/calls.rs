@@ -117,7 +117,7 @@ pub fn CallsPage() -> Html {
                                 <td>{ r.carrier.clone().unwrap_or_default() }</td>
                                 <td>{ r.outcome().as_str().replace('_', " ") }</td>
                                 <td>{ duration(r.duration_s) }</td>
-                                <td class="mono">{ r.estimated_cost.map(shared::rates::format_price).unwrap_or_default() }</td>
+                                <td class="mono call-cost" data-cost={r.estimated_cost.map(|c| c.to_string())}>{ r.estimated_cost.map(shared::rates::format_price).unwrap_or_default() }</td>
                                 <td>{ format!("{} {}", r.final_code, r.final_reason) }</td>
                             </tr>
                         }) }
