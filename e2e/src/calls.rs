@@ -291,3 +291,38 @@ pub async fn agent_named(gateway: &Gateway, username: &str) -> Result<shared::ap
         .find(|a| a.username == username)
         .with_context(|| format!("no agent `{username}`"))
 }
+
+/// Replaces the built-in demo carrier's rate table with `csv` (admin API,
+/// `PUT /api/v1/carriers/{id}/rates`).
+pub async fn set_demo_carrier_rates(gateway: &Gateway, csv: &str) -> Result<()> {
+    let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
+    let cookie = [("cookie", admin.cookie.as_str())];
+    let carriers: shared::api::Page<shared::api::Carrier> =
+        http::get(&gateway.url("/api/v1/carriers?limit=100"), &cookie)
+            .await?
+            .json()?;
+    let demo = carriers
+        .items
+        .iter()
+        .find(|c| c.is_demo)
+        .context("no demo carrier")?;
+    let path = format!("/api/v1/carriers/{}/rates", demo.id);
+    let response = http::request(
+        hyper::Method::PUT,
+        &gateway.url(&path),
+        &[
+            ("cookie", admin.cookie.as_str()),
+            ("content-type", "text/csv"),
+        ],
+        Some(csv.as_bytes().to_vec()),
+    )
+    .await?;
+    if response.status != 200 {
+        bail!(
+            "PUT {path} answered {}: {}",
+            response.status,
+            response.text()
+        );
+    }
+    Ok(())
+}

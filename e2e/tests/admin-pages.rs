@@ -91,6 +91,18 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
             .wait_for_text("#carrier-status", Duration::from_secs(5))
             .await?;
         ensure!(health.contains("Qualify off"), "carrier status: {health:?}");
+        // Its rates: a bad file is refused naming the line; a good one is saved.
+        browser.fill("textarea#rates-csv", "prefix,price\n44,0.0100,UK\n44x,0.01\n").await?;
+        browser.click("button#rates-import").await?;
+        let said = browser.wait_for_text("#rates-report", Duration::from_secs(10)).await?;
+        ensure!(said.contains("line 3: prefix"), "rates report: {said:?}");
+        browser.fill("textarea#rates-csv", "prefix,price\n44,0.0100,UK\n").await?;
+        browser.click("button#rates-import").await?;
+        e2e::eventually("the rates saved", Duration::from_secs(10), || async {
+            let said = browser.wait_for_text("#rates-report", Duration::from_secs(1)).await?;
+            Ok(said.contains("1 rates saved").then_some(()))
+        })
+        .await?;
         admin::screenshot(&browser, "carriers").await?;
 
         // DID routed to the demo agent, delivered by that carrier.
@@ -198,6 +210,11 @@ async fn admin_sets_up_a_carrier_did_and_caller_id_that_calls_then_use() -> Resu
             Ok((browser.count("table#calls tbody tr[data-id]").await? >= 2).then_some(()))
         })
         .await?;
+        // The outbound call to +44 is priced from the carrier's rates.
+        let cost = browser
+            .wait_for_text("table#calls tbody tr[data-id] td.call-cost[data-cost]", Duration::from_secs(5))
+            .await?;
+        ensure!(cost.starts_with("0.0"), "cost shown as {cost:?}");
         let csv = browser.attr("a#calls-csv", "href").await?.unwrap_or_default();
         ensure!(csv.starts_with("/api/v1/calls.csv"), "CSV link {csv:?}");
         // Filtered to inbound calls to the DID: one.

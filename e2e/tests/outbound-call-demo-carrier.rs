@@ -15,6 +15,8 @@ async fn demo_carrier_call_connects_echoes_audio_and_is_recorded() -> Result<()>
     gateway.require_client()?;
     let browser = Browser::start().await?;
     let result = async {
+        // 0.0100 per minute to +1, 0.0200 to +1415: the longer prefix prices it.
+        calls::set_demo_carrier_rates(&gateway, "prefix,price\n1,0.0100\n1415,0.0200,SF\n").await?;
         calls::sign_in_agent(&browser, &gateway).await?;
         calls::dial(&browser, "(415) 555-2671").await?;
         browser
@@ -51,6 +53,12 @@ async fn demo_carrier_call_connects_echoes_audio_and_is_recorded() -> Result<()>
         ensure!(
             record.packets_to_carrier > 50 && record.packets_from_carrier > 50,
             "RTP both ways in the record: {record:?}"
+        );
+        // Per second at 200/10000 per minute, rounded up.
+        ensure!(
+            record.duration_s > 0
+                && record.estimated_cost == Some((200 * record.duration_s + 59) / 60),
+            "estimated cost: {record:?}"
         );
         gateway.check_alive()
     }

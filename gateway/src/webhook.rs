@@ -518,6 +518,7 @@ mod tests {
             packets_from_carrier: 0,
             bytes_from_carrier: 0,
             attempts: Vec::new(),
+            estimated_cost: None,
         }
     }
 

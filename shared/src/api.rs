@@ -418,6 +418,13 @@ pub struct CallRecord {
     /// attempts refused before any carrier and for inbound calls.
     #[serde(default)]
     pub attempts: Vec<CallAttempt>,
+    /// Estimated cost from the carrier's rate table (`shared::rates`), in
+    /// 1/10000 of the carrier's currency, billed per second and rounded
+    /// up; `Some(0)` for an unanswered outbound call on a rated carrier;
+    /// `None` when the carrier has no rate for the number, for inbound
+    /// calls and for records written before rates existed.
+    #[serde(default)]
+    pub estimated_cost: Option<i64>,
 }
 
 /// One carrier tried for a call.

@@ -28,4 +28,5 @@ pub mod destination;
 pub mod e164;
 pub mod ids;
 pub mod policy;
+pub mod rates;
 pub mod sip;

@@ -59,6 +59,19 @@ pub async fn import_dids(csv: &str) -> Result<DidImportReport, ApiFailure> {
     }
 }
 
+/// `PUT /api/v1/carriers/{id}/rates` with the CSV text: how many rates the
+/// carrier has now. A bad file fails with the bad lines in the message.
+pub async fn put_rates(carrier_id: i64, csv: &str) -> Result<usize, ApiFailure> {
+    let path = format!("/api/v1/carriers/{carrier_id}/rates");
+    let (status, body) = call_with("PUT", &path, Some(("text/csv", csv))).await?;
+    match status {
+        200 => {
+            decode::<serde_json::Value>(&body).map(|v| v["items"].as_array().map_or(0, Vec::len))
+        }
+        _ => Err(failure(status, &body)),
+    }
+}
+
 fn encode<B: Serialize>(body: &B) -> Result<String, ApiFailure> {
     serde_json::to_string(body).map_err(|e| ApiFailure {
         status: None,

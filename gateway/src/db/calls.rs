@@ -304,13 +304,33 @@ fn hangup_str(h: HangupBy) -> &'static str {
     }
 }
 
+/// Stores a record. Its `estimated_cost`, when not set already, comes from
+/// the carrier's rate table here: outbound calls on a carrier with a rate
+/// for the dialled number cost that rate × the answered duration (per
+/// second, rounded up; 0 when unanswered).
 pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> {
+    let estimated_cost = match (r.estimated_cost, r.direction, r.carrier_id) {
+        (Some(c), _, _) => Some(c),
+        (None, CallDirection::Outbound, Some(carrier)) => {
+            super::rate_for(db, carrier.0, &r.dialled)
+                .await?
+                .map(|price| {
+                    let answered_s = if r.answered_at.is_some() {
+                        r.duration_s
+                    } else {
+                        0
+                    };
+                    shared::rates::cost(price, answered_s)
+                })
+        }
+        _ => None,
+    };
     sqlx::query(
         "INSERT INTO call_records (id, direction, account_id, agent, caller_id, dialled,
              carrier_id, carrier, invite_at, ringing_at, answered_at, ended_at, duration_s,
              final_code, final_reason, hangup_by, packets_to_carrier, bytes_to_carrier,
-             packets_from_carrier, bytes_from_carrier, attempts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             packets_from_carrier, bytes_from_carrier, attempts, estimated_cost)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&r.id)
     .bind(direction_str(r.direction))
@@ -333,6 +353,7 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
     .bind(r.packets_from_carrier)
     .bind(r.bytes_from_carrier)
     .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".to_owned()))
+    .bind(estimated_cost)
     .execute(db)
     .await?;
     Ok(())
@@ -445,6 +466,7 @@ fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, sqlx::Er
         packets_from_carrier: row.try_get("packets_from_carrier")?,
         bytes_from_carrier: row.try_get("bytes_from_carrier")?,
         attempts: serde_json::from_str(row.try_get::<&str, _>("attempts")?).unwrap_or_default(),
+        estimated_cost: row.try_get("estimated_cost")?,
     })
 }
 

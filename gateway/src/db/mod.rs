@@ -18,12 +18,14 @@ mod bans;
 mod calls;
 mod dids;
 mod policy;
+mod rates;
 pub use admin::*;
 pub use alerts::*;
 pub use bans::*;
 pub use calls::*;
 pub use dids::*;
 pub use policy::*;
+pub use rates::*;
 
 pub type Db = SqlitePool;
 

@@ -141,7 +141,7 @@ pub async fn list(
 }
 
 /// The CSV columns, in order.
-const CSV_HEADER: [&str; 17] = [
+const CSV_HEADER: [&str; 18] = [
     "id",
     "direction",
     "outcome",
@@ -159,6 +159,7 @@ const CSV_HEADER: [&str; 17] = [
     "final_reason",
     "hangup_by",
     "bytes_to_carrier",
+    "estimated_cost",
 ];
 
 /// `GET /api/v1/calls.csv`: the filtered records (no paging; at most
@@ -204,6 +205,10 @@ pub async fn csv(
                 }
                 .to_owned(),
                 r.bytes_to_carrier.to_string(),
+                // A decimal in the carrier's currency (`0.0051`).
+                r.estimated_cost
+                    .map(shared::rates::format_price)
+                    .unwrap_or_default(),
             ],
         );
     }

@@ -3,9 +3,10 @@
 //! write-only: no response and no audit entry ever carries it.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use shared::api::{Carrier, CarrierInput, ChannelUsage, Page, SipTransport};
 use shared::ids::CarrierId;
@@ -557,4 +558,91 @@ mod tests {
         assert_eq!(recommended_channels(10), 12);
         assert_eq!(recommended_channels(11), 14);
     }
+}
+
+/// Largest rate file accepted (100 000 rows of about 80 bytes).
+const MAX_RATES_BYTES: usize = 8 * 1024 * 1024;
+
+/// `GET /api/v1/carriers/{id}/rates` answers this.
+#[derive(Debug, serde::Serialize)]
+pub struct RateList {
+    /// By prefix; prices per minute in 1/10000 of the carrier's currency.
+    pub items: Vec<shared::rates::Rate>,
+}
+
+/// `GET /api/v1/carriers/{id}/rates`: the carrier's rate table.
+pub async fn rates(
+    State(state): State<AppState>,
+    _: Reader,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<RateList>, AppError> {
+    let id = path_id(path)?;
+    load(&state, id).await?;
+    Ok(Json(RateList {
+        items: db::carrier_rates(&state.db, id).await?,
+    }))
+}
+
+/// `PUT /api/v1/carriers/{id}/rates`: replaces the carrier's rate table
+/// with a `text/csv` body of `prefix,price_per_minute[,description]`
+/// lines. Nothing is saved when a line is bad: 400 names the first bad
+/// lines with their numbers. Audited with the row counts before and after.
+pub async fn put_rates(
+    State(state): State<AppState>,
+    Admin(actor): Admin,
+    path: Result<Path<i64>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RateList>, AppError> {
+    let id = path_id(path)?;
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
+    if !is_csv {
+        return Err(AppError::UnsupportedMediaType {
+            message: "Send the rates as a CSV file with Content-Type: text/csv.".to_owned(),
+        });
+    }
+    let too_large = || AppError::TooLarge {
+        message: format!(
+            "The file is larger than {} MiB or {} rows.",
+            MAX_RATES_BYTES / (1024 * 1024),
+            shared::rates::MAX_RATES
+        ),
+    };
+    let bytes = axum::body::to_bytes(body, MAX_RATES_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest {
+        code: "invalid_body",
+        message: format!("The file is not UTF-8 text (byte {}).", e.valid_up_to()),
+        field: None,
+    })?;
+    let table = shared::rates::RateTable::parse_csv(text).map_err(|e| match e {
+        shared::rates::RatesCsvError::TooManyRows => too_large(),
+        e => AppError::BadRequest {
+            code: "invalid_csv",
+            message: format!("No rates were saved: {e}."),
+            field: None,
+        },
+    })?;
+    load(&state, id).await?;
+    let before = db::carrier_rates(&state.db, id).await?.len();
+    let rates = table.into_rates();
+    if !db::replace_carrier_rates(&state.db, id, &rates).await? {
+        return Err(AppError::Missing { what: "carrier" });
+    }
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "carrier_rates",
+        id,
+        Some(&serde_json::json!({ "rows": before })),
+        Some(&serde_json::json!({ "rows": rates.len() })),
+    )
+    .await?;
+    Ok(Json(RateList { items: rates }))
 }

@@ -86,6 +86,10 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/carriers/{id}/channels", get(carriers::channels)),
         ("/carriers/{id}/status", get(carriers::status)),
+        (
+            "/carriers/{id}/rates",
+            get(carriers::rates).put(carriers::put_rates),
+        ),
         ("/carriers/status", get(carriers::statuses)),
         ("/calls", get(calls::list)),
         ("/calls.csv", get(calls::csv)),

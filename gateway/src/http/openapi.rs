@@ -237,6 +237,22 @@ pub const OPERATIONS: &[Op] = &[
     ),
     op(
         "get",
+        "/carriers/{id}/rates",
+        "The carrier's rate table by prefix; prices per minute in 1/10000 of its currency.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "RateList"),
+    ),
+    op(
+        "put",
+        "/carriers/{id}/rates",
+        "Replace the rate table from CSV: prefix,price_per_minute[,description] (header optional, price a decimal like 0.0123). Nothing is saved when a line is bad.",
+        Admin,
+        Body::Csv,
+        Answer::Json(200, "RateList"),
+    ),
+    op(
+        "get",
         "/carriers/status",
         "Qualify and registration state of every carrier that has one, live.",
         Reader,
@@ -954,6 +970,21 @@ fn schemas() -> Map<String, Value> {
         ("CarrierInput", object(&["name", "host"], carrier_input)),
         ("Carrier", object(&carrier_required, carrier)),
         (
+            "RateList",
+            object(&["items"], vec![("items", array(r("Rate")))]),
+        ),
+        (
+            "Rate",
+            object(
+                &["prefix", "price_per_minute"],
+                vec![
+                    ("prefix", string()),
+                    ("price_per_minute", int()),
+                    ("description", nstring()),
+                ],
+            ),
+        ),
+        (
             "TrunkStatusList",
             object(&["items"], vec![("items", array(r("TrunkStatus")))]),
         ),
@@ -1046,6 +1077,7 @@ fn schemas() -> Map<String, Value> {
                     ("bytes_to_carrier", int()),
                     ("packets_from_carrier", int()),
                     ("bytes_from_carrier", int()),
+                    ("estimated_cost", nint()),
                     (
                         "attempts",
                         array(object(

@@ -357,6 +357,7 @@ mod embed;
 mod live;
 mod openapi;
 mod policy;
+mod rates;
 mod security;
 mod session;
 mod tokens;

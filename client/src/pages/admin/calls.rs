@@ -104,7 +104,7 @@ pub fn CallsPage() -> Html {
                 <table id="calls" class="admin-table">
                     <thead><tr>
                         <th>{ "Started" }</th><th>{ "Direction" }</th><th>{ "Agent" }</th><th>{ "Caller ID" }</th><th>{ "Dialled" }</th>
-                        <th>{ "Carrier" }</th><th>{ "Outcome" }</th><th>{ "Duration" }</th><th>{ "Final answer" }</th>
+                        <th>{ "Carrier" }</th><th>{ "Outcome" }</th><th>{ "Duration" }</th><th>{ "Cost" }</th><th>{ "Final answer" }</th>
                     </tr></thead>
                     <tbody>
                         { for list.items.iter().map(|r| html! {
@@ -117,6 +117,7 @@ pub fn CallsPage() -> Html {
                                 <td>{ r.carrier.clone().unwrap_or_default() }</td>
                                 <td>{ r.outcome().as_str().replace('_', " ") }</td>
                                 <td>{ duration(r.duration_s) }</td>
+                                <td class="mono call-cost" data-cost={r.estimated_cost.map(|c| c.to_string())}>{ r.estimated_cost.map(shared::rates::format_price).unwrap_or_default() }</td>
                                 <td>{ format!("{} {}", r.final_code, r.final_reason) }</td>
                             </tr>
                         }) }

@@ -264,6 +264,11 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                             <p class="muted">{ "Only admins change carriers." }</p>
                         }
                     </form>
+                    if props.can_edit {
+                        if let Some(id) = form.editing {
+                            <RatesImport carrier_id={id} />
+                        }
+                    }
                 </section>
             </div>
         </AdminPage>
@@ -312,5 +317,72 @@ fn sign_in_text(c: &Carrier) -> String {
         "by IP".to_owned()
     } else {
         parts.join("; ")
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RatesProps {
+    carrier_id: i64,
+}
+
+/// The carrier's rate table from CSV (`textarea#rates-csv`,
+/// `button#rates-import`, `#rates-report`): replaces the whole table;
+/// a bad file is refused with its bad lines listed.
+#[function_component]
+fn RatesImport(props: &RatesProps) -> Html {
+    let text = use_state(String::new);
+    let busy = use_state(|| false);
+    let report = use_state(|| None::<Result<usize, String>>);
+    {
+        let report = report.clone();
+        use_effect_with(props.carrier_id, move |_| report.set(None));
+    }
+    let oninput = {
+        let text = text.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(area) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
+                text.set(area.value());
+            }
+        })
+    };
+    let onclick = {
+        let text = text.clone();
+        let busy = busy.clone();
+        let report = report.clone();
+        let id = props.carrier_id;
+        Callback::from(move |_: MouseEvent| {
+            if *busy {
+                return;
+            }
+            busy.set(true);
+            let csv = (*text).clone();
+            let busy = busy.clone();
+            let report = report.clone();
+            spawn_local(async move {
+                report.set(Some(
+                    admin::put_rates(id, &csv).await.map_err(|f| f.message),
+                ));
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <div class="carrier-rates">
+            <h3 class="card-title">{ "Rates" }</h3>
+            <p class="muted">{ "One rate per row: prefix,price_per_minute,description, e.g. 4420,0.0050,London. The longest matching prefix prices each answered call, billed per second; the cost shows in call records. Importing replaces the whole table." }</p>
+            <textarea id="rates-csv" rows="4" spellcheck="false" value={(*text).clone()} {oninput}
+                placeholder="prefix,price_per_minute,description\n44,0.0100,UK\n4420,0.0050,London" />
+            <div class="form-buttons">
+                <button id="rates-import" type="button" class="button" disabled={*busy} {onclick}>
+                    { if *busy { "Importing…" } else { "Import rates" } }
+                </button>
+            </div>
+            if let Some(result) = &*report {
+                <div id="rates-report" role="status">{ match result {
+                    Ok(n) => html! { <p>{ format!("{n} rates saved.") }</p> },
+                    Err(message) => html! { <p class="form-error">{ message.clone() }</p> },
+                } }</div>
+            }
+        </div>
     }
 }

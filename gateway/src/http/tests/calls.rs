@@ -30,6 +30,7 @@ fn record(id: &str, agent: Option<(i64, &str)>, at: i64, secs: i64) -> CallRecor
         packets_from_carrier: 0,
         bytes_from_carrier: 0,
         attempts: Vec::new(),
+        estimated_cost: None,
     }
 }
 

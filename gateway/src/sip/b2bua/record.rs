@@ -34,6 +34,7 @@ pub fn new(id: String, direction: CallDirection, now: &Now) -> CallRecord {
         packets_from_carrier: 0,
         bytes_from_carrier: 0,
         attempts: Vec::new(),
+        estimated_cost: None,
     }
 }
 
