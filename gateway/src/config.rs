@@ -121,6 +121,12 @@ pub struct Args {
     /// or `alert` (alert only).
     #[arg(long, env = "GATEWAY_VELOCITY_ACTION")]
     pub velocity_action: Option<String>,
+    /// What one agent's calls may cost a day (UTC), in the carriers'
+    /// currency as rate tables price it, e.g. `50` or `12.5`; past it the
+    /// agent's calls are refused until midnight UTC and an alert is raised.
+    /// Default: no cap.
+    #[arg(long, env = "GATEWAY_DAILY_SPEND_CAP")]
+    pub daily_spend_cap: Option<String>,
     /// Calls all agents together may start a minute (default: no limit).
     #[arg(long, env = "GATEWAY_GATEWAY_CALLS_PER_MINUTE")]
     pub gateway_calls_per_minute: Option<u32>,
@@ -162,6 +168,7 @@ struct FileSettings {
     agent_calls_per_minute: Option<u32>,
     velocity_action: Option<String>,
     gateway_calls_per_minute: Option<u32>,
+    daily_spend_cap: Option<String>,
     business_hours: Option<String>,
 }
 
@@ -197,6 +204,8 @@ pub struct Config {
     /// Calls an agent may start a minute, and whether the excess is refused.
     pub velocity: Option<crate::sip::b2bua::velocity::VelocityLimit>,
     pub business_hours: Option<crate::sip::b2bua::watch::BusinessHours>,
+    /// Per agent and day, in 1/10000 of the carriers' currency.
+    pub daily_spend_cap: Option<i64>,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -439,7 +448,22 @@ impl Config {
                 })?,
             ),
         };
+        let daily_spend_cap = match pick(args.daily_spend_cap, file.daily_spend_cap, "").trim() {
+            "" => None,
+            text => Some(
+                shared::rates::parse_price(text)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| {
+                        bad(
+                            "daily_spend_cap",
+                            format!("`{text}`: give an amount like 50 or 12.5"),
+                        )
+                    })?,
+            ),
+        };
         Ok(Config {
+            daily_spend_cap,
             business_hours,
             velocity,
             guard,

@@ -273,7 +273,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         media,
         database.clone(),
         config.log_sip,
+        config.daily_spend_cap,
     );
+    // Agents already over today's spend cap stay refused after a restart.
+    if let Some(cap) = config.daily_spend_cap {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        let midnight = now.unix_ms - now.unix_ms.rem_euclid(DAY_MS);
+        for id in db::accounts_over_spend(&database, midnight, cap).await? {
+            sip.send(CoreInput::OverSpend {
+                account: shared::ids::AccountId(id),
+                until_ms: midnight + DAY_MS,
+            })
+            .await;
+        }
+    }
     // Each call's progress, published by the SIP driver as the call
     // machines report it; the webhook delivers it.
     let call_events = sip.call_events();

@@ -94,6 +94,7 @@ async fn test_app() -> TestApp {
         media,
         db.clone(),
         false,
+        None,
     );
     let live = crate::live::LiveCalls::new();
     TestApp {

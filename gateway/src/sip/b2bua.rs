@@ -210,6 +210,9 @@ pub struct B2bua {
     velocity: velocity::Velocity,
     /// New destinations, night calls, spikes.
     watch: watch::Watch,
+    /// Agents whose calls today reached the daily spend cap, until when
+    /// (Unix ms: the next UTC midnight).
+    over_spend: HashMap<AccountId, i64>,
 }
 
 /// How long a response to a carrier request answers its retransmissions
@@ -221,6 +224,7 @@ impl B2bua {
         B2bua {
             velocity: velocity::Velocity::new(config.velocity),
             watch: watch::Watch::new(config.watch.clone()),
+            over_spend: HashMap::new(),
             config,
             media,
             calls: HashMap::new(),
@@ -250,6 +254,14 @@ impl B2bua {
     }
 
     /// Calls an agent is on (placed, or inbound and answered), not ended.
+    /// `account` reached the daily spend cap: its new calls are refused
+    /// until `until_ms` (the next UTC midnight).
+    pub fn over_spend(&mut self, account: AccountId, until_ms: i64) {
+        self.over_spend
+            .retain(|_, until| *until > until_ms - 24 * 3600 * 1000);
+        self.over_spend.insert(account, until_ms);
+    }
+
     pub fn calls_of(&self, account_id: AccountId) -> usize {
         self.calls
             .values()
@@ -308,6 +320,21 @@ impl B2bua {
             // An INVITE retransmitted over a reliable transport, or a reused
             // Call-ID: the first one is being handled.
             reject(self, 482, "Loop Detected (Call-ID already in use)");
+            return;
+        }
+        let over_cap = self
+            .over_spend
+            .get(&agent.account_id)
+            .is_some_and(|until| *until > now.unix_ms);
+        if over_cap {
+            let reason =
+                "Forbidden (your calls today reached the daily spend cap; an admin can raise it)";
+            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+            reject(self, 403, reason);
+            let id = format!("{}-{}", now.unix_ms, self.new_token(8));
+            let rec = record::outbound(id, agent, target, &now);
+            let rec = record::refused(rec, &now, 403, reason);
+            self.events.push(B2buaEvent::Record(Box::new(rec)));
             return;
         }
         let verdict = self.velocity.check(&now, agent.account_id, &agent.username);

@@ -258,6 +258,11 @@ impl SipCore {
     }
 
     /// One message (a datagram, a WebSocket frame, or one framed TCP message).
+    /// `account` reached the daily spend cap, until `until_ms`.
+    pub fn over_spend(&mut self, account: AccountId, until_ms: i64) {
+        self.b2bua.over_spend(account, until_ms);
+    }
+
     /// Bans read back from storage at start.
     pub fn restore_bans(&mut self, now: Now, bans: Vec<Ban>) {
         self.guard.restore(now, bans);

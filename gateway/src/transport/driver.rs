@@ -42,6 +42,8 @@ pub(super) struct Driver {
     handle: SipHandle,
     db: Db,
     log_sip: bool,
+    /// Each agent's daily spend cap (1/10000 of the carriers' currency).
+    daily_spend_cap: Option<i64>,
     /// Carrier names by id, for log lines about their status.
     carrier_names: HashMap<CarrierId, String>,
     /// The live calls as last published.
@@ -68,6 +70,7 @@ impl Driver {
         udp: UdpSockets,
         db: Db,
         log_sip: bool,
+        daily_spend_cap: Option<i64>,
         handle: SipHandle,
     ) -> Self {
         Driver {
@@ -77,6 +80,7 @@ impl Driver {
             handle,
             db,
             log_sip,
+            daily_spend_cap,
             carrier_names: HashMap::new(),
             published: Vec::new(),
             bans_published: Instant::now(),
@@ -143,6 +147,7 @@ impl Driver {
             CoreInput::Dids(dids) => self.core.set_dids(dids),
             CoreInput::Media(event) => media_port::deliver(&mut self.core, now(), event),
             CoreInput::AuthFailed { ip, what } => self.core.auth_failed(now(), ip, &what),
+            CoreInput::OverSpend { account, until_ms } => self.core.over_spend(account, until_ms),
             // Published before the answer, so the asker reads the new list.
             CoreInput::Ban { ip, detail, done } => {
                 let banned = self.core.ban(now(), ip, detail);
@@ -323,10 +328,16 @@ impl Driver {
     /// hold up signalling); shutdown waits for these writes.
     fn store_record(&mut self, record: Box<shared::api::CallRecord>) {
         let db = self.db.clone();
+        let cap = self.daily_spend_cap;
+        let (handle, alerts) = (self.handle.clone(), self.handle.alerts());
         self.writes.retain(|w| !w.is_finished());
         self.writes.push(tokio::spawn(async move {
             if let Err(e) = crate::db::insert_call_record(&db, &record).await {
                 warn!(call = %record.id, "call record not stored: {e}");
+                return;
+            }
+            if let (Some(cap), Some(account)) = (cap, record.account_id) {
+                check_spend(&db, &handle, &alerts, cap, account, record.agent.as_deref()).await;
             }
         }));
     }
@@ -347,6 +358,45 @@ impl Driver {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.done.send(());
         }
+    }
+}
+
+/// After a call of `account` was stored: when its calls today reached
+/// `cap`, its new calls are refused until the next UTC midnight and an
+/// alert is raised.
+async fn check_spend(
+    db: &Db,
+    handle: &SipHandle,
+    alerts: &crate::alerts::Alerts,
+    cap: i64,
+    account: shared::ids::AccountId,
+    agent: Option<&str>,
+) {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let now_ms = now().unix_ms;
+    let midnight = now_ms - now_ms.rem_euclid(DAY_MS);
+    let spent = match crate::db::spend_since(db, account.0, midnight).await {
+        Ok(spent) => spent,
+        Err(e) => return warn!("daily spend not read: {e}"),
+    };
+    if spent < cap {
+        return;
+    }
+    handle
+        .send(CoreInput::OverSpend {
+            account,
+            until_ms: midnight + DAY_MS,
+        })
+        .await;
+    let message = format!(
+        "{} reached the daily spend cap ({:.2} of {:.2}); their calls are refused until midnight UTC",
+        agent.unwrap_or("an agent"),
+        spent as f64 / 10_000.0,
+        cap as f64 / 10_000.0
+    );
+    match crate::db::insert_alert(db, now().unix, "spend_cap", agent, &message).await {
+        Ok(alert) => alerts.publish(alert),
+        Err(e) => warn!("alert not stored: {e}"),
     }
 }
 

@@ -89,6 +89,12 @@ pub enum CoreInput {
         detail: String,
         done: tokio::sync::oneshot::Sender<bool>,
     },
+    /// An agent's calls today reached the daily spend cap: refuse their
+    /// new calls until `until_ms`.
+    OverSpend {
+        account: shared::ids::AccountId,
+        until_ms: i64,
+    },
     /// An admin lifts a ban; the reply says whether there was one.
     Unban {
         ip: std::net::IpAddr,
@@ -193,6 +199,7 @@ pub fn start_core(
     media: Arc<MediaEngine>,
     db: Db,
     log_sip: bool,
+    daily_spend_cap: Option<i64>,
 ) -> SipHandle {
     let (tx, rx) = mpsc::channel(4096);
     let mut seed = [0u8; 32];
@@ -223,7 +230,9 @@ pub fn start_core(
         alerts: crate::alerts::Alerts::default(),
         stopped,
     };
-    let driver = tokio::spawn(driver::Driver::new(core, udp, db, log_sip, handle.clone()).run(rx));
+    let driver = tokio::spawn(
+        driver::Driver::new(core, udp, db, log_sip, daily_spend_cap, handle.clone()).run(rx),
+    );
     tokio::spawn(async move {
         let why = match driver.await {
             Ok(()) => "the SIP core stopped".to_owned(),

@@ -751,3 +751,22 @@ fn an_agent_over_the_calls_a_minute_limit_is_refused_with_one_alert() {
         .count();
     assert_eq!(refused_records, 2, "each refusal is recorded");
 }
+
+#[test]
+fn an_agent_over_the_daily_spend_cap_is_refused_until_midnight() {
+    let mut h = Harness::new();
+    let now = h.now();
+    h.b2bua.over_spend(h.agent.account_id, now.unix_ms + 1000);
+    h.invite("4155552671", "");
+    let out = h.browser_sent();
+    assert!(
+        status(out.last().unwrap())
+            .starts_with("SIP/2.0 403 Forbidden (your calls today reached the daily spend cap"),
+        "{out:?}"
+    );
+    assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    // After midnight, calls go again.
+    h.advance(2000);
+    h.invite_as("4155552671", "", "after-midnight");
+    assert!(!h.sent().is_empty(), "the carrier gets the INVITE");
+}
