@@ -307,6 +307,15 @@ impl B2bua {
             let r = response_to(&request, code, reason, Some(&tag));
             this.send(Destination::Conn(conn), r.to_string().into_bytes());
         };
+        // Refused before any carrier, and recorded as the agent's call.
+        let refuse_recorded = |this: &mut Self, agent: &AgentInfo, code: u16, reason: &str| {
+            reject(this, code, reason);
+            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
+            let id = format!("{}-{}", now.unix_ms, this.new_token(8));
+            let rec = record::outbound(id, agent, target, &now);
+            let rec = record::refused(rec, &now, code, reason);
+            this.events.push(B2buaEvent::Record(Box::new(rec)));
+        };
         let Some(agent) = agent else {
             reject(
                 self,
@@ -329,12 +338,7 @@ impl B2bua {
         if over_cap {
             let reason =
                 "Forbidden (your calls today reached the daily spend cap; an admin can raise it)";
-            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
-            reject(self, 403, reason);
-            let id = format!("{}-{}", now.unix_ms, self.new_token(8));
-            let rec = record::outbound(id, agent, target, &now);
-            let rec = record::refused(rec, &now, 403, reason);
-            self.events.push(B2buaEvent::Record(Box::new(rec)));
+            refuse_recorded(self, agent, 403, reason);
             return;
         }
         let verdict = self.velocity.check(&now, agent.account_id, &agent.username);
@@ -346,12 +350,7 @@ impl B2bua {
             });
         }
         if let Some(reason) = verdict.refuse {
-            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
-            reject(self, 403, &reason);
-            let id = format!("{}-{}", now.unix_ms, self.new_token(8));
-            let rec = record::outbound(id, agent, target, &now);
-            let rec = record::refused(rec, &now, 403, &reason);
-            self.events.push(B2buaEvent::Record(Box::new(rec)));
+            refuse_recorded(self, agent, 403, &reason);
             return;
         }
         if self.calls_of(agent.account_id) >= agent.max_calls as usize {
@@ -359,12 +358,7 @@ impl B2bua {
                 "Busy Here (you already have {} call(s), your limit)",
                 agent.max_calls
             );
-            let target = msg::uri_user(&request.uri.to_string()).unwrap_or_default();
-            reject(self, 486, &reason);
-            let id = format!("{}-{}", now.unix_ms, self.new_token(8));
-            let rec = record::outbound(id, agent, target, &now);
-            let rec = record::refused(rec, &now, 486, &reason);
-            self.events.push(B2buaEvent::Record(Box::new(rec)));
+            refuse_recorded(self, agent, 486, &reason);
             return;
         }
         let id = self.next_id();
