@@ -73,7 +73,7 @@ async fn fraud_watch(
     config: &Config,
     now_ms: i64,
 ) -> Result<sip::b2bua::watch::WatchConfig, StartError> {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
+    use transport::DAY_MS;
     let mut known_places = vec![config.default_country.to_ascii_uppercase()];
     for dialled in db::answered_destinations(database, now_ms - 90 * DAY_MS, 50_000).await? {
         if let Ok(number) = dialled.parse::<shared::e164::E164>() {
@@ -277,12 +277,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     // Agents already over today's spend cap stay refused after a restart.
     if let Some(cap) = config.daily_spend_cap {
-        const DAY_MS: i64 = 24 * 3600 * 1000;
-        let midnight = now.unix_ms - now.unix_ms.rem_euclid(DAY_MS);
-        for id in db::accounts_over_spend(&database, midnight, cap).await? {
+        let today = transport::utc_day(now.unix_ms);
+        for id in db::accounts_over_spend(&database, today.start, cap).await? {
             sip.send(CoreInput::OverSpend {
                 account: shared::ids::AccountId(id),
-                until_ms: midnight + DAY_MS,
+                until_ms: today.end,
             })
             .await;
         }

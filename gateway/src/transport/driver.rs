@@ -279,11 +279,7 @@ impl Driver {
         let alerts = self.handle.alerts();
         self.writes.retain(|w| !w.is_finished());
         self.writes.push(tokio::spawn(async move {
-            let at = now().unix;
-            match crate::db::insert_alert(&db, at, kind, agent.as_deref(), &message).await {
-                Ok(alert) => alerts.publish(alert),
-                Err(e) => warn!("alert not stored: {e}"),
-            }
+            store_alert(&db, &alerts, kind, agent.as_deref(), &message).await;
         }));
     }
 
@@ -372,10 +368,8 @@ async fn check_spend(
     account: shared::ids::AccountId,
     agent: Option<&str>,
 ) {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
-    let now_ms = now().unix_ms;
-    let midnight = now_ms - now_ms.rem_euclid(DAY_MS);
-    let spent = match crate::db::spend_since(db, account.0, midnight).await {
+    let today = super::utc_day(now().unix_ms);
+    let spent = match crate::db::spend_since(db, account.0, today.start).await {
         Ok(spent) => spent,
         Err(e) => return warn!("daily spend not read: {e}"),
     };
@@ -385,7 +379,7 @@ async fn check_spend(
     handle
         .send(CoreInput::OverSpend {
             account,
-            until_ms: midnight + DAY_MS,
+            until_ms: today.end,
         })
         .await;
     let message = format!(
@@ -394,7 +388,24 @@ async fn check_spend(
         spent as f64 / 10_000.0,
         cap as f64 / 10_000.0
     );
-    match crate::db::insert_alert(db, now().unix, "spend_cap", agent, &message).await {
+    store_alert(db, alerts, "spend_cap", agent, &message).await;
+}
+
+/// Every alert, whoever raised it: one `gateway alert:` log line, stored,
+/// then published (the webhook sends `alert.raised`).
+async fn store_alert(
+    db: &Db,
+    alerts: &crate::alerts::Alerts,
+    kind: &str,
+    agent: Option<&str>,
+    message: &str,
+) {
+    warn!(
+        kind,
+        agent = agent.unwrap_or(""),
+        "gateway alert: kind={kind} {message}"
+    );
+    match crate::db::insert_alert(db, now().unix, kind, agent, message).await {
         Ok(alert) => alerts.publish(alert),
         Err(e) => warn!("alert not stored: {e}"),
     }
@@ -453,16 +464,9 @@ fn log_event(event: &CoreEvent) {
         CoreEvent::Guard(GuardEvent::Unbanned { ip, by_admin }) => {
             info!(%ip, by_admin, "gateway unban: source={ip} by_admin={by_admin}");
         }
-        CoreEvent::Call(B2buaEvent::Alert {
-            kind,
-            agent,
-            message,
-        }) => warn!(
-            kind,
-            agent = agent.as_deref().unwrap_or(""),
-            "gateway alert: kind={kind} {message}"
-        ),
-        CoreEvent::Trunk(_) | CoreEvent::Call(B2buaEvent::Progress { .. }) => {}
+        // Logged where they are stored (`store_alert`), with the spend cap's.
+        CoreEvent::Trunk(_)
+        | CoreEvent::Call(B2buaEvent::Alert { .. } | B2buaEvent::Progress { .. }) => {}
     }
 }
 

@@ -176,6 +176,15 @@ impl SipHandle {
     }
 }
 
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The UTC day `unix_ms` falls in, as Unix ms from its midnight to the next.
+pub fn utc_day(unix_ms: i64) -> std::ops::Range<i64> {
+    let midnight = unix_ms - unix_ms.rem_euclid(DAY_MS);
+    midnight..midnight + DAY_MS
+}
+
 /// Reads both clocks once.
 pub fn now() -> Now {
     let unix = SystemTime::now()
