@@ -6,7 +6,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use shared::api::{Carrier, CarrierInput, ChannelUsage, Page, SipTransport};
 use shared::ids::CarrierId;
@@ -595,16 +595,6 @@ pub async fn put_rates(
     body: Body,
 ) -> Result<Json<RateList>, AppError> {
     let id = path_id(path)?;
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
-    if !is_csv {
-        return Err(AppError::UnsupportedMediaType {
-            message: "Send the rates as a CSV file with Content-Type: text/csv.".to_owned(),
-        });
-    }
     let too_large = || AppError::TooLarge {
         message: format!(
             "The file is larger than {} MiB or {} rows.",
@@ -612,15 +602,8 @@ pub async fn put_rates(
             shared::rates::MAX_RATES
         ),
     };
-    let bytes = axum::body::to_bytes(body, MAX_RATES_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest {
-        code: "invalid_body",
-        message: format!("The file is not UTF-8 text (byte {}).", e.valid_up_to()),
-        field: None,
-    })?;
-    let table = shared::rates::RateTable::parse_csv(text).map_err(|e| match e {
+    let text = super::csv::read_upload(&headers, body, "rates", MAX_RATES_BYTES, too_large).await?;
+    let table = shared::rates::RateTable::parse_csv(&text).map_err(|e| match e {
         shared::rates::RatesCsvError::TooManyRows => too_large(),
         e => AppError::BadRequest {
             code: "invalid_csv",

@@ -3,6 +3,54 @@
 //! leading UTF-8 byte-order mark (spreadsheets write one), blank lines
 //! skipped. Each record remembers the line it starts on, for error reports.
 
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+
+use super::AppError;
+
+/// An uploaded CSV file as text. `what` names the content for the 415
+/// ("Send the {what} as a CSV file …") when `Content-Type` is not
+/// `text/csv`; over `max_bytes` (by `Content-Length`, or once read) is
+/// `too_large()`; text that is not UTF-8 is a 400.
+pub async fn read_upload(
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+    max_bytes: usize,
+    too_large: impl Fn() -> AppError,
+) -> Result<String, AppError> {
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
+    if !is_csv {
+        return Err(AppError::UnsupportedMediaType {
+            message: format!("Send the {what} as a CSV file with Content-Type: text/csv."),
+        });
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_bytes as u64) {
+        return Err(too_large());
+    }
+    // A read error here is the limit (the body is in memory or streaming
+    // from a client that is still connected).
+    let bytes = axum::body::to_bytes(body, max_bytes)
+        .await
+        .map_err(|_| too_large())?;
+    String::from_utf8(bytes.to_vec()).map_err(|e| AppError::BadRequest {
+        code: "invalid_body",
+        message: format!(
+            "The file is not UTF-8 text (byte {}).",
+            e.utf8_error().valid_up_to()
+        ),
+        field: None,
+    })
+}
+
 /// One record (row) of a CSV file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

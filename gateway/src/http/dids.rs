@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use shared::api::{Did, DidImportRejection, DidImportReport, DidInput, DidRoute, Page, Role};
 
@@ -336,40 +336,14 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DidImportReport>, AppError> {
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
-    if !is_csv {
-        return Err(AppError::UnsupportedMediaType {
-            message: "Send the DIDs as a CSV file with Content-Type: text/csv.".to_owned(),
-        });
-    }
     let too_large = || AppError::TooLarge {
         message: format!(
             "The file is larger than {} KiB; split it into smaller files.",
             MAX_IMPORT_BYTES / 1024
         ),
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_IMPORT_BYTES as u64) {
-        return Err(too_large());
-    }
-    // A read error here is the limit (the body is in memory or streaming
-    // from a client that is still connected).
-    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest {
-        code: "invalid_body",
-        message: format!("The file is not UTF-8 text (byte {}).", e.valid_up_to()),
-        field: None,
-    })?;
-    let records = csv::parse(text, MAX_IMPORT_ROWS + 1).map_err(|e| match e {
+    let text = csv::read_upload(&headers, body, "DIDs", MAX_IMPORT_BYTES, too_large).await?;
+    let records = csv::parse(&text, MAX_IMPORT_ROWS + 1).map_err(|e| match e {
         csv::CsvError::TooManyRows { .. } => AppError::TooLarge {
             message: format!(
                 "The file has more than {MAX_IMPORT_ROWS} rows; split it into smaller files."
