@@ -254,17 +254,33 @@ pub async fn add_did(
     response.json()
 }
 
-/// `PUT` `body` to `path` as admin; `Ok` on 200.
+/// `PUT` `body` (JSON) to `path` as admin; `Ok` on 200.
 pub async fn admin_put(gateway: &Gateway, path: &str, body: serde_json::Value) -> Result<()> {
+    admin_put_raw(
+        gateway,
+        path,
+        "application/json",
+        serde_json::to_vec(&body)?,
+    )
+    .await
+}
+
+/// `PUT` `body` of `content_type` to `path` as admin; `Ok` on 200.
+pub async fn admin_put_raw(
+    gateway: &Gateway,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<()> {
     let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
     let response = http::request(
         hyper::Method::PUT,
         &gateway.url(path),
         &[
             ("cookie", admin.cookie.as_str()),
-            ("content-type", "application/json"),
+            ("content-type", content_type),
         ],
-        Some(serde_json::to_vec(&body)?),
+        Some(body),
     )
     .await?;
     if response.status != 200 {
@@ -307,22 +323,5 @@ pub async fn set_demo_carrier_rates(gateway: &Gateway, csv: &str) -> Result<()> 
         .find(|c| c.is_demo)
         .context("no demo carrier")?;
     let path = format!("/api/v1/carriers/{}/rates", demo.id);
-    let response = http::request(
-        hyper::Method::PUT,
-        &gateway.url(&path),
-        &[
-            ("cookie", admin.cookie.as_str()),
-            ("content-type", "text/csv"),
-        ],
-        Some(csv.as_bytes().to_vec()),
-    )
-    .await?;
-    if response.status != 200 {
-        bail!(
-            "PUT {path} answered {}: {}",
-            response.status,
-            response.text()
-        );
-    }
-    Ok(())
+    admin_put_raw(gateway, &path, "text/csv", csv.as_bytes().to_vec()).await
 }

@@ -62,7 +62,7 @@ async fn run(name: &str, args: &[String], limit: Duration) -> Result<String> {
     let pin = std::env::temp_dir().join(format!("sv-pin-{}", std::process::id()));
     std::fs::create_dir_all(&pin)?;
     std::fs::write(pin.join("sitecustomize.py"), PIN_ADDRESS)?;
-    let mut child = tokio::process::Command::new(tool(name)?)
+    let child = tokio::process::Command::new(tool(name)?)
         .args(args)
         .env("PYTHONPATH", &pin)
         .stdin(Stdio::null())
@@ -71,33 +71,17 @@ async fn run(name: &str, args: &[String], limit: Duration) -> Result<String> {
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {name}"))?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let read = |pipe: Option<tokio::process::ChildStdout>| async move {
-        let mut text = String::new();
-        if let Some(mut pipe) = pipe {
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut text).await;
+    // On timeout the future, and with it the child, is dropped: killed.
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(output) => {
+            let output = output.with_context(|| format!("running {name}"))?;
+            Ok(format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
         }
-        text
-    };
-    let read_err = |pipe: Option<tokio::process::ChildStderr>| async move {
-        let mut text = String::new();
-        if let Some(mut pipe) = pipe {
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut text).await;
-        }
-        text
-    };
-    let waited = tokio::time::timeout(limit, async {
-        let (out, err, status) = tokio::join!(read(stdout), read_err(stderr), child.wait());
-        (out, err, status)
-    })
-    .await;
-    match waited {
-        Ok((out, err, _)) => Ok(format!("{out}{err}")),
-        Err(_) => {
-            let _ = child.kill().await;
-            Ok(format!("({name} was stopped after {limit:?})"))
-        }
+        Err(_) => Ok(format!("({name} was stopped after {limit:?})")),
     }
 }
 
