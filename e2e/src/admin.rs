@@ -38,9 +38,15 @@ pub async fn sign_out(browser: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// Opens a page from the top navigation (`nav a[data-page=…]`) and waits
-/// for it.
+/// Opens a page from the top navigation (`nav a[data-page=…]`, opening
+/// the "Settings" menu first when the page is in it) and waits for it.
 pub async fn open(browser: &Browser, page: &str) -> Result<()> {
+    let menu = format!(
+        r#"nav.admin-nav details:not([open]):has(a[data-page="{page}"]) > summary"#
+    );
+    if browser.count(&menu).await? > 0 {
+        browser.click(&menu).await?;
+    }
     browser
         .click(&format!(r#"nav.admin-nav a[data-page="{page}"]"#))
         .await?;

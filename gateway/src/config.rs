@@ -130,6 +130,27 @@ pub struct Args {
     /// Calls all agents together may start a minute (default: no limit).
     #[arg(long, env = "GATEWAY_GATEWAY_CALLS_PER_MINUTE")]
     pub gateway_calls_per_minute: Option<u32>,
+    /// What the calls presenting one campaign's numbers may cost a day
+    /// (UTC), e.g. `200`. Default: no cap.
+    #[arg(long, env = "GATEWAY_CAMPAIGN_DAILY_SPEND_CAP")]
+    pub campaign_daily_spend_cap: Option<String>,
+    /// What all calls together may cost a day (UTC). Default: no cap.
+    #[arg(long, env = "GATEWAY_GATEWAY_DAILY_SPEND_CAP")]
+    pub gateway_daily_spend_cap: Option<String>,
+    /// Past a spend cap: `block` (refuse and alert, the default) or `alert`.
+    #[arg(long, env = "GATEWAY_SPEND_ACTION")]
+    pub spend_action: Option<String>,
+    /// Minutes one agent may talk to other countries (than
+    /// `default_country`) a day (UTC). Default: no limit.
+    #[arg(long, env = "GATEWAY_AGENT_INTERNATIONAL_MINUTES")]
+    pub agent_international_minutes: Option<u32>,
+    /// Minutes all agents together may talk to other countries a day.
+    #[arg(long, env = "GATEWAY_GATEWAY_INTERNATIONAL_MINUTES")]
+    pub gateway_international_minutes: Option<u32>,
+    /// Past an international-minutes limit: `block` (refuse international
+    /// calls and alert, the default) or `alert`.
+    #[arg(long, env = "GATEWAY_INTERNATIONAL_ACTION")]
+    pub international_action: Option<String>,
     /// Business hours, e.g. `8-20` or `8-20 UTC+1`: a call outside them
     /// raises an alert. Unset: no night alerts.
     #[arg(long, env = "GATEWAY_BUSINESS_HOURS")]
@@ -169,6 +190,12 @@ struct FileSettings {
     velocity_action: Option<String>,
     gateway_calls_per_minute: Option<u32>,
     daily_spend_cap: Option<String>,
+    campaign_daily_spend_cap: Option<String>,
+    gateway_daily_spend_cap: Option<String>,
+    spend_action: Option<String>,
+    agent_international_minutes: Option<u32>,
+    gateway_international_minutes: Option<u32>,
+    international_action: Option<String>,
     business_hours: Option<String>,
 }
 
@@ -201,11 +228,9 @@ pub struct Config {
     pub dial_countries: Vec<String>,
     /// The source guard (bans).
     pub guard: crate::guard::GuardConfig,
-    /// Calls an agent may start a minute, and whether the excess is refused.
-    pub velocity: Option<crate::sip::b2bua::velocity::VelocityLimit>,
+    /// The fraud limits until an admin saves others (`crate::limits`).
+    pub limits: shared::api::FraudLimits,
     pub business_hours: Option<crate::sip::b2bua::watch::BusinessHours>,
-    /// Per agent and day, in 1/10000 of the carriers' currency.
-    pub daily_spend_cap: Option<i64>,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -412,31 +437,60 @@ impl Config {
             .agent_calls_per_minute
             .or(file.agent_calls_per_minute)
             .unwrap_or(30);
-        let block = match pick(args.velocity_action, file.velocity_action, "block").as_str() {
-            "block" => true,
-            "alert" => false,
-            other => {
-                return Err(bad(
-                    "velocity_action",
-                    format!("`{other}`: give `block` or `alert`"),
-                ));
-            }
+        let action = |setting: &'static str, text: String| match text.as_str() {
+            "block" => Ok(shared::api::LimitAction::Block),
+            "alert" => Ok(shared::api::LimitAction::Alert),
+            other => Err(bad(setting, format!("`{other}`: give `block` or `alert`"))),
         };
-        let gateway_per_minute = args
-            .gateway_calls_per_minute
-            .or(file.gateway_calls_per_minute)
-            .filter(|n| *n > 0);
-        let velocity = (per_minute > 0 || gateway_per_minute.is_some()).then_some(
-            crate::sip::b2bua::velocity::VelocityLimit {
-                calls_per_minute: if per_minute == 0 {
-                    u32::MAX
-                } else {
-                    per_minute
-                },
-                gateway_calls_per_minute: gateway_per_minute,
-                block,
-            },
-        );
+        let money = |setting: &'static str, text: String| match text.trim() {
+            "" => Ok(None),
+            text => shared::rates::parse_price(text)
+                .ok()
+                .filter(|p| *p > 0)
+                .map(Some)
+                .ok_or_else(|| bad(setting, format!("`{text}`: give an amount like 50 or 12.5"))),
+        };
+        let limits = shared::api::FraudLimits {
+            agent_calls_per_minute: per_minute,
+            gateway_calls_per_minute: args
+                .gateway_calls_per_minute
+                .or(file.gateway_calls_per_minute)
+                .unwrap_or(0),
+            velocity_action: action(
+                "velocity_action",
+                pick(args.velocity_action, file.velocity_action, "block"),
+            )?,
+            agent_daily_spend: money(
+                "daily_spend_cap",
+                pick(args.daily_spend_cap, file.daily_spend_cap, ""),
+            )?,
+            campaign_daily_spend: money(
+                "campaign_daily_spend_cap",
+                pick(
+                    args.campaign_daily_spend_cap,
+                    file.campaign_daily_spend_cap,
+                    "",
+                ),
+            )?,
+            gateway_daily_spend: money(
+                "gateway_daily_spend_cap",
+                pick(args.gateway_daily_spend_cap, file.gateway_daily_spend_cap, ""),
+            )?,
+            spend_action: action(
+                "spend_action",
+                pick(args.spend_action, file.spend_action, "block"),
+            )?,
+            agent_international_minutes: args
+                .agent_international_minutes
+                .or(file.agent_international_minutes),
+            gateway_international_minutes: args
+                .gateway_international_minutes
+                .or(file.gateway_international_minutes),
+            international_action: action(
+                "international_action",
+                pick(args.international_action, file.international_action, "block"),
+            )?,
+        };
         let business_hours = match pick(args.business_hours, file.business_hours, "").trim() {
             "" => None,
             text => Some(
@@ -448,24 +502,9 @@ impl Config {
                 })?,
             ),
         };
-        let daily_spend_cap = match pick(args.daily_spend_cap, file.daily_spend_cap, "").trim() {
-            "" => None,
-            text => Some(
-                shared::rates::parse_price(text)
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| {
-                        bad(
-                            "daily_spend_cap",
-                            format!("`{text}`: give an amount like 50 or 12.5"),
-                        )
-                    })?,
-            ),
-        };
         Ok(Config {
-            daily_spend_cap,
+            limits,
             business_hours,
-            velocity,
             guard,
             dial_countries,
             no_media_timeout: std::time::Duration::from_secs(no_media_timeout),

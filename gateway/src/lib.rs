@@ -24,6 +24,7 @@ pub mod dids;
 pub mod embed;
 pub mod guard;
 pub mod http;
+pub mod limits;
 pub mod live;
 pub mod media;
 pub mod password;
@@ -255,7 +256,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             },
             default_country: config.default_country.clone(),
             failover_timeout: config.failover_timeout,
-            velocity: config.velocity,
+            velocity: sip::b2bua::velocity::VelocityLimit::from_limits(&config.limits),
             watch: fraud_watch(&database, &config, now.unix_ms).await?,
             ..B2buaConfig::new(
                 config.advertised_address,
@@ -273,19 +274,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         media,
         database.clone(),
         config.log_sip,
-        config.daily_spend_cap,
+        config.default_country.clone(),
     );
-    // Agents already over today's spend cap stay refused after a restart.
-    if let Some(cap) = config.daily_spend_cap {
-        let today = transport::utc_day(now.unix_ms);
-        for id in db::accounts_over_spend(&database, today.start, cap).await? {
-            sip.send(CoreInput::OverSpend {
-                account: shared::ids::AccountId(id),
-                until_ms: today.end,
-            })
-            .await;
-        }
-    }
+    // The limits in force (saved by an admin, else the flags'), and what
+    // they reached today: blocks survive a restart.
+    let limits = limits::load(&database, &config.limits).await?;
+    let today = transport::utc_day(now.unix_ms);
+    let reached = limits::reached(&database, &limits, &config.default_country, today.start, None).await?;
+    sip.send(CoreInput::Limits { limits, reached }).await;
     // Each call's progress, published by the SIP driver as the call
     // machines report it; the webhook delivers it.
     let call_events = sip.call_events();

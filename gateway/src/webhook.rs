@@ -519,6 +519,8 @@ mod tests {
             bytes_from_carrier: 0,
             attempts: Vec::new(),
             estimated_cost: None,
+            campaign_id: None,
+            destination_country: None,
         }
     }
 

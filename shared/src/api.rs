@@ -425,6 +425,15 @@ pub struct CallRecord {
     /// calls and for records written before rates existed.
     #[serde(default)]
     pub estimated_cost: Option<i64>,
+    /// The campaign whose number the call presented (the one the agent
+    /// chose, else the first of the agent's campaigns holding the caller
+    /// ID); `None` for calls outside campaigns and inbound calls.
+    #[serde(default)]
+    pub campaign_id: Option<i64>,
+    /// The dialled number's country (ISO 3166 alpha-2; the NANP read by
+    /// area code), for outbound calls to a number that has one.
+    #[serde(default)]
+    pub destination_country: Option<String>,
 }
 
 /// One carrier tried for a call.
@@ -943,9 +952,84 @@ pub struct Alert {
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
-    /// `velocity`: an agent started more calls a minute than allowed.
+    /// `velocity` (calls a minute), `spend_cap` (a day's estimated cost),
+    /// `international_minutes`, `new_destination`, `night`, `spike`.
     pub kind: String,
     /// The agent concerned, if one is.
     pub agent: Option<String>,
     pub message: String,
+}
+
+/// What going over a limit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitAction {
+    /// Refuse the calls over it (403 with the reason) and raise an alert.
+    #[default]
+    Block,
+    /// Only raise the alert; calls go on.
+    Alert,
+}
+
+/// The fraud limits, as `GET /api/v1/security/settings` shows them and
+/// `PUT /api/v1/security/limits` sets them. Money is in 1/10000 of the
+/// carriers' currency (as rate tables and `CallRecord::estimated_cost`);
+/// days are UTC days. `None` (or 0 for the calls a minute): no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FraudLimits {
+    /// Calls one agent may start a minute.
+    pub agent_calls_per_minute: u32,
+    /// Calls all agents together may start a minute.
+    pub gateway_calls_per_minute: u32,
+    pub velocity_action: LimitAction,
+    /// What one agent's calls may cost a day.
+    pub agent_daily_spend: Option<i64>,
+    /// What the calls presenting one campaign's numbers may cost a day.
+    pub campaign_daily_spend: Option<i64>,
+    /// What all calls together may cost a day.
+    pub gateway_daily_spend: Option<i64>,
+    pub spend_action: LimitAction,
+    /// Minutes one agent may talk to other countries a day.
+    pub agent_international_minutes: Option<u32>,
+    /// Minutes all agents together may talk to other countries a day.
+    pub gateway_international_minutes: Option<u32>,
+    pub international_action: LimitAction,
+}
+
+/// What is in force against abuse: the limits an admin may change and the
+/// settings the gateway was started with (read-only here), as
+/// `GET /api/v1/security/settings` returns them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuritySettings {
+    pub limits: FraudLimits,
+    /// Failed authentications within `ban_window_s` that ban a source.
+    pub ban_after: u32,
+    pub ban_window_s: u32,
+    /// The first ban's length; each repeat doubles it, up to `ban_max_minutes`.
+    pub ban_minutes: u64,
+    pub ban_max_minutes: u64,
+    /// SIP messages a second one unauthenticated source may send.
+    pub sip_rate: u32,
+    /// Networks never banned (CIDRs).
+    pub ban_allow: Vec<String>,
+    /// Countries any call may reach whatever the policies say (empty: any).
+    pub dial_countries: Vec<String>,
+    /// Where calls are not international (the gateway's default country).
+    pub home_country: String,
+    /// Calls outside these hours raise an alert (`None`: no night alerts).
+    pub business_hours: Option<String>,
+    /// What the limits have counted today (UTC).
+    pub today: LimitUsage,
+}
+
+/// Today's counts the daily limits compare against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LimitUsage {
+    /// All calls' estimated cost today.
+    pub gateway_spend: i64,
+    /// Seconds of international calls today.
+    pub gateway_international_s: i64,
+    /// The daily limits reached today, in words (one line each, saying
+    /// whether calls are refused or the limit only alerts).
+    pub reached: Vec<String>,
 }

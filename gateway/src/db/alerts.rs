@@ -104,31 +104,3 @@ pub async fn outbound_calls_by_hour(
     }
     Ok(by_hour)
 }
-
-/// What `account_id`'s calls since `since_ms` are estimated to have cost
-/// (in 1/10000 of the carriers' currency).
-pub async fn spend_since(db: &Db, account_id: i64, since_ms: i64) -> Result<i64, DbError> {
-    let total: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(estimated_cost), 0) FROM call_records
-         WHERE account_id = ? AND invite_at >= ?",
-    )
-    .bind(account_id)
-    .bind(since_ms)
-    .fetch_one(db)
-    .await?;
-    Ok(total)
-}
-
-/// The accounts whose calls since `since_ms` cost `cap` or more.
-pub async fn accounts_over_spend(db: &Db, since_ms: i64, cap: i64) -> Result<Vec<i64>, DbError> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT account_id FROM call_records
-         WHERE account_id IS NOT NULL AND invite_at >= ?
-         GROUP BY account_id HAVING COALESCE(SUM(estimated_cost), 0) >= ?",
-    )
-    .bind(since_ms)
-    .bind(cap)
-    .fetch_all(db)
-    .await?;
-    Ok(ids)
-}

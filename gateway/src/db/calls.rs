@@ -329,8 +329,9 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
         "INSERT INTO call_records (id, direction, account_id, agent, caller_id, dialled,
              carrier_id, carrier, invite_at, ringing_at, answered_at, ended_at, duration_s,
              final_code, final_reason, hangup_by, packets_to_carrier, bytes_to_carrier,
-             packets_from_carrier, bytes_from_carrier, attempts, estimated_cost)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             packets_from_carrier, bytes_from_carrier, attempts, estimated_cost, campaign_id,
+             destination_country)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&r.id)
     .bind(direction_str(r.direction))
@@ -354,6 +355,8 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
     .bind(r.bytes_from_carrier)
     .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".to_owned()))
     .bind(estimated_cost)
+    .bind(r.campaign_id)
+    .bind(&r.destination_country)
     .execute(db)
     .await?;
     Ok(())
@@ -467,6 +470,8 @@ fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, sqlx::Er
         bytes_from_carrier: row.try_get("bytes_from_carrier")?,
         attempts: serde_json::from_str(row.try_get::<&str, _>("attempts")?).unwrap_or_default(),
         estimated_cost: row.try_get("estimated_cost")?,
+        campaign_id: row.try_get("campaign_id")?,
+        destination_country: row.try_get("destination_country")?,
     })
 }
 

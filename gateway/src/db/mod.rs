@@ -17,6 +17,7 @@ mod alerts;
 mod bans;
 mod calls;
 mod dids;
+mod limits;
 mod policy;
 mod rates;
 pub use admin::*;
@@ -24,6 +25,7 @@ pub use alerts::*;
 pub use bans::*;
 pub use calls::*;
 pub use dids::*;
+pub use limits::*;
 pub use policy::*;
 pub use rates::*;
 

@@ -40,7 +40,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use shared::api::{Campaign, Carrier, Did, RingGroup};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -164,6 +164,8 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/security/bans", get(security::list).post(security::ban)),
         ("/security/bans/{ip}", delete(security::unban)),
         ("/security/alerts", get(security::alerts)),
+        ("/security/settings", get(security::settings)),
+        ("/security/limits", put(security::set_limits)),
     ]
 }
 

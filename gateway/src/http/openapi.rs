@@ -586,10 +586,26 @@ pub const OPERATIONS: &[Op] = &[
     op(
         "get",
         "/security/alerts",
-        "The newest alerts (at most 100; an agent over the calls-a-minute limit), newest first; each also goes out as the `alert.raised` webhook.",
+        "The newest alerts (at most 100: limits reached, new destinations, night calls, spikes), newest first; each also goes out as the `alert.raised` webhook.",
         Admin,
         Body::None,
         Answer::Json(200, "AlertList"),
+    ),
+    op(
+        "get",
+        "/security/settings",
+        "The fraud limits in force, the guard's settings (from the gateway's flags) and today's counts.",
+        Admin,
+        Body::None,
+        Answer::Json(200, "SecuritySettings"),
+    ),
+    op(
+        "put",
+        "/security/limits",
+        "Set the fraud limits (calls a minute, daily spend caps per agent, campaign and gateway, daily international minutes; each blocks or only alerts). Saved, they win over the flags; counted anew at once.",
+        Admin,
+        Body::Json("FraudLimits"),
+        Answer::Json(200, "SecuritySettings"),
     ),
     op(
         "delete",
@@ -696,6 +712,35 @@ fn object(required: &[&str], properties: Vec<(&str, Value)>) -> Value {
 fn closed(mut o: Value) -> Value {
     o["additionalProperties"] = json!(false);
     o
+}
+
+/// `shared::api::FraudLimits`: money in 1/10000 of the carriers'
+/// currency, above 0 or null (no cap); minutes 1 to 1440000 or null.
+fn fraud_limits() -> Value {
+    let money = || json!({"type": "integer", "format": "int64", "minimum": 1, "nullable": true});
+    let minutes = || json!({"type": "integer", "minimum": 1, "maximum": 1_440_000, "nullable": true});
+    let action = || one_of(&["block", "alert"]);
+    object(
+        &[
+            "agent_calls_per_minute",
+            "gateway_calls_per_minute",
+            "velocity_action",
+            "spend_action",
+            "international_action",
+        ],
+        vec![
+            ("agent_calls_per_minute", range(0, 10_000)),
+            ("gateway_calls_per_minute", range(0, 100_000)),
+            ("velocity_action", action()),
+            ("agent_daily_spend", money()),
+            ("campaign_daily_spend", money()),
+            ("gateway_daily_spend", money()),
+            ("spend_action", action()),
+            ("agent_international_minutes", minutes()),
+            ("gateway_international_minutes", minutes()),
+            ("international_action", action()),
+        ],
+    )
 }
 
 fn destination_policy() -> Value {
@@ -1078,6 +1123,8 @@ fn schemas() -> Map<String, Value> {
                     ("packets_from_carrier", int()),
                     ("bytes_from_carrier", int()),
                     ("estimated_cost", nint()),
+                    ("campaign_id", nint()),
+                    ("destination_country", nstring()),
                     (
                         "attempts",
                         array(object(
@@ -1364,6 +1411,49 @@ fn schemas() -> Map<String, Value> {
             ),
         ),
         ("AlertList", array(r("Alert"))),
+        ("FraudLimits", fraud_limits()),
+        (
+            "LimitUsage",
+            object(
+                &["gateway_spend", "gateway_international_s", "reached"],
+                vec![
+                    ("gateway_spend", int()),
+                    ("gateway_international_s", int()),
+                    ("reached", array(string())),
+                ],
+            ),
+        ),
+        (
+            "SecuritySettings",
+            object(
+                &[
+                    "limits",
+                    "ban_after",
+                    "ban_window_s",
+                    "ban_minutes",
+                    "ban_max_minutes",
+                    "sip_rate",
+                    "ban_allow",
+                    "dial_countries",
+                    "home_country",
+                    "business_hours",
+                    "today",
+                ],
+                vec![
+                    ("limits", r("FraudLimits")),
+                    ("ban_after", int()),
+                    ("ban_window_s", int()),
+                    ("ban_minutes", int()),
+                    ("ban_max_minutes", int()),
+                    ("sip_rate", int()),
+                    ("ban_allow", array(string())),
+                    ("dial_countries", array(string())),
+                    ("home_country", string()),
+                    ("business_hours", nstring()),
+                    ("today", r("LimitUsage")),
+                ],
+            ),
+        ),
         (
             "BanList",
             array(json!({"$ref": "#/components/schemas/BanEntry"})),

@@ -1,6 +1,10 @@
 //! `/api/v1/security/alerts`: what an admin should look at (an agent over
 //! the velocity limit), newest first; the same go out as `alert.raised`.
 //!
+//! `/api/v1/security/settings` and `/security/limits`: the fraud limits
+//! (`crate::limits`), which an admin may change, with the guard's settings
+//! and today's counts.
+//!
 //! `/api/v1/security/bans`: the sources the guard banned (failed
 //! authentications over SIP or the web, floods, scanners), for the
 //! Security page; admins may ban a source by hand or lift a ban. The
@@ -15,7 +19,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use shared::api::{Alert, BanEntry, BanInput};
+use shared::api::{Alert, BanEntry, BanInput, FraudLimits, SecuritySettings};
 
 use super::roles::Admin;
 use super::{AppError, AppState, audit};
@@ -43,6 +47,75 @@ fn parse_ip(text: &str) -> Result<IpAddr, AppError> {
         ),
         field: Some("ip".to_owned()),
     })
+}
+
+/// What is in force against abuse, and today's counts.
+pub async fn settings(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<SecuritySettings>, AppError> {
+    let limits = crate::limits::load(&state.db, &state.config.limits).await?;
+    Ok(Json(settings_of(&state, limits).await?))
+}
+
+async fn settings_of(state: &AppState, limits: FraudLimits) -> Result<SecuritySettings, AppError> {
+    let config = &state.config;
+    let home = &config.default_country;
+    let today = crate::transport::utc_day(crate::transport::now().unix_ms);
+    let usage = crate::limits::usage(&state.db, &limits, home, today.start).await?;
+    let guard = &config.guard;
+    Ok(SecuritySettings {
+        limits,
+        ban_after: guard.max_failures,
+        ban_window_s: u32::try_from(guard.failure_window.as_secs()).unwrap_or(u32::MAX),
+        ban_minutes: guard.ban_for.as_secs() / 60,
+        ban_max_minutes: guard.max_ban.as_secs() / 60,
+        sip_rate: guard.per_second,
+        ban_allow: guard.allow.iter().map(ToString::to_string).collect(),
+        dial_countries: config.dial_countries.clone(),
+        home_country: home.clone(),
+        business_hours: config.business_hours.map(|b| b.describe()),
+        today: usage,
+    })
+}
+
+/// An admin sets the fraud limits: saved (they win over the flags from
+/// now on), handed to the SIP core, and counted anew for today, so that a
+/// raised cap lifts its block at once and a lowered one blocks at once.
+pub async fn set_limits(
+    State(state): State<AppState>,
+    Admin(actor): Admin,
+    body: Result<Json<FraudLimits>, JsonRejection>,
+) -> Result<Json<SecuritySettings>, AppError> {
+    let Json(limits) = body?;
+    crate::limits::check(&limits).map_err(|(field, message)| AppError::BadRequest {
+        code: "invalid_limit",
+        message,
+        field: Some(field.to_owned()),
+    })?;
+    let before = crate::limits::load(&state.db, &state.config.limits).await?;
+    crate::db::save_limits(&state.db, &limits).await?;
+    let home = &state.config.default_country;
+    let today = crate::transport::utc_day(crate::transport::now().unix_ms);
+    let reached = crate::limits::reached(&state.db, &limits, home, today.start, None).await?;
+    state
+        .sip
+        .send(CoreInput::Limits {
+            limits: limits.clone(),
+            reached,
+        })
+        .await;
+    audit::record(
+        &state,
+        &actor,
+        "update",
+        "fraud_limits",
+        "limits",
+        Some(&before),
+        Some(&limits),
+    )
+    .await?;
+    Ok(Json(settings_of(&state, limits).await?))
 }
 
 /// The newest alerts (at most 100), newest first.

@@ -94,7 +94,7 @@ async fn test_app() -> TestApp {
         media,
         db.clone(),
         false,
-        None,
+        "US".to_owned(),
     );
     let live = crate::live::LiveCalls::new();
     TestApp {

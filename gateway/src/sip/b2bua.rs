@@ -29,6 +29,7 @@
 //!   also after its call is gone (kept 32 s, the life of a UDP server
 //!   transaction).
 
+pub mod blocks;
 pub mod call;
 pub mod caller_id;
 pub mod inbound;
@@ -210,9 +211,8 @@ pub struct B2bua {
     velocity: velocity::Velocity,
     /// New destinations, night calls, spikes.
     watch: watch::Watch,
-    /// Agents whose calls today reached the daily spend cap, until when
-    /// (Unix ms: the next UTC midnight).
-    over_spend: HashMap<AccountId, i64>,
+    /// Agents, campaigns (or everyone) over a daily limit, until midnight.
+    blocks: blocks::Blocks,
 }
 
 /// How long a response to a carrier request answers its retransmissions
@@ -224,7 +224,7 @@ impl B2bua {
         B2bua {
             velocity: velocity::Velocity::new(config.velocity),
             watch: watch::Watch::new(config.watch.clone()),
-            over_spend: HashMap::new(),
+            blocks: blocks::Blocks::default(),
             config,
             media,
             calls: HashMap::new(),
@@ -254,12 +254,26 @@ impl B2bua {
     }
 
     /// Calls an agent is on (placed, or inbound and answered), not ended.
-    /// `account` reached the daily spend cap: its new calls are refused
-    /// until `until_ms` (the next UTC midnight).
-    pub fn over_spend(&mut self, account: AccountId, until_ms: i64) {
-        self.over_spend
-            .retain(|_, until| *until > until_ms - 24 * 3600 * 1000);
-        self.over_spend.insert(account, until_ms);
+    /// `scope` reached a daily limit that blocks: its new calls (of
+    /// `reach`) are refused with `reason` until `until_ms` (the next UTC
+    /// midnight).
+    pub fn block(
+        &mut self,
+        now: &Now,
+        scope: blocks::Scope,
+        reach: blocks::Reach,
+        until_ms: i64,
+        reason: String,
+    ) {
+        self.blocks.block(scope, reach, until_ms, reason, now.unix_ms);
+    }
+
+    /// The limits changed: every block is lifted (those still reached are
+    /// set again as the records are counted anew), and the calls-a-minute
+    /// limit is the new one.
+    pub fn set_limits(&mut self, velocity: Option<velocity::VelocityLimit>) {
+        self.blocks.clear();
+        self.velocity.set_limit(velocity);
     }
 
     pub fn calls_of(&self, account_id: AccountId) -> usize {
@@ -331,14 +345,14 @@ impl B2bua {
             reject(self, 482, "Loop Detected (Call-ID already in use)");
             return;
         }
-        let over_cap = self
-            .over_spend
-            .get(&agent.account_id)
-            .is_some_and(|until| *until > now.unix_ms);
-        if over_cap {
-            let reason =
-                "Forbidden (your calls today reached the daily spend cap; an admin can raise it)";
-            refuse_recorded(self, agent, 403, reason);
+        // Spend caps; a campaign's and international limits are checked
+        // once the call's campaign and number are known.
+        let blocked = [blocks::Scope::Gateway, blocks::Scope::Agent(agent.account_id)]
+            .into_iter()
+            .find_map(|scope| self.blocks.refusal(scope, false, now.unix_ms))
+            .map(str::to_owned);
+        if let Some(reason) = blocked {
+            refuse_recorded(self, agent, 403, &reason);
             return;
         }
         let verdict = self.velocity.check(&now, agent.account_id, &agent.username);
@@ -641,6 +655,7 @@ impl B2bua {
             media: self.media.as_mut(),
             rng: &mut self.rng,
             channels: &counter,
+            blocks: &self.blocks,
         };
         f(&mut env)
     }

@@ -257,10 +257,21 @@ impl SipCore {
         self.drain();
     }
 
-    /// One message (a datagram, a WebSocket frame, or one framed TCP message).
-    /// `account` reached the daily spend cap, until `until_ms`.
-    pub fn over_spend(&mut self, account: AccountId, until_ms: i64) {
-        self.b2bua.over_spend(account, until_ms);
+    /// A daily limit that blocks was reached (`B2bua::block`).
+    pub fn block(
+        &mut self,
+        now: &Now,
+        scope: crate::sip::b2bua::blocks::Scope,
+        reach: crate::sip::b2bua::blocks::Reach,
+        until_ms: i64,
+        reason: String,
+    ) {
+        self.b2bua.block(now, scope, reach, until_ms, reason);
+    }
+
+    /// New fraud limits (`B2bua::set_limits`).
+    pub fn set_limits(&mut self, velocity: Option<crate::sip::b2bua::velocity::VelocityLimit>) {
+        self.b2bua.set_limits(velocity);
     }
 
     /// Bans read back from storage at start.

@@ -9,7 +9,7 @@
 //! the task, and the gateway binary exits (see `SipHandle::core_stopped`).
 
 use shared::ids::CarrierId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +21,9 @@ use super::table::{Action, ConnTable};
 use super::{CoreInput, SipHandle, UdpSockets, media_port, now, tcp, tls};
 use crate::db::Db;
 use crate::guard::GuardEvent;
+use crate::limits::Reached;
+use crate::sip::b2bua::blocks::Scope;
+use crate::sip::b2bua::velocity::VelocityLimit;
 use crate::sip::b2bua::{B2buaEvent, Route};
 use crate::sip::core::{CoreEvent, SipCore};
 use crate::sip::trunks::{QualifyStatus, RegistrationStatus, TrunkStatus};
@@ -42,8 +45,14 @@ pub(super) struct Driver {
     handle: SipHandle,
     db: Db,
     log_sip: bool,
-    /// Each agent's daily spend cap (1/10000 of the carriers' currency).
-    daily_spend_cap: Option<i64>,
+    /// The fraud limits in force (`crate::limits`), counted after each
+    /// stored record; `home` is the country whose calls are national.
+    limits: shared::api::FraudLimits,
+    home: String,
+    /// Limits that alerted today (one alert a scope and kind a day), and
+    /// that day's start (Unix ms).
+    alerted: HashSet<(Scope, &'static str)>,
+    alerted_day: i64,
     /// Carrier names by id, for log lines about their status.
     carrier_names: HashMap<CarrierId, String>,
     /// The live calls as last published.
@@ -70,7 +79,7 @@ impl Driver {
         udp: UdpSockets,
         db: Db,
         log_sip: bool,
-        daily_spend_cap: Option<i64>,
+        home: String,
         handle: SipHandle,
     ) -> Self {
         Driver {
@@ -80,7 +89,10 @@ impl Driver {
             handle,
             db,
             log_sip,
-            daily_spend_cap,
+            limits: shared::api::FraudLimits::default(),
+            home,
+            alerted: HashSet::new(),
+            alerted_day: 0,
             carrier_names: HashMap::new(),
             published: Vec::new(),
             bans_published: Instant::now(),
@@ -147,7 +159,12 @@ impl Driver {
             CoreInput::Dids(dids) => self.core.set_dids(dids),
             CoreInput::Media(event) => media_port::deliver(&mut self.core, now(), event),
             CoreInput::AuthFailed { ip, what } => self.core.auth_failed(now(), ip, &what),
-            CoreInput::OverSpend { account, until_ms } => self.core.over_spend(account, until_ms),
+            CoreInput::Limits { limits, reached } => {
+                self.core.set_limits(VelocityLimit::from_limits(&limits));
+                self.limits = limits;
+                self.apply_reached(reached);
+            }
+            CoreInput::LimitsReached(reached) => self.apply_reached(reached),
             // Published before the answer, so the asker reads the new list.
             CoreInput::Ban { ip, detail, done } => {
                 let banned = self.core.ban(now(), ip, detail);
@@ -300,6 +317,25 @@ impl Driver {
         }));
     }
 
+    /// Daily limits reached: those that block are handed to the core until
+    /// midnight UTC; each scope and kind alerts once a day.
+    fn apply_reached(&mut self, reached: Vec<Reached>) {
+        let now = now();
+        let today = super::utc_day(now.unix_ms);
+        if self.alerted_day != today.start {
+            self.alerted.clear();
+            self.alerted_day = today.start;
+        }
+        for r in reached {
+            if let Some(reason) = r.refusal {
+                self.core.block(&now, r.scope, r.reach, today.end, reason);
+            }
+            if self.alerted.insert((r.scope, r.kind)) {
+                self.raise_alert(r.kind, r.agent, r.message);
+            }
+        }
+    }
+
     /// While bans run, their refusal counts are republished every second
     /// (the core counts what reaches it over TCP, TLS and WebSocket).
     fn republish_bans(&mut self) {
@@ -324,16 +360,21 @@ impl Driver {
     /// hold up signalling); shutdown waits for these writes.
     fn store_record(&mut self, record: Box<shared::api::CallRecord>) {
         let db = self.db.clone();
-        let cap = self.daily_spend_cap;
-        let (handle, alerts) = (self.handle.clone(), self.handle.alerts());
+        let (limits, home) = (self.limits.clone(), self.home.clone());
+        let handle = self.handle.clone();
         self.writes.retain(|w| !w.is_finished());
         self.writes.push(tokio::spawn(async move {
             if let Err(e) = crate::db::insert_call_record(&db, &record).await {
                 warn!(call = %record.id, "call record not stored: {e}");
                 return;
             }
-            if let (Some(cap), Some(account)) = (cap, record.account_id) {
-                check_spend(&db, &handle, &alerts, cap, account, record.agent.as_deref()).await;
+            let today = super::utc_day(now().unix_ms);
+            match crate::limits::reached(&db, &limits, &home, today.start, Some(&record)).await {
+                Ok(reached) if !reached.is_empty() => {
+                    handle.send(CoreInput::LimitsReached(reached)).await;
+                }
+                Ok(_) => {}
+                Err(e) => warn!("daily limits not counted: {e}"),
             }
         }));
     }
@@ -355,40 +396,6 @@ impl Driver {
             let _ = shutdown.done.send(());
         }
     }
-}
-
-/// After a call of `account` was stored: when its calls today reached
-/// `cap`, its new calls are refused until the next UTC midnight and an
-/// alert is raised.
-async fn check_spend(
-    db: &Db,
-    handle: &SipHandle,
-    alerts: &crate::alerts::Alerts,
-    cap: i64,
-    account: shared::ids::AccountId,
-    agent: Option<&str>,
-) {
-    let today = super::utc_day(now().unix_ms);
-    let spent = match crate::db::spend_since(db, account.0, today.start).await {
-        Ok(spent) => spent,
-        Err(e) => return warn!("daily spend not read: {e}"),
-    };
-    if spent < cap {
-        return;
-    }
-    handle
-        .send(CoreInput::OverSpend {
-            account,
-            until_ms: today.end,
-        })
-        .await;
-    let message = format!(
-        "{} reached the daily spend cap ({:.2} of {:.2}); their calls are refused until midnight UTC",
-        agent.unwrap_or("an agent"),
-        spent as f64 / 10_000.0,
-        cap as f64 / 10_000.0
-    );
-    store_alert(db, alerts, "spend_cap", agent, &message).await;
 }
 
 /// Every alert, whoever raised it: one `gateway alert:` log line, stored,
@@ -464,7 +471,7 @@ fn log_event(event: &CoreEvent) {
         CoreEvent::Guard(GuardEvent::Unbanned { ip, by_admin }) => {
             info!(%ip, by_admin, "gateway unban: source={ip} by_admin={by_admin}");
         }
-        // Logged where they are stored (`store_alert`), with the spend cap's.
+        // Logged where they are stored (`store_alert`), with the daily limits'.
         CoreEvent::Trunk(_)
         | CoreEvent::Call(B2buaEvent::Alert { .. } | B2buaEvent::Progress { .. }) => {}
     }

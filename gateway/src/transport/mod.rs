@@ -89,12 +89,14 @@ pub enum CoreInput {
         detail: String,
         done: tokio::sync::oneshot::Sender<bool>,
     },
-    /// An agent's calls today reached the daily spend cap: refuse their
-    /// new calls until `until_ms`.
-    OverSpend {
-        account: shared::ids::AccountId,
-        until_ms: i64,
+    /// The fraud limits (at start, or changed by an admin) and what they
+    /// have reached today: every block is set anew from `reached`.
+    Limits {
+        limits: shared::api::FraudLimits,
+        reached: Vec<crate::limits::Reached>,
     },
+    /// Daily limits a just-stored call record reached.
+    LimitsReached(Vec<crate::limits::Reached>),
     /// An admin lifts a ban; the reply says whether there was one.
     Unban {
         ip: std::net::IpAddr,
@@ -208,7 +210,7 @@ pub fn start_core(
     media: Arc<MediaEngine>,
     db: Db,
     log_sip: bool,
-    daily_spend_cap: Option<i64>,
+    home_country: String,
 ) -> SipHandle {
     let (tx, rx) = mpsc::channel(4096);
     let mut seed = [0u8; 32];
@@ -240,7 +242,7 @@ pub fn start_core(
         stopped,
     };
     let driver = tokio::spawn(
-        driver::Driver::new(core, udp, db, log_sip, daily_spend_cap, handle.clone()).run(rx),
+        driver::Driver::new(core, udp, db, log_sip, home_country, handle.clone()).run(rx),
     );
     tokio::spawn(async move {
         let why = match driver.await {

@@ -10,24 +10,55 @@ pub struct AdminNavProps {
 }
 
 /// The top navigation of admins and supervisors: `nav.admin-nav a[data-page]`,
-/// the current page marked `aria-current="page"`. Agents get none.
+/// the current page marked `aria-current="page"`. The pages set up once
+/// are in a "Settings" menu (`details.nav-group`), marked current when
+/// one of them is; following a link closes it. Agents get none.
 #[function_component]
 pub fn AdminNav(props: &AdminNavProps) -> Html {
+    let open = use_state(|| false);
     if !has_admin_nav(props.role) {
         return html! {};
     }
+    let link = |route: &Route| {
+        let current = route.same_page(props.current);
+        let onclick = {
+            let open = open.clone();
+            Callback::from(move |_: MouseEvent| open.set(false))
+        };
+        html! {
+            <a
+                href={route.href()}
+                data-page={route.slug()}
+                aria-current={current.then_some("page")}
+                {onclick}
+            >{ route.title() }</a>
+        }
+    };
+    let settings: Vec<&Route> = Route::SETTINGS
+        .iter()
+        .filter(|r| r.allowed(props.role))
+        .collect();
+    let in_settings = settings.iter().any(|r| r.same_page(props.current));
+    let ontoggle = {
+        let open = open.clone();
+        Callback::from(move |e: Event| {
+            let now_open = e
+                .target_dyn_into::<web_sys::HtmlDetailsElement>()
+                .is_some_and(|d| d.open());
+            open.set(now_open);
+        })
+    };
     html! {
         <nav class="admin-nav" aria-label="Pages">
-            { for Route::NAV.iter().filter(|r| r.allowed(props.role)).map(|route| {
-                let current = route.same_page(props.current);
-                html! {
-                    <a
-                        href={route.href()}
-                        data-page={route.slug()}
-                        aria-current={current.then_some("page")}
-                    >{ route.title() }</a>
-                }
-            }) }
+            { for Route::TOP.iter().filter(|r| r.allowed(props.role)).map(link) }
+            if !settings.is_empty() {
+                <details class="nav-group" open={*open} {ontoggle}>
+                    <summary data-current={in_settings.then_some("true")}>{ "Settings" }</summary>
+                    <div class="nav-menu">
+                        { for settings.into_iter().map(link) }
+                    </div>
+                </details>
+            }
         </nav>
     }
 }

@@ -14,6 +14,7 @@ mod integrations;
 mod live;
 mod ring_groups;
 mod security;
+mod security_limits;
 
 pub use agents::AgentsPage;
 pub use audit::AuditPage;

@@ -103,12 +103,13 @@ pub fn SecurityPage() -> Html {
     let now = (js_sys::Date::now() / 1000.0) as i64;
 
     html! {
-        <AdminPage page="security" title="Security" intro="Sources the gateway refuses: SIP from them gets no answer and the web pages answer them 429. A ban lasts 15 minutes unless the gateway is set otherwise, and twice as long each time the same source is banned again.">
+        <AdminPage page="security" title="Security" intro="What the gateway watches and refuses: alerts, the fraud limits on calls and spend, and banned sources (SIP from them gets no answer and the web pages answer them 429; each repeat ban lasts twice as long).">
             <div class="admin-column">
                 <section class="card admin-card" aria-labelledby="alerts-title">
                     <h2 id="alerts-title" class="card-title">{ "Alerts" }</h2>
                     { alerts_list(alerts.as_ref(), now) }
                 </section>
+                <super::security_limits::LimitsCard />
                 <section class="card admin-card" aria-labelledby="ban-form-title">
                     <h2 id="ban-form-title" class="card-title">{ "Ban an address" }</h2>
                     <form id="ban-form" class="admin-form" {onsubmit} novalidate=true>
@@ -147,7 +148,7 @@ pub fn SecurityPage() -> Html {
                             </tbody>
                         </table>
                     } else if bans.loaded {
-                        <p id="bans-empty" class="muted empty-list">{ "No banned addresses. Sources are banned after 10 failed authentications in a minute (unless the gateway is set otherwise), a flood, or a scanner's User-Agent." }</p>
+                        <p id="bans-empty" class="muted empty-list">{ "No banned addresses. Sources are banned after too many failed authentications, a flood, or a scanner's User-Agent (see the settings above)." }</p>
                     } else if bans.error.is_none() {
                         <p class="muted" aria-live="polite">{ "Loading…" }</p>
                     }

@@ -6,7 +6,8 @@
 
 use std::rc::Rc;
 
-use shared::api::{Alert, BanEntry, BanInput};
+use shared::api::{Alert, BanEntry, BanInput, FraudLimits, LimitAction, SecuritySettings};
+use shared::rates::{format_price, parse_price};
 use yew::Reducible;
 
 use super::forms::Values;
@@ -62,6 +63,11 @@ pub const BANNER_SECS: i64 = 3_600;
 pub fn kind_text(kind: &str) -> String {
     match kind {
         "velocity" => "Calls a minute".to_owned(),
+        "spend_cap" => "Daily spend cap".to_owned(),
+        "international_minutes" => "International minutes".to_owned(),
+        "new_destination" => "New destination".to_owned(),
+        "night" => "Call at night".to_owned(),
+        "spike" => "Spike".to_owned(),
         other => other.replace('_', " "),
     }
 }
@@ -93,6 +99,126 @@ pub fn banner_alert(alerts: &[Alert], now: i64) -> Option<&Alert> {
         .iter()
         .filter(|a| now.saturating_sub(a.at) < BANNER_SECS)
         .max_by_key(|a| (a.at, a.id))
+}
+
+/// An amount in 1/10000 of the currency as a person writes it: `12.5`,
+/// `50`, `0.0125` (no trailing zeros).
+pub fn money_text(amount: i64) -> String {
+    let text = format_price(amount);
+    let text = text.trim_end_matches('0');
+    text.trim_end_matches('.').to_owned()
+}
+
+/// The fraud limits form, filled with `limits`: amounts as decimals,
+/// empty for no limit.
+pub fn limits_values(limits: &FraudLimits) -> Values {
+    let action = |a: LimitAction| super::forms::enum_str(&a);
+    let money = |m: Option<i64>| m.map(money_text).unwrap_or_default();
+    let minutes = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+    [
+        ("agent_calls_per_minute", limits.agent_calls_per_minute.to_string()),
+        ("gateway_calls_per_minute", limits.gateway_calls_per_minute.to_string()),
+        ("velocity_action", action(limits.velocity_action)),
+        ("agent_daily_spend", money(limits.agent_daily_spend)),
+        ("campaign_daily_spend", money(limits.campaign_daily_spend)),
+        ("gateway_daily_spend", money(limits.gateway_daily_spend)),
+        ("spend_action", action(limits.spend_action)),
+        ("agent_international_minutes", minutes(limits.agent_international_minutes)),
+        ("gateway_international_minutes", minutes(limits.gateway_international_minutes)),
+        ("international_action", action(limits.international_action)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The form as the body of `PUT /api/v1/security/limits`; a number that
+/// does not read is caught on its field (ranges are the gateway's to say).
+pub fn limits_input(form: &Form) -> Result<FraudLimits, FormFailure> {
+    let count = |field: &str| -> Result<u32, FormFailure> {
+        let text = form.value(field).trim();
+        if text.is_empty() {
+            return Ok(0);
+        }
+        text.parse()
+            .map_err(|_| FormFailure::field(field, "A whole number of calls; 0 for no limit."))
+    };
+    let money = |field: &str| -> Result<Option<i64>, FormFailure> {
+        let text = form.value(field).trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        parse_price(text)
+            .map(Some)
+            .map_err(|_| FormFailure::field(field, "An amount like 50 or 12.5; empty for no cap."))
+    };
+    let minutes = |field: &str| -> Result<Option<u32>, FormFailure> {
+        let text = form.value(field).trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse()
+            .map(Some)
+            .map_err(|_| FormFailure::field(field, "Whole minutes; empty for no limit."))
+    };
+    let action = |field: &str| -> Result<LimitAction, FormFailure> {
+        serde_json::from_value(serde_json::Value::String(form.value(field).to_owned()))
+            .map_err(|_| FormFailure::field(field, "Pick one of the choices."))
+    };
+    Ok(FraudLimits {
+        agent_calls_per_minute: count("agent_calls_per_minute")?,
+        gateway_calls_per_minute: count("gateway_calls_per_minute")?,
+        velocity_action: action("velocity_action")?,
+        agent_daily_spend: money("agent_daily_spend")?,
+        campaign_daily_spend: money("campaign_daily_spend")?,
+        gateway_daily_spend: money("gateway_daily_spend")?,
+        spend_action: action("spend_action")?,
+        agent_international_minutes: minutes("agent_international_minutes")?,
+        gateway_international_minutes: minutes("gateway_international_minutes")?,
+        international_action: action("international_action")?,
+    })
+}
+
+/// The guard's settings (from the gateway's flags) in words, one
+/// `(what, value)` line each, for the Security page.
+pub fn guard_lines(s: &SecuritySettings) -> Vec<(&'static str, String)> {
+    let list = |items: &[String], none: &str| {
+        if items.is_empty() {
+            none.to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    vec![
+        (
+            "Ban after",
+            format!(
+                "{} failed authentications in {} s",
+                s.ban_after, s.ban_window_s
+            ),
+        ),
+        (
+            "Ban length",
+            format!(
+                "{} min, doubling on each repeat up to {} h",
+                s.ban_minutes,
+                s.ban_max_minutes / 60
+            ),
+        ),
+        (
+            "Flood limit",
+            format!("{} SIP messages a second per source", s.sip_rate),
+        ),
+        ("Never banned", list(&s.ban_allow, "no network (none allowlisted)")),
+        ("Countries anyone may call", list(&s.dial_countries, "any (policies decide)")),
+        ("Home country", s.home_country.clone()),
+        (
+            "Business hours",
+            s.business_hours
+                .clone()
+                .unwrap_or_else(|| "not set (no night alerts)".to_owned()),
+        ),
+    ]
 }
 
 /// The "Ban an address" form, empty.
@@ -409,5 +535,41 @@ mod tests {
             bans.error.as_deref(),
             Some("Could not unban 198.51.100.9: Not found.")
         );
+    }
+
+    #[test]
+    fn the_limits_form_round_trips_and_catches_what_does_not_read() {
+        let limits = FraudLimits {
+            agent_calls_per_minute: 30,
+            gateway_calls_per_minute: 0,
+            velocity_action: LimitAction::Block,
+            agent_daily_spend: Some(125_000),
+            campaign_daily_spend: None,
+            gateway_daily_spend: Some(5_000_000),
+            spend_action: LimitAction::Alert,
+            agent_international_minutes: Some(60),
+            gateway_international_minutes: None,
+            international_action: LimitAction::Block,
+        };
+        let values = limits_values(&limits);
+        assert_eq!(values["agent_daily_spend"], "12.5");
+        assert_eq!(values["gateway_daily_spend"], "500");
+        assert_eq!(values["campaign_daily_spend"], "");
+        assert_eq!(values["spend_action"], "alert");
+        let mut form = Form::new(values);
+        assert_eq!(limits_input(&form).unwrap(), limits);
+
+        form.values.insert("agent_daily_spend".into(), "12,50 €".into());
+        let failure = limits_input(&form).unwrap_err();
+        assert_eq!(failure.field.as_deref(), Some("agent_daily_spend"));
+        form.values.insert("agent_daily_spend".into(), String::new());
+        form.values.insert("agent_international_minutes".into(), "1.5".into());
+        let failure = limits_input(&form).unwrap_err();
+        assert_eq!(failure.field.as_deref(), Some("agent_international_minutes"));
+        form.values.insert("agent_international_minutes".into(), " ".into());
+        let input = limits_input(&form).unwrap();
+        assert_eq!(input.agent_daily_spend, None);
+        assert_eq!(input.agent_international_minutes, None);
+        assert_eq!(money_text(123), "0.0123");
     }
 }

@@ -31,6 +31,8 @@ fn record(id: &str, agent: Option<(i64, &str)>, at: i64, secs: i64) -> CallRecor
         bytes_from_carrier: 0,
         attempts: Vec::new(),
         estimated_cost: None,
+        campaign_id: None,
+        destination_country: None,
     }
 }
 

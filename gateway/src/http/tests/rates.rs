@@ -56,6 +56,8 @@ fn record(id: &str, carrier: i64, dialled: &str, answered_s: Option<i64>) -> Cal
         bytes_from_carrier: 0,
         attempts: Vec::new(),
         estimated_cost: None,
+        campaign_id: None,
+        destination_country: None,
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Env<'a> {
     pub rng: &'a mut StdRng,
     /// Calls (not ended) on carrier `id`, the handled call left out.
     pub channels: &'a dyn Fn(CarrierId) -> usize,
+    /// Who is over a daily limit (a campaign's is checked once the call's
+    /// campaign is known).
+    pub blocks: &'a super::blocks::Blocks,
 }
 
 impl Env<'_> {

@@ -122,6 +122,23 @@ pub fn choose_caller_id(
         }))
 }
 
+/// The campaign a call counts to (its daily spend cap): the one the INVITE
+/// names (`X-Dialer-Campaign`) when the agent is in it, else the first of
+/// the agent's campaigns that holds the presented number.
+pub fn campaign_of(request: &rsip::Request, agent: &AgentInfo, caller_id: Option<&E164>) -> Option<i64> {
+    let campaigns = &agent.dialing.campaigns;
+    let named = msg::header(&request.headers, CAMPAIGN_HEADER)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|id| campaigns.iter().any(|c| c.id == *id));
+    named.or_else(|| {
+        let number = caller_id?;
+        campaigns
+            .iter()
+            .find(|c| c.numbers.iter().any(|n| n == number.as_str()))
+            .map(|c| c.id)
+    })
+}
+
 /// The number among `candidates` that is local to `callee`: the same
 /// country and area (in the NANP the 3-digit area code; elsewhere the first
 /// digit after the country code), the longest shared prefix winning.

@@ -52,7 +52,8 @@ use shared::sip::transaction::TransactionKey;
 use web_time::Instant;
 
 use super::call::{CallOutput, Env, Life, Out};
-use super::caller_id::choose_caller_id;
+use super::blocks::Scope;
+use super::caller_id::{campaign_of, choose_caller_id};
 use super::record;
 use super::route::{self, AgentInfo, Route};
 use super::txs::Txs;
@@ -241,6 +242,22 @@ impl OutboundCall {
         };
         rec.caller_id = caller_id.as_ref().map(|c| c.as_str().to_owned());
         rec.dialled = number.as_str().to_owned();
+        rec.destination_country = record::country_key(&number);
+        rec.campaign_id = campaign_of(&request, agent, caller_id.as_ref());
+        let international = rec
+            .destination_country
+            .as_deref()
+            .is_some_and(|c| c != env.config.default_country);
+        let scopes = [Scope::Gateway, Scope::Agent(agent.account_id)]
+            .into_iter()
+            .chain(rec.campaign_id.map(Scope::Campaign));
+        let blocked = scopes
+            .filter_map(|scope| env.blocks.refusal(scope, international, now.unix_ms))
+            .next()
+            .map(str::to_owned);
+        if let Some(reason) = blocked {
+            return Err(refuse(rec, 403, &reason));
+        }
         rec.carrier_id = Some(first.id);
         rec.carrier = Some(first.name.clone());
 

@@ -35,6 +35,8 @@ pub fn new(id: String, direction: CallDirection, now: &Now) -> CallRecord {
         bytes_from_carrier: 0,
         attempts: Vec::new(),
         estimated_cost: None,
+        campaign_id: None,
+        destination_country: None,
     }
 }
 
@@ -46,6 +48,20 @@ pub fn outbound(id: String, agent: &AgentInfo, dialled: String, now: &Now) -> Ca
     record.agent = Some(agent.username.clone());
     record.dialled = dialled;
     record
+}
+
+/// What `CallRecord::destination_country` holds for `number`: its
+/// country (ISO 3166 alpha-2, the NANP read by area code), or `+<code>`
+/// for a code no country owns (`+881` satellite, `+800` freephone); `None`
+/// for NANP-wide numbers (8xx, 900), which are not international inside
+/// the NANP.
+pub fn country_key(number: &shared::e164::E164) -> Option<String> {
+    let destination = shared::destination::classify(number);
+    match destination.iso {
+        Some(iso) => Some(iso.to_owned()),
+        None if destination.is_nanp_shared() => None,
+        None => Some(format!("+{}", destination.place_prefix)),
+    }
 }
 
 /// The final status, kept only when none was set before (the first reason

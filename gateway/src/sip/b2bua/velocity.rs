@@ -25,6 +25,19 @@ pub struct VelocityLimit {
     pub block: bool,
 }
 
+impl VelocityLimit {
+    /// The calls-a-minute part of the fraud limits (`None`: no limit).
+    pub fn from_limits(limits: &shared::api::FraudLimits) -> Option<VelocityLimit> {
+        let per_agent = limits.agent_calls_per_minute;
+        let gateway = Some(limits.gateway_calls_per_minute).filter(|n| *n > 0);
+        (per_agent > 0 || gateway.is_some()).then_some(VelocityLimit {
+            calls_per_minute: if per_agent == 0 { u32::MAX } else { per_agent },
+            gateway_calls_per_minute: gateway,
+            block: limits.velocity_action == shared::api::LimitAction::Block,
+        })
+    }
+}
+
 /// What to do with one new call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -52,6 +65,11 @@ impl Velocity {
             limit,
             ..Velocity::default()
         }
+    }
+
+    /// A new limit (`None`: none); counts so far are kept.
+    pub fn set_limit(&mut self, limit: Option<VelocityLimit>) {
+        self.limit = limit;
     }
 
     /// A call `agent` starts now.

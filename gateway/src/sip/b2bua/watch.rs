@@ -34,6 +34,17 @@ pub struct BusinessHours {
 }
 
 impl BusinessHours {
+    /// As `parse` reads it: `8-20 UTC+1`, `7-19 UTC-05:30`, `8-20 UTC`.
+    pub fn describe(&self) -> String {
+        let offset = self.utc_offset_min;
+        let zone = match offset {
+            0 => String::new(),
+            o if o % 60 == 0 => format!("{:+}", o / 60),
+            o => format!("{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60),
+        };
+        format!("{}-{} UTC{zone}", self.start, self.end)
+    }
+
     /// Reads `8-20` or `8-20 UTC+1` / `7-19 UTC-05:30`.
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split_whitespace();

@@ -6,6 +6,8 @@
 use super::*;
 use shared::ids::CallId;
 
+use crate::sip::b2bua::blocks::{Reach, Scope};
+
 #[test]
 fn answered_call_relays_ringing_answer_and_acks_both_ways() {
     let mut h = Harness::new();
@@ -756,17 +758,80 @@ fn an_agent_over_the_calls_a_minute_limit_is_refused_with_one_alert() {
 fn an_agent_over_the_daily_spend_cap_is_refused_until_midnight() {
     let mut h = Harness::new();
     let now = h.now();
-    h.b2bua.over_spend(h.agent.account_id, now.unix_ms + 1000);
+    let reason = "Forbidden (your calls today reached the daily spend cap; an admin can raise it)";
+    let agent = Scope::Agent(h.agent.account_id);
+    h.b2bua
+        .block(&now, agent, Reach::All, now.unix_ms + 1000, reason.to_owned());
     h.invite("4155552671", "");
     let out = h.browser_sent();
-    assert!(
-        status(out.last().unwrap())
-            .starts_with("SIP/2.0 403 Forbidden (your calls today reached the daily spend cap"),
-        "{out:?}"
-    );
+    assert_eq!(status(out.last().unwrap()), format!("SIP/2.0 403 {reason}"));
     assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    assert_eq!(h.records()[0].final_reason, reason, "the refusal is recorded");
     // After midnight, calls go again.
     h.advance(2000);
     h.invite_as("4155552671", "", "after-midnight");
+    assert!(!h.sent().is_empty(), "the carrier gets the INVITE");
+}
+
+#[test]
+fn a_campaign_over_its_cap_refuses_only_calls_presenting_it() {
+    let mut h = Harness::new();
+    h.agent.dialing.campaigns.push(shared::api::CampaignChoice {
+        id: 7,
+        name: "Spring".to_owned(),
+        numbers: vec!["+14155550123".to_owned()],
+    });
+    let now = h.now();
+    let reason = "Forbidden (campaign Spring's calls today reached the daily spend cap)";
+    h.b2bua.block(
+        &now,
+        Scope::Campaign(7),
+        Reach::All,
+        now.unix_ms + 60_000,
+        reason.to_owned(),
+    );
+    h.invite("4155552671", "X-Dialer-Campaign: 7\r\n");
+    let out = h.browser_sent();
+    assert_eq!(status(out.last().unwrap()), format!("SIP/2.0 403 {reason}"));
+    assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    let record = &h.records()[0];
+    assert_eq!(record.campaign_id, Some(7));
+    assert_eq!(record.destination_country.as_deref(), Some("US"));
+    // Outside the campaign, the agent's calls go.
+    h.invite_as("4155552671", "", "no-campaign");
+    assert!(!h.sent().is_empty(), "the carrier gets the INVITE");
+}
+
+#[test]
+fn an_international_minutes_block_leaves_national_calls_alone() {
+    let mut h = Harness::new();
+    let now = h.now();
+    let reason = "Forbidden (your calls today reached the daily international minutes)";
+    h.b2bua.block(
+        &now,
+        Scope::Gateway,
+        Reach::International,
+        now.unix_ms + 60_000,
+        reason.to_owned(),
+    );
+    h.invite("+442079460000", "");
+    let out = h.browser_sent();
+    assert_eq!(status(out.last().unwrap()), format!("SIP/2.0 403 {reason}"));
+    assert!(h.sent().is_empty(), "nothing reaches the carrier");
+    assert_eq!(h.records()[0].destination_country.as_deref(), Some("GB"));
+    h.invite_as("4155552671", "", "national");
+    assert!(!h.sent().is_empty(), "a national call goes");
+
+    // New limits lift every block (they are counted again).
+    let mut h = Harness::new();
+    h.b2bua.block(
+        &now,
+        Scope::Gateway,
+        Reach::International,
+        now.unix_ms + 60_000,
+        reason.to_owned(),
+    );
+    h.b2bua.set_limits(None);
+    h.invite("+442079460000", "");
     assert!(!h.sent().is_empty(), "the carrier gets the INVITE");
 }
