@@ -41,9 +41,7 @@ pub async fn sign_out(browser: &Browser) -> Result<()> {
 /// Opens a page from the top navigation (`nav a[data-page=…]`, opening
 /// the "Settings" menu first when the page is in it) and waits for it.
 pub async fn open(browser: &Browser, page: &str) -> Result<()> {
-    let menu = format!(
-        r#"nav.admin-nav details:not([open]):has(a[data-page="{page}"]) > summary"#
-    );
+    let menu = format!(r#"nav.admin-nav details:not([open]):has(a[data-page="{page}"]) > summary"#);
     if browser.count(&menu).await? > 0 {
         browser.click(&menu).await?;
     }

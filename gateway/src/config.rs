@@ -474,7 +474,11 @@ impl Config {
             )?,
             gateway_daily_spend: money(
                 "gateway_daily_spend_cap",
-                pick(args.gateway_daily_spend_cap, file.gateway_daily_spend_cap, ""),
+                pick(
+                    args.gateway_daily_spend_cap,
+                    file.gateway_daily_spend_cap,
+                    "",
+                ),
             )?,
             spend_action: action(
                 "spend_action",
@@ -488,7 +492,11 @@ impl Config {
                 .or(file.gateway_international_minutes),
             international_action: action(
                 "international_action",
-                pick(args.international_action, file.international_action, "block"),
+                pick(
+                    args.international_action,
+                    file.international_action,
+                    "block",
+                ),
             )?,
         };
         let business_hours = match pick(args.business_hours, file.business_hours, "").trim() {

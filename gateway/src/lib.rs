@@ -280,7 +280,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // they reached today: blocks survive a restart.
     let limits = limits::load(&database, &config.limits).await?;
     let today = transport::utc_day(now.unix_ms);
-    let reached = limits::reached(&database, &limits, &config.default_country, today.start, None).await?;
+    let reached = limits::reached(
+        &database,
+        &limits,
+        &config.default_country,
+        today.start,
+        None,
+    )
+    .await?;
     sip.send(CoreInput::Limits { limits, reached }).await;
     // Each call's progress, published by the SIP driver as the call
     // machines report it; the webhook delivers it.

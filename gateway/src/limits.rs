@@ -233,8 +233,14 @@ pub fn check(limits: &FraudLimits) -> Result<(), (&'static str, String)> {
         }
     }
     let minutes = [
-        ("agent_international_minutes", limits.agent_international_minutes),
-        ("gateway_international_minutes", limits.gateway_international_minutes),
+        (
+            "agent_international_minutes",
+            limits.agent_international_minutes,
+        ),
+        (
+            "gateway_international_minutes",
+            limits.gateway_international_minutes,
+        ),
     ];
     for (field, m) in minutes {
         if m.is_some_and(|m| m == 0 || m > 1440 * 1000) {

@@ -307,8 +307,8 @@ fn hangup_str(h: HangupBy) -> &'static str {
 /// Stores a record. Its `estimated_cost`, when not set already, comes from
 /// the carrier's rate table here: outbound calls on a carrier with a rate
 /// for the dialled number cost that rate × the answered duration (per
-/// second, rounded up; 0 when unanswered).
-pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> {
+/// second, rounded up; 0 when unanswered). Returns the cost stored.
+pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<Option<i64>, DbError> {
     let estimated_cost = match (r.estimated_cost, r.direction, r.carrier_id) {
         (Some(c), _, _) => Some(c),
         (None, CallDirection::Outbound, Some(carrier)) => {
@@ -359,7 +359,7 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<(), DbError> 
     .bind(&r.destination_country)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(estimated_cost)
 }
 
 /// What `GET /api/v1/calls` (and its CSV twin) filter on; `None`: any.

@@ -110,8 +110,8 @@ pub async fn saved_limits(db: &Db) -> Result<Option<FraudLimits>, DbError> {
 }
 
 pub async fn save_limits(db: &Db, limits: &FraudLimits) -> Result<(), DbError> {
-    let value = serde_json::to_string(limits)
-        .map_err(|e| DbError::Sql(sqlx::Error::Encode(e.into())))?;
+    let value =
+        serde_json::to_string(limits).map_err(|e| DbError::Sql(sqlx::Error::Encode(e.into())))?;
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES (?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",

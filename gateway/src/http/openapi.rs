@@ -718,7 +718,8 @@ fn closed(mut o: Value) -> Value {
 /// currency, above 0 or null (no cap); minutes 1 to 1440000 or null.
 fn fraud_limits() -> Value {
     let money = || json!({"type": "integer", "format": "int64", "minimum": 1, "nullable": true});
-    let minutes = || json!({"type": "integer", "minimum": 1, "maximum": 1_440_000, "nullable": true});
+    let minutes =
+        || json!({"type": "integer", "minimum": 1, "maximum": 1_440_000, "nullable": true});
     let action = || one_of(&["block", "alert"]);
     object(
         &[

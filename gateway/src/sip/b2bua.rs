@@ -265,7 +265,8 @@ impl B2bua {
         until_ms: i64,
         reason: String,
     ) {
-        self.blocks.block(scope, reach, until_ms, reason, now.unix_ms);
+        self.blocks
+            .block(scope, reach, until_ms, reason, now.unix_ms);
     }
 
     /// The limits changed: every block is lifted (those still reached are
@@ -347,10 +348,13 @@ impl B2bua {
         }
         // Spend caps; a campaign's and international limits are checked
         // once the call's campaign and number are known.
-        let blocked = [blocks::Scope::Gateway, blocks::Scope::Agent(agent.account_id)]
-            .into_iter()
-            .find_map(|scope| self.blocks.refusal(scope, false, now.unix_ms))
-            .map(str::to_owned);
+        let blocked = [
+            blocks::Scope::Gateway,
+            blocks::Scope::Agent(agent.account_id),
+        ]
+        .into_iter()
+        .find_map(|scope| self.blocks.refusal(scope, false, now.unix_ms))
+        .map(str::to_owned);
         if let Some(reason) = blocked {
             refuse_recorded(self, agent, 403, &reason);
             return;

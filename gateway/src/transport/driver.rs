@@ -364,9 +364,10 @@ impl Driver {
         let handle = self.handle.clone();
         self.writes.retain(|w| !w.is_finished());
         self.writes.push(tokio::spawn(async move {
-            if let Err(e) = crate::db::insert_call_record(&db, &record).await {
-                warn!(call = %record.id, "call record not stored: {e}");
-                return;
+            let mut record = record;
+            match crate::db::insert_call_record(&db, &record).await {
+                Ok(cost) => record.estimated_cost = cost,
+                Err(e) => return warn!(call = %record.id, "call record not stored: {e}"),
             }
             let today = super::utc_day(now().unix_ms);
             match crate::limits::reached(&db, &limits, &home, today.start, Some(&record)).await {

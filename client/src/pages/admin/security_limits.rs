@@ -77,7 +77,7 @@ pub fn LimitsCard() -> Html {
             <div id="limits-today" class="limits-today">
                 <p>
                     { "Today (UTC): calls estimated at " }
-                    <strong class="mono">{ money_text(today.gateway_spend) }</strong>
+                    <strong class="mono">{ two_decimals(today.gateway_spend) }</strong>
                     { ", " }
                     <strong class="mono">{ today.gateway_international_s / 60 }</strong>
                     { format!(" min to other countries than {}.", loaded.home_country) }
@@ -142,6 +142,16 @@ pub fn LimitsCard() -> Html {
                 }) }
             </dl>
         </section>
+    }
+}
+
+/// An amount in 1/10000 of the currency with two decimals, as the
+/// gateway's messages write it (`0.10`).
+fn two_decimals(amount: i64) -> String {
+    let text = money_text(amount);
+    match text.split_once('.') {
+        Some((whole, fraction)) => format!("{whole}.{:0<2}", fraction.get(..2).unwrap_or(fraction)),
+        None => format!("{text}.00"),
     }
 }
 

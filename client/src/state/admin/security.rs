@@ -116,15 +116,27 @@ pub fn limits_values(limits: &FraudLimits) -> Values {
     let money = |m: Option<i64>| m.map(money_text).unwrap_or_default();
     let minutes = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
     [
-        ("agent_calls_per_minute", limits.agent_calls_per_minute.to_string()),
-        ("gateway_calls_per_minute", limits.gateway_calls_per_minute.to_string()),
+        (
+            "agent_calls_per_minute",
+            limits.agent_calls_per_minute.to_string(),
+        ),
+        (
+            "gateway_calls_per_minute",
+            limits.gateway_calls_per_minute.to_string(),
+        ),
         ("velocity_action", action(limits.velocity_action)),
         ("agent_daily_spend", money(limits.agent_daily_spend)),
         ("campaign_daily_spend", money(limits.campaign_daily_spend)),
         ("gateway_daily_spend", money(limits.gateway_daily_spend)),
         ("spend_action", action(limits.spend_action)),
-        ("agent_international_minutes", minutes(limits.agent_international_minutes)),
-        ("gateway_international_minutes", minutes(limits.gateway_international_minutes)),
+        (
+            "agent_international_minutes",
+            minutes(limits.agent_international_minutes),
+        ),
+        (
+            "gateway_international_minutes",
+            minutes(limits.gateway_international_minutes),
+        ),
         ("international_action", action(limits.international_action)),
     ]
     .into_iter()
@@ -209,8 +221,14 @@ pub fn guard_lines(s: &SecuritySettings) -> Vec<(&'static str, String)> {
             "Flood limit",
             format!("{} SIP messages a second per source", s.sip_rate),
         ),
-        ("Never banned", list(&s.ban_allow, "no network (none allowlisted)")),
-        ("Countries anyone may call", list(&s.dial_countries, "any (policies decide)")),
+        (
+            "Never banned",
+            list(&s.ban_allow, "no network (none allowlisted)"),
+        ),
+        (
+            "Countries anyone may call",
+            list(&s.dial_countries, "any (policies decide)"),
+        ),
         ("Home country", s.home_country.clone()),
         (
             "Business hours",
@@ -559,14 +577,21 @@ mod tests {
         let mut form = Form::new(values);
         assert_eq!(limits_input(&form).unwrap(), limits);
 
-        form.values.insert("agent_daily_spend".into(), "12,50 €".into());
+        form.values
+            .insert("agent_daily_spend".into(), "12,50 €".into());
         let failure = limits_input(&form).unwrap_err();
         assert_eq!(failure.field.as_deref(), Some("agent_daily_spend"));
-        form.values.insert("agent_daily_spend".into(), String::new());
-        form.values.insert("agent_international_minutes".into(), "1.5".into());
+        form.values
+            .insert("agent_daily_spend".into(), String::new());
+        form.values
+            .insert("agent_international_minutes".into(), "1.5".into());
         let failure = limits_input(&form).unwrap_err();
-        assert_eq!(failure.field.as_deref(), Some("agent_international_minutes"));
-        form.values.insert("agent_international_minutes".into(), " ".into());
+        assert_eq!(
+            failure.field.as_deref(),
+            Some("agent_international_minutes")
+        );
+        form.values
+            .insert("agent_international_minutes".into(), " ".into());
         let input = limits_input(&form).unwrap();
         assert_eq!(input.agent_daily_spend, None);
         assert_eq!(input.agent_international_minutes, None);

@@ -79,7 +79,12 @@ async fn an_admin_bans_lists_and_lifts_and_a_banned_source_gets_429() {
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(2), "{audit}");
 }
 
-fn spent(id: &str, account: Option<i64>, campaign: Option<i64>, cost: i64) -> shared::api::CallRecord {
+fn spent(
+    id: &str,
+    account: Option<i64>,
+    campaign: Option<i64>,
+    cost: i64,
+) -> shared::api::CallRecord {
     let now = crate::transport::now().unix_ms;
     shared::api::CallRecord {
         id: id.to_owned(),
@@ -116,19 +121,33 @@ fn spent(id: &str, account: Option<i64>, campaign: Option<i64>, cost: i64) -> sh
 async fn fraud_limits_are_checked_saved_and_counted_from_the_records() {
     let app = test_app().await;
     let (admin, agent) = admin_and_agent(&app).await;
-    let (status, settings) = app.json("GET", "/api/v1/security/settings", &admin, None).await;
+    let (status, settings) = app
+        .json("GET", "/api/v1/security/settings", &admin, None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{settings}");
-    assert_eq!(settings["limits"]["agent_calls_per_minute"], 30, "the flag's default");
+    assert_eq!(
+        settings["limits"]["agent_calls_per_minute"], 30,
+        "the flag's default"
+    );
     assert_eq!(settings["limits"]["agent_daily_spend"], json!(null));
     assert_eq!(settings["ban_after"], 10);
     assert_eq!(settings["home_country"], "US");
     assert_eq!(settings["today"]["reached"], json!([]));
-    let (status, _) = app.json("GET", "/api/v1/security/settings", &agent, None).await;
+    let (status, _) = app
+        .json("GET", "/api/v1/security/settings", &agent, None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let mut limits = settings["limits"].clone();
     limits["agent_daily_spend"] = json!(0);
-    let (status, error) = app.json("PUT", "/api/v1/security/limits", &admin, Some(limits.clone())).await;
+    let (status, error) = app
+        .json(
+            "PUT",
+            "/api/v1/security/limits",
+            &admin,
+            Some(limits.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
     assert_eq!(error["field"], "agent_daily_spend", "{error}");
 
@@ -156,7 +175,14 @@ async fn fraud_limits_are_checked_saved_and_counted_from_the_records() {
     limits["gateway_daily_spend"] = json!(20_000);
     limits["agent_international_minutes"] = json!(5);
     limits["international_action"] = json!("alert");
-    let (status, saved) = app.json("PUT", "/api/v1/security/limits", &admin, Some(limits.clone())).await;
+    let (status, saved) = app
+        .json(
+            "PUT",
+            "/api/v1/security/limits",
+            &admin,
+            Some(limits.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["limits"], limits);
     assert_eq!(saved["today"]["gateway_spend"], 22_000);
@@ -172,23 +198,33 @@ async fn fraud_limits_are_checked_saved_and_counted_from_the_records() {
         "the campaign (1.50 of 2.00) is under its cap"
     );
     // Saved: the next read shows them, not the flags'.
-    let (_, again) = app.json("GET", "/api/v1/security/settings", &admin, None).await;
+    let (_, again) = app
+        .json("GET", "/api/v1/security/settings", &admin, None)
+        .await;
     assert_eq!(again["limits"], limits);
 
     // After one record, only what it touched is counted; the refusal
     // names the scope.
     let limits: shared::api::FraudLimits = serde_json::from_value(limits).unwrap();
     let record = spent("c", None, Some(spring), 6_000);
-    crate::db::insert_call_record(&app.db, &record).await.unwrap();
+    crate::db::insert_call_record(&app.db, &record)
+        .await
+        .unwrap();
     let today = crate::transport::utc_day(crate::transport::now().unix_ms);
     let reached = crate::limits::reached(&app.db, &limits, "US", today.start, Some(&record))
         .await
         .unwrap();
     let scopes: Vec<_> = reached.iter().map(|r| r.scope).collect();
     use crate::sip::b2bua::blocks::Scope;
-    assert_eq!(scopes, [Scope::Campaign(spring), Scope::Gateway], "{reached:?}");
+    assert_eq!(
+        scopes,
+        [Scope::Campaign(spring), Scope::Gateway],
+        "{reached:?}"
+    );
     assert_eq!(
         reached[0].refusal.as_deref(),
-        Some("Forbidden (campaign Spring's calls today reached the daily spend cap; an admin can raise it)")
+        Some(
+            "Forbidden (campaign Spring's calls today reached the daily spend cap; an admin can raise it)"
+        )
     );
 }

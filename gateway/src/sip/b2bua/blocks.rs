@@ -37,7 +37,14 @@ pub struct Blocks {
 impl Blocks {
     /// `scope`'s calls of `reach` are refused until `until_ms`; `reason` is
     /// the 403's reason phrase. Blocks that ended are dropped on the way.
-    pub fn block(&mut self, scope: Scope, reach: Reach, until_ms: i64, reason: String, now_ms: i64) {
+    pub fn block(
+        &mut self,
+        scope: Scope,
+        reach: Reach,
+        until_ms: i64,
+        reason: String,
+        now_ms: i64,
+    ) {
         self.by_scope.retain(|_, (until, _)| *until > now_ms);
         self.by_scope.insert((scope, reach), (until_ms, reason));
     }
@@ -73,14 +80,23 @@ mod tests {
         let mut blocks = Blocks::default();
         let campaign = Scope::Campaign(7);
         blocks.block(campaign, Reach::All, 2_000, "Forbidden (x)".into(), 1_000);
-        assert_eq!(blocks.refusal(campaign, false, 1_500), Some("Forbidden (x)"));
+        assert_eq!(
+            blocks.refusal(campaign, false, 1_500),
+            Some("Forbidden (x)")
+        );
         assert_eq!(blocks.refusal(campaign, true, 1_500), Some("Forbidden (x)"));
         assert_eq!(blocks.refusal(Scope::Campaign(8), false, 1_500), None);
         assert_eq!(blocks.refusal(Scope::Gateway, false, 1_500), None);
         assert_eq!(blocks.refusal(campaign, false, 2_000), None);
         // International blocks leave national calls alone.
         let agent = Scope::Agent(AccountId(3));
-        blocks.block(agent, Reach::International, 9_000, "Forbidden (y)".into(), 3_000);
+        blocks.block(
+            agent,
+            Reach::International,
+            9_000,
+            "Forbidden (y)".into(),
+            3_000,
+        );
         assert_eq!(blocks.refusal(agent, false, 3_000), None);
         assert_eq!(blocks.refusal(agent, true, 3_000), Some("Forbidden (y)"));
         // Ended blocks are dropped when the next one comes.

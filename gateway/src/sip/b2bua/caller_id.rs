@@ -125,7 +125,11 @@ pub fn choose_caller_id(
 /// The campaign a call counts to (its daily spend cap): the one the INVITE
 /// names (`X-Dialer-Campaign`) when the agent is in it, else the first of
 /// the agent's campaigns that holds the presented number.
-pub fn campaign_of(request: &rsip::Request, agent: &AgentInfo, caller_id: Option<&E164>) -> Option<i64> {
+pub fn campaign_of(
+    request: &rsip::Request,
+    agent: &AgentInfo,
+    caller_id: Option<&E164>,
+) -> Option<i64> {
     let campaigns = &agent.dialing.campaigns;
     let named = msg::header(&request.headers, CAMPAIGN_HEADER)
         .and_then(|v| v.trim().parse::<i64>().ok())

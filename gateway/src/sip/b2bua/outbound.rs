@@ -51,8 +51,8 @@ use shared::sip::response::response_to;
 use shared::sip::transaction::TransactionKey;
 use web_time::Instant;
 
-use super::call::{CallOutput, Env, Life, Out};
 use super::blocks::Scope;
+use super::call::{CallOutput, Env, Life, Out};
 use super::caller_id::{campaign_of, choose_caller_id};
 use super::record;
 use super::route::{self, AgentInfo, Route};

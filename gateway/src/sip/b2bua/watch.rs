@@ -40,7 +40,12 @@ impl BusinessHours {
         let zone = match offset {
             0 => String::new(),
             o if o % 60 == 0 => format!("{:+}", o / 60),
-            o => format!("{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60),
+            o => format!(
+                "{}{:02}:{:02}",
+                if o < 0 { '-' } else { '+' },
+                o.abs() / 60,
+                o.abs() % 60
+            ),
         };
         format!("{}-{} UTC{zone}", self.start, self.end)
     }

@@ -760,13 +760,22 @@ fn an_agent_over_the_daily_spend_cap_is_refused_until_midnight() {
     let now = h.now();
     let reason = "Forbidden (your calls today reached the daily spend cap; an admin can raise it)";
     let agent = Scope::Agent(h.agent.account_id);
-    h.b2bua
-        .block(&now, agent, Reach::All, now.unix_ms + 1000, reason.to_owned());
+    h.b2bua.block(
+        &now,
+        agent,
+        Reach::All,
+        now.unix_ms + 1000,
+        reason.to_owned(),
+    );
     h.invite("4155552671", "");
     let out = h.browser_sent();
     assert_eq!(status(out.last().unwrap()), format!("SIP/2.0 403 {reason}"));
     assert!(h.sent().is_empty(), "nothing reaches the carrier");
-    assert_eq!(h.records()[0].final_reason, reason, "the refusal is recorded");
+    assert_eq!(
+        h.records()[0].final_reason,
+        reason,
+        "the refusal is recorded"
+    );
     // After midnight, calls go again.
     h.advance(2000);
     h.invite_as("4155552671", "", "after-midnight");
