@@ -77,6 +77,44 @@ pub async fn audio_stats(browser: &Browser) -> Result<AudioStats> {
     Ok(serde_json::from_value(value)?)
 }
 
+const PAIR_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+const pc = window.__dialerPeer;
+if (!pc) { done(null); return; }
+pc.getStats().then((report) => {
+  let pairId = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) { pairId = s.selectedCandidatePairId; }
+  });
+  const pair = pairId && report.get(pairId);
+  if (!pair) { done(null); return; }
+  const local = report.get(pair.localCandidateId) || {};
+  const remote = report.get(pair.remoteCandidateId) || {};
+  done({local_type: local.candidateType || '', local_address: local.address || '',
+        remote_address: remote.address || '', remote_port: remote.port || 0});
+}, () => done(null));
+"#;
+
+/// The ICE candidate pair the page's call uses (`getStats()`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelectedPair {
+    /// `host`, `srflx`, `prflx` or `relay`.
+    pub local_type: String,
+    pub local_address: String,
+    pub remote_address: String,
+    pub remote_port: u16,
+}
+
+/// The selected candidate pair, once there is one.
+pub async fn selected_pair(browser: &Browser) -> Result<Option<SelectedPair>> {
+    let value = browser
+        .client()?
+        .execute_async(PAIR_SCRIPT, vec![])
+        .await
+        .context("reading getStats() from the page")?;
+    Ok(serde_json::from_value(value)?)
+}
+
 /// Waits until the page has received `packets` audio packets with a
 /// non-zero level.
 pub async fn wait_for_audio(

@@ -35,6 +35,7 @@ pub mod incoming;
 pub mod jssip;
 pub mod sip;
 pub mod sipp;
+pub mod turn;
 pub mod ws_phone;
 
 use std::future::Future;

@@ -1,5 +1,6 @@
 //! The Security page in Chromium, against the gateway's real ban list: an
-//! admin opens it to the empty state, a bad address in "Ban an address"
+//! admin opens it to the empty state (and the guard's settings as the
+//! gateway runs them), a bad address in "Ban an address"
 //! shows the gateway's message on the field, a good one (203.0.113.7, a
 //! documentation address only listed, never contacted) appears in the
 //! table with its reason, note and time left. A SIP scanner on another
@@ -103,8 +104,15 @@ async fn admin_bans_and_unbans_addresses_on_the_security_page() -> Result<()> {
 
         let empty = browser.wait_for_text(EMPTY, WAIT).await?;
         ensure!(
-            empty.contains("No banned addresses") && empty.contains("10 failed authentications"),
+            empty.contains("No banned addresses"),
             "empty state: {empty:?}"
+        );
+        // The guard's settings as the gateway runs them, not fixed text.
+        let guard = browser.wait_for_text("dl#guard-settings", WAIT).await?;
+        ensure!(
+            guard.contains("10 failed authentications in 60 s")
+                && guard.contains("15 min, doubling on each repeat up to 24 h"),
+            "guard settings: {guard:?}"
         );
 
         // Not an address: the gateway's message, on the field.

@@ -155,6 +155,18 @@ pub struct Args {
     /// raises an alert. Unset: no night alerts.
     #[arg(long, env = "GATEWAY_BUSINESS_HOURS")]
     pub business_hours: Option<String>,
+    /// TURN/STUN servers the browsers use, comma-separated, e.g.
+    /// `turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349`.
+    #[arg(long, env = "GATEWAY_TURN_URLS")]
+    pub turn_urls: Option<String>,
+    /// The secret shared with the TURN server (coturn's
+    /// `static-auth-secret`): browsers get credentials made from it that
+    /// expire with their session. Prefer the environment to the flag.
+    #[arg(long, env = "GATEWAY_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Browsers send media only through TURN (`iceTransportPolicy: relay`).
+    #[arg(long, env = "GATEWAY_ICE_RELAY_ONLY")]
+    pub ice_relay_only: bool,
 }
 
 /// The same settings, read from the config file.
@@ -197,6 +209,9 @@ struct FileSettings {
     gateway_international_minutes: Option<u32>,
     international_action: Option<String>,
     business_hours: Option<String>,
+    turn_urls: Option<String>,
+    turn_secret: Option<String>,
+    ice_relay_only: Option<bool>,
 }
 
 /// Checked settings.
@@ -231,6 +246,8 @@ pub struct Config {
     /// The fraud limits until an admin saves others (`crate::limits`).
     pub limits: shared::api::FraudLimits,
     pub business_hours: Option<crate::sip::b2bua::watch::BusinessHours>,
+    /// The TURN servers browsers are handed (`crate::turn`).
+    pub turn: crate::turn::TurnConfig,
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -510,7 +527,14 @@ impl Config {
                 })?,
             ),
         };
+        let turn = crate::turn::TurnConfig::parse(
+            &pick(args.turn_urls, file.turn_urls, ""),
+            args.turn_secret.or(file.turn_secret),
+            args.ice_relay_only || file.ice_relay_only.unwrap_or(false),
+        )
+        .map_err(|(setting, message)| bad(setting, message))?;
         Ok(Config {
+            turn,
             limits,
             business_hours,
             guard,

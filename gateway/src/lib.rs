@@ -31,6 +31,7 @@ pub mod password;
 pub mod sip;
 pub mod transport;
 pub mod trunk_status;
+pub mod turn;
 pub mod webhook;
 
 use std::net::SocketAddr;

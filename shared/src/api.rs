@@ -141,6 +141,34 @@ pub struct SipCredential {
     pub display_name: String,
     /// Seconds since the Unix epoch after which the gateway refuses it.
     pub expires_at: i64,
+    /// The STUN/TURN servers the phone's peer connection uses.
+    #[serde(default)]
+    pub ice: IceConfig,
+}
+
+/// How the browser reaches the gateway's media: the TURN (and STUN)
+/// servers, with credentials that expire with the SIP credential (the
+/// TURN REST scheme: username `<expiry>:<user>`, password the base64
+/// HMAC-SHA1 of it under the secret shared with the TURN server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IceConfig {
+    pub servers: Vec<IceServer>,
+    /// Only relayed candidates (`iceTransportPolicy: "relay"`): every call
+    /// goes through the TURN server (agents behind networks that block
+    /// UDP to the gateway, or that must not show their address).
+    #[serde(default)]
+    pub relay_only: bool,
+}
+
+/// One `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `turn:host:3478?transport=udp`, `turns:host:5349`, `stun:host`.
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<String>,
 }
 
 /// Every API error has this body, with an HTTP 4xx/5xx status.

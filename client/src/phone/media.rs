@@ -3,10 +3,13 @@
 //! tones (`RTCDTMFSender`, RFC 4733) and hold by renegotiation. A thin layer:
 //! it does what [`super::shell`] asks and decides nothing about SIP.
 //!
-//! ICE: no STUN or TURN servers. The gateway is ICE-lite and learns the
-//! browser's address from the browser's connectivity checks, so the offer
-//! leaves as soon as gathering completes or after [`GATHER_WAIT_MS`],
-//! whichever comes first, with whatever candidates exist by then.
+//! ICE: the STUN/TURN servers the gateway hands out with the SIP credential
+//! (none unless it is set up with TURN; relay-only when it says so). The
+//! gateway is ICE-lite and learns the browser's address (or its TURN
+//! relay's) from the browser's connectivity checks, so the offer leaves as
+//! soon as gathering completes or after [`GATHER_WAIT_MS`], whichever
+//! comes first, with whatever candidates exist by then: a relay allocated
+//! later still sends its checks.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,6 +23,8 @@ use web_sys::{
     RtcIceGatheringState, RtcPeerConnection, RtcRtpTransceiver, RtcRtpTransceiverDirection,
     RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
+
+use shared::api::IceConfig;
 
 use crate::state::call::MicProblem;
 
@@ -45,8 +50,11 @@ pub struct Media {
 impl Media {
     /// Opens the microphone (`mic`: a device id, or `None` for the default),
     /// makes the peer connection and the SDP offer.
-    pub async fn start(mic: Option<String>) -> Result<(Media, String), StartError> {
-        let (track, pc) = microphone_and_peer(mic).await?;
+    pub async fn start(
+        mic: Option<String>,
+        ice: &IceConfig,
+    ) -> Result<(Media, String), StartError> {
+        let (track, pc) = microphone_and_peer(mic, ice).await?;
         let stream = MediaStream::new().map_err(|e| StartError::Other(js_error(&e)))?;
         stream.add_track(&track);
         let init = RtcRtpTransceiverInit::new();
@@ -85,9 +93,10 @@ impl Media {
     /// them (peer-reflexive).
     pub async fn start_answering(
         mic: Option<String>,
+        ice: &IceConfig,
         offer: &str,
     ) -> Result<(Media, String), StartError> {
-        let (track, pc) = microphone_and_peer(mic).await?;
+        let (track, pc) = microphone_and_peer(mic, ice).await?;
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(on_remote_track);
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
         let fail = |pc: &RtcPeerConnection, track: &MediaStreamTrack, error: String| {
@@ -282,16 +291,21 @@ impl Media {
     }
 }
 
-/// The microphone and a peer connection without STUN/TURN servers (see the
-/// module documentation), audio only on one bundled transport.
+/// The microphone and a peer connection with the gateway's STUN/TURN
+/// servers (see the module documentation), audio only on one bundled
+/// transport.
 async fn microphone_and_peer(
     mic: Option<String>,
+    ice: &IceConfig,
 ) -> Result<(MediaStreamTrack, RtcPeerConnection), StartError> {
     let track = open_microphone(mic.as_deref())
         .await
         .map_err(StartError::Mic)?;
     let config = RtcConfiguration::new();
-    config.set_ice_servers(&Array::new());
+    config.set_ice_servers(&ice_servers(ice));
+    if ice.relay_only {
+        let _ = Reflect::set(&config, &"iceTransportPolicy".into(), &"relay".into());
+    }
     let _ = Reflect::set(&config, &"bundlePolicy".into(), &"max-bundle".into());
     match RtcPeerConnection::new_with_configuration(&config) {
         Ok(pc) => Ok((track, pc)),
@@ -300,6 +314,24 @@ async fn microphone_and_peer(
             Err(StartError::Other(js_error(&e)))
         }
     }
+}
+
+/// The `iceServers` array of an `RTCConfiguration`.
+fn ice_servers(ice: &IceConfig) -> Array {
+    let servers = Array::new();
+    for server in &ice.servers {
+        let entry = Object::new();
+        let urls: Array = server.urls.iter().map(|u| JsValue::from_str(u)).collect();
+        let _ = Reflect::set(&entry, &"urls".into(), &urls);
+        if let Some(username) = &server.username {
+            let _ = Reflect::set(&entry, &"username".into(), &username.into());
+        }
+        if let Some(credential) = &server.credential {
+            let _ = Reflect::set(&entry, &"credential".into(), &credential.into());
+        }
+        servers.push(&entry);
+    }
+    servers
 }
 
 /// Plays the far end's track on `audio#remote-audio`.

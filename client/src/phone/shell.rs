@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use shared::api::SipCredential;
+use shared::api::{IceConfig, SipCredential};
 use shared::e164::E164;
 use shared::sip::call::{CallEvent, CallRequest, EndCause, Presenting, Reoffer};
 use shared::sip::register::RegistrationConfig;
@@ -46,6 +46,8 @@ pub struct PhoneShell {
 struct Inner {
     ua: Ua,
     url: String,
+    /// The STUN/TURN servers every call's peer connection uses.
+    ice: Rc<IceConfig>,
     socket: Option<Socket>,
     generation: u64,
     timer: Option<Timeout>,
@@ -161,6 +163,7 @@ impl PhoneShell {
             inner: Rc::new(RefCell::new(Inner {
                 ua,
                 url,
+                ice: Rc::new(credential.ice.clone()),
                 socket: None,
                 generation: 0,
                 timer: None,
@@ -203,8 +206,9 @@ impl PhoneShell {
             },
         );
         let weak = Rc::downgrade(&self.inner);
+        let ice = self.inner.borrow().ice.clone();
         spawn_local(async move {
-            let started = Media::start(devices::chosen_mic()).await;
+            let started = Media::start(devices::chosen_mic(), &ice).await;
             let Some(rc) = weak.upgrade() else {
                 if let Ok((media, _)) = started {
                     media.close();
@@ -283,8 +287,9 @@ impl PhoneShell {
         };
         emit(&self.inner, CallUpdate::Answering);
         let weak = Rc::downgrade(&self.inner);
+        let ice = self.inner.borrow().ice.clone();
         spawn_local(async move {
-            let started = Media::start_answering(devices::chosen_mic(), &offer).await;
+            let started = Media::start_answering(devices::chosen_mic(), &ice, &offer).await;
             let Some(rc) = weak.upgrade() else {
                 if let Ok((media, _)) = started {
                     media.close();

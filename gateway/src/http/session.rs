@@ -231,6 +231,7 @@ async fn issue_sip_credential(
         realm,
         display_name: account.display_name.clone(),
         expires_at,
+        ice: state.config.turn.ice_for(&account.username, expires_at),
     })
 }
 
