@@ -173,6 +173,7 @@ mod tests {
                 aor: "sip:demo@gw.test".to_owned(),
                 display_name: "Demo Agent".to_owned(),
                 expires_at: 2_000_000_000,
+                ice: Default::default(),
             }),
             dialing: Default::default(),
         }
