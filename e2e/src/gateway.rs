@@ -33,6 +33,10 @@ pub struct GatewayOptions {
     /// [`DEMO_PASSWORD`] through the environment; when false the gateway
     /// makes up its own and writes them to `initial-credentials.txt`.
     pub known_passwords: bool,
+    /// SIP (UDP and TCP) on all interfaces (`0.0.0.0`) and no
+    /// `--advertised-address`: the gateway picks its address from the
+    /// interfaces. HTTP stays on 127.0.0.1.
+    pub all_interfaces: bool,
 }
 
 impl Default for GatewayOptions {
@@ -43,6 +47,7 @@ impl Default for GatewayOptions {
             static_dir: None,
             ready_timeout: Duration::from_secs(60),
             known_passwords: true,
+            all_interfaces: false,
         }
     }
 }
@@ -149,9 +154,6 @@ impl Gateway {
         command
             .env_remove("RUST_LOG")
             .args(["--http-listen", "127.0.0.1:0"])
-            .args(["--sip-udp", "127.0.0.1:0"])
-            .args(["--sip-tcp", "127.0.0.1:0"])
-            .args(["--advertised-address", "127.0.0.1"])
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .arg("--static-dir")
@@ -168,6 +170,16 @@ impl Gateway {
             .stderr(Stdio::from(
                 log.try_clone().context("duplicating the log file handle")?,
             ));
+        if self.options.all_interfaces {
+            command
+                .args(["--sip-udp", "0.0.0.0:0"])
+                .args(["--sip-tcp", "0.0.0.0:0"]);
+        } else {
+            command
+                .args(["--sip-udp", "127.0.0.1:0"])
+                .args(["--sip-tcp", "127.0.0.1:0"])
+                .args(["--advertised-address", "127.0.0.1"]);
+        }
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
@@ -420,7 +432,8 @@ pub fn parse_ready_line(line: &str) -> Result<(SocketAddr, SocketAddr, SocketAdd
 }
 
 /// One `name=ADDRESS` of the ready line, if there (`sip_udp6=[::1]:PORT`
-/// only on a dual-stack gateway); only loopback addresses are accepted.
+/// only on a dual-stack gateway); only loopback addresses (or all
+/// interfaces) are accepted.
 fn ready_field(line: &str, name: &str) -> Result<Option<SocketAddr>> {
     let prefix = format!("{name}=");
     let Some(value) = line
@@ -432,7 +445,9 @@ fn ready_field(line: &str, name: &str) -> Result<Option<SocketAddr>> {
     let addr: SocketAddr = value
         .parse()
         .with_context(|| format!("{name}={value} in the ready line is not an address"))?;
-    if !addr.ip().is_loopback() {
+    // 0.0.0.0: all interfaces of the test's own namespace
+    // (`GatewayOptions::all_interfaces`).
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
         bail!("{name}={addr} is not a loopback address; the tests only use loopback");
     }
     Ok(Some(addr))

@@ -2,7 +2,7 @@
 //! environment variables, then flags. Each setting is checked once here and
 //! turned into a typed value, so the rest of the gateway never re-validates.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
@@ -221,6 +221,11 @@ pub struct Config {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
     pub advertised_address: IpAddr,
+    /// Why that address, when the gateway picked it (`crate::addresses`).
+    pub advertised_why: Option<String>,
+    /// The machine's other reachable addresses, offered to browsers as
+    /// extra ICE host candidates (only when the address was picked).
+    pub other_addresses: Vec<IpAddr>,
     /// SIP over UDP with IPv6 carriers, and the address named to them.
     pub ipv6: Option<Ipv6Sip>,
     pub sip_domain: String,
@@ -265,6 +270,15 @@ impl Config {
     /// Resolves flags and environment (already merged by clap) over the
     /// config file over defaults.
     pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+        Config::resolve_with(args, crate::addresses::interfaces)
+    }
+
+    /// As [`Config::resolve`], reading the interface addresses from
+    /// `interfaces` (only when the advertised address must be picked).
+    pub fn resolve_with(
+        args: Args,
+        interfaces: impl FnOnce() -> Vec<crate::addresses::Interface>,
+    ) -> Result<Config, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
@@ -285,6 +299,8 @@ impl Config {
             "sip_tcp",
             &pick(args.sip_tcp, file.sip_tcp, "127.0.0.1:5060"),
         )?;
+        let mut advertised_why = None;
+        let mut other_addresses = Vec::new();
         let advertised_address = match args.advertised_address.or(file.advertised_address) {
             Some(text) => text.trim().parse::<IpAddr>().map_err(|_| {
                 bad(
@@ -292,7 +308,13 @@ impl Config {
                     format!("`{text}` is not an IP address"),
                 )
             })?,
-            None if sip_udp.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None if sip_udp.ip().is_unspecified() => {
+                let choice = crate::addresses::choose(&interfaces())
+                    .map_err(|message| bad("advertised_address", message))?;
+                advertised_why = Some(choice.why);
+                other_addresses = choice.others;
+                choice.address
+            }
             None => sip_udp.ip(),
         };
         if advertised_address.is_unspecified() {
@@ -548,6 +570,8 @@ impl Config {
             sip_udp,
             sip_tcp,
             advertised_address,
+            advertised_why,
+            other_addresses,
             ipv6,
             sip_domain,
             rtp_ports,
@@ -672,6 +696,40 @@ fn port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_on_all_interfaces_picks_an_interface_address_or_refuses() {
+        use crate::addresses::Interface;
+        let all = || args(|a| a.sip_udp = Some("0.0.0.0:5060".into()));
+        let iface = |name: &str, ip: &str| Interface {
+            name: name.to_owned(),
+            ip: ip.parse().expect("ip"),
+        };
+        let c = Config::resolve_with(all(), || {
+            vec![iface("lo", "127.0.0.1"), iface("veth0", "10.99.0.1")]
+        })
+        .expect("valid");
+        assert_eq!(c.advertised_address.to_string(), "10.99.0.1");
+        assert!(
+            c.advertised_why
+                .as_deref()
+                .is_some_and(|w| w.contains("veth0"))
+        );
+        let err = Config::resolve_with(all(), || vec![iface("lo", "127.0.0.1")])
+            .expect_err("only loopback");
+        assert_eq!(err.setting, "advertised_address");
+        // An explicit address is taken as given, interfaces unread.
+        let c = Config::resolve_with(
+            args(|a| {
+                a.sip_udp = Some("0.0.0.0:5060".into());
+                a.advertised_address = Some("198.51.100.7".into());
+            }),
+            || panic!("interfaces read"),
+        )
+        .expect("valid");
+        assert_eq!(c.advertised_address.to_string(), "198.51.100.7");
+        assert_eq!(c.advertised_why, None);
+    }
 
     fn args(f: impl FnOnce(&mut Args)) -> Args {
         let mut a = Args::default();

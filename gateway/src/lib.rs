@@ -13,6 +13,7 @@
 //! - [`call_events`]: each call's progress (started, answered, ended), for
 //!   [`webhook`].
 
+pub mod addresses;
 pub mod alerts;
 pub mod auth;
 pub mod call_events;
@@ -219,6 +220,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let media = media::MediaEngine::new(media::MediaConfig {
         bind_ip: sip_udp.ip(),
         advertised_ip: config.advertised_address,
+        other_ips: config.other_addresses.clone(),
         rtp_ports: config.rtp_ports.clone(),
         no_media_timeout: config.no_media_timeout,
         ipv6: config.ipv6.map(|v6| media::Ipv6Media {
@@ -227,6 +229,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }),
     })
     .map_err(|e| StartError::Media(e.to_string()))?;
+    match &config.advertised_why {
+        Some(why) => info!("advertised address {}: {why}", config.advertised_address),
+        None => info!("advertised address {}", config.advertised_address),
+    }
     let demo = if config.demo_carrier {
         Some(
             demo_carrier::start(demo_carrier::DemoCarrierConfig {

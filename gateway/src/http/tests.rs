@@ -70,6 +70,7 @@ async fn test_app() -> TestApp {
     let media = crate::media::MediaEngine::new(crate::media::MediaConfig {
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         advertised_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        other_ips: Vec::new(),
         rtp_ports: 40000..=40999,
         no_media_timeout: std::time::Duration::from_secs(30),
         ipv6: None,

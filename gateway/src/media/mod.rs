@@ -146,6 +146,11 @@ pub struct MediaConfig {
     pub bind_ip: IpAddr,
     /// Address written into SDP and the ICE candidate.
     pub advertised_ip: IpAddr,
+    /// More addresses of this machine browsers may reach it at (another
+    /// interface's: an office LAN beside a public address), offered as
+    /// further host candidates on the same port. The socket binds all
+    /// interfaces, so any of them reaches it.
+    pub other_ips: Vec<IpAddr>,
     /// UDP ports for media; each call takes two even/odd pairs.
     pub rtp_ports: RangeInclusive<u16>,
     /// Silence on both legs (not on hold) this long → [`MediaEvent::NoMedia`].
@@ -173,6 +178,7 @@ impl MediaConfig {
         MediaConfig {
             bind_ip,
             advertised_ip,
+            other_ips: Vec::new(),
             rtp_ports,
             no_media_timeout: DEFAULT_NO_MEDIA_TIMEOUT,
             ipv6: None,
@@ -919,6 +925,23 @@ impl MediaEngine {
         let host = Candidate::host(candidate, "udp")
             .map_err(|e| MediaError::Config(format!("advertised address {candidate}: {e}")))?;
         rtc.add_local_candidate(host);
+        // Further interfaces' addresses, same port (the socket binds them
+        // all); one the browser cannot use simply never answers its checks.
+        let family = candidate.is_ipv4();
+        for ip in self
+            .config
+            .other_ips
+            .iter()
+            .filter(|ip| ip.is_ipv4() == family)
+        {
+            let other = SocketAddr::new(*ip, candidate.port());
+            match Candidate::host(other, "udp") {
+                Ok(host) => {
+                    rtc.add_local_candidate(host);
+                }
+                Err(e) => tracing::debug!("no host candidate for {other}: {e}"),
+            }
+        }
         Ok(rtc)
     }
 
