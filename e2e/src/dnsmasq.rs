@@ -33,62 +33,79 @@ impl Dnsmasq {
         for attempt in 1..=3 {
             let port = crate::sipp::free_udp_port()?;
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            let mut command = Command::new(binary());
-            command
-                .arg("--keep-in-foreground")
-                .arg("--conf-file=/dev/null")
-                .arg("--no-resolv")
-                .arg("--no-hosts")
-                .arg("--no-poll")
-                .arg("--bind-interfaces")
-                .arg("--listen-address=127.0.0.1")
-                .arg(format!("--port={port}"))
-                .arg("--user=root")
-                .arg("--pid-file")
-                .arg("--log-queries")
-                .arg(format!("--log-facility={}", log.path().display()))
-                .arg("--local=/test/")
-                .arg(format!("--local-ttl={ttl_s}"))
-                .arg(format!("--auth-ttl={ttl_s}"));
-            for record in records {
-                command.arg(format!("--{record}"));
-            }
-            let mut child = command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("starting dnsmasq (apt-get install dnsmasq-base)")?;
-            // Ready once it answers over TCP on its port.
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            loop {
-                if let Some(status) = child.try_wait()? {
-                    let mut err = String::new();
-                    if let Some(mut stderr) = child.stderr.take() {
-                        use std::io::Read;
-                        let _ = stderr.read_to_string(&mut err);
-                    }
-                    if attempt < 3 && err.contains("in use") {
-                        break;
-                    }
-                    bail!("dnsmasq exited at start ({status}): {err}");
-                }
-                if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                    return Ok(Dnsmasq { addr, child, log });
-                }
-                if std::time::Instant::now() > deadline {
-                    let _ = crate::terminate(&mut child, Duration::from_secs(1));
-                    bail!("dnsmasq did not listen on {addr} within 5 s");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            match spawn(addr, records, ttl_s, log.path()).await {
+                Ok(child) => return Ok(Dnsmasq { addr, child, log }),
+                Err(e) if attempt < 3 && format!("{e:#}").contains("in use") => {}
+                Err(e) => return Err(e),
             }
         }
         bail!("dnsmasq could not bind a port in 3 attempts")
     }
 
+    /// Stops it and starts it again on the same port (where the gateway
+    /// keeps asking) with new `records`; the log goes on in the same file.
+    pub async fn restart(&mut self, records: &[String], ttl_s: u32) -> Result<()> {
+        crate::terminate(&mut self.child, Duration::from_secs(2))?;
+        self.child = spawn(self.addr, records, ttl_s, self.log.path()).await?;
+        Ok(())
+    }
+
     /// Its log so far (every query it answered).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+/// dnsmasq on `addr`, once it accepts TCP there.
+async fn spawn(
+    addr: SocketAddr,
+    records: &[String],
+    ttl_s: u32,
+    log: &std::path::Path,
+) -> Result<Child> {
+    let mut command = Command::new(binary());
+    command
+        .arg("--keep-in-foreground")
+        .arg("--conf-file=/dev/null")
+        .arg("--no-resolv")
+        .arg("--no-hosts")
+        .arg("--no-poll")
+        .arg("--bind-interfaces")
+        .arg(format!("--listen-address={}", addr.ip()))
+        .arg(format!("--port={}", addr.port()))
+        .arg("--user=root")
+        .arg("--pid-file")
+        .arg("--log-queries")
+        .arg(format!("--log-facility={}", log.display()))
+        .arg("--local=/test/")
+        .arg(format!("--local-ttl={ttl_s}"));
+    for record in records {
+        command.arg(format!("--{record}"));
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting dnsmasq (apt-get install dnsmasq-base)")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use std::io::Read;
+                let _ = stderr.read_to_string(&mut err);
+            }
+            bail!("dnsmasq exited at start ({status}): {err}");
+        }
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(child);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = crate::terminate(&mut child, Duration::from_secs(1));
+            bail!("dnsmasq did not listen on {addr} within 5 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -3,7 +3,8 @@
 //! SRV name with two targets, two SIPp carriers at priority 10 and 20. A
 //! browser call reaches the priority-10 target; when that target answers
 //! 503 the same call lands on the priority-20 one. A carrier whose host
-//! does not resolve is shown as down with the reason (API status).
+//! does not resolve is shown as down with the reason (API status), and a
+//! name whose record changes is looked up again when its TTL runs out.
 
 use std::time::Duration;
 
@@ -144,7 +145,8 @@ async fn srv_targets_in_priority_order_and_failover_to_the_second_on_503() -> Re
 
 #[tokio::test]
 async fn a_host_that_does_not_resolve_is_shown_down_with_the_reason() -> Result<()> {
-    let dns = Dnsmasq::start(&["host-record=up.carrier.test,127.0.0.1".to_owned()], 30).await?;
+    // A TTL of 1 s: the gateway keeps the answer 5 s (its floor), then asks again.
+    let mut dns = Dnsmasq::start(&["host-record=up.carrier.test,127.0.0.1".to_owned()], 1).await?;
     let mut gateway = Gateway::start_with(GatewayOptions {
         args: vec!["--dns-server".to_owned(), dns.addr.to_string()],
         ..Default::default()
@@ -182,6 +184,24 @@ async fn a_host_that_does_not_resolve_is_shown_down_with_the_reason() -> Result<
         "an explicit port still asked for SRV:\n{}",
         dns.log()
     );
+    // The record changes; once the answer's time is up the gateway asks
+    // again, by itself, and shows (and calls) the new address.
+    dns.restart(&["host-record=up.carrier.test,127.0.0.2".to_owned()], 1)
+        .await?;
+    let renewed = e2e::eventually(
+        "the new address after the TTL",
+        Duration::from_secs(15),
+        || async {
+            let status = carrier_status(&gateway, up.id).await?;
+            let target = status["dns"]["targets"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Ok(target.starts_with("127.0.0.2:5090 ").then_some(status))
+        },
+    )
+    .await?;
+    ensure!(renewed["dns"]["state"] == "resolved", "{renewed}");
     // The list the carrier page polls names the failed one too.
     let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
     let list: Value = e2e::http::get(

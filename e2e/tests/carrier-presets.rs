@@ -99,6 +99,18 @@ async fn choosing_a_preset_fills_the_carrier_form() -> Result<()> {
         .await?;
         admin::fill(&browser, F, "name", "Twilio Dublin").await?;
         admin::screenshot(&browser, "carrier-preset").await?;
+        // And the fields it filled, further down the form.
+        browser
+            .client()?
+            .execute(
+                "document.querySelector('form#carrier-form [name=\"host\"]').scrollIntoView({block: 'start'})",
+                vec![],
+            )
+            .await?;
+        let png = browser.client()?.screenshot().await?;
+        let dir = e2e::artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("admin-carrier-preset-fields.png"), png)?;
 
         // Another carrier: its own number format and host.
         choose(&browser, "select#carrier-preset", "vonage").await?;
@@ -148,6 +160,12 @@ async fn choosing_a_preset_fills_the_carrier_form() -> Result<()> {
             status.contains("Host does not resolve") && status.contains("gone.carrier.test"),
             "{status}"
         );
+        // The preset was a way to fill in, not a setting of the carrier.
+        let picked = browser
+            .client()?
+            .execute("return document.querySelector('select#carrier-preset').value", vec![])
+            .await?;
+        ensure!(picked == "", "the preset choice stayed: {picked}");
         admin::screenshot(&browser, "carrier-unresolved").await?;
         gateway.check_alive()
     }

@@ -294,6 +294,15 @@ fn PresetPicker(props: &PresetProps) -> Html {
     let presets = use_memo((), |()| shared::carrier_presets::shipped());
     let chosen = use_state(String::new);
     let region = use_state(|| 0usize);
+    // Another carrier in the form (or the new one saved): nothing chosen.
+    {
+        let chosen = chosen.clone();
+        let region = region.clone();
+        use_effect_with(props.form.editing, move |_| {
+            chosen.set(String::new());
+            region.set(0);
+        });
+    }
     let presets = match &*presets {
         Ok(presets) => presets,
         Err(message) => {
@@ -370,8 +379,14 @@ fn PresetPicker(props: &PresetProps) -> Html {
                 }
                 <div id="carrier-preset-info" class="field-note carrier-preset-info" data-preset={preset.id.clone()}>
                     { for preset_summary(presets, preset).into_iter().map(|line| html! { <p>{ line }</p> }) }
+                    if !preset.notes.is_empty() {
+                        <details id="carrier-preset-notes">
+                            <summary>{ format!("What to set up at {} ({})", preset.name, preset.notes.len()) }</summary>
+                            <ul>{ for preset.notes.iter().map(|n| html! { <li>{ n.clone() }</li> }) }</ul>
+                        </details>
+                    }
                     if !preset.url.is_empty() {
-                        <p><a id="carrier-preset-link" href={preset.url.clone()} target="_blank" rel="noopener noreferrer">{ format!("{}'s SIP trunking page", preset.name) }</a></p>
+                        <p><a id="carrier-preset-link" href={preset.url.clone()} target="_blank" rel="noopener noreferrer">{ "The carrier's own documentation (opens in a new tab)" }</a></p>
                     }
                 </div>
             }

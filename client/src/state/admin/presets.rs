@@ -28,7 +28,8 @@ pub fn preset_values(preset: &CarrierPreset, region: usize) -> Vec<(&'static str
 }
 
 /// The words under the preset choice: how the carrier signs us in, where
-/// the data comes from and when it was checked, and what to verify.
+/// the data comes from and when it was checked, and what to verify (the
+/// preset's notes are shown apart, folded).
 pub fn preset_summary(presets: &CarrierPresets, preset: &CarrierPreset) -> Vec<String> {
     let mut lines = vec![format!("Sign-in: {}.", preset.auth.describe())];
     if preset.id != "other" {
@@ -41,7 +42,6 @@ pub fn preset_summary(presets: &CarrierPresets, preset: &CarrierPreset) -> Vec<S
         let fields: Vec<&str> = preset.uncertain.iter().map(|f| field_label(f)).collect();
         lines.push(format!("Check on their page: {}.", fields.join(", ")));
     }
-    lines.extend(preset.notes.iter().cloned());
     lines
 }
 
