@@ -15,6 +15,8 @@
 //!   records).
 //! - [`incoming`]: steps of the inbound-call tests on the phone page
 //!   (ringing panel, answer, decline).
+//! - [`dnsmasq`]: a DNS server of the test's own (SRV, NAPTR, A records
+//!   for carrier host names; the gateway's `--dns-server`).
 //! - [`jssip`]: JsSIP inside Chromium, a third-party phone that can take
 //!   calls (Node has no `RTCPeerConnection`).
 //!
@@ -28,6 +30,7 @@ pub mod admin;
 pub mod baresip;
 pub mod browser;
 pub mod calls;
+pub mod dnsmasq;
 pub mod embed;
 pub mod gateway;
 pub mod http;

@@ -1,5 +1,6 @@
 //! Turns the carriers in the database into the routes the SIP core uses:
-//! host names resolved, the demo carrier pointed at wherever it listens (and
+//! host names resolved (RFC 3263, `crate::dns`: every SRV target, kept for
+//! the records' TTL), the demo carrier pointed at wherever it listens (and
 //! allowed to call our DIDs from there), inbound sources parsed, disabled
 //! carriers left out. Run at start and after every change through the API.
 
@@ -11,10 +12,13 @@ use shared::api::InboundNumberFrom;
 use tracing::warn;
 
 use crate::db::{self, Db, DbError};
+use crate::dns::{CarrierDns, Outcome};
 use crate::http::AppState;
 use crate::sip::b2bua::Route;
 use crate::sip::dids::{InboundPolicy, NumberSource};
+use crate::sip::rfc3263::CarrierTargets;
 use crate::transport::CoreInput;
+use crate::trunk_status::{DnsState, DnsStatus};
 
 /// An inbound source as the API stores it: an IP (a host route) or a CIDR.
 fn parse_source(source: &str) -> Option<IpNet> {
@@ -49,20 +53,34 @@ impl Families {
             ipv6: config.sip_udp.is_ipv6() || config.ipv6.is_some(),
         }
     }
-
-    fn reach(self, ip: std::net::IpAddr) -> bool {
-        if ip.is_ipv4() { self.ipv4 } else { self.ipv6 }
-    }
 }
 
-/// The enabled carriers as routes, in the order calls try them; a carrier
-/// whose host has no address in `families` is left out (with a warning).
+/// The enabled carriers as the core needs them, and what DNS said.
+pub struct Loaded {
+    /// In the order calls try them; `addr` is the first resolved address.
+    pub routes: Vec<Route>,
+    /// Every address of the carriers whose host is a name.
+    pub targets: CarrierTargets,
+    /// Each carrier whose host is a name: how it resolved, or why not.
+    pub dns: Vec<DnsStatus>,
+}
+
+/// The enabled carriers as routes, their host names resolved through
+/// `dns` (RFC 3263, cached for the records' TTL). A carrier whose host does
+/// not resolve to an address of a family the gateway has is left out of
+/// the routes, with the reason in its [`DnsStatus`].
 pub async fn routes(
     db: &Db,
     demo: Option<SocketAddr>,
-    families: Families,
-) -> Result<Vec<Route>, DbError> {
-    let mut routes = Vec::new();
+    dns: &CarrierDns,
+) -> Result<Loaded, DbError> {
+    let mut loaded = Loaded {
+        routes: Vec::new(),
+        targets: CarrierTargets::new(),
+        dns: Vec::new(),
+    };
+    let mut in_use = Vec::new();
+    let now = crate::transport::now().unix_ms;
     for record in db::carriers(db).await? {
         let c = record.carrier;
         if !c.enabled {
@@ -74,20 +92,50 @@ pub async fn routes(
                 None => continue,
             }
         } else {
-            // `[2001:db8::1]` resolves as `2001:db8::1`.
-            let host = c.host.trim_start_matches('[').trim_end_matches(']');
-            match tokio::net::lookup_host((host, c.port)).await {
-                Ok(addrs) => match addrs.into_iter().find(|a| families.reach(a.ip())) {
-                    Some(a) => a,
-                    None => {
+            in_use.push((c.host.clone(), c.port, c.transport));
+            match dns.resolve(&c.host, c.port, c.transport).await {
+                Outcome::Literal(addr) => addr,
+                Outcome::Resolved {
+                    resolution,
+                    stale,
+                    next_lookup,
+                } => {
+                    if let Some(error) = &stale {
                         warn!(carrier = %c.name, host = %c.host,
-                            "carrier host has no address of an IP family this gateway has \
-                             (IPv6 carriers need --sip-udp6)");
-                        continue;
+                            "carrier host does not resolve now ({error}); its last addresses are kept");
                     }
-                },
-                Err(e) => {
-                    warn!(carrier = %c.name, host = %c.host, "cannot resolve carrier host: {e}");
+                    loaded.dns.push(DnsStatus {
+                        carrier_id: CarrierId(c.id),
+                        state: if stale.is_some() {
+                            DnsState::Stale
+                        } else {
+                            DnsState::Resolved
+                        },
+                        via: resolution.via.clone(),
+                        targets: target_texts(&resolution.targets),
+                        next_lookup_ms: now + millis_until(next_lookup),
+                        last_error: stale,
+                    });
+                    let first = resolution
+                        .targets
+                        .iter()
+                        .min_by_key(|t| t.priority)
+                        .and_then(|t| t.addrs.first().copied());
+                    // A resolution is never empty (`dns::Resolution`).
+                    let Some(first) = first else { continue };
+                    loaded.targets.insert(CarrierId(c.id), resolution.targets);
+                    first
+                }
+                Outcome::Failed { error, next_lookup } => {
+                    warn!(carrier = %c.name, host = %c.host, "cannot resolve carrier host: {error}");
+                    loaded.dns.push(DnsStatus {
+                        carrier_id: CarrierId(c.id),
+                        state: DnsState::Failed,
+                        via: String::new(),
+                        targets: Vec::new(),
+                        next_lookup_ms: now + millis_until(next_lookup),
+                        last_error: Some(error),
+                    });
                     continue;
                 }
             }
@@ -110,7 +158,7 @@ pub async fn routes(
         } else {
             c.host.clone()
         };
-        routes.push(Route {
+        loaded.routes.push(Route {
             id: CarrierId(c.id),
             name: c.name,
             addr,
@@ -140,13 +188,51 @@ pub async fn routes(
             },
         });
     }
-    Ok(routes)
+    dns.retain(&in_use);
+    Ok(loaded)
+}
+
+fn millis_until(when: tokio::time::Instant) -> i64 {
+    let left = when.saturating_duration_since(tokio::time::Instant::now());
+    i64::try_from(left.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `10.0.0.1:5070 (a.carrier.example, SRV 10/60)`, target by target.
+fn target_texts(targets: &[crate::sip::rfc3263::SrvTarget]) -> Vec<String> {
+    let mut sorted: Vec<_> = targets.iter().collect();
+    sorted.sort_by_key(|t| (t.priority, std::cmp::Reverse(t.weight)));
+    sorted
+        .iter()
+        .flat_map(|t| {
+            t.addrs.iter().map(move |a| {
+                format!(
+                    "{a} ({}, priority {} weight {})",
+                    t.name, t.priority, t.weight
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reloads the routes into the running SIP core (callers that may have
 /// changed DIDs too reload those with `crate::dids::reload`).
 pub async fn reload(state: &AppState) -> Result<(), DbError> {
-    let routes = routes(&state.db, state.demo_carrier, Families::of(&state.config)).await?;
-    state.sip.send(CoreInput::Routes(routes)).await;
+    push(&state.db, state.demo_carrier, &state.dns, &state.sip).await
+}
+
+/// Resolves the carriers and hands them to the core; their DNS state goes
+/// to the carrier page. One at a time (`CarrierDns::reload_lock`), so an
+/// older answer never lands after a newer one.
+pub async fn push(
+    db: &Db,
+    demo: Option<SocketAddr>,
+    dns: &CarrierDns,
+    sip: &crate::transport::SipHandle,
+) -> Result<(), DbError> {
+    let _one = dns.reload_lock.lock().await;
+    let loaded = routes(db, demo, dns).await?;
+    sip.trunk_statuses().set_dns(loaded.dns);
+    sip.send(CoreInput::Routes(loaded.routes, loaded.targets))
+        .await;
     Ok(())
 }

@@ -96,6 +96,10 @@ pub struct Args {
     /// the call goes to the next carrier.
     #[arg(long, env = "GATEWAY_FAILOVER_TIMEOUT_MS")]
     pub failover_timeout_ms: Option<u64>,
+    /// The name server that resolves carrier host names (NAPTR, SRV,
+    /// A/AAAA), like 127.0.0.53:53; unset: those of /etc/resolv.conf.
+    #[arg(long, env = "GATEWAY_DNS_SERVER")]
+    pub dns_server: Option<String>,
     /// Countries agents may call, e.g. `US,CA` (the NANP read by area
     /// code: `US` is not Canada or Jamaica); empty or unset: any. A limit
     /// on top of every destination policy, which the API cannot lift.
@@ -193,6 +197,7 @@ struct FileSettings {
     demo_carrier: Option<bool>,
     shutdown_grace: Option<u64>,
     failover_timeout_ms: Option<u64>,
+    dns_server: Option<String>,
     dial_countries: Option<String>,
     ban_allow: Option<String>,
     ban_after: Option<u32>,
@@ -242,6 +247,8 @@ pub struct Config {
     pub demo_carrier: bool,
     pub shutdown_grace: std::time::Duration,
     pub failover_timeout: std::time::Duration,
+    /// Where carrier host names are looked up; `None`: /etc/resolv.conf.
+    pub dns_server: Option<SocketAddr>,
     /// Upper-case ISO 3166 alpha-2 codes; empty: any destination. The first
     /// layer of every agent's destination policies
     /// (`http::policy::global_layer`).
@@ -408,6 +415,10 @@ impl Config {
                 format!("{failover_timeout_ms} ms: give between 200 and 60000 milliseconds"),
             ));
         }
+        let dns_server = match args.dns_server.or(file.dns_server) {
+            Some(text) if !text.trim().is_empty() => Some(socket_addr("dns_server", &text)?),
+            _ => None,
+        };
         let mut dial_countries = Vec::new();
         for code in pick(args.dial_countries, file.dial_countries, "")
             .split(',')
@@ -566,6 +577,7 @@ impl Config {
             demo_carrier: args.demo_carrier.or(file.demo_carrier).unwrap_or(true),
             shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
             failover_timeout: std::time::Duration::from_millis(failover_timeout_ms),
+            dns_server,
             http_listen,
             sip_udp,
             sip_tcp,
@@ -746,6 +758,17 @@ mod tests {
     }
 
     #[test]
+    fn dns_server_is_the_systems_unless_given() {
+        assert_eq!(
+            Config::resolve(Args::default()).expect("valid").dns_server,
+            None
+        );
+        let c = Config::resolve(args(|a| a.dns_server = Some("127.0.0.53:5353".into())))
+            .expect("valid");
+        assert_eq!(c.dns_server, Some("127.0.0.53:5353".parse().expect("addr")));
+    }
+
+    #[test]
     fn ipv6_is_off_unless_asked_for() {
         assert_eq!(Config::resolve(Args::default()).expect("valid").ipv6, None);
         let c = Config::resolve(args(|a| a.sip_udp6 = Some("[::1]:5062".into()))).expect("valid");
@@ -813,6 +836,10 @@ mod tests {
             (
                 args(|a| a.config = Some("/nonexistent/gateway.toml".into())),
                 "config",
+            ),
+            (
+                args(|a| a.dns_server = Some("ns.example".into())),
+                "dns_server",
             ),
         ];
         for (a, setting) in cases {

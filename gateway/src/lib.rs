@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod demo_carrier;
 pub mod dids;
+pub mod dns;
 pub mod embed;
 pub mod guard;
 pub mod http;
@@ -318,10 +319,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             sip.send(CoreInput::Agent(info)).await;
         }
     }
-    sip.send(CoreInput::Routes(
-        carriers::routes(&database, demo_addr, carriers::Families::of(&config)).await?,
-    ))
-    .await;
+    let dns = Arc::new(dns::CarrierDns::new(
+        config.dns_server,
+        carriers::Families::of(&config),
+    ));
+    carriers::push(&database, demo_addr, &dns, &sip).await?;
     sip.send(CoreInput::Dids(dids::dids(&database).await?))
         .await;
     tokio::spawn(transport::udp::receive_loop(
@@ -350,7 +352,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         demo_carrier: demo_addr,
         live: sip.live_calls(),
         sign_in_limits: Default::default(),
+        dns,
     };
+    // Carrier host names looked up again as their TTLs run out.
+    tokio::spawn(dns::refresh(state.clone()));
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     // SIP over WebSocket sends small messages back to back (100 Trying,
     // then 180 or 200): with Nagle on, the second waits for the browser's

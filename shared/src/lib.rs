@@ -18,12 +18,15 @@
 //!   other countries by calling code) and what kind it is (premium,
 //!   toll-free, satellite, high-risk, from the plan and the shipped prefix
 //!   list `data/high_risk_prefixes.tsv`).
+//! - [`carrier_presets`]: what Twilio, Telnyx, Vonage and Bandwidth document
+//!   for a trunk (`data/carrier-presets.json`), for the carrier form.
 //! - [`policy`]: who may call where ([`policy::DestinationPolicy`]), checked
 //!   by the gateway before any carrier sees a call and by the phone before
 //!   the agent dials.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod carrier_presets;
 pub mod destination;
 pub mod e164;
 pub mod ids;

@@ -1,12 +1,14 @@
 //! The admin pages' models, pure and tested natively: a paginated list
 //! ([`Paged`]), a form with field-level errors ([`Form`]), the conversions
-//! between API types and form values ([`forms`]), the caller-ID editor
+//! between API types and form values ([`forms`]), the carrier presets'
+//! values ([`presets`]), the caller-ID editor
 //! ([`caller_ids`]), query strings ([`query`]), a carrier's health
 //! ([`status`]) and the banned sources ([`security`]).
 
 pub mod caller_ids;
 pub mod forms;
 pub mod policy;
+pub mod presets;
 pub mod query;
 pub mod security;
 pub mod status;

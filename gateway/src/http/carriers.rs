@@ -405,8 +405,8 @@ pub struct TrunkStatusList {
     pub items: Vec<crate::sip::trunks::TrunkStatus>,
 }
 
-/// `GET /api/v1/carriers/status`: the qualify and registration state of
-/// every carrier that has one (the carrier list polls it).
+/// `GET /api/v1/carriers/status`: the qualify, registration and DNS state
+/// of every carrier that has one (the carrier list polls it).
 pub async fn statuses(
     State(state): State<AppState>,
     _: Reader,
@@ -418,7 +418,8 @@ pub async fn statuses(
 
 /// `GET /api/v1/carriers/{id}/status`: the trunk's qualify and
 /// registration state as the SIP core last reported it (both `null` when
-/// the carrier has neither, or the core has not looked at it yet).
+/// the carrier has neither, or the core has not looked at it yet), and how
+/// its host name resolved (`dns`, `null` for an IP address).
 pub async fn status(
     State(state): State<AppState>,
     _: Reader,
@@ -435,6 +436,7 @@ pub async fn status(
                 carrier_id: CarrierId(id),
                 qualify: None,
                 registration: None,
+                dns: None,
             });
     Ok(Json(status))
 }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub live: crate::live::LiveCalls,
     /// Failed web sign-ins per source address and username.
     pub sign_in_limits: Arc<sign_in_limit::SignInLimits>,
+    /// Carrier host names, resolved and cached (RFC 3263).
+    pub dns: Arc<crate::dns::CarrierDns>,
 }
 
 /// Every route under `/api/v1`, with all its methods. The router is built

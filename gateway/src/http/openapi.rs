@@ -1066,6 +1066,19 @@ fn schemas() -> Map<String, Value> {
                             ],
                         )]}),
                     ),
+                    (
+                        "dns",
+                        json!({"nullable": true, "allOf": [object(
+                            &["state", "via", "targets", "next_lookup_ms"],
+                            vec![
+                                ("state", one_of(&["resolved", "stale", "failed"])),
+                                ("via", string()),
+                                ("targets", array(string())),
+                                ("next_lookup_ms", int()),
+                                ("last_error", nstring()),
+                            ],
+                        )]}),
+                    ),
                 ],
             ),
         ),

@@ -108,6 +108,16 @@ async fn test_app() -> TestApp {
             demo_carrier: None,
             live: live.clone(),
             sign_in_limits: Default::default(),
+            // Nothing answers there: a carrier named by a host name is
+            // shown as not resolving, quickly.
+            dns: Arc::new(crate::dns::CarrierDns::with_timeout(
+                Some("127.0.0.1:9".parse().expect("address")),
+                crate::carriers::Families {
+                    ipv4: true,
+                    ipv6: false,
+                },
+                std::time::Duration::from_millis(100),
+            )),
         }),
         db,
         _dir: TempDir(dir),

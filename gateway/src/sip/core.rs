@@ -34,6 +34,7 @@ use super::b2bua::{
 };
 use super::dids::{Did, DidTable};
 use super::registrar::{Credential, Registrar, RegistrarConfig, RegistrarEvent};
+use super::rfc3263::{CarrierTargets, call_plan};
 use super::trunks::{TrunkConfig, TrunkEvent, TrunkMonitor, TrunkStatus};
 use super::{ConnId, Now};
 use crate::guard::{Ban, Guard, GuardConfig, GuardEvent};
@@ -116,6 +117,11 @@ pub struct SipCore {
     agents: std::collections::HashMap<AccountId, AgentInfo>,
     /// Enabled carriers, in the order calls try them.
     routes: Vec<Route>,
+    /// Every address of the carriers whose host is a name (RFC 3263);
+    /// a new call tries them all, carrier by carrier (`rfc3263::call_plan`).
+    targets: CarrierTargets,
+    /// Draws the weighted orders of carriers and SRV targets for each call.
+    rng: rand::rngs::StdRng,
     /// Our numbers and where they ring.
     dids: DidTable,
     /// Nonces of the challenges sent to carriers' INVITEs, by issue time.
@@ -140,6 +146,8 @@ impl SipCore {
         let realm = config.b2bua.domain.clone();
         let mut trunks_seed = seed;
         trunks_seed[0] ^= 0xa5;
+        let mut plan_seed = seed;
+        plan_seed[0] ^= 0x3c;
         let trunks = TrunkMonitor::new(
             TrunkConfig {
                 local: config.b2bua.local,
@@ -153,6 +161,8 @@ impl SipCore {
             b2bua: B2bua::new(config.b2bua, media, b2bua_seed),
             agents: std::collections::HashMap::new(),
             routes: Vec::new(),
+            targets: CarrierTargets::new(),
+            rng: rand::SeedableRng::from_seed(plan_seed),
             dids: DidTable::default(),
             inbound_nonces: std::collections::HashMap::new(),
             realm,
@@ -180,10 +190,21 @@ impl SipCore {
         self.agents.insert(agent.account_id, agent);
     }
 
-    /// The carriers changed.
+    /// The carriers changed (carriers whose host has a single address).
     pub fn set_routes(&mut self, now: Now, routes: Vec<Route>) {
+        self.set_carriers(now, routes, CarrierTargets::new());
+    }
+
+    /// The carriers changed, with every address their host names resolved
+    /// to (the SRV targets, in `rfc3263` terms); a carrier missing from
+    /// `targets` has only its `Route::addr`.
+    pub fn set_carriers(&mut self, now: Now, routes: Vec<Route>, targets: CarrierTargets) {
         self.trunks.set_routes(now, &routes);
         // Carriers' addresses are never banned: a busy trunk is not a flood.
+        let target_ips = targets
+            .values()
+            .flatten()
+            .flat_map(|t| t.addrs.iter().map(|a| IpNet::from(a.ip())));
         let trusted = routes
             .iter()
             .flat_map(|r| {
@@ -193,9 +214,11 @@ impl SipCore {
                     .copied()
                     .chain([IpNet::from(r.addr.ip())])
             })
+            .chain(target_ips)
             .collect();
         self.guard.set_trusted(trusted);
         self.routes = routes;
+        self.targets = targets;
         self.drain();
     }
 
@@ -387,8 +410,12 @@ impl SipCore {
                             .collect();
                         if up.is_empty() { &self.routes } else { &up }
                     };
+                    // Each carrier's every address in turn, so a target
+                    // that answers 503 or stays silent fails over to the
+                    // next target before the next carrier.
+                    let plan = call_plan(routes, &self.targets, &mut self.rng);
                     self.b2bua
-                        .handle_new_invite(now, conn, request, agent, routes);
+                        .handle_new_invite(now, conn, request, agent, &plan);
                     return;
                 }
                 if self.b2bua.handle_browser_request(now, conn, &request) {

@@ -8,6 +8,8 @@
 //! - [`b2bua`]: outbound calls, browser leg ↔ carrier leg.
 //! - [`dids`]: inbound routing tables (carrier sources, DIDs).
 //! - [`trunks`]: carrier qualify (OPTIONS, up/down) and registration.
+//! - [`rfc3263`]: what to look up for a carrier's host, and the order a
+//!   call tries carriers and their SRV targets in.
 //! - [`msg`]: header and SDP helpers over rsip.
 
 pub mod b2bua;
@@ -15,6 +17,7 @@ pub mod core;
 pub mod dids;
 pub mod msg;
 pub mod registrar;
+pub mod rfc3263;
 pub mod trunks;
 
 use std::fmt;

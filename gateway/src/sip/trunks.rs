@@ -96,6 +96,10 @@ pub struct TrunkStatus {
     pub qualify: Option<QualifyStatus>,
     /// `None`: the carrier does not want registration.
     pub registration: Option<RegistrationStatus>,
+    /// How the carrier's host name resolved (`None`: an IP address). The
+    /// monitor knows nothing of DNS and always leaves this `None`;
+    /// `crate::trunk_status::TrunkStatuses` fills it in from `crate::dns`.
+    pub dns: Option<crate::trunk_status::DnsStatus>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -232,6 +236,7 @@ impl TrunkMonitor {
                         carrier_id: id,
                         qualify: None,
                         registration: None,
+                        dns: None,
                     }));
                 }
                 if let Some(register) = carrier.register {
@@ -471,6 +476,7 @@ impl Carrier {
                 last_change_ms: q.last_change_ms,
                 last_error: q.last_error.clone(),
             }),
+            dns: None,
             registration: self.register.as_ref().map(|r| RegistrationStatus {
                 state: r.state,
                 expires_at_ms: r.expires_at_ms,

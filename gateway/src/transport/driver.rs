@@ -151,10 +151,10 @@ impl Driver {
             CoreInput::CredentialIssued(c) => self.core.add_credential(c),
             CoreInput::CredentialRevoked(id) => self.core.remove_credential(id),
             CoreInput::Agent(agent) => self.core.set_agent(agent),
-            CoreInput::Routes(routes) => {
+            CoreInput::Routes(routes, targets) => {
                 self.carrier_names = routes.iter().map(|r| (r.id, r.name.clone())).collect();
-                self.table.set_tls_targets(tls_targets(&routes));
-                self.core.set_routes(now(), routes);
+                self.table.set_tls_targets(tls_targets(&routes, &targets));
+                self.core.set_carriers(now(), routes, targets);
             }
             CoreInput::Dids(dids) => self.core.set_dids(dids),
             CoreInput::Media(event) => media_port::deliver(&mut self.core, now(), event),
@@ -427,16 +427,26 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Server names and pinned CAs of the TLS carriers, by address.
-fn tls_targets(routes: &[Route]) -> impl Iterator<Item = (SocketAddr, tls::TlsTarget)> + '_ {
+/// Every address of every TLS carrier (each SRV target too), with the
+/// carrier's host name: RFC 3263 §4 checks the certificate against the
+/// name configured, not the target's.
+fn tls_targets<'a>(
+    routes: &'a [Route],
+    targets: &'a crate::sip::rfc3263::CarrierTargets,
+) -> impl Iterator<Item = (SocketAddr, tls::TlsTarget)> + 'a {
     routes
         .iter()
         .filter(|r| r.transport == shared::api::SipTransport::Tls)
-        .map(|r| {
+        .flat_map(move |r| {
             let target = tls::TlsTarget {
                 server_name: r.host.clone(),
                 ca_pem: r.tls_ca.clone(),
             };
-            (r.addr, target)
+            let mut addrs = vec![r.addr];
+            for t in targets.get(&r.id).into_iter().flatten() {
+                addrs.extend(t.addrs.iter().copied().filter(|a| *a != r.addr));
+            }
+            addrs.into_iter().map(move |a| (a, target.clone()))
         })
 }
 

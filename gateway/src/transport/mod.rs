@@ -70,8 +70,9 @@ pub enum CoreInput {
     CredentialRevoked(i64),
     /// An agent's dialing profile (at sign-in, and when it changes).
     Agent(AgentInfo),
-    /// The carriers changed (already resolved to addresses).
-    Routes(Vec<Route>),
+    /// The carriers changed (already resolved to addresses), with every
+    /// address of those whose host is a name.
+    Routes(Vec<Route>, crate::sip::rfc3263::CarrierTargets),
     /// The DIDs changed.
     Dids(Vec<Did>),
     /// Something a call's media task reported.

@@ -8,8 +8,9 @@ use crate::components::admin::{AdminPage, Field, FormButtons, Kind, ListFooter};
 use crate::hooks::use_paged;
 use crate::state::admin::forms::Values;
 use crate::state::admin::forms::{carrier_input, carrier_values};
+use crate::state::admin::presets::{preset_summary, preset_values};
 use crate::state::admin::status::{trunk_state, trunk_status_text};
-use crate::state::admin::{Form, FormFailure};
+use crate::state::admin::{Form, FormAction, FormFailure};
 
 const COLLECTION: &str = "/api/v1/carriers";
 /// How often the list's status column is refreshed.
@@ -193,6 +194,9 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                         } }</p>
                     }
                     <form id="carrier-form" class="admin-form" {onsubmit} novalidate=true data-editing={form.editing.map(|id| id.to_string())}>
+                        if props.can_edit {
+                            <PresetPicker form={form.clone()} />
+                        }
                         <fieldset>
                             <legend>{ "Where to send calls" }</legend>
                             { f("name", "Name", "What you call this trunk, e.g. \"Acme US\". Shown in call records.") }
@@ -272,6 +276,121 @@ pub fn CarriersPage(props: &AdminProps) -> Html {
                 </section>
             </div>
         </AdminPage>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PresetProps {
+    form: UseReducerHandle<Form>,
+}
+
+/// `select#carrier-preset` (Twilio, Telnyx, Vonage, Bandwidth, other) and,
+/// for a carrier with regions, `select#carrier-preset-region`: choosing
+/// fills the form's fields from `shared::carrier_presets` (each still
+/// editable), and `#carrier-preset-info` says how the carrier signs us in,
+/// when the data was checked, what to verify, with a link to its page.
+#[function_component]
+fn PresetPicker(props: &PresetProps) -> Html {
+    let presets = use_memo((), |()| shared::carrier_presets::shipped());
+    let chosen = use_state(String::new);
+    let region = use_state(|| 0usize);
+    // Another carrier in the form (or the new one saved): nothing chosen.
+    {
+        let chosen = chosen.clone();
+        let region = region.clone();
+        use_effect_with(props.form.editing, move |_| {
+            chosen.set(String::new());
+            region.set(0);
+        });
+    }
+    let presets = match &*presets {
+        Ok(presets) => presets,
+        Err(message) => {
+            return html! { <p class="form-error" id="carrier-preset-error">{ format!("Carrier presets unavailable: {message}") }</p> };
+        }
+    };
+    let apply = {
+        let form = props.form.clone();
+        move |preset: &shared::carrier_presets::CarrierPreset, region: usize| {
+            for (name, value) in preset_values(preset, region) {
+                form.dispatch(FormAction::Set(name.to_owned(), value));
+            }
+        }
+    };
+    let on_preset = {
+        let chosen = chosen.clone();
+        let region = region.clone();
+        let presets = presets.clone();
+        let apply = apply.clone();
+        Callback::from(move |e: Event| {
+            let id = e
+                .target_dyn_into::<web_sys::HtmlSelectElement>()
+                .map(|s| s.value())
+                .unwrap_or_default();
+            if let Some(preset) = presets.get(&id) {
+                apply(preset, 0);
+            }
+            region.set(0);
+            chosen.set(id);
+        })
+    };
+    let current = presets.get(&chosen);
+    let on_region = {
+        let region = region.clone();
+        let preset = current.cloned();
+        Callback::from(move |e: Event| {
+            let index = e
+                .target_dyn_into::<web_sys::HtmlSelectElement>()
+                .and_then(|s| s.value().parse::<usize>().ok())
+                .unwrap_or(0);
+            if let Some(preset) = &preset {
+                apply(preset, index);
+            }
+            region.set(index);
+        })
+    };
+    html! {
+        <fieldset class="carrier-preset">
+            <legend>{ "Carrier preset" }</legend>
+            <div class="field" data-field="preset">
+                <label>
+                    <span class="field-label">{ "Carrier" }</span>
+                    <select id="carrier-preset" onchange={on_preset}>
+                        <option value="" selected={chosen.is_empty()}>{ "Choose to fill in what the carrier documents…" }</option>
+                        { for presets.presets.iter().map(|p| html! {
+                            <option value={p.id.clone()} selected={*chosen == p.id}>{ p.name.clone() }</option>
+                        }) }
+                    </select>
+                </label>
+                <p class="field-help">{ "Fills host, port, transport, registration, the carrier's signalling addresses, number format, where the dialled number is and codecs. Change any of them afterwards." }</p>
+            </div>
+            if let Some(preset) = current {
+                if !preset.regions.is_empty() {
+                    <div class="field" data-field="preset_region">
+                        <label>
+                            <span class="field-label">{ "Region" }</span>
+                            <select id="carrier-preset-region" onchange={on_region}>
+                                { for preset.regions.iter().enumerate().map(|(i, r)| html! {
+                                    <option value={i.to_string()} selected={*region == i}>{ format!("{} — {}", r.name, r.host) }</option>
+                                }) }
+                            </select>
+                        </label>
+                    </div>
+                }
+                <div id="carrier-preset-info" class="field-note carrier-preset-info" data-preset={preset.id.clone()}>
+                    { for preset_summary(presets, preset).into_iter().map(|line| html! { <p>{ line }</p> }) }
+                    if !preset.notes.is_empty() {
+                        <details id="carrier-preset-notes">
+                            <summary>{ format!("What to set up at {} ({})", preset.name, preset.notes.len()) }</summary>
+                            <ul>{ for preset.notes.iter().map(|n| html! { <li>{ n.clone() }</li> }) }</ul>
+                        </details>
+                    }
+                    if !preset.url.is_empty() {
+                        <p><a id="carrier-preset-link" href={preset.url.clone()} target="_blank" rel="noopener noreferrer">{ "The carrier's own documentation (opens in a new tab)" }</a></p>
+                    }
+                </div>
+            }
+        </fieldset>
     }
 }
 

@@ -1,7 +1,8 @@
 //! A carrier's health line from `GET /api/v1/carriers/{id}/status`. That
 //! answer's type lives in the gateway (not in `shared::api`), so it is read
 //! here as plain JSON: `{qualify: {state, rtt_ms, last_error}|null,
-//! registration: {state, last_error}|null}`.
+//! registration: {state, last_error}|null, dns: {state, via, targets,
+//! last_error}|null}` (`dns` is null for a host that is an IP address).
 
 use serde_json::Value;
 
@@ -33,7 +34,29 @@ pub fn trunk_status_text(status: &Value) -> String {
             _ => format!("registration off{}", error(r)),
         },
     };
-    format!("{qualify}; {registration}.")
+    let dns = match status.get("dns").filter(|v| !v.is_null()) {
+        None => String::new(),
+        Some(d) => match text(d, "state").as_deref() {
+            Some("failed") => format!(" Host does not resolve{}.", error(d)),
+            Some("stale") => format!(
+                " Host does not resolve now{}; its last addresses are used.",
+                error(d)
+            ),
+            _ => {
+                let targets: Vec<&str> = d
+                    .get("targets")
+                    .and_then(Value::as_array)
+                    .map(|t| t.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                format!(
+                    " Resolved by {}: {}.",
+                    text(d, "via").unwrap_or_default(),
+                    targets.join(", ")
+                )
+            }
+        },
+    };
+    format!("{qualify}; {registration}.{dns}")
 }
 
 /// The carrier list's status cell: a state for styling (`up`, `down`,
@@ -44,6 +67,12 @@ pub fn trunk_state(status: Option<&Value>) -> (&'static str, String) {
         return ("off", "Not watched".to_owned());
     };
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    // A host without an address gets no calls, whatever else is known.
+    if let Some(dns) = status.get("dns").filter(|v| !v.is_null())
+        && text(dns, "state").as_deref() == Some("failed")
+    {
+        return ("down", "Host does not resolve".to_owned());
+    }
     let registration = status
         .get("registration")
         .filter(|v| !v.is_null())
@@ -90,6 +119,31 @@ mod tests {
         );
         let unknown = json!({"qualify": {"state": "unknown"}});
         assert_eq!(trunk_state(Some(&unknown)).0, "checking");
+        let unresolved = json!({"qualify": null, "registration": null,
+            "dns": {"state": "failed", "last_error": "x.test: no such host (NXDOMAIN)"}});
+        assert_eq!(
+            trunk_state(Some(&unresolved)),
+            ("down", "Host does not resolve".to_owned())
+        );
+        let resolved = json!({"qualify": null, "registration": null, "dns": {"state": "resolved"}});
+        assert_eq!(trunk_state(Some(&resolved)).0, "off");
+    }
+
+    #[test]
+    fn the_dns_state_reads_as_words() {
+        assert_eq!(
+            trunk_status_text(&json!({"qualify": null, "registration": null,
+                "dns": {"state": "failed", "via": "", "targets": [],
+                        "last_error": "gone.test: no such host (NXDOMAIN)"}})),
+            "Qualify off; not registering. Host does not resolve: gone.test: no such host (NXDOMAIN)."
+        );
+        assert_eq!(
+            trunk_status_text(&json!({"qualify": null, "registration": null,
+                "dns": {"state": "resolved", "via": "SRV _sip._udp.carrier.test",
+                        "targets": ["127.0.0.1:5070 (a.carrier.test, priority 10 weight 10)"]}})),
+            "Qualify off; not registering. Resolved by SRV _sip._udp.carrier.test: \
+             127.0.0.1:5070 (a.carrier.test, priority 10 weight 10)."
+        );
     }
 
     #[test]

@@ -379,7 +379,43 @@ async fn carrier_status_is_what_the_sip_core_reported() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
-        json!({"carrier_id": id, "qualify": null, "registration": null})
+        json!({"carrier_id": id, "qualify": null, "registration": null, "dns": null})
+    );
+    // A host name that does not resolve (the test's name server is
+    // silent) is shown with the reason, and listed.
+    let (status, named) = app
+        .json(
+            "POST",
+            "/api/v1/carriers",
+            &admin,
+            Some(json!({"name": "Named", "host": "sip.example.com", "qualify": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{named}");
+    let named_id = named["id"].as_i64().unwrap();
+    let (_, body) = app
+        .json(
+            "GET",
+            &format!("/api/v1/carriers/{named_id}/status"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(body["dns"]["state"], "failed", "{body}");
+    assert!(
+        body["dns"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("sip.example.com")),
+        "{body}"
+    );
+    let (_, list) = app
+        .json("GET", "/api/v1/carriers/status", &admin, None)
+        .await;
+    assert!(
+        list["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|s| s["carrier_id"] == named_id)),
+        "{list}"
     );
     let (status, _) = app.json("GET", &path, &agent, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -596,3 +596,30 @@ fn a_carriers_address_is_never_banned() {
     let plain = request("OPTIONS", "127.0.0.7:5060");
     assert!(exchange(&mut core, udp_from("127.0.0.7:5060"), &plain).is_some());
 }
+
+#[test]
+fn every_srv_target_of_a_carrier_is_never_banned() {
+    let mut core = core();
+    let route = carrier_route(&["127.0.0.7/32"], None);
+    let mut targets = crate::sip::rfc3263::CarrierTargets::new();
+    targets.insert(
+        route.id,
+        vec![crate::sip::rfc3263::SrvTarget {
+            name: "b.carrier.test".to_owned(),
+            priority: 20,
+            weight: 1,
+            addrs: vec!["127.0.0.9:5070".parse().expect("address")],
+        }],
+    );
+    core.set_carriers(now(), vec![route], targets);
+    while core.poll_transmit().is_some() {}
+    let scan = request("OPTIONS", "127.0.0.9:5070").replace(
+        "Content-Length: 0",
+        "User-Agent: sipvicious\r\nContent-Length: 0",
+    );
+    for _ in 0..300 {
+        core.handle_input(now(), udp_from("127.0.0.9:5070"), scan.as_bytes());
+        while core.poll_transmit().is_some() {}
+    }
+    assert!(bans(&mut core).is_empty());
+}

@@ -504,6 +504,7 @@ fn routes_that_stay_keep_their_state_and_removed_ones_stop() {
             carrier_id: CarrierId(7),
             qualify: None,
             registration: None,
+            dns: None,
         }]
     );
     assert!(h.monitor.status(CarrierId(7)).is_none());
