@@ -15,6 +15,15 @@ use e2e::sipp::{Sipp, SippOptions};
 use e2e::{Browser, Gateway, calls};
 use serde_json::Value;
 
+/// Each attempt of a call: the carrier and its answer.
+fn tried(record: &shared::api::CallRecord) -> Vec<(&str, u16)> {
+    record
+        .attempts
+        .iter()
+        .map(|a| (a.carrier.as_str(), a.code))
+        .collect()
+}
+
 /// The carrier's status as the carrier list reads it.
 async fn carrier_status(gateway: &Gateway, id: i64) -> Result<Value> {
     let admin = gateway.sign_in("admin", &gateway.admin_password).await?;
@@ -101,12 +110,8 @@ async fn srv_targets_in_priority_order_and_failover_to_the_second_on_503() -> Re
             second.messages()
         );
         let record = calls::demo_last_record(&gateway).await?;
-        let tried: Vec<(&str, u16)> = record
-            .attempts
-            .iter()
-            .map(|a| (a.carrier.as_str(), a.code))
-            .collect();
-        ensure!(tried == vec![("By DNS", 200)], "{record:?}");
+        let attempts = tried(&record);
+        ensure!(attempts == vec![("By DNS", 200)], "{record:?}");
 
         // 2. The priority-10 target now answers 503: the same call goes on
         // to the priority-20 target, within the one carrier.
@@ -127,13 +132,9 @@ async fn srv_targets_in_priority_order_and_failover_to_the_second_on_503() -> Re
             .await?
             .ensure_success()?;
         let record = calls::demo_last_record(&gateway).await?;
-        let tried: Vec<(&str, u16)> = record
-            .attempts
-            .iter()
-            .map(|a| (a.carrier.as_str(), a.code))
-            .collect();
+        let attempts = tried(&record);
         ensure!(
-            tried == vec![("By DNS", 503), ("By DNS", 200)],
+            attempts == vec![("By DNS", 503), ("By DNS", 200)],
             "{record:?}"
         );
         ensure!(record.final_code == 200, "{record:?}");
