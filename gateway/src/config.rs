@@ -77,9 +77,21 @@ pub struct Args {
     /// Log every SIP message in full (contains phone numbers; debug use only).
     #[arg(long, env = "GATEWAY_LOG_SIP")]
     pub log_sip: bool,
-    /// Mark the session cookie `Secure` (set when serving over HTTPS).
+    /// Mark the session cookie `Secure` (for HTTPS at a reverse proxy;
+    /// always on with `tls_cert`).
     #[arg(long, env = "GATEWAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// PEM certificate (chain) to serve HTTPS and WSS on `http_listen` and
+    /// SIP over TLS on `sip_tls`, with `tls_key`; reloaded when it changes.
+    #[arg(long, env = "GATEWAY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[arg(long, env = "GATEWAY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Address for SIP over TLS from carriers, e.g. 0.0.0.0:5061 (needs
+    /// `tls_cert` and `tls_key`; unset: no TLS listener).
+    #[arg(long, env = "GATEWAY_SIP_TLS")]
+    pub sip_tls: Option<String>,
     /// Seconds without RTP on a call before both legs are hung up.
     #[arg(long, env = "GATEWAY_NO_MEDIA_TIMEOUT")]
     pub no_media_timeout: Option<u64>,
@@ -155,6 +167,9 @@ struct FileSettings {
     log_level: Option<String>,
     log_sip: Option<bool>,
     secure_cookies: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    sip_tls: Option<String>,
     no_media_timeout: Option<u64>,
     default_country: Option<String>,
     demo_carrier: Option<bool>,
@@ -188,7 +203,13 @@ pub struct Config {
     pub static_dir: PathBuf,
     pub log_level: String,
     pub log_sip: bool,
+    /// True with `tls`: the browser reaches us over HTTPS.
     pub secure_cookies: bool,
+    /// The certificate and key HTTPS, WSS and SIP over TLS are served with
+    /// (checked to load at start); `None`: plain HTTP.
+    pub tls: Option<crate::transport::tls_server::CertFiles>,
+    /// SIP over TLS from carriers (needs `tls`).
+    pub sip_tls: Option<SocketAddr>,
     pub no_media_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2, one `shared::e164` knows.
     pub default_country: String,
@@ -462,7 +483,16 @@ impl Config {
                     })?,
             ),
         };
+        let (tls, sip_tls) = tls_settings(
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+            args.sip_tls.or(file.sip_tls),
+        )?;
+        let secure_cookies =
+            args.secure_cookies || file.secure_cookies.unwrap_or(false) || tls.is_some();
         Ok(Config {
+            tls,
+            sip_tls,
             daily_spend_cap,
             business_hours,
             velocity,
@@ -485,9 +515,43 @@ impl Config {
             static_dir,
             log_level,
             log_sip: args.log_sip || file.log_sip.unwrap_or(false),
-            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+            secure_cookies,
         })
     }
+}
+
+/// `tls_cert` and `tls_key` (both or neither, and the pair must load) and
+/// `sip_tls` (only with them).
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sip_tls: Option<String>,
+) -> Result<(Option<crate::transport::tls_server::CertFiles>, Option<SocketAddr>), ConfigError> {
+    let empty = |p: &Option<PathBuf>| p.as_ref().is_none_or(|p| p.as_os_str().is_empty());
+    let sip_tls = match sip_tls.filter(|t| !t.trim().is_empty()) {
+        Some(text) => Some(socket_addr("sip_tls", &text)?),
+        None => None,
+    };
+    let files = match (cert, key) {
+        (cert, key) if empty(&cert) && empty(&key) => None,
+        (Some(cert), Some(key)) if !cert.as_os_str().is_empty() && !key.as_os_str().is_empty() => {
+            Some(crate::transport::tls_server::CertFiles { cert, key })
+        }
+        (cert, _) if empty(&cert) => {
+            return Err(bad("tls_cert", "set it too: `tls_key` needs its certificate"));
+        }
+        _ => return Err(bad("tls_key", "set it too: `tls_cert` needs its private key")),
+    };
+    if let Some(files) = &files {
+        crate::transport::tls_server::load(files).map_err(|e| bad(e.setting, e.message))?;
+    }
+    if sip_tls.is_some() && files.is_none() {
+        return Err(bad(
+            "sip_tls",
+            "set `tls_cert` and `tls_key` too (the certificate carriers are shown)",
+        ));
+    }
+    Ok((files, sip_tls))
 }
 
 /// `sip_udp6` and `advertised_address6`: both IPv6, the advertised one
@@ -684,6 +748,75 @@ mod tests {
             (
                 args(|a| a.config = Some("/nonexistent/gateway.toml".into())),
                 "config",
+            ),
+        ];
+        for (a, setting) in cases {
+            let err = Config::resolve(a).expect_err(setting);
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files_that_load_and_makes_cookies_secure() {
+        let c = Config::resolve(Args::default()).expect("valid");
+        assert!(c.tls.is_none() && c.sip_tls.is_none() && !c.secure_cookies);
+
+        let dir = std::env::temp_dir().join(format!("gw-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let pki = crate::transport::tls_server::tests::test_pki("config");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &pki.cert_pem).expect("write cert");
+        std::fs::write(&key, &pki.key_pem).expect("write key");
+
+        let c = Config::resolve(args(|a| {
+            a.tls_cert = Some(cert.clone());
+            a.tls_key = Some(key.clone());
+            a.sip_tls = Some("127.0.0.1:5061".into());
+        }))
+        .expect("valid");
+        assert_eq!(c.tls.expect("tls on").cert, cert);
+        assert_eq!(c.sip_tls.map(|a| a.port()), Some(5061));
+        assert!(c.secure_cookies, "HTTPS makes the session cookie Secure");
+
+        // The same from the file.
+        let toml = dir.join("gateway.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "tls_cert = {:?}\ntls_key = {:?}\n",
+                cert.display().to_string(),
+                key.display().to_string()
+            ),
+        )
+        .expect("write config");
+        let c = Config::resolve(args(|a| a.config = Some(toml.clone()))).expect("valid");
+        assert!(c.tls.is_some() && c.sip_tls.is_none());
+
+        let cases: Vec<(Args, &str)> = vec![
+            (args(|a| a.tls_cert = Some(cert.clone())), "tls_key"),
+            (args(|a| a.tls_key = Some(key.clone())), "tls_cert"),
+            (args(|a| a.sip_tls = Some("127.0.0.1:5061".into())), "sip_tls"),
+            (
+                args(|a| {
+                    a.tls_cert = Some(cert.clone());
+                    a.tls_key = Some(key.clone());
+                    a.sip_tls = Some("5061".into());
+                }),
+                "sip_tls",
+            ),
+            (
+                args(|a| {
+                    a.tls_cert = Some(key.clone());
+                    a.tls_key = Some(key.clone());
+                }),
+                "tls_cert",
+            ),
+            (
+                args(|a| {
+                    a.tls_cert = Some(cert.clone());
+                    a.tls_key = Some(dir.join("missing.pem"));
+                }),
+                "tls_key",
             ),
         ];
         for (a, setting) in cases {

@@ -15,6 +15,8 @@
 //!   open one toward a carrier, what the core hears when one fails.
 //! - [`udp`], [`tcp`], [`tls`], [`ws`]: the socket tasks; [`media_port`]:
 //!   the core's way to the media engine.
+//! - [`tls_server`]: the gateway's own certificate (reloaded when its files
+//!   change) and the TLS accept loop HTTPS and SIP over TLS share.
 //!
 //! The driver task is supervised ([`start_core`]): if it ends, by a panic or
 //! otherwise, [`SipHandle::core_stopped`] says why, and the binary exits.
@@ -24,6 +26,7 @@ pub mod media_port;
 pub mod table;
 pub mod tcp;
 pub mod tls;
+pub mod tls_server;
 pub mod udp;
 pub mod ws;
 
@@ -278,4 +281,6 @@ impl UdpSockets {
 pub struct SipListeners {
     pub udp: UdpSockets,
     pub tcp: tokio::net::TcpListener,
+    /// SIP over TLS from carriers (`--sip-tls`).
+    pub tls: Option<tokio::net::TcpListener>,
 }

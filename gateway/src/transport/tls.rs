@@ -5,6 +5,13 @@
 //! that cannot be made, or a certificate that is refused, is reported with
 //! its reason ([`CoreInput::ConnectFailed`]) so the carrier page and the
 //! agent see why.
+//!
+//! From carriers (`--sip-tls`): [`accept_loop`] takes their TLS connections
+//! with the gateway's own certificate ([`super::tls_server`]) and feeds them
+//! to the core exactly as TCP connections are fed ([`tcp::run`]), their
+//! messages marked TLS; the core's carrier checks (allowlisted sources or
+//! digest) and the guard apply to them as to TCP, and a banned source is
+//! closed before its handshake.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use shared::sip::Transport;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::debug;
 
 use super::{CoreInput, SipHandle, tcp};
@@ -94,6 +101,28 @@ pub async fn connect(
         Ok(Err(reason)) => fail(reason).await,
         Err(_) => fail("TLS connection timed out".to_owned()).await,
     }
+}
+
+/// Accepts carriers' SIP over TLS on `listener` for as long as the process
+/// runs.
+pub async fn accept_loop(listener: tokio::net::TcpListener, acceptor: TlsAcceptor, core: SipHandle) {
+    let bans = core.bans();
+    super::tls_server::accept_each(
+        listener,
+        acceptor,
+        super::tls_server::HANDSHAKE_TIMEOUT,
+        move |peer| !bans.refuses(peer.ip(), super::now().unix),
+        move |stream, peer| {
+            let core = core.clone();
+            async move {
+                let conn = core.new_conn_id();
+                let (tx, rx) = mpsc::channel::<Vec<u8>>(tcp::QUEUE);
+                core.send(CoreInput::Connected { conn, tx }).await;
+                tcp::run(stream, Transport::Tls, peer, conn, rx, core).await;
+            }
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]
