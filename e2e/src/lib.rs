@@ -10,7 +10,8 @@
 //!   `target/e2e-artifacts/` when the test failed.
 //! - [`sip`] builds and reads SIP messages and talks to the gateway over
 //!   UDP, TCP and WebSocket.
-//! - [`http`] is a small HTTP/1.1 client for the REST API.
+//! - [`http`] is a small HTTP/1.1 client for the REST API (HTTPS too, for
+//!   a gateway started with a [`pki::TestPki`] certificate).
 //! - [`calls`]: steps of the call tests (sign in, dial, WebRTC stats, call
 //!   records).
 //! - [`incoming`]: steps of the inbound-call tests on the phone page
@@ -33,6 +34,7 @@ pub mod gateway;
 pub mod http;
 pub mod incoming;
 pub mod jssip;
+pub mod pki;
 pub mod sip;
 pub mod sipp;
 pub mod ws_phone;

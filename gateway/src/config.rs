@@ -526,7 +526,13 @@ fn tls_settings(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     sip_tls: Option<String>,
-) -> Result<(Option<crate::transport::tls_server::CertFiles>, Option<SocketAddr>), ConfigError> {
+) -> Result<
+    (
+        Option<crate::transport::tls_server::CertFiles>,
+        Option<SocketAddr>,
+    ),
+    ConfigError,
+> {
     let empty = |p: &Option<PathBuf>| p.as_ref().is_none_or(|p| p.as_os_str().is_empty());
     let sip_tls = match sip_tls.filter(|t| !t.trim().is_empty()) {
         Some(text) => Some(socket_addr("sip_tls", &text)?),
@@ -538,9 +544,17 @@ fn tls_settings(
             Some(crate::transport::tls_server::CertFiles { cert, key })
         }
         (cert, _) if empty(&cert) => {
-            return Err(bad("tls_cert", "set it too: `tls_key` needs its certificate"));
+            return Err(bad(
+                "tls_cert",
+                "set it too: `tls_key` needs its certificate",
+            ));
         }
-        _ => return Err(bad("tls_key", "set it too: `tls_cert` needs its private key")),
+        _ => {
+            return Err(bad(
+                "tls_key",
+                "set it too: `tls_cert` needs its private key",
+            ));
+        }
     };
     if let Some(files) = &files {
         crate::transport::tls_server::load(files).map_err(|e| bad(e.setting, e.message))?;
@@ -795,7 +809,10 @@ mod tests {
         let cases: Vec<(Args, &str)> = vec![
             (args(|a| a.tls_cert = Some(cert.clone())), "tls_key"),
             (args(|a| a.tls_key = Some(key.clone())), "tls_cert"),
-            (args(|a| a.sip_tls = Some("127.0.0.1:5061".into())), "sip_tls"),
+            (
+                args(|a| a.sip_tls = Some("127.0.0.1:5061".into())),
+                "sip_tls",
+            ),
             (
                 args(|a| {
                     a.tls_cert = Some(cert.clone());

@@ -105,7 +105,11 @@ pub async fn connect(
 
 /// Accepts carriers' SIP over TLS on `listener` for as long as the process
 /// runs.
-pub async fn accept_loop(listener: tokio::net::TcpListener, acceptor: TlsAcceptor, core: SipHandle) {
+pub async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+    core: SipHandle,
+) {
     let bans = core.bans();
     super::tls_server::accept_each(
         listener,

@@ -124,9 +124,12 @@ type Stamp = Option<([u8; 32], [u8; 32])>;
 
 fn stamp(read: &Result<(Vec<u8>, Vec<u8>), CertError>) -> Stamp {
     use sha2::Digest;
-    read.as_ref()
-        .ok()
-        .map(|(cert, key)| (sha2::Sha256::digest(cert).into(), sha2::Sha256::digest(key).into()))
+    read.as_ref().ok().map(|(cert, key)| {
+        (
+            sha2::Sha256::digest(cert).into(),
+            sha2::Sha256::digest(key).into(),
+        )
+    })
 }
 
 /// What one look at the files found.
@@ -477,7 +480,10 @@ pub(crate) mod tests {
         write(&dir, &second);
         assert_eq!(cert.check(), Reload::Reloaded);
         let second_der = in_use(&cert);
-        assert_ne!(second_der, CertificateDer::from_pem_slice(first.cert_pem.as_bytes()).unwrap());
+        assert_ne!(
+            second_der,
+            CertificateDer::from_pem_slice(first.cert_pem.as_bytes()).unwrap()
+        );
         assert_eq!(cert.check(), Reload::Unchanged);
 
         // Half a renewal: a new certificate next to the old key.
