@@ -37,6 +37,7 @@ pub mod jssip;
 pub mod pki;
 pub mod sip;
 pub mod sipp;
+pub mod socat;
 pub mod ws_phone;
 
 use std::future::Future;

@@ -8,12 +8,12 @@
 //! socat's TLS client reaches the agent, who answers and talks.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::pki::TestPki;
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
+use e2e::socat::Socat;
 use e2e::{Browser, Gateway, GatewayOptions, calls, http, incoming};
 use rustls::pki_types::ServerName;
 use shared::api::{CallDirection, HangupBy};
@@ -121,48 +121,6 @@ async fn browser_over_https_registers_over_wss_and_calls_with_audio() -> Result<
     browser.finish(result).await
 }
 
-/// socat's TLS client: a plain TCP port on 127.0.0.1 whose one connection
-/// goes on over TLS to `to`, checking the gateway's certificate against
-/// the test CA.
-struct TlsClient(Child);
-
-impl TlsClient {
-    async fn start(pki: &TestPki, to: std::net::SocketAddr) -> Result<(TlsClient, u16)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("socat")
-            .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"))
-            .arg(format!(
-                "OPENSSL:{to},cafile={},verify=1,commonname=localhost",
-                pki.ca_file.display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting socat (Debian's socat package)")?;
-        let client = TlsClient(child);
-        e2e::eventually("socat listening", Duration::from_secs(5), || async {
-            let table = std::fs::read_to_string("/proc/net/tcp")?;
-            let wanted = format!("0100007F:{port:04X}");
-            Ok(table
-                .lines()
-                .any(|l| l.split_whitespace().nth(1) == Some(wanted.as_str()))
-                .then_some(()))
-        })
-        .await?;
-        Ok((client, port))
-    }
-}
-
-impl Drop for TlsClient {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn carrier_calls_in_over_sip_tls_and_reaches_the_agent() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -179,8 +137,18 @@ async fn carrier_calls_in_over_sip_tls_and_reaches_the_agent() -> Result<()> {
     let browser = Browser::start_trusting(&[&pki.spki_sha256]).await?;
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
-        let (_tls, port) = TlsClient::start(&pki, sip_tls).await?;
-        let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        // socat's TLS client: its one connection goes on over TLS to the
+        // gateway, checking its certificate against the test CA.
+        let tls = Socat::start(
+            dir.path(),
+            |port| format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
+            &format!(
+                "OPENSSL:{sip_tls},cafile={},verify=1,commonname=localhost",
+                pki.ca_file.display()
+            ),
+        )
+        .await?;
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], tls.port));
         let mut sipp = Sipp::start(SippOptions {
             media: SippMedia::Probe,
             caller: "+14155550123".to_owned(),

@@ -299,8 +299,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         listeners.udp.clone(),
         media,
         database.clone(),
-        config.log_sip,
-        config.daily_spend_cap,
+        transport::DriverOptions {
+            log_sip: config.log_sip,
+            daily_spend_cap: config.daily_spend_cap,
+            client_cert: cert.clone(),
+        },
     );
     // Agents already over today's spend cap stay refused after a restart.
     if let Some(cap) = config.daily_spend_cap {

@@ -93,8 +93,7 @@ async fn test_app() -> TestApp {
         },
         media,
         db.clone(),
-        false,
-        None,
+        crate::transport::DriverOptions::default(),
     );
     let live = crate::live::LiveCalls::new();
     TestApp {

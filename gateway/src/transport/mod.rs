@@ -126,6 +126,9 @@ pub struct SipHandle {
     alerts: crate::alerts::Alerts,
     /// Why the driver task ended, once it has.
     stopped: watch::Receiver<Option<String>>,
+    /// The gateway's own certificate (`--tls-cert`), presented to TLS
+    /// carriers that ask for a client certificate.
+    client_cert: Option<Arc<tls_server::ReloadingCert>>,
 }
 
 impl SipHandle {
@@ -144,6 +147,11 @@ impl SipHandle {
         if self.tx.send(input).await.is_err() {
             debug!("SIP core has stopped; input dropped");
         }
+    }
+
+    /// The certificate to present to a TLS carrier that asks for one.
+    pub fn client_cert(&self) -> Option<Arc<tls_server::ReloadingCert>> {
+        self.client_cert.clone()
     }
 
     pub fn new_conn_id(&self) -> ConnId {
@@ -203,6 +211,18 @@ pub fn now() -> Now {
     }
 }
 
+/// What the driver task needs besides the core's settings.
+#[derive(Default)]
+pub struct DriverOptions {
+    /// Log every SIP message in full (`--log-sip`).
+    pub log_sip: bool,
+    /// `--daily-spend-cap`, in 1/10000 of the carriers' currency.
+    pub daily_spend_cap: Option<i64>,
+    /// The gateway's own certificate (`--tls-cert`), presented to TLS
+    /// carriers that ask for a client certificate.
+    pub client_cert: Option<Arc<tls_server::ReloadingCert>>,
+}
+
 /// Starts the driver task; returns the handle to feed it.
 pub fn start_core(
     config: CoreConfig,
@@ -210,9 +230,13 @@ pub fn start_core(
     udp: UdpSockets,
     media: Arc<MediaEngine>,
     db: Db,
-    log_sip: bool,
-    daily_spend_cap: Option<i64>,
+    options: DriverOptions,
 ) -> SipHandle {
+    let DriverOptions {
+        log_sip,
+        daily_spend_cap,
+        client_cert,
+    } = options;
     let (tx, rx) = mpsc::channel(4096);
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
@@ -241,6 +265,7 @@ pub fn start_core(
         call_events: crate::call_events::CallEvents::default(),
         alerts: crate::alerts::Alerts::default(),
         stopped,
+        client_cert,
     };
     let driver = tokio::spawn(
         driver::Driver::new(core, udp, db, log_sip, daily_spend_cap, handle.clone()).run(rx),

@@ -12,6 +12,9 @@
 //!                                 ──► SIP:   tcp::run (framing, the core)
 //! ```
 //!
+//! Toward TLS carriers ([`super::tls::connect`]) the same certificate is
+//! our client certificate when a carrier asks for one (mutual TLS).
+//!
 //! A new certificate is used by new handshakes only: connections already
 //! up (a WebSocket carrying a call, a carrier's TLS connection) keep the
 //! session they have. Reloading polls the files rather than waiting for
@@ -24,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -203,6 +207,27 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
+/// The same certificate is our client certificate toward a TLS carrier
+/// that asks for one (mutual TLS); one that does not ask is sent none.
+impl ResolvesClientCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let current = self.current();
+        current
+            .key
+            .choose_scheme(sigschemes)
+            .is_some()
+            .then_some(current)
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// Looks at the files every `interval` for as long as the process runs,
 /// logging each reload and each refused pair.
 pub async fn reload_loop(cert: Arc<ReloadingCert>, interval: Duration) {
@@ -377,7 +402,7 @@ pub(crate) mod tests {
         pub key_pem: String,
     }
 
-    fn pem(label: &str, der: &[u8]) -> String {
+    pub fn pem_of(label: &str, der: &[u8]) -> String {
         let body = base64::engine::general_purpose::STANDARD.encode(der);
         let mut out = format!("-----BEGIN {label}-----\n");
         for line in body.as_bytes().chunks(64) {
@@ -404,8 +429,8 @@ pub(crate) mod tests {
         let cert = params.signed_by(&key, &ca).unwrap();
         TestPki {
             ca_der: ca.der().clone(),
-            cert_pem: pem("CERTIFICATE", cert.der()),
-            key_pem: pem("PRIVATE KEY", &key.serialize_der()),
+            cert_pem: pem_of("CERTIFICATE", cert.der()),
+            key_pem: pem_of("PRIVATE KEY", &key.serialize_der()),
         }
     }
 
