@@ -1,9 +1,11 @@
 //! The gateway serving TLS itself (`--tls-cert`/`--tls-key`) with a
 //! certificate from a test CA the test makes: Chromium (told to accept that
 //! certificate's key) opens the `https://` origin, signs in, registers over
-//! `wss://` and calls the demo carrier with audio both ways; the port speaks
-//! no plain HTTP or `ws://`; a foreign origin's `wss://` upgrade is refused;
-//! responses carry HSTS and the session cookie is `Secure`. And a carrier
+//! `wss://` and calls the demo carrier with audio both ways; mid-call the
+//! certificate files are replaced and new connections get the new one while
+//! the call goes on; the port speaks no plain HTTP or `ws://`; a foreign
+//! origin's `wss://` upgrade is refused; responses carry HSTS and the
+//! session cookie is `Secure`. And a carrier
 //! calling in over SIP TLS (`--sip-tls`): SIPp (Debian's has no TLS) behind
 //! socat's TLS client reaches the agent, who answers and talks.
 
@@ -107,6 +109,47 @@ async fn browser_over_https_registers_over_wss_and_calls_with_audio() -> Result<
         calls::dial(&browser, "(415) 555-2671").await?;
         let stats = calls::connected_with_audio(&browser).await?;
         ensure!(stats.packets_sent > 0, "the browser sent no RTP: {stats:?}");
+
+        // Mid-call the certificate is renewed (a new key from a new CA,
+        // written over the files, the key first): new connections get it
+        // within the reload interval; the call's WebSocket and media go on.
+        let renewed_dir = dir.path().join("renewed");
+        std::fs::create_dir_all(&renewed_dir)?;
+        let renewed = TestPki::new(&renewed_dir, "gateway")?;
+        std::fs::copy(&renewed.key_file, &pki.key_file)?;
+        std::fs::copy(&renewed.cert_file, &pki.cert_file)?;
+        let authority = gateway.http.to_string();
+        http::trust(&authority, renewed.ca_der.clone());
+        e2e::eventually(
+            "the renewed certificate served",
+            Duration::from_secs(10),
+            || async {
+                Ok(gateway
+                    .get("/healthz")
+                    .await
+                    .ok()
+                    .filter(|r| r.status == 200))
+            },
+        )
+        .await?;
+        http::trust(&authority, pki.ca_der.clone());
+        ensure!(
+            gateway.get("/healthz").await.is_err(),
+            "the old certificate is still served"
+        );
+        http::trust(&authority, renewed.ca_der.clone());
+        ensure!(
+            gateway.log().contains("TLS certificate reloaded"),
+            "no reload logged"
+        );
+        let before = calls::audio_stats(&browser).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = calls::audio_stats(&browser).await?;
+        ensure!(
+            after.packets_received > before.packets_received + 50
+                && browser.count(incoming::CONNECTED).await? == 1,
+            "the call did not go on after the reload: {before:?} → {after:?}"
+        );
         calls::hang_up(&browser).await?;
         let record = calls::demo_last_record(&gateway).await?;
         ensure!(
