@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs every check and test:
 #   build tools (scripts/setup.sh), test peers (Debian's chromium,
-#   chromium-driver, sip-tester, and socat + openssl for the TLS carrier;
+#   chromium-driver, sip-tester, socat + openssl for the TLS carrier, and
+#   pebble, the test ACME CA;
 #   JsSIP from npm in e2e/node, SIPVicious from PyPI in target/sv-venv), then
 #   fmt, clippy (native and wasm32), the client build, the gateway build and
 #   `cargo test --workspace` (unit, integration and end-to-end tests).
@@ -65,7 +66,7 @@ apt_install() {
 
 setup_test_peers() {
   local missing=() pkg
-  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core; do
+  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core pebble; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done

@@ -141,6 +141,22 @@ pub fn free_tcp_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// Waits up to 10 s until something accepts TCP connections on
+/// 127.0.0.1:`port` (a helper process the test started).
+pub async fn wait_listening(what: &str, port: u16) -> Result<()> {
+    eventually(
+        &format!("{what} listening on 127.0.0.1:{port}"),
+        Duration::from_secs(10),
+        || async {
+            Ok(tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ()))
+        },
+    )
+    .await
+}
+
 /// Polls `probe` every 100 ms until it yields `Some`, for at most `timeout`.
 /// An `Err` from the probe does not stop the wait, but the last one is
 /// reported if the time runs out.

@@ -92,6 +92,25 @@ pub struct Args {
     /// `tls_cert` and `tls_key`; unset: no TLS listener).
     #[arg(long, env = "GATEWAY_SIP_TLS")]
     pub sip_tls: Option<String>,
+    /// Get the certificate from an ACME CA (Let's Encrypt) for this public
+    /// host name, with the HTTP-01 challenge on `acme_http`; instead of
+    /// `tls_cert`/`tls_key`. Kept under the data directory, renewed at 60 days.
+    #[arg(long, env = "GATEWAY_ACME_DOMAIN")]
+    pub acme_domain: Option<String>,
+    /// The ACME directory URL (default: Let's Encrypt production).
+    #[arg(long, env = "GATEWAY_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Contact e-mail for the ACME account.
+    #[arg(long, env = "GATEWAY_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// PEM CA to trust for the ACME directory instead of the public roots
+    /// (a test CA such as Pebble's).
+    #[arg(long, env = "GATEWAY_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// Address of the HTTP-01 challenge responder (default 0.0.0.0:80; the
+    /// CA connects to port 80 of `acme_domain`).
+    #[arg(long, env = "GATEWAY_ACME_HTTP")]
+    pub acme_http: Option<String>,
     /// Seconds without RTP on a call before both legs are hung up.
     #[arg(long, env = "GATEWAY_NO_MEDIA_TIMEOUT")]
     pub no_media_timeout: Option<u64>,
@@ -170,6 +189,11 @@ struct FileSettings {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     sip_tls: Option<String>,
+    acme_domain: Option<String>,
+    acme_directory: Option<String>,
+    acme_email: Option<String>,
+    acme_ca: Option<PathBuf>,
+    acme_http: Option<String>,
     no_media_timeout: Option<u64>,
     default_country: Option<String>,
     demo_carrier: Option<bool>,
@@ -206,8 +230,10 @@ pub struct Config {
     /// True with `tls`: the browser reaches us over HTTPS.
     pub secure_cookies: bool,
     /// The certificate and key HTTPS, WSS and SIP over TLS are served with
-    /// (checked to load at start); `None`: plain HTTP.
+    /// (checked to load at start, unless ACME makes them); `None`: plain HTTP.
     pub tls: Option<crate::transport::tls_server::CertFiles>,
+    /// The certificate comes from an ACME CA, into `tls`'s files.
+    pub acme: Option<crate::acme::AcmeConfig>,
     /// SIP over TLS from carriers (needs `tls`).
     pub sip_tls: Option<SocketAddr>,
     pub no_media_timeout: std::time::Duration,
@@ -483,16 +509,28 @@ impl Config {
                     })?,
             ),
         };
+        let acme = acme_settings(
+            AcmeSettings {
+                domain: args.acme_domain.or(file.acme_domain),
+                directory: args.acme_directory.or(file.acme_directory),
+                email: args.acme_email.or(file.acme_email),
+                ca: args.acme_ca.or(file.acme_ca),
+                http: args.acme_http.or(file.acme_http),
+            },
+            &data_dir,
+        )?;
         let (tls, sip_tls) = tls_settings(
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
             args.sip_tls.or(file.sip_tls),
+            acme.as_ref(),
         )?;
         let secure_cookies =
             args.secure_cookies || file.secure_cookies.unwrap_or(false) || tls.is_some();
         Ok(Config {
             tls,
             sip_tls,
+            acme,
             daily_spend_cap,
             business_hours,
             velocity,
@@ -526,6 +564,7 @@ fn tls_settings(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     sip_tls: Option<String>,
+    acme: Option<&crate::acme::AcmeConfig>,
 ) -> Result<
     (
         Option<crate::transport::tls_server::CertFiles>,
@@ -538,6 +577,15 @@ fn tls_settings(
         Some(text) => Some(socket_addr("sip_tls", &text)?),
         None => None,
     };
+    if let Some(acme) = acme {
+        if !empty(&cert) || !empty(&key) {
+            return Err(bad(
+                "acme_domain",
+                "give either `acme_domain` or `tls_cert`/`tls_key`, not both",
+            ));
+        }
+        return Ok((Some(acme.files()), sip_tls));
+    }
     let files = match (cert, key) {
         (cert, key) if empty(&cert) && empty(&key) => None,
         (Some(cert), Some(key)) if !cert.as_os_str().is_empty() && !key.as_os_str().is_empty() => {
@@ -566,6 +614,83 @@ fn tls_settings(
         ));
     }
     Ok((files, sip_tls))
+}
+
+/// The `acme_*` settings as given.
+struct AcmeSettings {
+    domain: Option<String>,
+    directory: Option<String>,
+    email: Option<String>,
+    ca: Option<PathBuf>,
+    http: Option<String>,
+}
+
+/// `acme_domain` (a host name) turns ACME on; the other `acme_*` settings
+/// only go with it.
+fn acme_settings(
+    given: AcmeSettings,
+    data_dir: &Path,
+) -> Result<Option<crate::acme::AcmeConfig>, ConfigError> {
+    let Some(domain) = given.domain.filter(|d| !d.trim().is_empty()) else {
+        let others = [
+            ("acme_directory", given.directory.is_some()),
+            ("acme_email", given.email.is_some()),
+            ("acme_ca", given.ca.is_some()),
+            ("acme_http", given.http.is_some()),
+        ];
+        if let Some((setting, _)) = others.into_iter().find(|(_, set)| *set) {
+            return Err(bad(setting, "set `acme_domain` too (it turns ACME on)"));
+        }
+        return Ok(None);
+    };
+    let domain = domain.trim().to_ascii_lowercase();
+    let is_host = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+        && domain.parse::<IpAddr>().is_err();
+    if !is_host {
+        return Err(bad(
+            "acme_domain",
+            format!("`{domain}` is not a public host name like dialer.example.com"),
+        ));
+    }
+    let directory = given
+        .directory
+        .unwrap_or_else(|| crate::acme::LETS_ENCRYPT.to_owned());
+    if !directory.starts_with("https://") {
+        return Err(bad(
+            "acme_directory",
+            format!("`{directory}` is not an https:// URL"),
+        ));
+    }
+    let email = given.email.filter(|e| !e.trim().is_empty());
+    if let Some(e) = &email
+        && (!e.contains('@') || e.contains(char::is_whitespace))
+    {
+        return Err(bad("acme_email", format!("`{e}` is not an e-mail address")));
+    }
+    if let Some(ca) = &given.ca
+        && !ca.is_file()
+    {
+        return Err(bad(
+            "acme_ca",
+            format!("{} is not a readable file", ca.display()),
+        ));
+    }
+    let http = socket_addr("acme_http", given.http.as_deref().unwrap_or("0.0.0.0:80"))?;
+    Ok(Some(crate::acme::AcmeConfig {
+        domain,
+        directory,
+        email,
+        ca: given.ca,
+        http,
+        dir: data_dir.join("acme"),
+    }))
 }
 
 /// `sip_udp6` and `advertised_address6`: both IPv6, the advertised one
@@ -834,6 +959,73 @@ mod tests {
                     a.tls_key = Some(dir.join("missing.pem"));
                 }),
                 "tls_key",
+            ),
+        ];
+        for (a, setting) in cases {
+            let err = Config::resolve(a).expect_err(setting);
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn acme_takes_a_host_name_and_serves_its_files() {
+        let c = Config::resolve(args(|a| {
+            a.acme_domain = Some("Dialer.Example.com".into());
+            a.data_dir = Some("/var/lib/dialer".into());
+        }))
+        .expect("valid");
+        let acme = c.acme.expect("acme on");
+        assert_eq!(acme.domain, "dialer.example.com");
+        assert_eq!(acme.directory, crate::acme::LETS_ENCRYPT);
+        assert_eq!(acme.http.to_string(), "0.0.0.0:80");
+        assert_eq!(c.tls, Some(acme.files()));
+        assert!(acme.files().cert.starts_with("/var/lib/dialer/acme"));
+        assert!(c.secure_cookies);
+
+        let cases: Vec<(Args, &str)> = vec![
+            (
+                args(|a| a.acme_domain = Some("localhost".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_domain = Some("192.0.2.1".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_domain = Some("bad_name.example".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_email = Some("me@example.com".into())),
+                "acme_email",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_directory = Some("http://ca.example/dir".into());
+                }),
+                "acme_directory",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_email = Some("nobody".into());
+                }),
+                "acme_email",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_ca = Some("/nonexistent/ca.pem".into());
+                }),
+                "acme_ca",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.tls_cert = Some("/etc/cert.pem".into());
+                }),
+                "acme_domain",
             ),
         ];
         for (a, setting) in cases {

@@ -13,6 +13,7 @@
 //! - [`call_events`]: each call's progress (started, answered, ended), for
 //!   [`webhook`].
 
+pub mod acme;
 pub mod alerts;
 pub mod auth;
 pub mod call_events;
@@ -198,8 +199,31 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => (None, None),
     };
-    // The certificate was checked by `Config::resolve`; the files may have
-    // changed since.
+    // ACME: the HTTP-01 responder first, then a certificate unless a fresh
+    // one is on disk (the start fails, saying why, if none at all can be
+    // had).
+    if let Some(acme) = &config.acme {
+        let challenges = acme::Challenges::default();
+        let listener = tokio::net::TcpListener::bind(acme.http)
+            .await
+            .map_err(bind_error("ACME HTTP-01", acme.http))?;
+        let router = acme::challenge_router(challenges.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                warn!("ACME HTTP-01 responder: {e}");
+            }
+        });
+        if let Err(e) = acme::ensure(acme, &challenges).await {
+            // An old certificate still serves until the next try.
+            if transport::tls_server::load(&acme.files()).is_err() {
+                return Err(StartError::Tls(format!("ACME for {}: {e}", acme.domain)));
+            }
+            warn!(domain = %acme.domain, "certificate renewal failed ({e}); serving the one on disk");
+        }
+        tokio::spawn(acme::renew_loop(acme.clone(), challenges));
+    }
+    // The certificate was checked by `Config::resolve` (or just made by
+    // ACME); the files may have changed since.
     let cert = match &config.tls {
         Some(files) => Some(Arc::new(
             transport::tls_server::ReloadingCert::new(files.clone())
