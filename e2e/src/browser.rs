@@ -68,11 +68,27 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Result<Browser> {
+        Browser::start_trusting(&[]).await
+    }
+
+    /// A browser that accepts a server certificate whose public key hashes
+    /// to one of `spki_sha256` ([`crate::pki::TestPki::spki_sha256`]) as
+    /// valid, so that an `https://` page of a gateway with a test
+    /// certificate is a secure context (microphone, `wss://`).
+    pub async fn start_trusting(spki_sha256: &[&str]) -> Result<Browser> {
         let slot = BROWSER_SLOTS
             .acquire_many(2)
             .await
             .context("the browser semaphore is closed")?;
-        Browser::start_in(slot).await
+        let extra = if spki_sha256.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "--ignore-certificate-errors-spki-list={}",
+                spki_sha256.join(",")
+            )]
+        };
+        Browser::start_in(slot, extra).await
     }
 
     /// Two browsers (e.g. two tabs of one agent), started one after the other.
@@ -82,8 +98,8 @@ impl Browser {
             .await
             .context("the browser semaphore is closed")?;
         let second_slot = first_slot.split(1).context("splitting the browser slots")?;
-        let first = Browser::start_in(first_slot).await?;
-        match Browser::start_in(second_slot).await {
+        let first = Browser::start_in(first_slot, Vec::new()).await?;
+        match Browser::start_in(second_slot, Vec::new()).await {
             Ok(second) => Ok((first, second)),
             Err(e) => {
                 // The first one's artifacts are kept; the error is the second's.
@@ -93,7 +109,7 @@ impl Browser {
         }
     }
 
-    async fn start_in(slot: SemaphorePermit<'static>) -> Result<Browser> {
+    async fn start_in(slot: SemaphorePermit<'static>, extra_args: Vec<String>) -> Result<Browser> {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let chromium =
@@ -136,6 +152,7 @@ impl Browser {
 
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra_args);
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": chromium, "args": args },

@@ -89,17 +89,7 @@ impl Crm {
             .spawn()
             .with_context(|| format!("starting node {}", script.display()))?;
         let crm = Crm { child, port };
-        crate::eventually(
-            "the demo CRM listening",
-            Duration::from_secs(10),
-            || async {
-                Ok(tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .ok()
-                    .map(|_| ()))
-            },
-        )
-        .await?;
+        crate::wait_listening("the demo CRM", port).await?;
         Ok(crm)
     }
 

@@ -37,6 +37,13 @@ pub struct GatewayOptions {
     /// `--advertised-address`: the gateway picks its address from the
     /// interfaces. HTTP stays on 127.0.0.1.
     pub all_interfaces: bool,
+    /// Serve HTTPS and WSS with this certificate (`--tls-cert`/`--tls-key`);
+    /// [`Gateway::url`] is then `https://…` and the harness's HTTP client
+    /// trusts the CA.
+    pub tls: Option<crate::pki::TestPki>,
+    /// With `tls`: SIP over TLS from carriers on a port of its own
+    /// (`--sip-tls`, [`Gateway::sip_tls`]).
+    pub sip_tls: bool,
 }
 
 impl Default for GatewayOptions {
@@ -48,6 +55,8 @@ impl Default for GatewayOptions {
             ready_timeout: Duration::from_secs(60),
             known_passwords: true,
             all_interfaces: false,
+            tls: None,
+            sip_tls: false,
         }
     }
 }
@@ -61,6 +70,8 @@ pub struct Gateway {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// With [`GatewayOptions::sip_tls`]: where carriers reach us over TLS.
+    pub sip_tls: Option<SocketAddr>,
     /// With `--sip-udp6` / `--sip-tcp6`: the gateway's IPv6 SIP sockets.
     pub sip_udp6: Option<SocketAddr>,
     pub sip_tcp6: Option<SocketAddr>,
@@ -104,6 +115,7 @@ impl Gateway {
             http: unspecified(),
             sip_udp: unspecified(),
             sip_tcp: unspecified(),
+            sip_tls: None,
             sip_udp6: None,
             sip_tcp6: None,
             admin_password: ADMIN_PASSWORD.to_owned(),
@@ -162,7 +174,18 @@ impl Gateway {
                 "--log-level",
                 &std::env::var("E2E_GATEWAY_LOG").unwrap_or_else(|_| "info".to_owned()),
             ])
-            .arg("--log-sip")
+            .arg("--log-sip");
+        if let Some(pki) = &self.options.tls {
+            command
+                .arg("--tls-cert")
+                .arg(&pki.cert_file)
+                .arg("--tls-key")
+                .arg(&pki.key_file);
+            if self.options.sip_tls {
+                command.args(["--sip-tls", "127.0.0.1:0"]);
+            }
+        }
+        command
             .args(&self.options.args)
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -217,19 +240,31 @@ impl Gateway {
         self.http = http;
         self.sip_udp = sip_udp;
         self.sip_tcp = sip_tcp;
+        self.sip_tls = ready_field(&line, "sip_tls")?;
+        if let Some(pki) = &self.options.tls {
+            crate::http::trust(&self.http.to_string(), pki.ca_der.clone());
+        }
         self.sip_udp6 = ready_field(&line, "sip_udp6")?;
         self.sip_tcp6 = ready_field(&line, "sip_tcp6")?;
         Ok(())
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (`https://` with [`GatewayOptions::tls`]).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
+        let scheme = if self.https() { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.http)
     }
 
-    /// The SIP WebSocket endpoint, `ws://127.0.0.1:PORT/ws`.
+    /// The SIP WebSocket endpoint, `ws://127.0.0.1:PORT/ws` (`wss://` with
+    /// [`GatewayOptions::tls`]).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.http)
+        let scheme = if self.https() { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.http)
+    }
+
+    /// Whether it serves HTTPS ([`GatewayOptions::tls`]).
+    pub fn https(&self) -> bool {
+        self.options.tls.is_some()
     }
 
     /// Fails with a helpful message unless the built web client is there.

@@ -10,7 +10,8 @@
 //!   `target/e2e-artifacts/` when the test failed.
 //! - [`sip`] builds and reads SIP messages and talks to the gateway over
 //!   UDP, TCP and WebSocket.
-//! - [`http`] is a small HTTP/1.1 client for the REST API.
+//! - [`http`] is a small HTTP/1.1 client for the REST API (HTTPS too, for
+//!   a gateway started with a [`pki::TestPki`] certificate).
 //! - [`calls`]: steps of the call tests (sign in, dial, WebRTC stats, call
 //!   records).
 //! - [`incoming`]: steps of the inbound-call tests on the phone page
@@ -36,8 +37,10 @@ pub mod gateway;
 pub mod http;
 pub mod incoming;
 pub mod jssip;
+pub mod pki;
 pub mod sip;
 pub mod sipp;
+pub mod socat;
 pub mod turn;
 pub mod ws_phone;
 
@@ -140,6 +143,22 @@ pub fn free_tcp_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .context("binding 127.0.0.1:0 to find a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// Waits up to 10 s until something accepts TCP connections on
+/// 127.0.0.1:`port` (a helper process the test started).
+pub async fn wait_listening(what: &str, port: u16) -> Result<()> {
+    eventually(
+        &format!("{what} listening on 127.0.0.1:{port}"),
+        Duration::from_secs(10),
+        || async {
+            Ok(tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ()))
+        },
+    )
+    .await
 }
 
 /// Polls `probe` every 100 ms until it yields `Some`, for at most `timeout`.

@@ -7,11 +7,12 @@
 //! status shows the error.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::sipp::{Sipp, SippMedia, SippOptions};
+use e2e::socat::Socat;
 use e2e::{Browser, Gateway, calls, http};
 use shared::api::{HangupBy, SipTransport};
 
@@ -102,46 +103,20 @@ fn test_pki(dir: &Path, name: &str) -> Result<String> {
     Ok(std::fs::read_to_string(dir.join(&ca))?)
 }
 
-/// socat terminating TLS on 127.0.0.1:`port` in front of `sipp`'s TCP port.
-struct TlsFront(Child);
-
-impl TlsFront {
-    async fn start(dir: &Path, name: &str, sipp: std::net::SocketAddr) -> Result<(TlsFront, u16)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("socat")
-            .current_dir(dir)
-            .arg(format!(
+/// socat terminating TLS on 127.0.0.1 (its `port`) with `<name>-server.pem`
+/// in front of `sipp`'s TCP port.
+async fn tls_front(dir: &Path, name: &str, sipp: std::net::SocketAddr) -> Result<Socat> {
+    Socat::start(
+        dir,
+        |port| {
+            format!(
                 "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,\
                  cert={name}-server.pem,key={name}-server.key,verify=0"
-            ))
-            .arg(format!("TCP:{sipp}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting socat (Debian's socat package)")?;
-        let front = TlsFront(child);
-        let listening = e2e::eventually("socat listening", Duration::from_secs(5), || async {
-            let table = std::fs::read_to_string("/proc/net/tcp")?;
-            let wanted = format!("0100007F:{port:04X}");
-            Ok(table
-                .lines()
-                .any(|l| l.split_whitespace().nth(1) == Some(wanted.as_str()))
-                .then_some(()))
-        })
-        .await;
-        listening?;
-        Ok((front, port))
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            )
+        },
+        &format!("TCP:{sipp}"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -156,7 +131,8 @@ async fn call_over_tls_with_a_pinned_ca_has_audio_and_a_tls_via() -> Result<()> 
         ..SippOptions::carrier("uas-answer-echo.xml")
     })
     .await?;
-    let (_front, port) = TlsFront::start(dir.path(), "good", sipp.sip_addr).await?;
+    let front = tls_front(dir.path(), "good", sipp.sip_addr).await?;
+    let port = front.port;
     calls::add_carrier(&gateway, "SIPp TLS", ([127, 0, 0, 1], port).into(), |c| {
         c.transport = SipTransport::Tls;
         c.tls_ca = Some(ca.clone());
@@ -205,7 +181,8 @@ async fn certificate_from_another_ca_is_refused_with_a_clear_error() -> Result<(
         ..SippOptions::carrier("uas-answer-echo.xml")
     })
     .await?;
-    let (_front, port) = TlsFront::start(dir.path(), "real", sipp.sip_addr).await?;
+    let front = tls_front(dir.path(), "real", sipp.sip_addr).await?;
+    let port = front.port;
     let carrier = calls::add_carrier(&gateway, "Wrong CA", ([127, 0, 0, 1], port).into(), |c| {
         c.transport = SipTransport::Tls;
         c.tls_ca = Some(other_ca.clone());

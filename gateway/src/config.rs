@@ -77,9 +77,40 @@ pub struct Args {
     /// Log every SIP message in full (contains phone numbers; debug use only).
     #[arg(long, env = "GATEWAY_LOG_SIP")]
     pub log_sip: bool,
-    /// Mark the session cookie `Secure` (set when serving over HTTPS).
+    /// Mark the session cookie `Secure` (for HTTPS at a reverse proxy;
+    /// always on with `tls_cert`).
     #[arg(long, env = "GATEWAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// PEM certificate (chain) to serve HTTPS and WSS on `http_listen` and
+    /// SIP over TLS on `sip_tls`, with `tls_key`; reloaded when it changes.
+    #[arg(long, env = "GATEWAY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[arg(long, env = "GATEWAY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Address for SIP over TLS from carriers, e.g. 0.0.0.0:5061 (needs
+    /// `tls_cert` and `tls_key`; unset: no TLS listener).
+    #[arg(long, env = "GATEWAY_SIP_TLS")]
+    pub sip_tls: Option<String>,
+    /// Get the certificate from an ACME CA (Let's Encrypt) for this public
+    /// host name, with the HTTP-01 challenge on `acme_http`; instead of
+    /// `tls_cert`/`tls_key`. Kept under the data directory, renewed at 60 days.
+    #[arg(long, env = "GATEWAY_ACME_DOMAIN")]
+    pub acme_domain: Option<String>,
+    /// The ACME directory URL (default: Let's Encrypt production).
+    #[arg(long, env = "GATEWAY_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Contact e-mail for the ACME account.
+    #[arg(long, env = "GATEWAY_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// PEM CA to trust for the ACME directory instead of the public roots
+    /// (a test CA such as Pebble's).
+    #[arg(long, env = "GATEWAY_ACME_CA")]
+    pub acme_ca: Option<PathBuf>,
+    /// Address of the HTTP-01 challenge responder (default 0.0.0.0:80; the
+    /// CA connects to port 80 of `acme_domain`).
+    #[arg(long, env = "GATEWAY_ACME_HTTP")]
+    pub acme_http: Option<String>,
     /// Seconds without RTP on a call before both legs are hung up.
     #[arg(long, env = "GATEWAY_NO_MEDIA_TIMEOUT")]
     pub no_media_timeout: Option<u64>,
@@ -192,6 +223,14 @@ struct FileSettings {
     log_level: Option<String>,
     log_sip: Option<bool>,
     secure_cookies: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    sip_tls: Option<String>,
+    acme_domain: Option<String>,
+    acme_directory: Option<String>,
+    acme_email: Option<String>,
+    acme_ca: Option<PathBuf>,
+    acme_http: Option<String>,
     no_media_timeout: Option<u64>,
     default_country: Option<String>,
     demo_carrier: Option<bool>,
@@ -240,7 +279,15 @@ pub struct Config {
     pub static_dir: PathBuf,
     pub log_level: String,
     pub log_sip: bool,
+    /// True with `tls`: the browser reaches us over HTTPS.
     pub secure_cookies: bool,
+    /// The certificate and key HTTPS, WSS and SIP over TLS are served with
+    /// (checked to load at start, unless ACME makes them); `None`: plain HTTP.
+    pub tls: Option<crate::transport::tls_server::CertFiles>,
+    /// The certificate comes from an ACME CA, into `tls`'s files.
+    pub acme: Option<crate::acme::AcmeConfig>,
+    /// SIP over TLS from carriers (needs `tls`).
+    pub sip_tls: Option<SocketAddr>,
     pub no_media_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2, one `shared::e164` knows.
     pub default_country: String,
@@ -566,9 +613,30 @@ impl Config {
             args.ice_relay_only || file.ice_relay_only.unwrap_or(false),
         )
         .map_err(|(setting, message)| bad(setting, message))?;
+        let acme = acme_settings(
+            AcmeSettings {
+                domain: args.acme_domain.or(file.acme_domain),
+                directory: args.acme_directory.or(file.acme_directory),
+                email: args.acme_email.or(file.acme_email),
+                ca: args.acme_ca.or(file.acme_ca),
+                http: args.acme_http.or(file.acme_http),
+            },
+            &data_dir,
+        )?;
+        let (tls, sip_tls) = tls_settings(
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+            args.sip_tls.or(file.sip_tls),
+            acme.as_ref(),
+        )?;
+        let secure_cookies =
+            args.secure_cookies || file.secure_cookies.unwrap_or(false) || tls.is_some();
         Ok(Config {
             turn,
             limits,
+            tls,
+            sip_tls,
+            acme,
             business_hours,
             guard,
             dial_countries,
@@ -592,9 +660,144 @@ impl Config {
             static_dir,
             log_level,
             log_sip: args.log_sip || file.log_sip.unwrap_or(false),
-            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+            secure_cookies,
         })
     }
+}
+
+/// `tls_cert` and `tls_key` (both or neither, and the pair must load) and
+/// `sip_tls` (only with them).
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sip_tls: Option<String>,
+    acme: Option<&crate::acme::AcmeConfig>,
+) -> Result<
+    (
+        Option<crate::transport::tls_server::CertFiles>,
+        Option<SocketAddr>,
+    ),
+    ConfigError,
+> {
+    let empty = |p: &Option<PathBuf>| p.as_ref().is_none_or(|p| p.as_os_str().is_empty());
+    let sip_tls = match sip_tls.filter(|t| !t.trim().is_empty()) {
+        Some(text) => Some(socket_addr("sip_tls", &text)?),
+        None => None,
+    };
+    if let Some(acme) = acme {
+        if !empty(&cert) || !empty(&key) {
+            return Err(bad(
+                "acme_domain",
+                "give either `acme_domain` or `tls_cert`/`tls_key`, not both",
+            ));
+        }
+        return Ok((Some(acme.files()), sip_tls));
+    }
+    let files = match (cert, key) {
+        (cert, key) if empty(&cert) && empty(&key) => None,
+        (Some(cert), Some(key)) if !cert.as_os_str().is_empty() && !key.as_os_str().is_empty() => {
+            Some(crate::transport::tls_server::CertFiles { cert, key })
+        }
+        (cert, _) if empty(&cert) => {
+            return Err(bad(
+                "tls_cert",
+                "set it too: `tls_key` needs its certificate",
+            ));
+        }
+        _ => {
+            return Err(bad(
+                "tls_key",
+                "set it too: `tls_cert` needs its private key",
+            ));
+        }
+    };
+    if let Some(files) = &files {
+        crate::transport::tls_server::load(files).map_err(|e| bad(e.setting, e.message))?;
+    }
+    if sip_tls.is_some() && files.is_none() {
+        return Err(bad(
+            "sip_tls",
+            "set `tls_cert` and `tls_key` too (the certificate carriers are shown)",
+        ));
+    }
+    Ok((files, sip_tls))
+}
+
+/// The `acme_*` settings as given.
+struct AcmeSettings {
+    domain: Option<String>,
+    directory: Option<String>,
+    email: Option<String>,
+    ca: Option<PathBuf>,
+    http: Option<String>,
+}
+
+/// `acme_domain` (a host name) turns ACME on; the other `acme_*` settings
+/// only go with it.
+fn acme_settings(
+    given: AcmeSettings,
+    data_dir: &Path,
+) -> Result<Option<crate::acme::AcmeConfig>, ConfigError> {
+    let Some(domain) = given.domain.filter(|d| !d.trim().is_empty()) else {
+        let others = [
+            ("acme_directory", given.directory.is_some()),
+            ("acme_email", given.email.is_some()),
+            ("acme_ca", given.ca.is_some()),
+            ("acme_http", given.http.is_some()),
+        ];
+        if let Some((setting, _)) = others.into_iter().find(|(_, set)| *set) {
+            return Err(bad(setting, "set `acme_domain` too (it turns ACME on)"));
+        }
+        return Ok(None);
+    };
+    let domain = domain.trim().to_ascii_lowercase();
+    let is_host = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+        && domain.parse::<IpAddr>().is_err();
+    if !is_host {
+        return Err(bad(
+            "acme_domain",
+            format!("`{domain}` is not a public host name like dialer.example.com"),
+        ));
+    }
+    let directory = given
+        .directory
+        .unwrap_or_else(|| crate::acme::LETS_ENCRYPT.to_owned());
+    if !directory.starts_with("https://") {
+        return Err(bad(
+            "acme_directory",
+            format!("`{directory}` is not an https:// URL"),
+        ));
+    }
+    let email = given.email.filter(|e| !e.trim().is_empty());
+    if let Some(e) = &email
+        && (!e.contains('@') || e.contains(char::is_whitespace))
+    {
+        return Err(bad("acme_email", format!("`{e}` is not an e-mail address")));
+    }
+    if let Some(ca) = &given.ca
+        && !ca.is_file()
+    {
+        return Err(bad(
+            "acme_ca",
+            format!("{} is not a readable file", ca.display()),
+        ));
+    }
+    let http = socket_addr("acme_http", given.http.as_deref().unwrap_or("0.0.0.0:80"))?;
+    Ok(Some(crate::acme::AcmeConfig {
+        domain,
+        directory,
+        email,
+        ca: given.ca,
+        http,
+        dir: data_dir.join("acme"),
+    }))
 }
 
 /// `sip_udp6` and `advertised_address6`: both IPv6, the advertised one
@@ -840,6 +1043,145 @@ mod tests {
             (
                 args(|a| a.dns_server = Some("ns.example".into())),
                 "dns_server",
+            ),
+        ];
+        for (a, setting) in cases {
+            let err = Config::resolve(a).expect_err(setting);
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files_that_load_and_makes_cookies_secure() {
+        let c = Config::resolve(Args::default()).expect("valid");
+        assert!(c.tls.is_none() && c.sip_tls.is_none() && !c.secure_cookies);
+
+        let dir = std::env::temp_dir().join(format!("gw-config-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let pki = crate::transport::tls_server::tests::test_pki("config");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &pki.cert_pem).expect("write cert");
+        std::fs::write(&key, &pki.key_pem).expect("write key");
+
+        let c = Config::resolve(args(|a| {
+            a.tls_cert = Some(cert.clone());
+            a.tls_key = Some(key.clone());
+            a.sip_tls = Some("127.0.0.1:5061".into());
+        }))
+        .expect("valid");
+        assert_eq!(c.tls.expect("tls on").cert, cert);
+        assert_eq!(c.sip_tls.map(|a| a.port()), Some(5061));
+        assert!(c.secure_cookies, "HTTPS makes the session cookie Secure");
+
+        // The same from the file.
+        let toml = dir.join("gateway.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "tls_cert = {:?}\ntls_key = {:?}\n",
+                cert.display().to_string(),
+                key.display().to_string()
+            ),
+        )
+        .expect("write config");
+        let c = Config::resolve(args(|a| a.config = Some(toml.clone()))).expect("valid");
+        assert!(c.tls.is_some() && c.sip_tls.is_none());
+
+        let cases: Vec<(Args, &str)> = vec![
+            (args(|a| a.tls_cert = Some(cert.clone())), "tls_key"),
+            (args(|a| a.tls_key = Some(key.clone())), "tls_cert"),
+            (
+                args(|a| a.sip_tls = Some("127.0.0.1:5061".into())),
+                "sip_tls",
+            ),
+            (
+                args(|a| {
+                    a.tls_cert = Some(cert.clone());
+                    a.tls_key = Some(key.clone());
+                    a.sip_tls = Some("5061".into());
+                }),
+                "sip_tls",
+            ),
+            (
+                args(|a| {
+                    a.tls_cert = Some(key.clone());
+                    a.tls_key = Some(key.clone());
+                }),
+                "tls_cert",
+            ),
+            (
+                args(|a| {
+                    a.tls_cert = Some(cert.clone());
+                    a.tls_key = Some(dir.join("missing.pem"));
+                }),
+                "tls_key",
+            ),
+        ];
+        for (a, setting) in cases {
+            let err = Config::resolve(a).expect_err(setting);
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn acme_takes_a_host_name_and_serves_its_files() {
+        let c = Config::resolve(args(|a| {
+            a.acme_domain = Some("Dialer.Example.com".into());
+            a.data_dir = Some("/var/lib/dialer".into());
+        }))
+        .expect("valid");
+        let acme = c.acme.expect("acme on");
+        assert_eq!(acme.domain, "dialer.example.com");
+        assert_eq!(acme.directory, crate::acme::LETS_ENCRYPT);
+        assert_eq!(acme.http.to_string(), "0.0.0.0:80");
+        assert_eq!(c.tls, Some(acme.files()));
+        assert!(acme.files().cert.starts_with("/var/lib/dialer/acme"));
+        assert!(c.secure_cookies);
+
+        let cases: Vec<(Args, &str)> = vec![
+            (
+                args(|a| a.acme_domain = Some("localhost".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_domain = Some("192.0.2.1".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_domain = Some("bad_name.example".into())),
+                "acme_domain",
+            ),
+            (
+                args(|a| a.acme_email = Some("me@example.com".into())),
+                "acme_email",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_directory = Some("http://ca.example/dir".into());
+                }),
+                "acme_directory",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_email = Some("nobody".into());
+                }),
+                "acme_email",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.acme_ca = Some("/nonexistent/ca.pem".into());
+                }),
+                "acme_ca",
+            ),
+            (
+                args(|a| {
+                    a.acme_domain = Some("dialer.example.com".into());
+                    a.tls_cert = Some("/etc/cert.pem".into());
+                }),
+                "acme_domain",
             ),
         ];
         for (a, setting) in cases {

@@ -13,6 +13,7 @@
 //! - [`call_events`]: each call's progress (started, answered, ended), for
 //!   [`webhook`].
 
+pub mod acme;
 pub mod addresses;
 pub mod alerts;
 pub mod auth;
@@ -61,6 +62,8 @@ pub enum StartError {
     Media(String),
     #[error("cannot start the demo carrier: {0}")]
     DemoCarrier(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -105,6 +108,10 @@ pub struct Running {
     pub http: SocketAddr,
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// SIP over TLS from carriers (`--sip-tls`).
+    pub sip_tls: Option<SocketAddr>,
+    /// Whether `http` serves HTTPS (and WSS).
+    pub https: bool,
     /// The IPv6 SIP sockets of a dual-stack gateway.
     pub sip_udp6: Option<SocketAddr>,
     pub sip_tcp6: Option<SocketAddr>,
@@ -196,12 +203,55 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => (None, None),
     };
+    // ACME: the HTTP-01 responder first, then a certificate unless a fresh
+    // one is on disk (the start fails, saying why, if none at all can be
+    // had).
+    if let Some(acme) = &config.acme {
+        let challenges = acme::Challenges::default();
+        let listener = tokio::net::TcpListener::bind(acme.http)
+            .await
+            .map_err(bind_error("ACME HTTP-01", acme.http))?;
+        let router = acme::challenge_router(challenges.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                warn!("ACME HTTP-01 responder: {e}");
+            }
+        });
+        if let Err(e) = acme::ensure(acme, &challenges).await {
+            // An old certificate still serves until the next try.
+            if transport::tls_server::load(&acme.files()).is_err() {
+                return Err(StartError::Tls(format!("ACME for {}: {e}", acme.domain)));
+            }
+            warn!(domain = %acme.domain, "certificate renewal failed ({e}); serving the one on disk");
+        }
+        tokio::spawn(acme::renew_loop(acme.clone(), challenges));
+    }
+    // The certificate was checked by `Config::resolve` (or just made by
+    // ACME); the files may have changed since.
+    let cert = match &config.tls {
+        Some(files) => Some(Arc::new(
+            transport::tls_server::ReloadingCert::new(files.clone())
+                .map_err(|e| StartError::Tls(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let (tls, sip_tls) = match config.sip_tls {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(bind_error("SIP TLS", at))?;
+            let addr = listener.local_addr().map_err(bind_error("SIP TLS", at))?;
+            (Some(listener), Some(addr))
+        }
+        None => (None, None),
+    };
     let listeners = SipListeners {
         udp: transport::UdpSockets {
             main: Arc::new(udp),
             ipv6: udp6,
         },
         tcp,
+        tls,
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
@@ -255,6 +305,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         b2bua: B2buaConfig {
             local: sip::Local {
                 tcp_port: sip_tcp.port(),
+                tls_port: sip_tls.map(|a| a.port()),
                 ipv6: config.ipv6.zip(sip_udp6).map(|(v6, bound)| sip::Ipv6Side {
                     advertised: v6.advertised,
                     udp_port: bound.port(),
@@ -281,8 +332,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         listeners.udp.clone(),
         media,
         database.clone(),
-        config.log_sip,
-        config.default_country.clone(),
+        transport::DriverOptions {
+            log_sip: config.log_sip,
+            home_country: config.default_country.clone(),
+            client_cert: cert.clone(),
+        },
     );
     // The limits in force (saved by an admin, else the flags'), and what
     // they reached today: blocks survive a restart.
@@ -337,6 +391,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tokio::spawn(transport::tcp::accept_loop(tcp6, sip.clone()));
     }
     tokio::spawn(transport::tcp::accept_loop(listeners.tcp, sip.clone()));
+    if let Some(cert) = &cert {
+        tokio::spawn(transport::tls_server::reload_loop(
+            cert.clone(),
+            transport::tls_server::RELOAD_INTERVAL,
+        ));
+    }
+    if let (Some(listener), Some(cert)) = (listeners.tls, &cert) {
+        let acceptor =
+            transport::tls_server::acceptor(cert.clone(), &[]).map_err(StartError::Tls)?;
+        tokio::spawn(transport::tls::accept_loop(listener, acceptor, sip.clone()));
+    }
 
     if !config.static_dir.join("index.html").exists() {
         warn!(
@@ -357,33 +422,60 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Carrier host names looked up again as their TTLs run out.
     tokio::spawn(dns::refresh(state.clone()));
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    // SIP over WebSocket sends small messages back to back (100 Trying,
-    // then 180 or 200): with Nagle on, the second waits for the browser's
-    // delayed ACK, ≈40 ms of post-dial delay per call.
-    let http_listener = {
-        use axum::serve::ListenerExt;
-        http_listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set on an HTTP connection: {e}");
-            }
-        })
-    };
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let stop = async {
+        let _ = stop.await;
+    };
+    use axum::serve::ListenerExt;
+    use futures_util::FutureExt;
+    use std::future::IntoFuture;
+    let serving = match &cert {
+        // HTTPS: the TLS handshake runs on a task of each connection's own
+        // (`tls_server::accept_each`, which also sets TCP_NODELAY);
+        // `tap_io` only makes axum give handlers the peer's address.
+        Some(cert) => {
+            let acceptor = transport::tls_server::acceptor(cert.clone(), &[b"http/1.1"])
+                .map_err(StartError::Tls)?;
+            let listener = transport::tls_server::HttpsListener::new(http_listener, acceptor)
+                .map_err(|source| StartError::Bind {
+                    what: "HTTPS",
+                    addr: http,
+                    source,
+                })?
+                .tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .into_future()
+                .boxed()
+        }
+        // SIP over WebSocket sends small messages back to back (100 Trying,
+        // then 180 or 200): with Nagle on, the second waits for the
+        // browser's delayed ACK, ≈40 ms of post-dial delay per call.
+        None => {
+            let listener = http_listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY not set on an HTTP connection: {e}");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .into_future()
+                .boxed()
+        }
+    };
     let server = tokio::spawn(async move {
-        let result = axum::serve(http_listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop.await;
-            })
-            .await;
-        if let Err(e) = result {
+        if let Err(e) = serving.await {
             warn!("HTTP server: {e}");
         }
     });
-    info!(%http, %sip_udp, %sip_tcp, ?sip_udp6, ?sip_tcp6, "gateway started");
+    let https = cert.is_some();
+    info!(%http, https, %sip_udp, %sip_tcp, ?sip_tls, ?sip_udp6, ?sip_tcp6, "gateway started");
     Ok(Running {
         http,
         sip_udp,
         sip_tcp,
+        sip_tls,
+        https,
         sip_udp6,
         sip_tcp6,
         first_start: seeded.is_some(),

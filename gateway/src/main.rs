@@ -45,20 +45,22 @@ async fn main() -> ExitCode {
         }
     }
     eprintln!(
-        "Open http://{} in a browser and sign in as `demo` to use the phone.",
+        "Open {}://{} in a browser and sign in as `demo` to use the phone.",
+        if running.https { "https" } else { "http" },
         running.http
     );
-    let mut ipv6 = String::new();
+    let mut optional = String::new();
     for (name, addr) in [
+        ("sip_tls", running.sip_tls),
         ("sip_udp6", running.sip_udp6),
         ("sip_tcp6", running.sip_tcp6),
     ] {
         if let Some(addr) = addr {
-            ipv6.push_str(&format!(" {name}={addr}"));
+            optional.push_str(&format!(" {name}={addr}"));
         }
     }
     println!(
-        "gateway ready http={} sip_udp={} sip_tcp={}{ipv6}",
+        "gateway ready http={} sip_udp={} sip_tcp={}{optional}",
         running.http, running.sip_udp, running.sip_tcp
     );
 

@@ -179,7 +179,7 @@ pub fn app(state: AppState) -> Router {
         .fold(Router::new(), |router, (path, methods)| {
             router.route(path, methods)
         });
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(sip_websocket))
         .route("/embed", get(embed::page))
@@ -208,8 +208,19 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::refuse_banned,
+        ));
+    // Served over HTTPS ourselves: browsers are told to never use plain
+    // HTTP for this host again (a year; browsers ignore it for IP
+    // addresses). Behind a reverse proxy, the proxy sets it.
+    let router = if state.config.tls.is_some() {
+        router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         ))
-        .with_state(state)
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -286,10 +297,12 @@ async fn sip_websocket(
         }
         .into_response();
     }
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    // WSS: our own TLS, or a reverse proxy's that says so.
+    let secure = state.config.tls.is_some()
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     let core = state.sip.clone();
     ws.protocols(["sip"])
         .max_message_size(crate::transport::ws::MAX_FRAME)

@@ -94,8 +94,10 @@ async fn test_app() -> TestApp {
         },
         media,
         db.clone(),
-        false,
-        "US".to_owned(),
+        crate::transport::DriverOptions {
+            home_country: "US".to_owned(),
+            ..Default::default()
+        },
     );
     let live = crate::live::LiveCalls::new();
     TestApp {

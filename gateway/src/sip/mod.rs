@@ -63,9 +63,11 @@ pub struct Local {
     /// Our address (IPv4, or IPv6 on an IPv6-only gateway).
     pub advertised: IpAddr,
     pub udp_port: u16,
-    /// Over TLS we name this port too: carriers reach us on the connection
-    /// we opened.
+    /// Over TLS we name this port too when there is no TLS listener:
+    /// carriers reach us on the connection we opened.
     pub tcp_port: u16,
+    /// The SIP over TLS listener's port (`--sip-tls`), named over TLS.
+    pub tls_port: Option<u16>,
     /// A dual-stack gateway's IPv6 side.
     pub ipv6: Option<Ipv6Side>,
 }
@@ -104,6 +106,7 @@ impl Local {
             advertised,
             udp_port,
             tcp_port: udp_port,
+            tls_port: None,
             ipv6: None,
         }
     }
@@ -124,7 +127,7 @@ impl Local {
         let (proto, port, contact_param) = match transport {
             SipTransport::Udp => ("UDP", udp_port, ""),
             SipTransport::Tcp => ("TCP", tcp_port, ";transport=tcp"),
-            SipTransport::Tls => ("TLS", tcp_port, ";transport=tls"),
+            SipTransport::Tls => ("TLS", self.tls_port.unwrap_or(tcp_port), ";transport=tls"),
         };
         Toward {
             proto,

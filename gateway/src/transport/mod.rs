@@ -15,6 +15,8 @@
 //!   open one toward a carrier, what the core hears when one fails.
 //! - [`udp`], [`tcp`], [`tls`], [`ws`]: the socket tasks; [`media_port`]:
 //!   the core's way to the media engine.
+//! - [`tls_server`]: the gateway's own certificate (reloaded when its files
+//!   change) and the TLS accept loop HTTPS and SIP over TLS share.
 //!
 //! The driver task is supervised ([`start_core`]): if it ends, by a panic or
 //! otherwise, [`SipHandle::core_stopped`] says why, and the binary exits.
@@ -24,6 +26,7 @@ pub mod media_port;
 pub mod table;
 pub mod tcp;
 pub mod tls;
+pub mod tls_server;
 pub mod udp;
 pub mod ws;
 
@@ -126,6 +129,9 @@ pub struct SipHandle {
     alerts: crate::alerts::Alerts,
     /// Why the driver task ended, once it has.
     stopped: watch::Receiver<Option<String>>,
+    /// The gateway's own certificate (`--tls-cert`), presented to TLS
+    /// carriers that ask for a client certificate.
+    client_cert: Option<Arc<tls_server::ReloadingCert>>,
 }
 
 impl SipHandle {
@@ -144,6 +150,11 @@ impl SipHandle {
         if self.tx.send(input).await.is_err() {
             debug!("SIP core has stopped; input dropped");
         }
+    }
+
+    /// The certificate to present to a TLS carrier that asks for one.
+    pub fn client_cert(&self) -> Option<Arc<tls_server::ReloadingCert>> {
+        self.client_cert.clone()
     }
 
     pub fn new_conn_id(&self) -> ConnId {
@@ -203,6 +214,18 @@ pub fn now() -> Now {
     }
 }
 
+/// What the driver task needs besides the core's settings.
+#[derive(Default)]
+pub struct DriverOptions {
+    /// Log every SIP message in full (`--log-sip`).
+    pub log_sip: bool,
+    /// The country whose calls are not international (the daily limits).
+    pub home_country: String,
+    /// The gateway's own certificate (`--tls-cert`), presented to TLS
+    /// carriers that ask for a client certificate.
+    pub client_cert: Option<Arc<tls_server::ReloadingCert>>,
+}
+
 /// Starts the driver task; returns the handle to feed it.
 pub fn start_core(
     config: CoreConfig,
@@ -210,9 +233,13 @@ pub fn start_core(
     udp: UdpSockets,
     media: Arc<MediaEngine>,
     db: Db,
-    log_sip: bool,
-    home_country: String,
+    options: DriverOptions,
 ) -> SipHandle {
+    let DriverOptions {
+        log_sip,
+        home_country,
+        client_cert,
+    } = options;
     let (tx, rx) = mpsc::channel(4096);
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
@@ -241,6 +268,7 @@ pub fn start_core(
         call_events: crate::call_events::CallEvents::default(),
         alerts: crate::alerts::Alerts::default(),
         stopped,
+        client_cert,
     };
     let driver = tokio::spawn(
         driver::Driver::new(core, udp, db, log_sip, home_country, handle.clone()).run(rx),
@@ -281,4 +309,6 @@ impl UdpSockets {
 pub struct SipListeners {
     pub udp: UdpSockets,
     pub tcp: tokio::net::TcpListener,
+    /// SIP over TLS from carriers (`--sip-tls`).
+    pub tls: Option<tokio::net::TcpListener>,
 }
