@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(long, env = "GATEWAY_LOG_SIP")]
     pub log_sip: bool,
     /// Mark the session cookie `Secure` (for HTTPS at a reverse proxy;
-    /// always on with `tls_cert`).
+    /// always on when the gateway serves HTTPS itself).
     #[arg(long, env = "GATEWAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
     /// PEM certificate (chain) to serve HTTPS and WSS on `http_listen` and
@@ -88,8 +88,9 @@ pub struct Args {
     /// PEM private key of `tls_cert`.
     #[arg(long, env = "GATEWAY_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Address for SIP over TLS from carriers, e.g. 0.0.0.0:5061 (needs
-    /// `tls_cert` and `tls_key`; unset: no TLS listener).
+    /// Address for SIP over TLS from carriers, e.g. 0.0.0.0:5061 (needs a
+    /// certificate: `tls_cert`/`tls_key` or `acme_domain`; unset: no TLS
+    /// listener).
     #[arg(long, env = "GATEWAY_SIP_TLS")]
     pub sip_tls: Option<String>,
     /// Get the certificate from an ACME CA (Let's Encrypt) for this public
@@ -717,7 +718,7 @@ fn tls_settings(
     if sip_tls.is_some() && files.is_none() {
         return Err(bad(
             "sip_tls",
-            "set `tls_cert` and `tls_key` too (the certificate carriers are shown)",
+            "set `tls_cert` and `tls_key` (or `acme_domain`) too: the certificate carriers are shown",
         ));
     }
     Ok((files, sip_tls))

@@ -37,9 +37,12 @@ pub mod trunk_status;
 pub mod turn;
 pub mod webhook;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
+use futures_util::FutureExt;
 use shared::sip::Limits;
 use tracing::{info, warn};
 
@@ -426,9 +429,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let stop = async {
         let _ = stop.await;
     };
-    use axum::serve::ListenerExt;
-    use futures_util::FutureExt;
-    use std::future::IntoFuture;
     let serving = match &cert {
         // HTTPS: the TLS handshake runs on a task of each connection's own
         // (`tls_server::accept_each`, which also sets TCP_NODELAY);

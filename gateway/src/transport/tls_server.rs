@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  --tls-cert / --tls-key ──► ReloadingCert ◄── reload_loop: every 2 s, read
-//!                                 │               both files; changed → use
+//!  (or crate::acme's files)       │               both files; changed → use
 //!                                 │               the pair, keep the old one
 //!                                 ▼               (and say why) if it fails
 //!  TcpListener ──► accept_each ──► handshake (≤ 10 s, ≤ 256 at once)
