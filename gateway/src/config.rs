@@ -32,6 +32,11 @@ pub struct Args {
     /// TOML file with the same settings as the flags (snake_case keys).
     #[arg(long, env = "GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Check the settings (and the certificate files they name), print
+    /// what the gateway would run with, and exit: 0 when valid, 2 naming
+    /// the first bad setting. Nothing is bound or written.
+    #[arg(long)]
+    pub check_config: bool,
     /// Address the HTTP server (web client, API, SIP WebSocket) listens on.
     #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
     pub http_listen: Option<String>,
@@ -322,6 +327,61 @@ pub struct Ipv6Sip {
 }
 
 impl Config {
+    /// What `--check-config` prints: the settings that decide where the
+    /// gateway listens and what peers are told, one per line, no secrets.
+    pub fn summary(&self) -> String {
+        let mut lines = vec![
+            format!(
+                "http_listen = {}{}",
+                self.http_listen,
+                if self.tls.is_some() { " (HTTPS)" } else { "" }
+            ),
+            format!("sip_udp = {}", self.sip_udp),
+            format!("sip_tcp = {}", self.sip_tcp),
+            format!(
+                "advertised_address = {}{}",
+                self.advertised_address,
+                self.advertised_why
+                    .as_deref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
+            ),
+            format!("sip_domain = {}", self.sip_domain),
+            format!(
+                "rtp_ports = {}-{}",
+                self.rtp_ports.start(),
+                self.rtp_ports.end()
+            ),
+            format!("data_dir = {}", self.data_dir.display()),
+            format!("default_country = {}", self.default_country),
+            format!("demo_carrier = {}", self.demo_carrier),
+        ];
+        if let Some(at) = self.sip_tls {
+            lines.push(format!("sip_tls = {at}"));
+        }
+        if !self.turn.urls.is_empty() {
+            lines.push(format!(
+                "turn_urls = {}{}",
+                self.turn.urls.join(","),
+                if self.turn.relay_only {
+                    " (relay only)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let index = self.static_dir.join("index.html");
+        lines.push(if index.exists() {
+            format!("static_dir = {}", self.static_dir.display())
+        } else {
+            format!(
+                "static_dir = {} (warning: no index.html: the web client is not built there)",
+                self.static_dir.display()
+            )
+        });
+        lines.join("\n")
+    }
+
     /// Resolves flags and environment (already merged by clap) over the
     /// config file over defaults.
     pub fn resolve(args: Args) -> Result<Config, ConfigError> {

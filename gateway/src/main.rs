@@ -13,13 +13,20 @@ const EXIT_CORE_STOPPED: i32 = 70;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::resolve(Args::parse()) {
+    let args = Args::parse();
+    let check_only = args.check_config;
+    let config = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gateway: {e}");
             return ExitCode::from(2);
         }
     };
+    if check_only {
+        println!("{}", config.summary());
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
         .with_writer(std::io::stderr)
