@@ -14,7 +14,7 @@
 //! Security page (`PUT /api/v1/security/limits`); saved ones win after.
 
 use shared::api::{CallRecord, FraudLimits, LimitAction, LimitUsage};
-use shared::rates::format_price;
+use shared::rates::format_money;
 
 use crate::db::{self, Db, DbError, Group, Measure, Total};
 use crate::sip::b2bua::blocks::{Reach, Scope};
@@ -146,8 +146,8 @@ fn describe(limit: &Limit, total: Total) -> Reached {
             Reach::All,
             format!(
                 "today are estimated at {}, the daily spend cap is {}",
-                money(total.amount),
-                money(limit.at)
+                format_money(total.amount),
+                format_money(limit.at)
             ),
             format!("Forbidden ({who} today reached the daily spend cap; an admin can raise it)"),
         ),
@@ -180,26 +180,18 @@ fn describe(limit: &Limit, total: Total) -> Reached {
     }
 }
 
-fn money(amount: i64) -> String {
-    // Two decimals are what people read; rate tables keep four.
-    let text = format_price(amount);
-    match text.split_once('.') {
-        Some((whole, fraction)) => format!("{whole}.{}", fraction.get(..2).unwrap_or(fraction)),
-        None => text,
-    }
-}
-
 /// The limits in force: the saved ones, else the flags'.
 pub async fn load(db: &Db, flags: &FraudLimits) -> Result<FraudLimits, DbError> {
     Ok(db::saved_limits(db).await?.unwrap_or_else(|| flags.clone()))
 }
 
-/// Today's counts for the Security page.
+/// Today's counts for the Security page, with the limits `reached` today
+/// (as [`reached`] counted them for everyone).
 pub async fn usage(
     db: &Db,
-    limits: &FraudLimits,
     home: &str,
     day_start_ms: i64,
+    reached: &[Reached],
 ) -> Result<LimitUsage, DbError> {
     let total = |measure| async move {
         let all = db::totals(db, Group::Gateway, measure, day_start_ms, None, 0, home).await?;
@@ -208,11 +200,7 @@ pub async fn usage(
     Ok(LimitUsage {
         gateway_spend: total(Measure::Spend).await?,
         gateway_international_s: total(Measure::InternationalSeconds).await?,
-        reached: reached(db, limits, home, day_start_ms, None)
-            .await?
-            .into_iter()
-            .map(|r| r.message)
-            .collect(),
+        reached: reached.iter().map(|r| r.message.clone()).collect(),
     })
 }
 

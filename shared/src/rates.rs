@@ -251,6 +251,17 @@ pub fn parse_price(s: &str) -> Result<i64, String> {
     Ok(v)
 }
 
+/// Formats 1/10000 units with two decimals, cut (not rounded), as people
+/// read amounts of money (`1500` → `0.15`, `123` → `0.01`); rate tables
+/// keep the four of [`format_price`].
+pub fn format_money(v: i64) -> String {
+    let text = format_price(v);
+    match text.split_once('.') {
+        Some((whole, fraction)) => format!("{whole}.{}", fraction.get(..2).unwrap_or(fraction)),
+        None => text,
+    }
+}
+
 /// Formats 1/10000 units as a decimal (`123` → `0.0123`).
 pub fn format_price(v: i64) -> String {
     let sign = if v < 0 { "-" } else { "" };
@@ -295,6 +306,15 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn money_has_two_decimals_cut() {
+        assert_eq!(format_money(1500), "0.15");
+        assert_eq!(format_money(123), "0.01");
+        assert_eq!(format_money(220_000), "22.00");
+        assert_eq!(format_money(0), "0.00");
+    }
+
     use super::*;
 
     #[test]

@@ -55,14 +55,24 @@ pub async fn settings(
     _: Admin,
 ) -> Result<Json<SecuritySettings>, AppError> {
     let limits = crate::limits::load(&state.db, &state.config.limits).await?;
-    Ok(Json(settings_of(&state, limits).await?))
+    let today = crate::transport::utc_day(crate::transport::now().unix_ms);
+    let home = &state.config.default_country;
+    let reached = crate::limits::reached(&state.db, &limits, home, today.start, None).await?;
+    Ok(Json(
+        settings_of(&state, limits, &reached, today.start).await?,
+    ))
 }
 
-async fn settings_of(state: &AppState, limits: FraudLimits) -> Result<SecuritySettings, AppError> {
+/// The settings, with the limits `reached` today (counted by the caller).
+async fn settings_of(
+    state: &AppState,
+    limits: FraudLimits,
+    reached: &[crate::limits::Reached],
+    day_start_ms: i64,
+) -> Result<SecuritySettings, AppError> {
     let config = &state.config;
     let home = &config.default_country;
-    let today = crate::transport::utc_day(crate::transport::now().unix_ms);
-    let usage = crate::limits::usage(&state.db, &limits, home, today.start).await?;
+    let usage = crate::limits::usage(&state.db, home, day_start_ms, reached).await?;
     let guard = &config.guard;
     Ok(SecuritySettings {
         limits,
@@ -102,7 +112,7 @@ pub async fn set_limits(
         .sip
         .send(CoreInput::Limits {
             limits: limits.clone(),
-            reached,
+            reached: reached.clone(),
         })
         .await;
     audit::record(
@@ -115,7 +125,9 @@ pub async fn set_limits(
         Some(&limits),
     )
     .await?;
-    Ok(Json(settings_of(&state, limits).await?))
+    Ok(Json(
+        settings_of(&state, limits, &reached, today.start).await?,
+    ))
 }
 
 /// The newest alerts (at most 100), newest first.

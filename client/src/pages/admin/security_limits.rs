@@ -3,12 +3,13 @@
 //! gateway was started with.
 
 use shared::api::{FraudLimits, SecuritySettings};
+use shared::rates::format_money;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api::admin;
 use crate::components::admin::{Field, Kind};
-use crate::state::admin::security::{guard_lines, limits_input, limits_values, money_text};
+use crate::state::admin::security::{guard_lines, limits_input, limits_values};
 use crate::state::admin::{Form, FormAction};
 
 const SETTINGS: &str = "/api/v1/security/settings";
@@ -77,7 +78,7 @@ pub fn LimitsCard() -> Html {
             <div id="limits-today" class="limits-today">
                 <p>
                     { "Today (UTC): calls estimated at " }
-                    <strong class="mono">{ two_decimals(today.gateway_spend) }</strong>
+                    <strong class="mono">{ format_money(today.gateway_spend) }</strong>
                     { ", " }
                     <strong class="mono">{ today.gateway_international_s / 60 }</strong>
                     { format!(" min to other countries than {}.", loaded.home_country) }
@@ -142,16 +143,6 @@ pub fn LimitsCard() -> Html {
                 }) }
             </dl>
         </section>
-    }
-}
-
-/// An amount in 1/10000 of the currency with two decimals, as the
-/// gateway's messages write it (`0.10`).
-fn two_decimals(amount: i64) -> String {
-    let text = money_text(amount);
-    match text.split_once('.') {
-        Some((whole, fraction)) => format!("{whole}.{:0<2}", fraction.get(..2).unwrap_or(fraction)),
-        None => format!("{text}.00"),
     }
 }
 

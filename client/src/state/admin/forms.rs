@@ -30,7 +30,7 @@ pub fn enum_str<T: Serialize>(value: &T) -> String {
     }
 }
 
-fn parse_enum<T: DeserializeOwned>(form: &Form, field: &str) -> Result<T, FormFailure> {
+pub(super) fn parse_enum<T: DeserializeOwned>(form: &Form, field: &str) -> Result<T, FormFailure> {
     serde_json::from_value(serde_json::Value::String(form.value(field).to_owned()))
         .map_err(|_| FormFailure::field(field, "Pick one of the choices."))
 }
@@ -42,7 +42,7 @@ fn number<T: FromStr>(form: &Form, field: &str, hint: &str) -> Result<T, FormFai
         .map_err(|_| FormFailure::field(field, hint))
 }
 
-fn optional_number<T: FromStr>(
+pub(super) fn optional_number<T: FromStr>(
     form: &Form,
     field: &str,
     hint: &str,

@@ -10,7 +10,7 @@ use shared::api::{Alert, BanEntry, BanInput, FraudLimits, LimitAction, SecurityS
 use shared::rates::{format_price, parse_price};
 use yew::Reducible;
 
-use super::forms::Values;
+use super::forms::{Values, optional_number, parse_enum};
 use super::{Form, FormFailure};
 
 /// A ban's reason (`auth_failures`, `flood`, `scanner`, `manual`) in words;
@@ -147,13 +147,9 @@ pub fn limits_values(limits: &FraudLimits) -> Values {
 /// The form as the body of `PUT /api/v1/security/limits`; a number that
 /// does not read is caught on its field (ranges are the gateway's to say).
 pub fn limits_input(form: &Form) -> Result<FraudLimits, FormFailure> {
-    let count = |field: &str| -> Result<u32, FormFailure> {
-        let text = form.value(field).trim();
-        if text.is_empty() {
-            return Ok(0);
-        }
-        text.parse()
-            .map_err(|_| FormFailure::field(field, "A whole number of calls; 0 for no limit."))
+    let count = |field: &str| {
+        optional_number::<u32>(form, field, "A whole number of calls; 0 for no limit.")
+            .map(Option::unwrap_or_default)
     };
     let money = |field: &str| -> Result<Option<i64>, FormFailure> {
         let text = form.value(field).trim();
@@ -164,19 +160,9 @@ pub fn limits_input(form: &Form) -> Result<FraudLimits, FormFailure> {
             .map(Some)
             .map_err(|_| FormFailure::field(field, "An amount like 50 or 12.5; empty for no cap."))
     };
-    let minutes = |field: &str| -> Result<Option<u32>, FormFailure> {
-        let text = form.value(field).trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text.parse()
-            .map(Some)
-            .map_err(|_| FormFailure::field(field, "Whole minutes; empty for no limit."))
-    };
-    let action = |field: &str| -> Result<LimitAction, FormFailure> {
-        serde_json::from_value(serde_json::Value::String(form.value(field).to_owned()))
-            .map_err(|_| FormFailure::field(field, "Pick one of the choices."))
-    };
+    let minutes =
+        |field: &str| optional_number::<u32>(form, field, "Whole minutes; empty for no limit.");
+    let action = |field: &str| parse_enum::<LimitAction>(form, field);
     Ok(FraudLimits {
         agent_calls_per_minute: count("agent_calls_per_minute")?,
         gateway_calls_per_minute: count("gateway_calls_per_minute")?,
