@@ -133,6 +133,11 @@ pub struct Args {
     /// the call goes to the next carrier.
     #[arg(long, env = "GATEWAY_FAILOVER_TIMEOUT_MS")]
     pub failover_timeout_ms: Option<u64>,
+    /// Seconds an answered call waits for its agent's phone to come back
+    /// after the phone's connection drops (the customer stays on the
+    /// line); 0 ends the call at once.
+    #[arg(long, env = "GATEWAY_RECONNECT_GRACE")]
+    pub reconnect_grace: Option<u64>,
     /// The name server that resolves carrier host names (NAPTR, SRV,
     /// A/AAAA), like 127.0.0.53:53; unset: those of /etc/resolv.conf.
     #[arg(long, env = "GATEWAY_DNS_SERVER")]
@@ -242,6 +247,7 @@ struct FileSettings {
     demo_carrier: Option<bool>,
     shutdown_grace: Option<u64>,
     failover_timeout_ms: Option<u64>,
+    reconnect_grace: Option<u64>,
     dns_server: Option<String>,
     dial_countries: Option<String>,
     ban_allow: Option<String>,
@@ -300,6 +306,8 @@ pub struct Config {
     pub demo_carrier: bool,
     pub shutdown_grace: std::time::Duration,
     pub failover_timeout: std::time::Duration,
+    /// How long an answered call waits for its agent's phone to reconnect.
+    pub reconnect_grace: std::time::Duration,
     /// Where carrier host names are looked up; `None`: /etc/resolv.conf.
     pub dns_server: Option<SocketAddr>,
     /// Upper-case ISO 3166 alpha-2 codes; empty: any destination. The first
@@ -523,6 +531,16 @@ impl Config {
                 format!("{failover_timeout_ms} ms: give between 200 and 60000 milliseconds"),
             ));
         }
+        let reconnect_grace = args
+            .reconnect_grace
+            .or(file.reconnect_grace)
+            .unwrap_or(30);
+        if reconnect_grace > 600 {
+            return Err(bad(
+                "reconnect_grace",
+                format!("{reconnect_grace} s: give at most 600 seconds"),
+            ));
+        }
         let dns_server = match args.dns_server.or(file.dns_server) {
             Some(text) if !text.trim().is_empty() => Some(socket_addr("dns_server", &text)?),
             _ => None,
@@ -706,6 +724,7 @@ impl Config {
             demo_carrier: args.demo_carrier.or(file.demo_carrier).unwrap_or(true),
             shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
             failover_timeout: std::time::Duration::from_millis(failover_timeout_ms),
+            reconnect_grace: std::time::Duration::from_secs(reconnect_grace),
             dns_server,
             http_listen,
             sip_udp,

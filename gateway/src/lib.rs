@@ -318,6 +318,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             },
             default_country: config.default_country.clone(),
             failover_timeout: config.failover_timeout,
+            reconnect_grace: config.reconnect_grace,
             velocity: sip::b2bua::velocity::VelocityLimit::from_limits(&config.limits),
             watch: fraud_watch(&database, &config, now.unix_ms).await?,
             ..B2buaConfig::new(

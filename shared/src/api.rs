@@ -864,6 +864,9 @@ pub enum LiveCallState {
     Ringing,
     Connected,
     Held,
+    /// Answered, but the agent's phone lost its connection: the customer
+    /// waits while the phone comes back (at most the reconnect grace).
+    Reconnecting,
 }
 
 /// A call in progress, as `GET /api/v1/live` streams them.

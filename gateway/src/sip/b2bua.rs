@@ -82,6 +82,10 @@ pub struct B2buaConfig {
     /// A carrier that has not answered at all (not even 100) after this
     /// long is given up for the next one, when there is a next one.
     pub failover_timeout: Duration,
+    /// How long an answered call keeps its carrier leg after the agent's
+    /// connection drops, waiting for the phone to come back on a new one
+    /// (zero: the call ends at once).
+    pub reconnect_grace: Duration,
     /// Calls an agent may start a minute (`None`: no limit).
     pub velocity: Option<velocity::VelocityLimit>,
     /// What the fraud watch starts from (destinations called before,
@@ -99,6 +103,7 @@ impl B2buaConfig {
             media_grace: Duration::from_secs(2),
             default_country: "US".to_owned(),
             failover_timeout: Duration::from_secs(4),
+            reconnect_grace: Duration::from_secs(30),
             velocity: None,
             watch: watch::WatchConfig::default(),
         }
@@ -479,20 +484,23 @@ impl B2bua {
     }
 
     /// A request from a browser connection that belongs to a call (by
-    /// Call-ID): ACK, BYE, CANCEL, re-INVITE, INFO. Returns false when it
+    /// Call-ID): ACK, BYE, CANCEL, re-INVITE, INFO. `account` is who
+    /// registered on `conn`: an answered call's own agent may continue it
+    /// from a new connection (the phone reconnected). Returns false when it
     /// belongs to none.
     pub fn handle_browser_request(
         &mut self,
         now: Now,
         conn: ConnId,
+        account: Option<AccountId>,
         request: &rsip::Request,
     ) -> bool {
         let Some(id) = self.call_of(&request.headers) else {
             return false;
         };
         self.with_call(Some(now), id, |call, env| match call {
-            Call::Out(c) => c.handle_browser_request(now, conn, request, env),
-            Call::In(c) => c.handle_browser_request(now, conn, request, env),
+            Call::Out(c) => c.handle_browser_request(now, conn, account, request, env),
+            Call::In(c) => c.handle_browser_request(now, conn, account, request, env),
         })
         .unwrap_or(false)
     }
@@ -563,15 +571,12 @@ impl B2bua {
         });
     }
 
-    /// A browser connection closed: its calls end.
+    /// A browser connection closed: calls being set up on it end, answered
+    /// ones wait `reconnect_grace` for the phone to come back.
     pub fn connection_closed(&mut self, now: Now, conn: ConnId) {
         for id in self.ids() {
             self.with_call(Some(now), id, |call, env| match call {
-                Call::Out(c) => {
-                    if c.browser_conn() == conn {
-                        c.abandon(now, "The agent's connection was lost", HangupBy::Agent, env);
-                    }
-                }
+                Call::Out(c) => c.connection_closed(now, conn, env),
                 Call::In(c) => c.connection_closed(now, conn, env),
             });
         }

@@ -418,7 +418,8 @@ impl SipCore {
                         .handle_new_invite(now, conn, request, agent, &plan);
                     return;
                 }
-                if self.b2bua.handle_browser_request(now, conn, &request) {
+                let account = self.registrar.account_on_conn(conn);
+                if self.b2bua.handle_browser_request(now, conn, account, &request) {
                     return;
                 }
             }

@@ -27,6 +27,7 @@ pub fn LivePage() -> Html {
         LiveCallState::Ringing => "ringing",
         LiveCallState::Connected => "connected",
         LiveCallState::Held => "on hold",
+        LiveCallState::Reconnecting => "agent reconnecting",
     };
     html! {
         <AdminPage page="live" title="Live" intro="Calls in progress, as they change, and how many channels each carrier is using.">

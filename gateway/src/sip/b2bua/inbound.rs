@@ -159,6 +159,9 @@ pub struct InboundCall {
     pending_reinvite: Option<rsip::Request>,
     /// The agent put the call on hold (for the live view).
     held: bool,
+    /// The answering tab's connection dropped while the call was up: the
+    /// carrier leg stays until then, waiting for the phone to come back.
+    reconnect_deadline: Option<Instant>,
     life: Life,
     txs: Txs<Purpose>,
     out: Out,
@@ -428,6 +431,7 @@ impl InboundCall {
             ring_deadline: Some(now.instant + env.config.max_ringing),
             pending_reinvite: None,
             held: false,
+            reconnect_deadline: None,
             invite: request,
             life,
             txs: Txs::new(env.config.timers),
@@ -524,6 +528,9 @@ impl InboundCall {
 
     fn live(&self) -> LiveCall {
         let state = match (self.phase, self.held) {
+            (InPhase::Answered, _) if self.reconnect_deadline.is_some() => {
+                LiveCallState::Reconnecting
+            }
             (InPhase::Answered, true) => LiveCallState::Held,
             (InPhase::Answered, false) => LiveCallState::Connected,
             _ => LiveCallState::Ringing,
@@ -575,6 +582,7 @@ impl InboundCall {
             self.step_deadline,
             self.life.flush_deadline,
             self.txs.poll_timeout(),
+            self.reconnect_deadline,
         ]
         .into_iter()
         .flatten()

@@ -137,6 +137,9 @@ pub struct OutboundCall {
     ring_deadline: Option<Instant>,
     /// The agent put the call on hold (for the live view).
     held: bool,
+    /// The agent's connection dropped while the call was up: the carrier
+    /// leg stays until then, waiting for the phone to come back.
+    reconnect_deadline: Option<Instant>,
     /// The WebRTC answer, sent with the 183 and the 200.
     browser_answer: String,
     /// Why the last connection to the carrier failed (the 503's reason).
@@ -324,6 +327,7 @@ impl OutboundCall {
             response_deadline,
             ring_deadline: Some(now.instant + env.config.max_ringing),
             held: false,
+            reconnect_deadline: None,
             browser_answer: setup.browser_answer,
             transport_error: None,
             life,
@@ -352,6 +356,9 @@ impl OutboundCall {
 
     fn live(&self) -> LiveCall {
         let state = match (self.phase, self.held) {
+            (Phase::Answered, _) if self.reconnect_deadline.is_some() => {
+                LiveCallState::Reconnecting
+            }
             (Phase::Answered, true) => LiveCallState::Held,
             (Phase::Answered, false) => LiveCallState::Connected,
             _ => LiveCallState::Ringing,
@@ -382,10 +389,6 @@ impl OutboundCall {
     }
 
     /// A connection this call's browser leg runs on.
-    pub fn browser_conn(&self) -> ConnId {
-        self.browser.conn
-    }
-
     pub fn poll_transmit(&mut self) -> Option<super::call::Outgoing> {
         self.out.poll_transmit()
     }
@@ -400,6 +403,7 @@ impl OutboundCall {
             self.ring_deadline,
             self.life.flush_deadline,
             self.response_deadline,
+            self.reconnect_deadline,
         ]
         .into_iter()
         .flatten()
@@ -407,10 +411,16 @@ impl OutboundCall {
     }
 
     /// Timers: client transactions, the carrier's silence (failover), the
-    /// ring limit, the wait for media counts.
+    /// ring limit, the wait for a lost phone, the wait for media counts.
     pub fn handle_timeout(&mut self, now: Now, env: &mut Env) {
         let events = self.txs.handle_timeout(now.instant, &mut self.out);
         self.on_tx_events(now, events, env);
+        if self.reconnect_deadline.is_some_and(|d| d <= now.instant) {
+            self.reconnect_deadline = None;
+            let secs = env.config.reconnect_grace.as_secs();
+            let reason = format!("The agent's connection was lost and did not come back in {secs} s");
+            self.hang_up_answered(now, 200, &reason, HangupBy::Agent, env);
+        }
         if self.response_deadline.is_some_and(|d| d <= now.instant) {
             // Nothing at all from this carrier: give it up (no CANCEL: it
             // sent no provisional, RFC 3261 §9.1) and try the next.

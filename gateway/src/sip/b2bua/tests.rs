@@ -248,7 +248,25 @@ impl Harness {
     fn browser_request(&mut self, text: &str) {
         let request = rsip::Request::try_from(text.as_bytes()).unwrap();
         let now = self.now();
-        assert!(self.b2bua.handle_browser_request(now, CONN, &request));
+        let account = Some(self.agent.account_id);
+        assert!(
+            self.b2bua
+                .handle_browser_request(now, CONN, account, &request)
+        );
+    }
+
+    /// A request from the agent's phone on another connection `conn`,
+    /// signed in as `account`; whether a call took it.
+    fn browser_request_on(
+        &mut self,
+        conn: ConnId,
+        account: Option<AccountId>,
+        text: &str,
+    ) -> bool {
+        let request = rsip::Request::try_from(text.as_bytes()).unwrap();
+        let now = self.now();
+        self.b2bua
+            .handle_browser_request(now, conn, account, &request)
     }
 
     /// The last request sent to the carrier.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rsip::prelude::*;
 use shared::api::HangupBy;
+use shared::ids::AccountId;
 use shared::sip::dialog;
 use shared::sip::response::response_to;
 use shared::sip::transaction::TxEvent;
@@ -24,10 +25,14 @@ impl InboundCall {
         &mut self,
         now: Now,
         conn: ConnId,
+        account: Option<AccountId>,
         request: &rsip::Request,
         env: &mut Env,
     ) -> bool {
-        let Some(index) = self.fork_of(&request.headers, conn) else {
+        let Some(index) = self
+            .fork_of(&request.headers, conn)
+            .or_else(|| self.reattach(&request.headers, conn, account))
+        else {
             return false;
         };
         let is_winner = self.winner == Some(index) && self.phase == InPhase::Answered;
@@ -313,13 +318,49 @@ impl InboundCall {
         self.hang_up_answered(now, &reason, env);
     }
 
-    /// A browser connection closed: its tabs stop ringing, its answered
-    /// call hangs up.
+    /// The answering agent's phone came back on `conn` (signed in as
+    /// `account`) with a request of this call: the winning tab moves
+    /// there. Anyone else's connection, or a call not up, gets nothing.
+    fn reattach(
+        &mut self,
+        headers: &rsip::Headers,
+        conn: ConnId,
+        account: Option<AccountId>,
+    ) -> Option<usize> {
+        let call_id = msg::header(headers, "Call-ID")?;
+        let index = self.winner.filter(|_| self.phase == InPhase::Answered)?;
+        let fork = self.forks.get_mut(index)?;
+        if fork.dialog.call_id != call_id || account != Some(fork.target.account_id) {
+            return None;
+        }
+        tracing::info!(
+            call = self.id.0,
+            waited = self.reconnect_deadline.is_some(),
+            "the agent's phone is back on a new connection"
+        );
+        fork.target.conn = conn;
+        self.reconnect_deadline = None;
+        Some(index)
+    }
+
+    /// A browser connection closed: its tabs stop ringing; if it held the
+    /// answered call, the carrier leg waits `reconnect_grace` for the
+    /// phone to come back ([`Self::reattach`]).
     pub fn connection_closed(&mut self, now: Now, conn: ConnId, env: &mut Env) {
         let winner_lost = self
             .winner
             .and_then(|w| self.forks.get(w))
             .is_some_and(|f| f.target.conn == conn);
+        let grace = env.config.reconnect_grace;
+        if winner_lost && self.phase == InPhase::Answered && !grace.is_zero() {
+            tracing::info!(
+                call = self.id.0,
+                grace_s = grace.as_secs(),
+                "the agent's connection dropped mid-call; waiting for the phone"
+            );
+            self.reconnect_deadline = Some(now.instant + grace);
+            return;
+        }
         if winner_lost && self.phase == InPhase::Answered {
             self.life.record.hangup_by = HangupBy::Agent;
             self.life.record.final_reason = "The agent's connection was lost".to_owned();
@@ -400,6 +441,20 @@ impl InboundCall {
             self.cancel_forks(None);
             self.after_fork_done(now, env);
             return;
+        }
+        if self.reconnect_deadline.is_some_and(|d| d <= now.instant) {
+            self.reconnect_deadline = None;
+            if self.phase == InPhase::Answered {
+                let secs = env.config.reconnect_grace.as_secs();
+                let reason =
+                    format!("The agent's connection was lost and did not come back in {secs} s");
+                let why = format!("SIP;cause=200;text=\"{reason}\"");
+                self.life.record.hangup_by = HangupBy::Agent;
+                self.life.record.final_reason = reason;
+                self.bye_winner(Some(&why), env);
+                self.bye_carrier(now, Some(&why), env);
+                self.end(now, env);
+            }
         }
         if self.life.flush_deadline.is_some_and(|d| d <= now.instant) {
             self.life.finish(&mut self.out);

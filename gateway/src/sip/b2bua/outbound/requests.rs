@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rsip::prelude::*;
 use shared::api::HangupBy;
+use shared::ids::AccountId;
 use shared::sip::dialog;
 use shared::sip::response::response_to;
 use shared::sip::transaction::{TransactionKey, cancel_for};
@@ -30,11 +31,15 @@ impl OutboundCall {
         &mut self,
         now: Now,
         conn: ConnId,
+        account: Option<AccountId>,
         request: &rsip::Request,
         env: &mut Env,
     ) -> bool {
         let call_id = msg::header(&request.headers, "Call-ID").unwrap_or_default();
-        if self.browser.conn != conn || self.browser.dialog.call_id != call_id {
+        if self.browser.dialog.call_id != call_id {
+            return false;
+        }
+        if self.browser.conn != conn && !self.reattach(conn, account) {
             return false;
         }
         let to = Destination::Conn(conn);
@@ -91,10 +96,16 @@ impl OutboundCall {
                 };
                 let direction = msg::sdp_direction(&sdp);
                 self.browser.pending_reinvite = Some(request.clone());
-                self.carrier.sdp_version += 1;
                 env.media.browser_reoffer(self.id, &sdp);
+                let held = direction != "sendrecv";
+                if held == self.held {
+                    // Not a hold or a resume (an ICE restart after the
+                    // phone reconnected): the browser leg's business only.
+                    return true;
+                }
                 // Mirror the hold (or resume) to the carrier.
-                self.held = direction != "sendrecv";
+                self.held = held;
+                self.carrier.sdp_version += 1;
                 env.media.set_hold(self.id, self.held);
                 let offer = msg::sdp_with_direction(
                     &self.carrier.offer_sdp,
@@ -307,6 +318,44 @@ impl OutboundCall {
             }
         }
         self.life.finish(&mut self.out);
+    }
+
+    /// The agent's phone came back on `conn` (signed in as `account`):
+    /// an answered call moves its browser leg there. Anyone else's
+    /// connection, or a call not up, gets nothing.
+    fn reattach(&mut self, conn: ConnId, account: Option<AccountId>) -> bool {
+        let ours = account.is_some() && account == self.life.record.account_id;
+        if !ours || self.phase != Phase::Answered {
+            return false;
+        }
+        tracing::info!(
+            call = self.id.0,
+            waited = self.reconnect_deadline.is_some(),
+            "the agent's phone is back on a new connection"
+        );
+        self.browser.conn = conn;
+        self.reconnect_deadline = None;
+        true
+    }
+
+    /// A browser connection closed. Ours, while the call is up: the
+    /// carrier leg waits `reconnect_grace` for the phone to come back
+    /// ([`Self::reattach`]); before the answer the call ends.
+    pub fn connection_closed(&mut self, now: Now, conn: ConnId, env: &mut Env) {
+        if self.browser.conn != conn || self.phase == Phase::Ended {
+            return;
+        }
+        let grace = env.config.reconnect_grace;
+        if self.phase == Phase::Answered && !grace.is_zero() {
+            tracing::info!(
+                call = self.id.0,
+                grace_s = grace.as_secs(),
+                "the agent's connection dropped mid-call; waiting for the phone"
+            );
+            self.reconnect_deadline = Some(now.instant + grace);
+            return;
+        }
+        self.abandon(now, "The agent's connection was lost", HangupBy::Agent, env);
     }
 
     // ---------------------------------------------------------------

@@ -407,3 +407,92 @@ fn in_order_ring_group_rings_one_member_after_the_other() {
         "{out:?}"
     );
 }
+
+#[test]
+fn the_answering_phone_reconnects_and_keeps_the_call() {
+    let mut h = Harness::new();
+    let carrier = Destination::Udp(CARRIER.parse().unwrap());
+    h.carrier_invite("+14155550150", true);
+    h.sent_to(carrier);
+    h.sent_to(Destination::Conn(TAB_1));
+    let invite_2 = h.sent_to(Destination::Conn(TAB_2)).remove(0);
+    h.tab_responds(TAB_2, &invite_2, 200, "v=0\r\nanswer-from-tab-2\r\n");
+    let ok = h.sent_to(carrier);
+    let tag = header_line(&ok[0], "To")
+        .unwrap()
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    h.carrier_sends("ACK", 10, Some(&tag));
+    h.sent();
+
+    let now = h.now();
+    h.b2bua.connection_closed(now, TAB_2);
+    assert!(h.sent_to(carrier).is_empty(), "the caller stays on the line");
+    assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Reconnecting);
+    h.advance(4_000);
+
+    // The phone is back on connection 9 and restarts ICE in the same dialog.
+    let call_id = header_line(&invite_2, "Call-ID").unwrap().to_owned();
+    let our_tag = header_line(&invite_2, "From").unwrap().to_owned();
+    let our_tag = our_tag.split("tag=").nth(1).unwrap();
+    let sdp = "v=0\r\na=ice-ufrag:back\r\na=sendrecv\r\n";
+    let reinvite = format!(
+        "INVITE sip:gw@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKback\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:demo@gw.test>;tag=tab2tag\r\nTo: <sip:gw@gw.test>;tag={our_tag}\r\n\
+         {call_id}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let request = rsip::Request::try_from(reinvite.as_bytes()).unwrap();
+    let now = h.now();
+    let back = ConnId(9);
+    assert!(
+        !h.b2bua
+            .handle_browser_request(now, back, Some(AccountId(2)), &request),
+        "another agent's phone cannot take it"
+    );
+    assert!(
+        h.b2bua
+            .handle_browser_request(now, back, Some(AccountId(1)), &request)
+    );
+    assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Connected);
+    h.b2bua
+        .media_browser_answer(CallId(1), Ok("v=0\r\nours\r\n".to_owned()));
+    assert!(h.sent_to(Destination::Conn(back))[0].starts_with("SIP/2.0 200"));
+
+    h.advance(40_000);
+    assert!(h.sent_to(carrier).is_empty(), "no BYE: the call went on");
+    h.carrier_sends("BYE", 11, Some(&tag));
+    assert!(status(&h.sent_to(carrier)[0]).starts_with("SIP/2.0 200"));
+    let bye = h.sent_to(Destination::Conn(back));
+    assert!(bye[0].starts_with("BYE "), "the BYE reaches the new connection: {bye:?}");
+}
+
+#[test]
+fn the_answering_phone_that_never_comes_back_ends_the_call_after_the_grace() {
+    let mut h = Harness::new();
+    let carrier = Destination::Udp(CARRIER.parse().unwrap());
+    h.carrier_invite("+14155550150", true);
+    h.sent_to(carrier);
+    let invite_1 = h.sent_to(Destination::Conn(TAB_1)).remove(0);
+    h.tab_responds(TAB_1, &invite_1, 200, "v=0\r\nanswer\r\n");
+    let ok = h.sent_to(carrier);
+    let tag = header_line(&ok[0], "To")
+        .unwrap()
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    h.carrier_sends("ACK", 10, Some(&tag));
+    h.sent();
+    let now = h.now();
+    h.b2bua.connection_closed(now, TAB_1);
+    h.advance(30_000);
+    let to_carrier = h.sent_to(carrier);
+    assert!(to_carrier.iter().any(|t| t.starts_with("BYE ")), "{to_carrier:?}");
+    h.media_stops(MediaCounts::default());
+    let r = &h.records()[0];
+    assert_eq!(r.hangup_by, HangupBy::Agent);
+    assert!(r.final_reason.contains("did not come back in 30 s"), "{}", r.final_reason);
+}

@@ -115,7 +115,9 @@ impl World {
                     let conn = ConnId(i as u64 + 1);
                     match message {
                         rsip::SipMessage::Request(r) => {
-                            let in_call = self.b2bua.handle_browser_request(now, conn, &r);
+                            let account = Some(self.agent.account_id);
+                            let in_call =
+                                self.b2bua.handle_browser_request(now, conn, account, &r);
                             if !in_call && r.method == rsip::Method::Invite {
                                 let agent = self.agent.clone();
                                 let routes = self.routes.clone();

@@ -544,16 +544,120 @@ fn hold_reinvite_goes_to_media_and_carrier() {
     assert!(status(&out[0]) == "SIP/2.0 200 OK" && out[0].contains("a=recvonly"));
 }
 
+/// The re-INVITE a reconnected phone sends: same dialog, an ICE restart.
+fn restart_reinvite(cseq: u32) -> String {
+    let sdp = "v=0\r\no=- 1 3 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n\
+               a=ice-ufrag:new1\r\na=ice-pwd:newnewnewnewnewnewnewnew\r\na=sendrecv\r\n";
+    format!(
+        "INVITE sip:gw@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKrs{cseq}\r\nMax-Forwards: 70\r\n\
+         From: <sip:demo@gw.test>;tag=btag\r\nTo: <sip:4155552671@gw.test>;tag=x\r\nCall-ID: browser-call-1\r\n\
+         CSeq: {cseq} INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
 #[test]
-fn lost_connection_hangs_up_the_carrier() {
+fn lost_connection_waits_for_the_phone_then_hangs_up_the_carrier() {
     let (mut h, _) = answered_call();
     h.sent();
     let now = h.now();
     h.b2bua.connection_closed(now, CONN);
+    let carrier: Destination = Destination::Udp(CARRIER.parse().unwrap());
+    assert!(
+        !h.sent().iter().any(|(d, _)| *d == carrier),
+        "the customer stays on the line"
+    );
+    assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Reconnecting);
+    h.advance(29_000);
+    assert!(!h.sent().iter().any(|(d, _)| *d == carrier));
+    h.advance(1_000);
     let sent = h.sent();
-    assert!(sent.iter().any(|(d, t)| *d == Destination::Udp(CARRIER.parse().unwrap()) && t.starts_with("BYE ")));
+    let bye = sent
+        .iter()
+        .find(|(d, t)| *d == carrier && t.starts_with("BYE "))
+        .expect("BYE to the carrier once the grace is over");
+    assert!(bye.1.contains("did not come back in 30 s"), "{}", bye.1);
     h.media_stops(MediaCounts::default());
-    assert_eq!(h.records()[0].hangup_by, HangupBy::Agent);
+    let record = &h.records()[0];
+    assert_eq!(record.hangup_by, HangupBy::Agent);
+    assert_eq!(
+        record.final_reason,
+        "The agent's connection was lost and did not come back in 30 s"
+    );
+}
+
+#[test]
+fn the_phone_back_on_a_new_connection_resumes_the_call() {
+    let (mut h, _) = answered_call();
+    h.sent();
+    let now = h.now();
+    h.b2bua.connection_closed(now, CONN);
+    h.advance(3_000);
+    let new_conn = ConnId(77);
+    let agent = Some(h.agent.account_id);
+    assert!(h.browser_request_on(new_conn, agent, &restart_reinvite(4)));
+    let reoffers = h.media.lock().unwrap().reoffers.clone();
+    assert!(
+        reoffers
+            .last()
+            .is_some_and(|(id, sdp)| *id == CallId(1) && sdp.contains("ice-ufrag:new1")),
+        "the ICE restart goes to the media: {reoffers:?}"
+    );
+    assert!(h.media.lock().unwrap().holds.is_empty(), "not a hold");
+    assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Connected);
+    h.b2bua
+        .media_browser_answer(CallId(1), Ok("v=0\r\na=ice-ufrag:ours2\r\n".to_owned()));
+    let sent = h.sent();
+    assert!(
+        sent.iter().any(|(d, t)| *d == Destination::Conn(new_conn)
+            && t.starts_with("SIP/2.0 200 OK")
+            && t.contains("ice-ufrag:ours2")),
+        "the answer goes to the new connection: {sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|(_, t)| t.starts_with("INVITE ")),
+        "the carrier hears nothing of it"
+    );
+    h.advance(40_000);
+    assert!(!h.sent().iter().any(|(_, t)| t.starts_with("BYE ")));
+    assert!(h.records().is_empty(), "the call goes on");
+    // The agent hangs up from the new connection.
+    let bye = "BYE sip:gw@gw.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKby5\r\nMax-Forwards: 70\r\n\
+               From: <sip:demo@gw.test>;tag=btag\r\nTo: <sip:4155552671@gw.test>;tag=x\r\nCall-ID: browser-call-1\r\n\
+               CSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n";
+    assert!(h.browser_request_on(new_conn, agent, bye));
+    let sent = h.sent();
+    assert!(sent.iter().any(|(d, t)| *d == Destination::Conn(new_conn) && t.starts_with("SIP/2.0 200")));
+    assert!(sent.iter().any(|(d, t)| *d == Destination::Udp(CARRIER.parse().unwrap()) && t.starts_with("BYE ")));
+}
+
+#[test]
+fn another_account_cannot_take_over_a_call() {
+    let (mut h, _) = answered_call();
+    h.sent();
+    let now = h.now();
+    h.b2bua.connection_closed(now, CONN);
+    let stranger = Some(AccountId(h.agent.account_id.0 + 100));
+    assert!(!h.browser_request_on(ConnId(78), stranger, &restart_reinvite(4)));
+    assert!(!h.browser_request_on(ConnId(79), None, &restart_reinvite(4)));
+    assert!(h.media.lock().unwrap().reoffers.is_empty());
+    assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Reconnecting);
+}
+
+#[test]
+fn a_call_not_yet_answered_ends_with_its_connection() {
+    let mut h = Harness::new();
+    h.invite("4155552671", "");
+    let invite = h.carrier_request("INVITE");
+    h.carrier_responds(&invite, 180, "Ringing", "", "");
+    h.sent();
+    let now = h.now();
+    h.b2bua.connection_closed(now, CONN);
+    let sent = h.sent();
+    assert!(
+        sent.iter().any(|(_, t)| t.starts_with("CANCEL ")),
+        "{sent:?}"
+    );
 }
 
 #[test]
