@@ -77,7 +77,7 @@ pub fn CallStatus(props: &CallStatusProps) -> Html {
                         type="button"
                         class="button button-toggle"
                         aria-pressed={call.held.to_string()}
-                        disabled={!connected || call.hold_pending}
+                        disabled={!connected || call.hold_pending || call.reconnecting}
                         onclick={on_hold}
                     >
                         { match (call.hold_pending, call.held) {

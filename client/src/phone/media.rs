@@ -21,7 +21,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlMediaElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcConfiguration,
     RtcIceGatheringState, RtcPeerConnection, RtcRtpTransceiver, RtcRtpTransceiverDirection,
-    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcOfferOptions, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use shared::api::IceConfig;
@@ -173,6 +173,15 @@ impl Media {
         self.offer().await
     }
 
+    /// A new offer with new ICE credentials (an ICE restart, RFC 8445
+    /// §9), the direction unchanged: the phone came back on a new
+    /// connection, perhaps from another network.
+    pub async fn restart_offer(&self) -> Result<String, String> {
+        let options = RtcOfferOptions::new();
+        options.set_ice_restart(true);
+        self.offer_with(&options).await
+    }
+
     /// The re-INVITE was refused: back to the stable state, direction as it
     /// was (`held`).
     pub async fn rollback(&self, held: bool) {
@@ -253,7 +262,11 @@ impl Media {
 
     /// createOffer → setLocalDescription → wait for candidates (bounded).
     async fn offer(&self) -> Result<String, String> {
-        let offer = JsFuture::from(self.pc.create_offer())
+        self.offer_with(&RtcOfferOptions::new()).await
+    }
+
+    async fn offer_with(&self, options: &RtcOfferOptions) -> Result<String, String> {
+        let offer = JsFuture::from(self.pc.create_offer_with_rtc_offer_options(options))
             .await
             .map_err(|e| js_error(&e))?;
         self.set_local(&offer, RtcSdpType::Offer).await?;

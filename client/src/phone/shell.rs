@@ -395,11 +395,13 @@ impl PhoneShell {
     pub fn toggle_hold(&self) {
         let (media, held, seq) = {
             let mut inner = self.inner.borrow_mut();
+            // While the call waits for the link, hold must wait too.
+            let waiting = inner.ua.call_waiting();
             let call = &mut inner.call;
             let Some(media) = call
                 .media
                 .clone()
-                .filter(|_| call.answered && !call.hold_busy)
+                .filter(|_| call.answered && !call.hold_busy && !waiting)
             else {
                 return;
             };
@@ -606,10 +608,47 @@ fn expose_peer(media: &Media) {
     }
 }
 
+/// The phone is registered again with the call still up: an ICE-restart
+/// offer (the network may have changed) in a re-INVITE of the same dialog.
+/// The media never stopped; audio comes back once the new ICE pair works.
+fn resume_call(rc: &Rc<RefCell<Inner>>) {
+    let (media, seq) = {
+        let inner = rc.borrow();
+        (inner.call.media.clone(), inner.call.seq)
+    };
+    let Some(media) = media else { return };
+    let weak = Rc::downgrade(rc);
+    spawn_local(async move {
+        let offer = media.restart_offer().await;
+        let Some(rc) = weak.upgrade() else { return };
+        {
+            let mut inner = rc.borrow_mut();
+            if inner.call.seq != seq {
+                return;
+            }
+            let now = Instant::now();
+            let sent = offer.and_then(|sdp| {
+                inner
+                    .ua
+                    .restart_call(now, sdp)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(error) = sent {
+                inner.call.end_reason = Some(format!(
+                    "The call could not be resumed after the connection dropped ({error})."
+                ));
+                inner.ua.hangup(now);
+            }
+        }
+        pump(&rc);
+    });
+}
+
 fn hold_failure(reoffer: Reoffer, detail: &str) -> String {
     let what = match reoffer {
         Reoffer::Hold => "The call could not be put on hold",
         Reoffer::Resume => "The call could not be taken off hold",
+        Reoffer::Restart => "The call could not be resumed after the connection dropped",
     };
     format!("{what} ({detail}). Try again.")
 }
@@ -672,6 +711,7 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
             }
             emit(rc, CallUpdate::Answered { at: Instant::now() });
         }
+        CallEvent::Restarted => emit(rc, CallUpdate::Reconnecting(false)),
         CallEvent::HoldChanged { held } => {
             {
                 let mut inner = rc.borrow_mut();
@@ -679,6 +719,26 @@ fn on_call_event(rc: &Rc<RefCell<Inner>>, event: CallEvent) {
                 inner.call.hold_busy = false;
             }
             emit(rc, CallUpdate::HoldChanged { held });
+        }
+        CallEvent::OfferRejected {
+            reoffer: Reoffer::Restart,
+            code,
+            reason,
+        } => {
+            // The gateway no longer has the call (481: the grace ran out) or
+            // cannot take the new offer: the call cannot come back.
+            let held = {
+                let mut inner = rc.borrow_mut();
+                inner.call.end_reason = Some(format!(
+                    "The call could not be resumed after the connection dropped ({code} {reason})."
+                ));
+                inner.ua.hangup(Instant::now());
+                inner.call.held
+            };
+            if let Some(media) = media {
+                spawn_local(async move { media.rollback(held).await });
+            }
+            pump(rc);
         }
         CallEvent::OfferRejected {
             reoffer,
@@ -850,6 +910,8 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
     let mut finished = Vec::new();
     let mut call_events = Vec::new();
     let mut incoming = Vec::new();
+    let mut call_waiting = false;
+    let mut call_resume = false;
     let on_status = {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
@@ -881,6 +943,8 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
                 UaEvent::SignedOut => finished.append(&mut inner.on_signed_out),
                 UaEvent::Call(event) => call_events.push(event),
                 UaEvent::Incoming { info, offer } => incoming.push((info, offer)),
+                UaEvent::CallWaiting => call_waiting = true,
+                UaEvent::CallResume => call_resume = true,
             }
         }
         inner.timer = inner.ua.poll_timeout().map(|at| {
@@ -913,6 +977,12 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
     }
     for event in call_events {
         on_call_event(rc, event);
+    }
+    if call_waiting {
+        emit(rc, CallUpdate::Reconnecting(true));
+    }
+    if call_resume {
+        resume_call(rc);
     }
     for done in finished {
         done();

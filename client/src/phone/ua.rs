@@ -47,6 +47,13 @@ use super::backoff::Backoff;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long sign-out waits for the un-REGISTER's answer.
 pub const SIGN_OUT_WAIT: Duration = Duration::from_secs(2);
+/// How long an answered call waits for the link to come back before the
+/// phone gives it up (the gateway's `--reconnect-grace` default).
+pub const RESUME_WAIT: Duration = Duration::from_secs(30);
+/// The first reconnect while a call waits: at once, not after the backoff.
+const RESUME_FIRST_TRY: Duration = Duration::from_millis(200);
+/// Messages of a waiting call kept for the next link (a BYE, an ACK).
+const HELD_BACK_MAX: usize = 16;
 
 /// What the registration badge shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +130,13 @@ pub enum UaEvent {
         info: IncomingInfo,
         offer: String,
     },
+    /// The link dropped during an answered call: the call waits (the
+    /// customer stays on the line at the gateway) while the phone
+    /// reconnects. Show "reconnecting".
+    CallWaiting,
+    /// Registered again with the call still up: make an ICE-restart offer
+    /// and hand it to [`Ua::restart_call`].
+    CallResume,
 }
 
 /// The current call: one we placed or one we were offered.
@@ -178,6 +192,12 @@ impl PhoneCall {
         match self {
             PhoneCall::Out(c) => c.transport_lost(),
             PhoneCall::In(c) => c.transport_lost(),
+        }
+    }
+    fn link_lost(&mut self) -> bool {
+        match self {
+            PhoneCall::Out(c) => c.link_lost(),
+            PhoneCall::In(c) => c.link_lost(),
         }
     }
     fn handle_response(&mut self, now: Instant, response: rsip::Response, reason: Option<&str>) {
@@ -272,6 +292,11 @@ pub struct Ua {
     /// Deadline of a sign-out in progress.
     signing_out: Option<Instant>,
     signed_out: bool,
+    /// An answered call outlived its link: it waits until then for the
+    /// next registration, then resumes ([`UaEvent::CallResume`]).
+    waiting_call: Option<Instant>,
+    /// What the waiting call sent meanwhile, for the next link.
+    held_back: VecDeque<String>,
     status: Option<PhoneStatus>,
     commands: VecDeque<Command>,
     events: VecDeque<UaEvent>,
@@ -304,6 +329,8 @@ impl Ua {
             dialing: false,
             signing_out: None,
             signed_out: false,
+            waiting_call: None,
+            held_back: VecDeque::new(),
             status: None,
             commands: VecDeque::new(),
             events: VecDeque::new(),
@@ -394,7 +421,7 @@ impl Ua {
         }
         self.link = Link::Down;
         self.registration.transport_lost();
-        self.calls_lost();
+        self.calls_lost(now, true);
         if self.signing_out.is_some() {
             self.finish_sign_out();
         } else if !self.stopped {
@@ -411,6 +438,11 @@ impl Ua {
                 self.schedule_reconnect(now);
             }
             Link::Waiting { at } if at <= now => self.connect(now),
+            Link::Open if self.waiting_call.is_some() => {
+                // Registering again: only the registration runs; the call
+                // resumes once it is done.
+                self.registration.handle_timeout(now);
+            }
             Link::Open => {
                 self.registration.handle_timeout(now);
                 for call in self.call.iter_mut().chain(self.finishing.iter_mut()) {
@@ -423,6 +455,15 @@ impl Ua {
         }
         if self.signing_out.is_some_and(|deadline| deadline <= now) {
             self.finish_sign_out();
+        }
+        if self.waiting_call.is_some_and(|deadline| deadline <= now) {
+            // The link did not come back in time: the gateway has ended
+            // the call too.
+            self.waiting_call = None;
+            self.held_back.clear();
+            if let Some(call) = &mut self.call {
+                call.transport_lost();
+            }
         }
         self.drain(now);
     }
@@ -471,7 +512,21 @@ impl Ua {
             }
             Link::Down => None,
         };
-        [link, self.signing_out].into_iter().flatten().min()
+        [link, self.signing_out, self.waiting_call]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The answered call is waiting for the link ([`UaEvent::CallWaiting`]).
+    pub fn call_waiting(&self) -> bool {
+        self.waiting_call.is_some()
+    }
+
+    /// Resumes the call after [`UaEvent::CallResume`] with the browser's
+    /// ICE-restart `offer` (a re-INVITE in the same dialog).
+    pub fn restart_call(&mut self, now: Instant, offer: String) -> Result<(), CallError> {
+        self.reoffer(now, Reoffer::Restart, offer)
     }
 
     /// Calls `request.target` with the offer in `request`. Placed even while
@@ -540,6 +595,10 @@ impl Ua {
         reoffer: Reoffer,
         offer: String,
     ) -> Result<(), CallError> {
+        // While the call waits for the link only the restart may go.
+        if self.waiting_call.is_some() || (reoffer == Reoffer::Restart && self.link != Link::Open) {
+            return Err(CallError::NotConnected);
+        }
         let call = self.call.as_mut().ok_or(CallError::NotConnected)?;
         let result = call.reoffer(now, reoffer, offer);
         self.drain(now);
@@ -602,10 +661,24 @@ impl Ua {
             .find(|c| c.call_id() == call_id)
     }
 
-    /// The link is gone, and every call with it.
-    fn calls_lost(&mut self) {
+    /// The link is gone. An answered call waits for the next one when
+    /// `keep` (see [`UaEvent::CallWaiting`]); any other call ends.
+    fn calls_lost(&mut self, now: Instant, keep: bool) {
         if let Some(call) = &mut self.call {
-            call.transport_lost();
+            let kept = if keep && !self.signed_out && self.signing_out.is_none() {
+                call.link_lost()
+            } else {
+                call.transport_lost();
+                false
+            };
+            if kept && self.waiting_call.is_none() {
+                self.waiting_call = Some(now + RESUME_WAIT);
+                self.held_back.clear();
+                self.events.push_back(UaEvent::CallWaiting);
+            } else if !kept {
+                self.waiting_call = None;
+                self.held_back.clear();
+            }
         }
         self.finishing.clear();
     }
@@ -619,7 +692,14 @@ impl Ua {
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {
-        let at = now + self.backoff.next_delay(self.rng.next_u64());
+        let delay = if self.waiting_call.is_some() && self.status != Some(PhoneStatus::Connecting) {
+            // A call waits: try at once (the backoff takes over if that
+            // attempt fails too).
+            RESUME_FIRST_TRY
+        } else {
+            self.backoff.next_delay(self.rng.next_u64())
+        };
+        let at = now + delay;
         self.link = Link::Waiting { at };
         self.set_status(PhoneStatus::Reconnecting { at });
     }
@@ -648,15 +728,26 @@ impl Ua {
                 RegistrationEvent::Registered { .. } => {
                     self.backoff.reset();
                     self.set_status(PhoneStatus::Registered);
+                    if self.waiting_call.take().is_some() {
+                        // Registered on the new link: what the call said
+                        // meanwhile goes first, then it resumes (if it is
+                        // still up).
+                        for message in self.held_back.drain(..) {
+                            self.commands.push_back(Command::Send(message));
+                        }
+                        if self.in_call() {
+                            self.events.push_back(UaEvent::CallResume);
+                        }
+                    }
                 }
                 RegistrationEvent::Failed { code, .. } if is_transient(code) => {
                     // No answer or a registrar in trouble: a fresh connection
                     // (perhaps to a restarted gateway) is the cure.
-                    self.close_link();
+                    self.close_link(now, true);
                     self.schedule_reconnect(now);
                 }
                 RegistrationEvent::Failed { reason, .. } => {
-                    self.close_link();
+                    self.close_link(now, false);
                     self.stopped = true;
                     self.set_status(PhoneStatus::Failed { reason });
                 }
@@ -667,7 +758,11 @@ impl Ua {
         // the call.
         for call in self.call.iter_mut().chain(self.finishing.iter_mut()) {
             while let Some(message) = call.poll_transmit() {
-                if self.link == Link::Open {
+                if self.waiting_call.is_some() {
+                    if self.held_back.len() < HELD_BACK_MAX {
+                        self.held_back.push_back(message.to_string());
+                    }
+                } else if self.link == Link::Open {
                     self.commands.push_back(Command::Send(message.to_string()));
                 }
             }
@@ -686,13 +781,15 @@ impl Ua {
         }
     }
 
-    fn close_link(&mut self) {
+    fn close_link(&mut self, now: Instant, keep_call: bool) {
         if matches!(self.link, Link::Open | Link::Connecting { .. }) {
             self.commands.push_back(Command::Close);
         }
         self.link = Link::Down;
         self.registration.transport_lost();
-        self.calls_lost();
+        // A refusal that stops the phone ends the call; a transient one
+        // (the link is tried again) keeps an answered call waiting.
+        self.calls_lost(now, keep_call);
         // transport_lost() may report an un-REGISTER as done; nothing waits for it here.
         while self.registration.poll_event().is_some() {}
     }

@@ -176,6 +176,9 @@ pub enum CallUpdate {
     HoldFailed {
         message: String,
     },
+    /// The link to the gateway dropped mid-call and the call waits for the
+    /// phone to reconnect (`true`), or it is back (`false`).
+    Reconnecting(bool),
     Muted(bool),
     DtmfSent(char),
     /// A passing remark (a device switch failed, keypad tones unavailable).
@@ -218,6 +221,9 @@ pub struct CallView {
     pub held: bool,
     /// A hold or resume re-INVITE is in flight.
     pub hold_pending: bool,
+    /// The call waits for the phone to reconnect (the customer is still
+    /// on the line at the gateway).
+    pub reconnecting: bool,
     /// The remote track plays before the answer, so no local ringback.
     pub early_media: bool,
     /// Keypad tones sent during this call, for the agent to see.
@@ -290,6 +296,9 @@ impl CallView {
                 next.hold_pending = false;
                 next.notice = Some(message);
             }
+            CallUpdate::Reconnecting(waiting) => {
+                next.reconnecting = waiting && self.is_connected();
+            }
             CallUpdate::Muted(muted) => next.muted = muted && self.in_call(),
             CallUpdate::DtmfSent(tone) => {
                 if self.in_call() {
@@ -324,6 +333,7 @@ impl CallView {
                 next.muted = false;
                 next.held = false;
                 next.hold_pending = false;
+                next.reconnecting = false;
                 next.early_media = false;
                 next.dtmf.clear();
                 next.ringtone_blocked = false;
@@ -350,6 +360,7 @@ impl CallView {
         self.muted = false;
         self.held = false;
         self.hold_pending = false;
+        self.reconnecting = false;
         self.early_media = false;
         self.dtmf.clear();
         self.notice = None;
@@ -383,6 +394,7 @@ impl CallView {
             CallPhase::Ringing { .. } => "ringing",
             CallPhase::Incoming(_) => "incoming",
             CallPhase::Answering { .. } => "answering",
+            CallPhase::Connected { .. } if self.reconnecting => "reconnecting",
             CallPhase::Connected { .. } if self.held => "held",
             CallPhase::Connected { .. } => "connected",
             CallPhase::Ended { .. } => "ended",
@@ -397,6 +409,9 @@ impl CallView {
             CallPhase::Ringing { number } => format!("Ringing {number}…"),
             CallPhase::Incoming(view) => format!("Incoming call from {}", view.caller_text()),
             CallPhase::Answering { number } => format!("Answering {number}…"),
+            CallPhase::Connected { number, .. } if self.reconnecting => {
+                format!("Reconnecting… {number} is still on the line")
+            }
             CallPhase::Connected { number, .. } if self.held => format!("On hold: {number}"),
             CallPhase::Connected { number, .. } => format!("Connected to {number}"),
             CallPhase::Ended { number, .. } => format!("Call to {number} ended"),

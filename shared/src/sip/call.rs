@@ -209,6 +209,9 @@ pub enum Reoffer {
     Hold,
     /// `a=sendrecv`: take it off hold.
     Resume,
+    /// The same direction with new ICE credentials: the phone came back on
+    /// a new connection after [`Call::link_lost`] and restarts ICE.
+    Restart,
 }
 
 /// What the shell is told.
@@ -227,6 +230,10 @@ pub enum CallEvent {
     /// A hold or resume re-INVITE was accepted (its answer, if any, came
     /// just before as [`CallEvent::RemoteAnswer`]).
     HoldChanged { held: bool },
+    /// The ICE-restart re-INVITE ([`Reoffer::Restart`]) was accepted: the
+    /// call is back (its answer came just before as
+    /// [`CallEvent::RemoteAnswer`]).
+    Restarted,
     /// A re-INVITE of ours was refused or failed: the local offer is void
     /// (roll the peer connection back). The call goes on unless an
     /// [`CallEvent::Ended`] follows.
@@ -606,6 +613,33 @@ impl Call {
     }
 
     /// The WebSocket closed: the gateway drops the call with it.
+    /// The WebSocket closed, but the gateway keeps an answered call for a
+    /// while: an answered call stays up (returns `true`) with nothing in
+    /// flight — a re-INVITE of ours is reported refused (503), one of the
+    /// far end's forgotten — and goes on with a [`Reoffer::Restart`] from the
+    /// next connection. A call not answered yet ends as in
+    /// [`Call::transport_lost`] (returns `false`).
+    pub fn link_lost(&mut self) -> bool {
+        if self.ended || self.state != CallState::Connected || self.awaiting_ack() {
+            self.transport_lost();
+            return false;
+        }
+        for invite in self.invites.drain(..) {
+            if let Some(reoffer) = invite.reoffer {
+                self.events.push_back(CallEvent::OfferRejected {
+                    reoffer,
+                    code: 503,
+                    reason: "Service Unavailable (the connection dropped)".to_owned(),
+                });
+            }
+        }
+        self.offer = None;
+        self.others.clear();
+        self.incoming = None;
+        self.transmits.clear();
+        true
+    }
+
     pub fn transport_lost(&mut self) {
         self.invites.clear();
         self.others.clear();
@@ -992,9 +1026,13 @@ impl Call {
                         }
                         self.events
                             .push_back(CallEvent::RemoteAnswer { sdp, early: false });
-                        self.held = reoffer == Reoffer::Hold;
-                        self.events
-                            .push_back(CallEvent::HoldChanged { held: self.held });
+                        if reoffer == Reoffer::Restart {
+                            self.events.push_back(CallEvent::Restarted);
+                        } else {
+                            self.held = reoffer == Reoffer::Hold;
+                            self.events
+                                .push_back(CallEvent::HoldChanged { held: self.held });
+                        }
                     }
                     None => self.events.push_back(CallEvent::OfferRejected {
                         reoffer,

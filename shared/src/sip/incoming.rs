@@ -313,6 +313,22 @@ impl IncomingCall {
         result
     }
 
+    /// The WebSocket closed while the gateway may keep the call: see
+    /// [`Call::link_lost`]. `true` when the call stays up.
+    pub fn link_lost(&mut self) -> bool {
+        let kept = match &mut self.phase {
+            Phase::Answered(call) => call.link_lost(),
+            _ => false,
+        };
+        if !kept {
+            self.transport_lost();
+            return false;
+        }
+        self.drain();
+        self.transmits.clear();
+        true
+    }
+
     /// The WebSocket closed: the gateway drops the call with it.
     pub fn transport_lost(&mut self) {
         if let Phase::Answered(call) = &mut self.phase {

@@ -466,9 +466,9 @@ fn a_call_uses_the_registration_contact_and_gets_its_own_responses() {
 }
 
 #[test]
-fn losing_the_websocket_ends_the_call_and_reconnects() {
+fn losing_the_websocket_while_ringing_ends_the_call_and_reconnects() {
     let (mut tab, invite) = dialled();
-    tab.receive(&answer(&invite, "200 OK", Some(OFFER)));
+    tab.receive(&answer(&invite, "180 Ringing", None));
     tab.commands();
     tab.events();
     tab.ua.handle_closed(tab.now);
@@ -488,6 +488,131 @@ fn losing_the_websocket_ends_the_call_and_reconnects() {
         tab.ua.place_call(tab.now, call_request()),
         Err(PlaceError::NotConnected)
     );
+}
+
+/// Answered, then the WebSocket drops: the call waits.
+fn waiting_call() -> (Tab, String) {
+    let (mut tab, invite) = dialled();
+    tab.receive(&answer(&invite, "200 OK", Some(OFFER)));
+    tab.commands();
+    tab.events();
+    tab.ua.handle_closed(tab.now);
+    let events = tab.events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                UaEvent::CallWaiting,
+                UaEvent::Status(PhoneStatus::Reconnecting { .. })
+            ]
+        ),
+        "{events:?}"
+    );
+    assert!(tab.ua.in_call() && tab.ua.call_waiting());
+    (tab, invite)
+}
+
+/// The next connection opens and registers (answering a challenge if one
+/// comes); returns the events after the registration.
+fn reconnect(tab: &mut Tab) -> Vec<UaEvent> {
+    assert!(tab.advance_to_timeout() <= Duration::from_millis(200), "at once");
+    assert_eq!(tab.commands(), [Command::Connect]);
+    tab.ua.handle_open(tab.now);
+    let mut register = tab.sent();
+    if !register.contains("\r\nAuthorization: ") {
+        tab.receive(&reply(&register, "401 Unauthorized", &[challenge()]));
+        register = tab.sent();
+    }
+    tab.receive(&reply(&register, "200 OK", &[]));
+    tab.events()
+}
+
+#[test]
+fn an_answered_call_waits_for_the_link_and_resumes_with_an_ice_restart() {
+    let (mut tab, invite) = waiting_call();
+    assert_eq!(
+        tab.ua.reoffer(tab.now, Reoffer::Hold, OFFER.to_owned()),
+        Err(CallError::NotConnected),
+        "no hold while the call waits"
+    );
+    let events = reconnect(&mut tab);
+    assert_eq!(
+        events,
+        [
+            UaEvent::Status(PhoneStatus::Connecting),
+            UaEvent::Status(PhoneStatus::Registered),
+            UaEvent::CallResume
+        ]
+    );
+    assert!(!tab.ua.call_waiting());
+    let restart = "v=0\r\na=ice-ufrag:new2\r\n";
+    tab.ua.restart_call(tab.now, restart.to_owned()).unwrap();
+    let reinvite = tab.sent();
+    assert!(reinvite.starts_with("INVITE sip:b2bua@gw.test"), "{reinvite}");
+    assert_eq!(header(&reinvite, "Call-ID"), header(&invite, "Call-ID"));
+    assert!(header(&reinvite, "To").ends_with(";tag=gw1"), "same dialog");
+    assert!(reinvite.ends_with(restart));
+    let answer_sdp = "v=0\r\na=ice-ufrag:gw2\r\n";
+    tab.receive(&answer(&reinvite, "200 OK", Some(answer_sdp)));
+    assert!(tab.sent().starts_with("ACK "));
+    assert_eq!(
+        tab.events(),
+        [
+            UaEvent::Call(CallEvent::RemoteAnswer {
+                sdp: answer_sdp.to_owned(),
+                early: false
+            }),
+            UaEvent::Call(CallEvent::Restarted)
+        ]
+    );
+    assert!(tab.ua.in_call());
+}
+
+#[test]
+fn a_call_the_gateway_no_longer_has_ends_when_the_restart_is_refused() {
+    let (mut tab, _) = waiting_call();
+    reconnect(&mut tab);
+    tab.ua.restart_call(tab.now, OFFER.to_owned()).unwrap();
+    let reinvite = tab.sent();
+    tab.receive(&answer(&reinvite, "481 Call/Transaction Does Not Exist", None));
+    let events = tab.events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            UaEvent::Call(CallEvent::OfferRejected {
+                reoffer: Reoffer::Restart,
+                code: 481,
+                ..
+            })
+        )),
+        "{events:?}"
+    );
+    assert!(!tab.ua.in_call());
+}
+
+#[test]
+fn hanging_up_while_waiting_sends_the_bye_on_the_next_link() {
+    let (mut tab, invite) = waiting_call();
+    tab.ua.hangup(tab.now);
+    assert!(tab.commands().is_empty(), "no link: nothing goes out yet");
+    let events = reconnect(&mut tab);
+    assert!(!events.contains(&UaEvent::CallResume), "{events:?}");
+    let bye = tab.sent();
+    assert!(bye.starts_with("BYE sip:b2bua@gw.test"), "{bye}");
+    assert_eq!(header(&bye, "Call-ID"), header(&invite, "Call-ID"));
+}
+
+#[test]
+fn a_call_whose_link_stays_away_ends_after_the_wait() {
+    let (mut tab, _) = waiting_call();
+    tab.now += RESUME_WAIT;
+    tab.ua.handle_timeout(tab.now);
+    let events = tab.events();
+    assert!(
+        events.contains(&UaEvent::Call(CallEvent::Ended(EndCause::TransportLost))),
+        "{events:?}"
+    );
+    assert!(!tab.ua.in_call() && !tab.ua.call_waiting());
 }
 
 #[test]
