@@ -531,10 +531,7 @@ impl Config {
                 format!("{failover_timeout_ms} ms: give between 200 and 60000 milliseconds"),
             ));
         }
-        let reconnect_grace = args
-            .reconnect_grace
-            .or(file.reconnect_grace)
-            .unwrap_or(30);
+        let reconnect_grace = args.reconnect_grace.or(file.reconnect_grace).unwrap_or(30);
         if reconnect_grace > 600 {
             return Err(bad(
                 "reconnect_grace",

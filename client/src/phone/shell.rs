@@ -627,12 +627,8 @@ fn resume_call(rc: &Rc<RefCell<Inner>>) {
                 return;
             }
             let now = Instant::now();
-            let sent = offer.and_then(|sdp| {
-                inner
-                    .ua
-                    .restart_call(now, sdp)
-                    .map_err(|e| e.to_string())
-            });
+            let sent =
+                offer.and_then(|sdp| inner.ua.restart_call(now, sdp).map_err(|e| e.to_string()));
             if let Err(error) = sent {
                 inner.call.end_reason = Some(format!(
                     "The call could not be resumed after the connection dropped ({error})."

@@ -419,7 +419,10 @@ impl SipCore {
                     return;
                 }
                 let account = self.registrar.account_on_conn(conn);
-                if self.b2bua.handle_browser_request(now, conn, account, &request) {
+                if self
+                    .b2bua
+                    .handle_browser_request(now, conn, account, &request)
+                {
                     return;
                 }
             }

@@ -515,7 +515,10 @@ fn waiting_call() -> (Tab, String) {
 /// The next connection opens and registers (answering a challenge if one
 /// comes); returns the events after the registration.
 fn reconnect(tab: &mut Tab) -> Vec<UaEvent> {
-    assert!(tab.advance_to_timeout() <= Duration::from_millis(200), "at once");
+    assert!(
+        tab.advance_to_timeout() <= Duration::from_millis(200),
+        "at once"
+    );
     assert_eq!(tab.commands(), [Command::Connect]);
     tab.ua.handle_open(tab.now);
     let mut register = tab.sent();
@@ -548,7 +551,10 @@ fn an_answered_call_waits_for_the_link_and_resumes_with_an_ice_restart() {
     let restart = "v=0\r\na=ice-ufrag:new2\r\n";
     tab.ua.restart_call(tab.now, restart.to_owned()).unwrap();
     let reinvite = tab.sent();
-    assert!(reinvite.starts_with("INVITE sip:b2bua@gw.test"), "{reinvite}");
+    assert!(
+        reinvite.starts_with("INVITE sip:b2bua@gw.test"),
+        "{reinvite}"
+    );
     assert_eq!(header(&reinvite, "Call-ID"), header(&invite, "Call-ID"));
     assert!(header(&reinvite, "To").ends_with(";tag=gw1"), "same dialog");
     assert!(reinvite.ends_with(restart));
@@ -574,7 +580,11 @@ fn a_call_the_gateway_no_longer_has_ends_when_the_restart_is_refused() {
     reconnect(&mut tab);
     tab.ua.restart_call(tab.now, OFFER.to_owned()).unwrap();
     let reinvite = tab.sent();
-    tab.receive(&answer(&reinvite, "481 Call/Transaction Does Not Exist", None));
+    tab.receive(&answer(
+        &reinvite,
+        "481 Call/Transaction Does Not Exist",
+        None,
+    ));
     let events = tab.events();
     assert!(
         events.iter().any(|e| matches!(

@@ -418,7 +418,8 @@ impl OutboundCall {
         if self.reconnect_deadline.is_some_and(|d| d <= now.instant) {
             self.reconnect_deadline = None;
             let secs = env.config.reconnect_grace.as_secs();
-            let reason = format!("The agent's connection was lost and did not come back in {secs} s");
+            let reason =
+                format!("The agent's connection was lost and did not come back in {secs} s");
             self.hang_up_answered(now, 200, &reason, HangupBy::Agent, env);
         }
         if self.response_deadline.is_some_and(|d| d <= now.instant) {

@@ -257,12 +257,7 @@ impl Harness {
 
     /// A request from the agent's phone on another connection `conn`,
     /// signed in as `account`; whether a call took it.
-    fn browser_request_on(
-        &mut self,
-        conn: ConnId,
-        account: Option<AccountId>,
-        text: &str,
-    ) -> bool {
+    fn browser_request_on(&mut self, conn: ConnId, account: Option<AccountId>, text: &str) -> bool {
         let request = rsip::Request::try_from(text.as_bytes()).unwrap();
         let now = self.now();
         self.b2bua

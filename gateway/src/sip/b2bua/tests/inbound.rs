@@ -429,7 +429,10 @@ fn the_answering_phone_reconnects_and_keeps_the_call() {
 
     let now = h.now();
     h.b2bua.connection_closed(now, TAB_2);
-    assert!(h.sent_to(carrier).is_empty(), "the caller stays on the line");
+    assert!(
+        h.sent_to(carrier).is_empty(),
+        "the caller stays on the line"
+    );
     assert_eq!(h.b2bua.live_calls()[0].state, LiveCallState::Reconnecting);
     h.advance(4_000);
 
@@ -466,7 +469,10 @@ fn the_answering_phone_reconnects_and_keeps_the_call() {
     h.carrier_sends("BYE", 11, Some(&tag));
     assert!(status(&h.sent_to(carrier)[0]).starts_with("SIP/2.0 200"));
     let bye = h.sent_to(Destination::Conn(back));
-    assert!(bye[0].starts_with("BYE "), "the BYE reaches the new connection: {bye:?}");
+    assert!(
+        bye[0].starts_with("BYE "),
+        "the BYE reaches the new connection: {bye:?}"
+    );
 }
 
 #[test]
@@ -490,9 +496,16 @@ fn the_answering_phone_that_never_comes_back_ends_the_call_after_the_grace() {
     h.b2bua.connection_closed(now, TAB_1);
     h.advance(30_000);
     let to_carrier = h.sent_to(carrier);
-    assert!(to_carrier.iter().any(|t| t.starts_with("BYE ")), "{to_carrier:?}");
+    assert!(
+        to_carrier.iter().any(|t| t.starts_with("BYE ")),
+        "{to_carrier:?}"
+    );
     h.media_stops(MediaCounts::default());
     let r = &h.records()[0];
     assert_eq!(r.hangup_by, HangupBy::Agent);
-    assert!(r.final_reason.contains("did not come back in 30 s"), "{}", r.final_reason);
+    assert!(
+        r.final_reason.contains("did not come back in 30 s"),
+        "{}",
+        r.final_reason
+    );
 }

@@ -116,8 +116,7 @@ impl World {
                     match message {
                         rsip::SipMessage::Request(r) => {
                             let account = Some(self.agent.account_id);
-                            let in_call =
-                                self.b2bua.handle_browser_request(now, conn, account, &r);
+                            let in_call = self.b2bua.handle_browser_request(now, conn, account, &r);
                             if !in_call && r.method == rsip::Method::Invite {
                                 let agent = self.agent.clone();
                                 let routes = self.routes.clone();

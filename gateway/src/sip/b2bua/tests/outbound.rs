@@ -627,7 +627,10 @@ fn the_phone_back_on_a_new_connection_resumes_the_call() {
                CSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n";
     assert!(h.browser_request_on(new_conn, agent, bye));
     let sent = h.sent();
-    assert!(sent.iter().any(|(d, t)| *d == Destination::Conn(new_conn) && t.starts_with("SIP/2.0 200")));
+    assert!(
+        sent.iter()
+            .any(|(d, t)| *d == Destination::Conn(new_conn) && t.starts_with("SIP/2.0 200"))
+    );
     assert!(sent.iter().any(|(d, t)| *d == Destination::Udp(CARRIER.parse().unwrap()) && t.starts_with("BYE ")));
 }
 
