@@ -30,12 +30,19 @@ export interface DialerEndedDetail {
   number: string;
 }
 
+export interface DialerReconnectingDetail {
+  /** true: the phone lost its connection mid-call and is reconnecting (the
+   * customer stays on the line); false: the call is back. */
+  reconnecting: boolean;
+}
+
 export interface DialerPhoneEventMap {
   ready: CustomEvent<Record<string, never>>;
   registered: CustomEvent<Record<string, never>>;
   incoming: CustomEvent<DialerIncomingDetail>;
   ringing: CustomEvent<DialerNumberDetail>;
   connected: CustomEvent<DialerNumberDetail>;
+  reconnecting: CustomEvent<DialerReconnectingDetail>;
   ended: CustomEvent<DialerEndedDetail>;
   error: CustomEvent<DialerErrorDetail>;
 }

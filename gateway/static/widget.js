@@ -7,7 +7,8 @@
 // permission, storage and CSP stay the gateway's). This element only frames
 // it and relays: methods become postMessage commands to the gateway origin,
 // messages from that iframe become DOM events on the element (`ready`,
-// `registered`, `incoming`, `ringing`, `connected`, `ended`, `error`).
+// `registered`, `incoming`, `ringing`, `connected`, `reconnecting`, `ended`,
+// `error`).
 // Types: /widget.d.ts.
 (() => {
   "use strict";

@@ -140,6 +140,15 @@ pub fn phase_event(before: &CallPhase, now: &CallPhase) -> Option<HostEvent> {
     }
 }
 
+/// `reconnecting`: the phone lost its link mid-call (`true`) or the call
+/// is back (`false`); nothing when it did not change.
+pub fn reconnecting_event(before: bool, now: bool) -> Option<HostEvent> {
+    (before != now).then(|| HostEvent {
+        name: "reconnecting",
+        detail: json!({ "reconnecting": now }),
+    })
+}
+
 /// The call just ended (to be reported with [`ended`]).
 pub fn just_ended(before: &CallPhase, now: &CallPhase) -> bool {
     matches!(now, CallPhase::Ended { .. })
@@ -179,6 +188,18 @@ pub fn ended(phase: &CallPhase, record_id: Option<String>) -> Option<HostEvent> 
 mod tests {
     use super::*;
     use crate::state::call::IncomingView;
+
+    #[test]
+    fn reconnecting_is_raised_on_each_change_only() {
+        assert_eq!(reconnecting_event(false, false), None);
+        let lost = reconnecting_event(false, true).unwrap();
+        assert_eq!(
+            (lost.name, lost.detail),
+            ("reconnecting", json!({"reconnecting": true}))
+        );
+        let back = reconnecting_event(true, false).unwrap();
+        assert_eq!(back.detail, json!({"reconnecting": false}));
+    }
 
     #[test]
     fn host_messages_are_read() {

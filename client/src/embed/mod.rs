@@ -134,7 +134,8 @@ pub fn EmbedApp() -> Html {
         });
     }
 
-    // Call changes → `incoming`, `ringing`, `connected`, `ended`.
+    // Call changes → `incoming`, `ringing`, `connected`, `ended` (and
+    // `reconnecting` below).
     let call = match &*state {
         AppState::Phone { call, .. } => call.clone(),
         _ => Rc::default(),
@@ -153,6 +154,17 @@ pub fn EmbedApp() -> Html {
             }
             if bridge::just_ended(&previous, phase) {
                 report_end(host.clone(), phase.clone());
+            }
+        });
+    }
+
+    {
+        let host = host.clone();
+        let before = use_mut_ref(|| false);
+        use_effect_with(call.reconnecting, move |reconnecting| {
+            let previous = before.replace(*reconnecting);
+            if let Some(event) = bridge::reconnecting_event(previous, *reconnecting) {
+                emit(&host.borrow(), &event);
             }
         });
     }
