@@ -5,7 +5,8 @@
 //! certificate files are replaced and new connections get the new one while
 //! the call goes on; the port speaks no plain HTTP or `ws://`; a foreign
 //! origin's `wss://` upgrade is refused; responses carry HSTS and the
-//! session cookie is `Secure`. And a carrier
+//! session cookie is `Secure`; plain HTTP on `--http-redirect` is sent to
+//! HTTPS. And a carrier
 //! calling in over SIP TLS (`--sip-tls`): SIPp (Debian's has no TLS) behind
 //! socat's TLS client reaches the agent, who answers and talks.
 
@@ -24,11 +25,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const DID: &str = "+14155550188";
 
-async fn tls_gateway(dir: &Path, sip_tls: bool) -> Result<(Gateway, TestPki)> {
+async fn tls_gateway(dir: &Path, sip_tls: bool, args: Vec<String>) -> Result<(Gateway, TestPki)> {
     let pki = TestPki::new(dir, "gateway")?;
     let gateway = Gateway::start_with(GatewayOptions {
         tls: Some(pki.clone()),
         sip_tls,
+        args,
         ..GatewayOptions::default()
     })
     .await?;
@@ -63,8 +65,25 @@ async fn wss_upgrade(gateway: &Gateway, pki: &TestPki, origin: &str) -> Result<(
 #[tokio::test]
 async fn browser_over_https_registers_over_wss_and_calls_with_audio() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (mut gateway, pki) = tls_gateway(dir.path(), false).await?;
+    let redirect = format!("127.0.0.1:{}", e2e::free_tcp_port()?);
+    let args = vec!["--http-redirect".to_owned(), redirect.clone()];
+    let (mut gateway, pki) = tls_gateway(dir.path(), false, args).await?;
     ensure!(gateway.url("/").starts_with("https://"));
+
+    // Plain HTTP on --http-redirect sends the browser to HTTPS: 308 to the
+    // same host and path on the HTTPS port.
+    let moved = http::get(&format!("http://{redirect}/phone?x=1"), &[]).await?;
+    let location = moved
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    ensure!(
+        moved.status == 308
+            && location == format!("https://127.0.0.1:{}/phone?x=1", gateway.http.port()),
+        "plain HTTP: {} → {location:?}",
+        moved.status
+    );
 
     // HTTPS answers, with HSTS; the session cookie is Secure.
     let health = gateway.get("/healthz").await?;
@@ -167,7 +186,7 @@ async fn browser_over_https_registers_over_wss_and_calls_with_audio() -> Result<
 #[tokio::test]
 async fn carrier_calls_in_over_sip_tls_and_reaches_the_agent() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (mut gateway, pki) = tls_gateway(dir.path(), true).await?;
+    let (mut gateway, pki) = tls_gateway(dir.path(), true, Vec::new()).await?;
     let sip_tls = gateway.sip_tls.context("the ready line names no sip_tls")?;
     // The carrier's own address does not matter: it only calls us.
     let unused = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;

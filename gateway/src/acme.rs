@@ -107,9 +107,11 @@ impl Challenges {
 }
 
 /// The HTTP-01 responder: `GET /.well-known/acme-challenge/{token}`
-/// answers the key authorization of a token being validated, 404
-/// otherwise. Nothing else is served on this plain-HTTP port.
-pub fn challenge_router(challenges: Challenges) -> Router {
+/// answers the key authorization of a token being validated, 404 for an
+/// unknown token; every other request is redirected to HTTPS on
+/// `https_port` ([`crate::http::redirect`]). Nothing else is served on this
+/// plain-HTTP port.
+pub fn challenge_router(challenges: Challenges, https_port: u16) -> Router {
     async fn answer(
         State(challenges): State<Challenges>,
         UrlPath(token): UrlPath<String>,
@@ -121,13 +123,8 @@ pub fn challenge_router(challenges: Challenges) -> Router {
     }
     Router::new()
         .route("/.well-known/acme-challenge/{token}", get(answer))
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                "this port answers ACME challenges only",
-            )
-        })
         .with_state(challenges)
+        .fallback_service(crate::http::redirect::router(https_port))
 }
 
 /// Whether the files hold a usable pair younger than [`RENEW_AFTER`].
@@ -381,7 +378,7 @@ mod tests {
     async fn the_responder_answers_only_tokens_being_validated() {
         let challenges = Challenges::default();
         challenges.set("tok-1", "tok-1.thumbprint");
-        let app = challenge_router(challenges.clone());
+        let app = challenge_router(challenges.clone(), 8443);
         let get = |path: &str| {
             axum::http::Request::get(path)
                 .body(axum::body::Body::empty())
@@ -397,9 +394,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&body[..], b"tok-1.thumbprint");
-        for path in ["/.well-known/acme-challenge/other", "/", "/api/v1/session"] {
-            let response = app.clone().oneshot(get(path)).await.unwrap();
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let response = app
+            .clone()
+            .oneshot(get("/.well-known/acme-challenge/other"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        for path in ["/", "/api/v1/session"] {
+            let request = axum::http::Request::get(path)
+                .header("host", "gw.example")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{path}");
+            assert_eq!(
+                response.headers()[axum::http::header::LOCATION],
+                format!("https://gw.example:8443{path}")
+            );
         }
         challenges.clear();
         let response = app

@@ -98,6 +98,11 @@ pub struct Args {
     /// listener).
     #[arg(long, env = "GATEWAY_SIP_TLS")]
     pub sip_tls: Option<String>,
+    /// A plain-HTTP address (e.g. 0.0.0.0:80) that redirects every request
+    /// to HTTPS (308, same host and path); needs a certificate. With ACME
+    /// the HTTP-01 port redirects too.
+    #[arg(long, env = "GATEWAY_HTTP_REDIRECT")]
+    pub http_redirect: Option<String>,
     /// Get the certificate from an ACME CA (Let's Encrypt) for this public
     /// host name, with the HTTP-01 challenge on `acme_http`; instead of
     /// `tls_cert`/`tls_key`. Kept under the data directory, renewed at 60 days.
@@ -237,6 +242,7 @@ struct FileSettings {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     sip_tls: Option<String>,
+    http_redirect: Option<String>,
     acme_domain: Option<String>,
     acme_directory: Option<String>,
     acme_email: Option<String>,
@@ -300,6 +306,8 @@ pub struct Config {
     pub acme: Option<crate::acme::AcmeConfig>,
     /// SIP over TLS from carriers (needs `tls`).
     pub sip_tls: Option<SocketAddr>,
+    /// Plain HTTP that redirects to HTTPS (only with `tls`).
+    pub http_redirect: Option<SocketAddr>,
     pub no_media_timeout: std::time::Duration,
     /// Upper-case ISO 3166 alpha-2, one `shared::e164` knows.
     pub default_country: String,
@@ -364,6 +372,9 @@ impl Config {
             format!("default_country = {}", self.default_country),
             format!("demo_carrier = {}", self.demo_carrier),
         ];
+        if let Some(at) = self.http_redirect {
+            lines.push(format!("http_redirect = {at} (plain HTTP → HTTPS)"));
+        }
         if let Some(at) = self.sip_tls {
             lines.push(format!("sip_tls = {at}"));
         }
@@ -705,6 +716,25 @@ impl Config {
             args.sip_tls.or(file.sip_tls),
             acme.as_ref(),
         )?;
+        let http_redirect = match args.http_redirect.or(file.http_redirect) {
+            Some(text) if !text.trim().is_empty() => {
+                let at = socket_addr("http_redirect", &text)?;
+                if tls.is_none() {
+                    return Err(bad(
+                        "http_redirect",
+                        "set `tls_cert`/`tls_key` (or `acme_domain`) too: it redirects to HTTPS",
+                    ));
+                }
+                if acme.as_ref().is_some_and(|a| a.http == at) || at == http_listen {
+                    return Err(bad(
+                        "http_redirect",
+                        format!("{at} is already taken by another listener of the gateway"),
+                    ));
+                }
+                Some(at)
+            }
+            _ => None,
+        };
         let secure_cookies =
             args.secure_cookies || file.secure_cookies.unwrap_or(false) || tls.is_some();
         Ok(Config {
@@ -712,6 +742,7 @@ impl Config {
             limits,
             tls,
             sip_tls,
+            http_redirect,
             acme,
             business_hours,
             guard,
@@ -1121,6 +1152,11 @@ mod tests {
                 args(|a| a.dns_server = Some("ns.example".into())),
                 "dns_server",
             ),
+            (
+                args(|a| a.http_redirect = Some("127.0.0.1:8081".into())),
+                "http_redirect",
+            ),
+            (args(|a| a.reconnect_grace = Some(601)), "reconnect_grace"),
         ];
         for (a, setting) in cases {
             let err = Config::resolve(a).expect_err(setting);

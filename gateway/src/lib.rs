@@ -214,7 +214,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let listener = tokio::net::TcpListener::bind(acme.http)
             .await
             .map_err(bind_error("ACME HTTP-01", acme.http))?;
-        let router = acme::challenge_router(challenges.clone());
+        let router = acme::challenge_router(challenges.clone(), config.http_listen.port());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 warn!("ACME HTTP-01 responder: {e}");
@@ -270,6 +270,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             addr: config.http_listen,
             source,
         })?;
+    if let Some(at) = config.http_redirect {
+        let listener = tokio::net::TcpListener::bind(at)
+            .await
+            .map_err(bind_error("HTTP redirect", at))?;
+        let router = http::redirect::router(http.port());
+        info!(%at, "plain HTTP here redirects to HTTPS");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                warn!("HTTP redirect: {e}");
+            }
+        });
+    }
 
     let media = media::MediaEngine::new(media::MediaConfig {
         bind_ip: sip_udp.ip(),

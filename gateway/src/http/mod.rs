@@ -24,6 +24,7 @@ mod openapi;
 mod page;
 mod params;
 mod policy;
+pub mod redirect;
 mod resource;
 mod ring_groups;
 mod roles;
