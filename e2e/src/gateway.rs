@@ -165,6 +165,9 @@ impl Gateway {
         }
         command
             .env_remove("RUST_LOG")
+            // A test's calls drain briefly when its gateway stops (a test
+            // that sets --shutdown-grace overrides this).
+            .env("GATEWAY_SHUTDOWN_GRACE", "2")
             .args(["--http-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(self.data_dir.path())
@@ -366,6 +369,28 @@ impl Gateway {
             bail!("the gateway was already stopped");
         };
         crate::terminate(&mut child, Duration::from_secs(5)).context("stopping the gateway")
+    }
+
+    /// Sends SIGTERM and returns at once: the gateway drains its calls
+    /// while the test goes on; [`Gateway::wait_stopped`] waits for the exit.
+    pub fn begin_stop(&self) -> Result<()> {
+        let child = self
+            .child
+            .as_ref()
+            .context("the gateway was already stopped")?;
+        let pid = rustix::process::Pid::from_child(child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .context("sending SIGTERM to the gateway")
+    }
+
+    /// Waits up to `timeout` for the gateway to exit; its status, or `None`
+    /// if it is still running.
+    pub fn wait_stopped(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let status = self.wait_exit(timeout);
+        if status.is_some() {
+            self.child = None;
+        }
+        status
     }
 
     fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {

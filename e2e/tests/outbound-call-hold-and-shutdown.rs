@@ -1,10 +1,11 @@
 //! Hold and resume from the phone send re-INVITEs, and the far end's audio
-//! stops and comes back; a gateway shutdown hangs up a call in progress and
+//! stops and comes back; a gateway shutdown drains calls in progress (new
+//! ones get 503) and hangs up what is left after the grace, and
 //! still writes its record.
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use e2e::{Browser, Gateway, GatewayOptions, calls};
 use shared::api::HangupBy;
 
@@ -91,6 +92,73 @@ async fn shutdown_hangs_up_calls_and_writes_their_records() -> Result<()> {
         ensure!(record.hangup_by == HangupBy::Gateway, "{record:?}");
         ensure!(
             record.answered_at.is_some() && record.packets_from_carrier > 0,
+            "{record:?}"
+        );
+        Ok(())
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn shutdown_drains_calls_in_progress_and_refuses_new_ones() -> Result<()> {
+    let mut gateway = Gateway::start_with(GatewayOptions {
+        args: vec!["--shutdown-grace".to_owned(), "30".to_owned()],
+        ..GatewayOptions::default()
+    })
+    .await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "4155552671").await?;
+        calls::connected_with_audio(&browser).await?;
+
+        gateway.begin_stop()?;
+        e2e::eventually("the drain logged", Duration::from_secs(5), || async {
+            Ok(gateway.log().contains("draining calls").then_some(()))
+        })
+        .await?;
+        // A carrier's new call is refused so that it tries elsewhere.
+        let peer = e2e::sip::UdpPeer::bind(gateway.sip_udp).await?;
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n\
+                   t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let refused = peer
+            .final_response(&peer.carrier_invite("+14155550150", sdp)?)
+            .await?;
+        ensure!(
+            refused.status == 503
+                && refused.reason.contains("shutting down")
+                && refused.header("Retry-After").is_some(),
+            "a new call while draining: {}",
+            refused.text
+        );
+        // The call in progress goes on.
+        let before = calls::audio_stats(&browser).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = calls::audio_stats(&browser).await?;
+        ensure!(
+            after.packets_received > before.packets_received + 50
+                && browser
+                    .count(r#"#call-state[data-state="connected"]"#)
+                    .await?
+                    == 1,
+            "the call stopped while draining: {before:?} → {after:?}"
+        );
+        ensure!(
+            gateway.wait_stopped(Duration::ZERO).is_none(),
+            "the gateway left while a call was up"
+        );
+        // Its end lets the gateway go, long before the 30 s grace.
+        calls::hang_up(&browser).await?;
+        let status = gateway
+            .wait_stopped(Duration::from_secs(10))
+            .context("the gateway exits once its last call is over")?;
+        ensure!(status.success(), "the gateway exited with {status}");
+        gateway.restart().await?;
+        let record = calls::demo_last_record(&gateway).await?;
+        ensure!(
+            record.hangup_by == HangupBy::Agent && record.final_code == 200,
             "{record:?}"
         );
         Ok(())

@@ -82,8 +82,11 @@ async fn main() -> ExitCode {
             std::process::exit(EXIT_CORE_STOPPED);
         }
     }
-    eprintln!("gateway: shutting down");
-    running.shutdown().await;
+    eprintln!("gateway: shutting down (calls in progress may finish; signal again to stop now)");
+    tokio::select! {
+        () = running.shutdown() => {}
+        () = wait_for_signal() => eprintln!("gateway: second signal; stopping now"),
+    }
     ExitCode::SUCCESS
 }
 

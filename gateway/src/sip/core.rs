@@ -133,6 +133,8 @@ pub struct SipCore {
     guard: Guard,
     transmits: VecDeque<Transmit>,
     events: VecDeque<CoreEvent>,
+    /// Shutting down: calls in progress go on, new ones get 503.
+    draining: bool,
 }
 
 /// Challenges to carriers' INVITEs kept at most (a flood of unauthenticated
@@ -170,6 +172,7 @@ impl SipCore {
             guard: Guard::new(config.guard),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            draining: false,
         }
     }
 
@@ -253,6 +256,12 @@ impl SipCore {
     /// Hangs up every call (graceful shutdown).
     /// Shutting down: every call is hung up and every carrier registration
     /// withdrawn (calls to us stop at once, not at the binding's expiry).
+    /// Shutdown begins: calls in progress go on (until [`Self::hang_up_all`]),
+    /// new ones are refused with 503.
+    pub fn start_draining(&mut self) {
+        self.draining = true;
+    }
+
     pub fn hang_up_all(&mut self, now: Now) {
         self.b2bua.hang_up_all(now);
         self.trunks.set_routes(now, &[]);
@@ -389,6 +398,10 @@ impl SipCore {
                         .to_header()
                         .ok()
                         .is_none_or(|t| super::msg::tag(t.value()).is_none());
+                if is_new_invite && self.draining {
+                    self.refuse_while_draining(source, &request);
+                    return;
+                }
                 if is_new_invite {
                     let agent = self
                         .registrar
@@ -438,6 +451,10 @@ impl SipCore {
                         .to_header()
                         .ok()
                         .is_none_or(|t| super::msg::tag(t.value()).is_none());
+                if is_new_invite && self.draining {
+                    self.refuse_while_draining(source, &request);
+                    return;
+                }
                 if is_new_invite {
                     self.handle_carrier_invite(now, source, request);
                     return;
@@ -459,6 +476,25 @@ impl SipCore {
             let what = super::msg::header(&request.headers, "To").unwrap_or_default();
             self.guard.auth_failed(now, source.peer.ip(), &what);
         }
+        self.transmits.push_back(Transmit {
+            to: source.reply_to(),
+            bytes: response.to_string().into_bytes(),
+        });
+    }
+
+    /// A new call while shutting down: 503 with Retry-After, so that a
+    /// carrier tries its next gateway and a phone says why.
+    fn refuse_while_draining(&mut self, source: Source, request: &rsip::Request) {
+        let tag = self.b2bua.new_token(16);
+        let mut response = response_to(
+            request,
+            503,
+            "Service Unavailable (the gateway is shutting down)",
+            Some(&tag),
+        );
+        response
+            .headers
+            .push(rsip::headers::RetryAfter::new("60").into());
         self.transmits.push_back(Transmit {
             to: source.reply_to(),
             bytes: response.to_string().into_bytes(),

@@ -66,12 +66,17 @@ pub(super) struct Driver {
     test_panic: Option<String>,
 }
 
-/// A shutdown in progress: calls are being hung up until none is left or
-/// the deadline passes.
+/// A shutdown in progress: calls drain (new ones get 503) until none is
+/// left or the grace passes; then the rest are hung up, with a moment for
+/// their BYEs and media counts.
 struct Shutdown {
     deadline: Instant,
+    hung_up: bool,
     done: oneshot::Sender<()>,
 }
+
+/// After hanging up what was left: time for BYEs and the media counts.
+const HANG_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl Driver {
     pub(super) fn new(
@@ -177,9 +182,16 @@ impl Driver {
                 let _ = done.send(lifted);
             }
             CoreInput::Shutdown { grace, done } => {
-                self.core.hang_up_all(now());
+                self.core.start_draining();
+                let calls = self.core.call_count();
+                tracing::info!(
+                    calls,
+                    grace_s = grace.as_secs(),
+                    "draining calls before stopping"
+                );
                 self.shutdown = Some(Shutdown {
                     deadline: Instant::now() + grace,
+                    hung_up: false,
                     done,
                 });
             }
@@ -380,14 +392,26 @@ impl Driver {
         }));
     }
 
-    /// A shutdown is over when no call is left or its grace period has
-    /// passed: the records are written, then the caller hears of it.
+    /// A shutdown is over when no call is left, or once the calls still up
+    /// at the end of the grace were hung up (and had [`HANG_UP_WAIT`] to
+    /// finish): the records are written, then the caller hears of it.
     async fn finish_shutdown(&mut self) {
-        let over = self
-            .shutdown
-            .as_ref()
-            .is_some_and(|s| self.core.call_count() == 0 || Instant::now() >= s.deadline);
-        if !over {
+        let Some(shutdown) = self.shutdown.as_mut() else {
+            return;
+        };
+        let past = Instant::now() >= shutdown.deadline;
+        if self.core.call_count() > 0 && past && !shutdown.hung_up {
+            tracing::info!(
+                calls = self.core.call_count(),
+                "shutdown grace over: hanging up the calls left"
+            );
+            shutdown.hung_up = true;
+            shutdown.deadline = Instant::now() + HANG_UP_WAIT;
+            self.core.hang_up_all(now());
+            self.send_transmits().await;
+            return;
+        }
+        if self.core.call_count() > 0 && !past {
             return;
         }
         for write in self.writes.drain(..) {
