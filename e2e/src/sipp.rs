@@ -664,6 +664,12 @@ impl RtpProbe {
         })
     }
 
+    /// The carrier's media vanishes: the socket closes, nothing more is
+    /// recorded or echoed (a carrier gone without a BYE).
+    pub fn vanish(&self) {
+        self.task.abort();
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

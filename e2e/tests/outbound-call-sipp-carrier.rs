@@ -235,3 +235,51 @@ async fn carrier_digest_challenge_gets_the_configured_credentials() -> Result<()
     .await;
     browser.finish(result).await
 }
+
+#[tokio::test]
+async fn a_carrier_that_vanishes_is_hung_up_by_the_media_timeout() -> Result<()> {
+    let mut gateway = Gateway::start_with(e2e::gateway::GatewayOptions {
+        args: vec!["--no-media-timeout".to_owned(), "5".to_owned()],
+        ..Default::default()
+    })
+    .await?;
+    gateway.require_client()?;
+    let mut sipp = Sipp::start(SippOptions {
+        media: SippMedia::Probe,
+        ..SippOptions::carrier("uas-answer-echo.xml")
+    })
+    .await?;
+    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "4155552671").await?;
+        browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
+        calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        // The carrier's media goes away without a BYE; the agent's phone
+        // keeps sending.
+        sipp.probe
+            .as_ref()
+            .context("the carrier's RTP probe")?
+            .vanish();
+        browser.wait_for(ENDED, Duration::from_secs(10)).await?;
+        let run = sipp.wait(Duration::from_secs(10)).await?;
+        run.ensure_success()?;
+        let bye = run
+            .received_request("BYE")
+            .context("a BYE at the carrier")?;
+        ensure!(
+            bye.contains("No media from the carrier for 5 s"),
+            "the BYE says why: {bye}"
+        );
+        let record = calls::demo_last_record(&gateway).await?;
+        ensure!(
+            record.hangup_by == HangupBy::Gateway
+                && record.final_reason == "No media from the carrier for 5 s",
+            "{record:?}"
+        );
+        gateway.check_alive()
+    }
+    .await;
+    browser.finish(result).await
+}

@@ -311,10 +311,11 @@ impl Call {
                 "the browser closed the WebRTC session".into(),
             ));
         }
-        if let Some(silent_for) = self.relay.poll_no_media(now) {
+        if let Some((silent_for, leg)) = self.relay.poll_no_media(now) {
             let _ = self.events.send(MediaEvent::NoMedia {
                 call: self.call,
                 silent_for,
+                leg,
             });
         }
         let deadline = match self.relay.no_media_deadline() {

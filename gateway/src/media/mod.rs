@@ -90,9 +90,10 @@
 //!   first m=audio, rtpmap, telephone-event, direction, ptime): the subset is
 //!   tiny and owning it lets us bound its work on hostile input. Host names in
 //!   `c=` are not resolved.
-//! - The no-media timer counts RTP from either leg: it fires when neither
-//!   leg sent anything for `no_media_timeout` (and never while held, nor
-//!   while an inbound call rings).
+//! - The no-media timer watches each leg: it fires when either leg sent
+//!   nothing for `no_media_timeout` (a carrier gone without a BYE, a browser
+//!   whose media broke), naming that leg, and never while held, nor while
+//!   an inbound call rings.
 //! - Inbound calls are tested here only with a str0m peer, which answers our
 //!   `a=setup:actpass` with `passive` (we are the DTLS client); Chromium
 //!   answers `active` (we are the server), the role outbound calls test.
@@ -153,7 +154,7 @@ pub struct MediaConfig {
     pub other_ips: Vec<IpAddr>,
     /// UDP ports for media; each call takes two even/odd pairs.
     pub rtp_ports: RangeInclusive<u16>,
-    /// Silence on both legs (not on hold) this long → [`MediaEvent::NoMedia`].
+    /// Silence on either leg (not on hold) this long → [`MediaEvent::NoMedia`].
     pub no_media_timeout: Duration,
     /// A dual-stack gateway's carrier sockets toward IPv6 carriers.
     pub ipv6: Option<Ipv6Media>,
@@ -589,9 +590,13 @@ pub enum MediaEvent {
         call: CallId,
         result: Result<String, String>,
     },
-    /// Nothing received from either leg for `no_media_timeout` while not
-    /// on hold: hang up both legs. Sent once per silence.
-    NoMedia { call: CallId, silent_for: Duration },
+    /// Nothing received from `leg` for `no_media_timeout` while not on
+    /// hold: hang up both legs. Sent once per silence.
+    NoMedia {
+        call: CallId,
+        silent_for: Duration,
+        leg: crate::sip::b2bua::SilentLeg,
+    },
     /// The task ended (always the last event of a call).
     Stopped {
         call: CallId,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use super::rtp::{self, Datagram, Rewriter, Rewritten};
 use super::sdp::Negotiated;
 use super::{Codec, Direction, MediaStats};
+use crate::sip::b2bua::SilentLeg;
 
 /// A carrier source that stayed silent this long may be replaced by another
 /// one sending valid RTP (media server switch, NAT rebinding).
@@ -75,7 +76,9 @@ pub struct Relay {
     last_event_to_carrier: Option<u32>,
     last_event_to_browser: Option<u32>,
     no_media_timeout: Duration,
-    last_media: Instant,
+    /// When each leg last sent RTP (or the silence timer last restarted).
+    last_from_browser: Instant,
+    last_from_carrier: Instant,
     no_media_reported: bool,
     pub stats: MediaStats,
 }
@@ -100,7 +103,8 @@ impl Relay {
             last_event_to_carrier: None,
             last_event_to_browser: None,
             no_media_timeout,
-            last_media: now,
+            last_from_browser: now,
+            last_from_carrier: now,
             no_media_reported: false,
             stats: MediaStats::default(),
         }
@@ -130,7 +134,8 @@ impl Relay {
     /// After a hold ends, silence so far does not count.
     fn resumed_if(&mut self, now: Instant, was_held: bool) {
         if was_held && !self.on_hold() {
-            self.last_media = now;
+            self.last_from_browser = now;
+            self.last_from_carrier = now;
             self.no_media_reported = false;
             self.to_carrier.resync();
             self.to_browser.resync();
@@ -147,24 +152,38 @@ impl Relay {
                 .is_some_and(|c| c.direction != Direction::SendRecv)
     }
 
+    /// The leg silent the longest, and since when.
+    fn quietest(&self) -> (Instant, SilentLeg) {
+        if self.last_from_carrier <= self.last_from_browser {
+            (self.last_from_carrier, SilentLeg::Carrier)
+        } else {
+            (self.last_from_browser, SilentLeg::Browser)
+        }
+    }
+
     /// When to wake up to report silence; `None` while held or once reported.
     pub fn no_media_deadline(&self) -> Option<Instant> {
         (!self.on_hold() && !self.no_media_reported)
-            .then(|| self.last_media + self.no_media_timeout)
+            .then(|| self.quietest().0 + self.no_media_timeout)
     }
 
-    /// `Some(silence)` once, when the deadline has passed.
-    pub fn poll_no_media(&mut self, now: Instant) -> Option<Duration> {
+    /// `Some((silence, leg))` once, when a leg has been silent past the
+    /// deadline.
+    pub fn poll_no_media(&mut self, now: Instant) -> Option<(Duration, SilentLeg)> {
         let deadline = self.no_media_deadline()?;
         if now < deadline {
             return None;
         }
         self.no_media_reported = true;
-        Some(now.saturating_duration_since(self.last_media))
+        let (since, leg) = self.quietest();
+        Some((now.saturating_duration_since(since), leg))
     }
 
-    fn media_received(&mut self, now: Instant) {
-        self.last_media = now;
+    fn media_received(&mut self, now: Instant, from: SilentLeg) {
+        match from {
+            SilentLeg::Carrier => self.last_from_carrier = now,
+            SilentLeg::Browser => self.last_from_browser = now,
+        }
         self.no_media_reported = false;
     }
 
@@ -182,7 +201,7 @@ impl Relay {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Option<SocketAddr> {
-        self.media_received(now);
+        self.media_received(now, SilentLeg::Browser);
         let carrier = self.carrier.as_ref()?;
         if !self.browser_direction.is_receiving()
             || !self.carrier_direction.is_sending()
@@ -272,7 +291,7 @@ impl Relay {
             _ => tracing::debug!(%source, "carrier RTP source latched"),
         }
         self.latched = Some((source, now));
-        self.media_received(now);
+        self.media_received(now, SilentLeg::Carrier);
         let pt = pt?;
         if !browser_ready
             || !carrier_sends
@@ -493,12 +512,51 @@ mod tests {
         assert!(r.poll_no_media(later + Duration::from_secs(4)).is_none());
         assert_eq!(
             r.poll_no_media(later + Duration::from_secs(6)),
-            Some(Duration::from_secs(6))
+            Some((Duration::from_secs(6), SilentLeg::Carrier))
         );
         assert!(
             r.poll_no_media(later + Duration::from_secs(7)).is_none(),
             "reported once"
         );
+    }
+
+    #[test]
+    fn a_carrier_gone_silent_is_reported_while_the_browser_still_talks() {
+        let t = Instant::now();
+        let mut r = relay(t);
+        r.carrier_answered(t, answer(vec![(Codec::Pcmu, 0)]));
+        let src = "192.0.2.1:4000".parse().expect("addr");
+        r.carrier_datagram(t, src, &carrier_packet(0, 1, &[0]), true);
+        let mut out = Vec::new();
+        // The browser sends every 20 ms; the carrier never again.
+        let mut now = t;
+        let mut seq = 1;
+        let report = loop {
+            now += Duration::from_millis(20);
+            seq += 1;
+            r.browser_packet(now, 0, 1, seq, u32::from(seq) * 160, false, &[0], &mut out);
+            if let Some(report) = r.poll_no_media(now) {
+                break report;
+            }
+            assert!(now < t + Duration::from_secs(6), "never reported");
+        };
+        assert_eq!(report, (Duration::from_secs(5), SilentLeg::Carrier));
+        assert_eq!(now, t + Duration::from_secs(5));
+        // And the other way round: the browser stops, the carrier talks.
+        let mut r = relay(t);
+        r.carrier_answered(t, answer(vec![(Codec::Pcmu, 0)]));
+        let mut now = t;
+        let mut seq = 1;
+        let report = loop {
+            now += Duration::from_millis(20);
+            seq += 1;
+            r.carrier_datagram(now, src, &carrier_packet(0, seq, &[0]), true);
+            if let Some(report) = r.poll_no_media(now) {
+                break report;
+            }
+            assert!(now < t + Duration::from_secs(6), "never reported");
+        };
+        assert_eq!(report.1, SilentLeg::Browser);
     }
 
     #[test]

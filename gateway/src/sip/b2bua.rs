@@ -63,7 +63,7 @@ use super::{ConnId, Now, msg};
 
 pub use self::caller_id::format_number;
 pub use self::inbound::{ForkTarget, RingStep, dialled_number};
-pub use self::port::{InboundSetup, MediaCounts, MediaFailure, MediaPort, MediaSetup};
+pub use self::port::{InboundSetup, MediaCounts, MediaFailure, MediaPort, MediaSetup, SilentLeg};
 pub use self::route::{AgentInfo, Route};
 
 #[derive(Debug, Clone)]
@@ -549,11 +549,11 @@ impl B2bua {
         });
     }
 
-    /// No packets on either leg for the configured time.
-    pub fn media_no_media(&mut self, now: Now, id: CallId, silent_for: Duration) {
+    /// No packets from `leg` for the configured time.
+    pub fn media_no_media(&mut self, now: Now, id: CallId, silent_for: Duration, leg: SilentLeg) {
         self.with_call(Some(now), id, |call, env| match call {
-            Call::Out(c) => c.media_no_media(now, silent_for, env),
-            Call::In(c) => c.media_no_media(now, silent_for, env),
+            Call::Out(c) => c.media_no_media(now, silent_for, leg, env),
+            Call::In(c) => c.media_no_media(now, silent_for, leg, env),
         });
     }
 

@@ -273,8 +273,14 @@ impl SipCore {
         self.drain();
     }
 
-    pub fn media_no_media(&mut self, now: Now, call: CallId, silent_for: std::time::Duration) {
-        self.b2bua.media_no_media(now, call, silent_for);
+    pub fn media_no_media(
+        &mut self,
+        now: Now,
+        call: CallId,
+        silent_for: std::time::Duration,
+        leg: super::b2bua::SilentLeg,
+    ) {
+        self.b2bua.media_no_media(now, call, silent_for, leg);
         self.drain();
     }
 

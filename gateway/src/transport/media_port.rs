@@ -186,7 +186,11 @@ pub fn deliver(core: &mut SipCore, now: Now, event: MediaEvent) {
     match event {
         MediaEvent::Connected { .. } => {}
         MediaEvent::BrowserAnswer { call, result } => core.media_browser_answer(call, result),
-        MediaEvent::NoMedia { call, silent_for } => core.media_no_media(now, call, silent_for),
+        MediaEvent::NoMedia {
+            call,
+            silent_for,
+            leg,
+        } => core.media_no_media(now, call, silent_for, leg),
         MediaEvent::Stopped {
             call,
             stats,

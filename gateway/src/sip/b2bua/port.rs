@@ -42,6 +42,25 @@ pub struct MediaCounts {
     pub bytes_from_carrier: u64,
 }
 
+/// Which leg went silent (no RTP) for the no-media timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SilentLeg {
+    /// The carrier sent nothing: it is gone (no BYE) or its media broke.
+    Carrier,
+    /// The agent's browser sent nothing.
+    Browser,
+}
+
+impl SilentLeg {
+    /// "from the carrier" / "from the agent's phone", for reasons.
+    pub fn from_words(self) -> &'static str {
+        match self {
+            SilentLeg::Carrier => "from the carrier",
+            SilentLeg::Browser => "from the agent's phone",
+        }
+    }
+}
+
 /// The media engine as a call sees it. Every method returns at once: the
 /// work happens on each call's own task, and what it has to say later
 /// comes back through [`super::B2bua::media_browser_answer`],

@@ -14,7 +14,7 @@ use shared::sip::transaction::TxEvent;
 use super::{ForkState, InPhase, InboundCall, Purpose};
 use crate::sip::b2bua::call::Env;
 use crate::sip::b2bua::outbound::browser_contact;
-use crate::sip::b2bua::port::MediaCounts;
+use crate::sip::b2bua::port::{MediaCounts, SilentLeg};
 use crate::sip::core::Destination;
 use crate::sip::{ConnId, Now, msg};
 
@@ -310,11 +310,21 @@ impl InboundCall {
         self.life.finish(&mut self.out);
     }
 
-    pub fn media_no_media(&mut self, now: Now, silent_for: Duration, env: &mut Env) {
+    pub fn media_no_media(
+        &mut self,
+        now: Now,
+        silent_for: Duration,
+        leg: SilentLeg,
+        env: &mut Env,
+    ) {
         if self.phase != InPhase::Answered {
             return;
         }
-        let reason = format!("No media for {} s", silent_for.as_secs());
+        let reason = format!(
+            "No media {} for {} s",
+            leg.from_words(),
+            silent_for.as_secs()
+        );
         self.hang_up_answered(now, &reason, env);
     }
 

@@ -14,7 +14,7 @@ use super::{
     OutboundCall, Phase, Purpose, browser_contact, browser_via, carrier_contact, carrier_via,
 };
 use crate::sip::b2bua::call::Env;
-use crate::sip::b2bua::port::MediaCounts;
+use crate::sip::b2bua::port::{MediaCounts, SilentLeg};
 use crate::sip::b2bua::record;
 use crate::sip::core::Destination;
 use crate::sip::{ConnId, Now, carrier_dest, msg};
@@ -285,8 +285,18 @@ impl OutboundCall {
     }
 
     /// No packets on either leg for the configured time.
-    pub fn media_no_media(&mut self, now: Now, silent_for: Duration, env: &mut Env) {
-        let reason = format!("No media for {} s", silent_for.as_secs());
+    pub fn media_no_media(
+        &mut self,
+        now: Now,
+        silent_for: Duration,
+        leg: SilentLeg,
+        env: &mut Env,
+    ) {
+        let reason = format!(
+            "No media {} for {} s",
+            leg.from_words(),
+            silent_for.as_secs()
+        );
         if self.phase == Phase::Answered {
             self.hang_up_answered(now, 200, &reason, HangupBy::Gateway, env);
         } else {

@@ -681,7 +681,7 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
     h.sent();
     let now = h.now();
     h.b2bua
-        .media_no_media(now, CallId(1), Duration::from_secs(30));
+        .media_no_media(now, CallId(1), Duration::from_secs(30), SilentLeg::Carrier);
     let sent = h.sent();
     let bye = sent
         .iter()
@@ -689,7 +689,7 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
         .expect("BYE to the carrier");
     assert!(
         bye.1
-            .contains("Reason: SIP;cause=200;text=\"No media for 30 s\""),
+            .contains("Reason: SIP;cause=200;text=\"No media from the carrier for 30 s\""),
         "{}",
         bye.1
     );
@@ -700,7 +700,7 @@ fn no_media_hangs_up_both_legs_with_a_reason() {
     h.media_stops(MediaCounts::default());
     let r = &h.records()[0];
     assert_eq!(r.hangup_by, HangupBy::Gateway);
-    assert_eq!(r.final_reason, "No media for 30 s");
+    assert_eq!(r.final_reason, "No media from the carrier for 30 s");
 }
 
 #[test]
