@@ -186,8 +186,16 @@ pub struct ApiError {
 /// Body of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
+    /// `ok`, or `degraded` while call records cannot be written (calls go
+    /// on; the records wait in memory).
     pub status: String,
     pub version: String,
+    /// Call records not yet in the database.
+    #[serde(default)]
+    pub records_waiting: u64,
+    /// Why the database refuses them, while it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_problem: Option<String>,
 }
 
 /// How a carrier wants the dialled number written.

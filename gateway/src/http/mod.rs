@@ -224,10 +224,16 @@ pub fn app(state: AppState) -> Router {
     router.with_state(state)
 }
 
-async fn healthz() -> impl IntoResponse {
+/// Always 200 while the process serves: a database that refuses writes
+/// makes it `degraded` (calls still work), not down.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let records = state.sip.record_status();
+    let problem = records.problem();
     axum::Json(shared::api::Health {
-        status: "ok".to_owned(),
+        status: if problem.is_some() { "degraded" } else { "ok" }.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        records_waiting: records.waiting() as u64,
+        database_problem: problem,
     })
 }
 

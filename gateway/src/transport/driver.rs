@@ -59,8 +59,11 @@ pub(super) struct Driver {
     published: Vec<shared::api::LiveCall>,
     /// When the bans were last published.
     bans_published: Instant,
-    /// Call records being written; shutdown waits for them.
+    /// Alerts and bans being written; shutdown waits for them.
     writes: Vec<JoinHandle<()>>,
+    /// Call records go through it, in order, kept while the database
+    /// refuses them.
+    records: crate::records::RecordWriter,
     shutdown: Option<Shutdown>,
     #[cfg(debug_assertions)]
     test_panic: Option<String>,
@@ -75,6 +78,9 @@ struct Shutdown {
     done: oneshot::Sender<()>,
 }
 
+/// At the end of a shutdown: how long the last records may take to store.
+const RECORDS_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// After hanging up what was left: time for BYEs and the media counts.
 const HANG_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -87,6 +93,8 @@ impl Driver {
         home: String,
         handle: SipHandle,
     ) -> Self {
+        let records =
+            crate::records::RecordWriter::spawn(db.clone(), handle.clone(), handle.record_status());
         Driver {
             core,
             table: ConnTable::new(udp.ipv6.is_some()),
@@ -102,6 +110,7 @@ impl Driver {
             published: Vec::new(),
             bans_published: Instant::now(),
             writes: Vec::new(),
+            records,
             shutdown: None,
             #[cfg(debug_assertions)]
             test_panic: std::env::var(TEST_PANIC_ENV).ok(),
@@ -368,28 +377,12 @@ impl Driver {
         log_trunk_status(name, before.as_ref(), &status);
     }
 
-    /// Writes a call record in a task of its own (the database must not
-    /// hold up signalling); shutdown waits for these writes.
+    /// Hands a call record to the writer (the database must not hold up
+    /// signalling; a refusing database must not lose it); shutdown waits
+    /// for the writer.
     fn store_record(&mut self, record: Box<shared::api::CallRecord>) {
-        let db = self.db.clone();
-        let (limits, home) = (self.limits.clone(), self.home.clone());
-        let handle = self.handle.clone();
-        self.writes.retain(|w| !w.is_finished());
-        self.writes.push(tokio::spawn(async move {
-            let mut record = record;
-            match crate::db::insert_call_record(&db, &record).await {
-                Ok(cost) => record.estimated_cost = cost,
-                Err(e) => return warn!(call = %record.id, "call record not stored: {e}"),
-            }
-            let today = super::utc_day(now().unix_ms);
-            match crate::limits::reached(&db, &limits, &home, today.start, Some(&record)).await {
-                Ok(reached) if !reached.is_empty() => {
-                    handle.send(CoreInput::LimitsReached(reached)).await;
-                }
-                Ok(_) => {}
-                Err(e) => warn!("daily limits not counted: {e}"),
-            }
-        }));
+        self.records
+            .submit(record, self.limits.clone(), self.home.clone());
     }
 
     /// A shutdown is over when no call is left, or once the calls still up
@@ -417,6 +410,9 @@ impl Driver {
         for write in self.writes.drain(..) {
             let _ = write.await;
         }
+        self.records
+            .flush(tokio::time::Instant::now() + RECORDS_WAIT)
+            .await;
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.done.send(());
         }

@@ -127,6 +127,8 @@ pub struct SipHandle {
     call_events: crate::call_events::CallEvents,
     /// Alerts for admins, published once stored.
     alerts: crate::alerts::Alerts,
+    /// How the call-record writer is doing (`/healthz`).
+    records: crate::records::RecordStatus,
     /// Why the driver task ended, once it has.
     stopped: watch::Receiver<Option<String>>,
     /// The gateway's own certificate (`--tls-cert`), presented to TLS
@@ -138,6 +140,11 @@ impl SipHandle {
     /// The bus of alerts (published once stored).
     pub fn alerts(&self) -> crate::alerts::Alerts {
         self.alerts.clone()
+    }
+
+    /// Call records waiting for the database, and why, if it refuses them.
+    pub fn record_status(&self) -> crate::records::RecordStatus {
+        self.records.clone()
     }
 
     /// The bus of call progress events (started, answered, ended).
@@ -267,6 +274,7 @@ pub fn start_core(
         bans: ban_list,
         call_events: crate::call_events::CallEvents::default(),
         alerts: crate::alerts::Alerts::default(),
+        records: crate::records::RecordStatus::default(),
         stopped,
         client_cert,
     };
