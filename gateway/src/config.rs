@@ -37,6 +37,14 @@ pub struct Args {
     /// the first bad setting. Nothing is bound or written.
     #[arg(long)]
     pub check_config: bool,
+    /// Copy the database to this new file (safe while the gateway runs),
+    /// check the copy, print what it holds and exit.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check_config", "restore_from"])]
+    pub backup_to: Option<PathBuf>,
+    /// Replace the database with this backup (the gateway must be stopped;
+    /// the current one is kept beside it), then exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "check_config")]
+    pub restore_from: Option<PathBuf>,
     /// Address the HTTP server (web client, API, SIP WebSocket) listens on.
     #[arg(long, env = "GATEWAY_HTTP_LISTEN")]
     pub http_listen: Option<String>,

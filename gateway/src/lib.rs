@@ -17,6 +17,7 @@ pub mod acme;
 pub mod addresses;
 pub mod alerts;
 pub mod auth;
+pub mod backup;
 pub mod call_events;
 pub mod carriers;
 pub mod config;
@@ -68,6 +69,8 @@ pub enum StartError {
     DemoCarrier(std::io::Error),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Locked(String),
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -129,6 +132,8 @@ pub struct Running {
     _demo: Option<demo_carrier::DemoCarrier>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
+    /// `<data>/gateway.lock`, held until the process ends.
+    _data_lock: std::fs::File,
 }
 
 impl Running {
@@ -163,6 +168,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         path: config.data_dir.display().to_string(),
         source,
     })?;
+    // One gateway per data directory; a restore waits for it to stop.
+    let data_lock = backup::lock_data_dir(&config.data_dir).map_err(StartError::Locked)?;
     let database = db::open(&config.database_url).await?;
     let now = transport::now();
     db::purge_expired(&database, now.unix).await?;
@@ -500,5 +507,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         _demo: demo,
         shutdown,
         server,
+        _data_lock: data_lock,
     })
 }

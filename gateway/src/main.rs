@@ -15,6 +15,8 @@ const EXIT_CORE_STOPPED: i32 = 70;
 async fn main() -> ExitCode {
     let args = Args::parse();
     let check_only = args.check_config;
+    let backup_to = args.backup_to.clone();
+    let restore_from = args.restore_from.clone();
     let config = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {
@@ -26,6 +28,9 @@ async fn main() -> ExitCode {
         println!("{}", config.summary());
         println!("configuration is valid");
         return ExitCode::SUCCESS;
+    }
+    if backup_to.is_some() || restore_from.is_some() {
+        return backup_or_restore(&config, backup_to, restore_from).await;
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
@@ -88,6 +93,47 @@ async fn main() -> ExitCode {
         () = wait_for_signal() => eprintln!("gateway: second signal; stopping now"),
     }
     ExitCode::SUCCESS
+}
+
+/// `--backup-to` / `--restore-from`: one line on stdout when done, the
+/// reason on stderr and exit 1 when not.
+async fn backup_or_restore(
+    config: &Config,
+    backup_to: Option<std::path::PathBuf>,
+    restore_from: Option<std::path::PathBuf>,
+) -> ExitCode {
+    let database = match gateway::backup::database_file(&config.database_url) {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let done = match (backup_to, restore_from) {
+        (Some(to), _) => gateway::backup::backup(&database, &to)
+            .await
+            .map(|checked| format!("backup written: {checked}")),
+        (None, Some(from)) => gateway::backup::restore(&config.data_dir, &database, &from)
+            .await
+            .map(|(checked, kept)| match kept {
+                Some(kept) => format!(
+                    "restored {checked}; the previous database is kept as {}",
+                    kept.display()
+                ),
+                None => format!("restored {checked}"),
+            }),
+        (None, None) => return ExitCode::SUCCESS,
+    };
+    match done {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn wait_for_signal() {

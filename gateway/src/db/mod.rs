@@ -52,9 +52,12 @@ pub async fn open(url: &str) -> Result<Db, DbError> {
         .max_connections(4)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
+
+/// The schema's migrations, compiled in.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What first start created, for the console message.
 pub struct FirstStart {
