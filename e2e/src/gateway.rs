@@ -371,6 +371,16 @@ impl Gateway {
         crate::terminate(&mut child, Duration::from_secs(5)).context("stopping the gateway")
     }
 
+    /// SIGKILL: the gateway dies at once, as in a crash or power loss.
+    pub fn kill_now(&mut self) -> Result<ExitStatus> {
+        let mut child = self
+            .child
+            .take()
+            .context("the gateway was already stopped")?;
+        child.kill().context("killing the gateway")?;
+        child.wait().context("waiting for the killed gateway")
+    }
+
     /// Sends SIGTERM and returns at once: the gateway drains its calls
     /// while the test goes on; [`Gateway::wait_stopped`] waits for the exit.
     pub fn begin_stop(&self) -> Result<()> {

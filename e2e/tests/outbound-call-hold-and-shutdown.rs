@@ -1,7 +1,8 @@
 //! Hold and resume from the phone send re-INVITEs, and the far end's audio
 //! stops and comes back; a gateway shutdown drains calls in progress (new
 //! ones get 503) and hangs up what is left after the grace, and
-//! still writes its record.
+//! still writes its record; a gateway killed mid-call records that call at
+//! its next start.
 
 use std::time::Duration;
 
@@ -160,6 +161,41 @@ async fn shutdown_drains_calls_in_progress_and_refuses_new_ones() -> Result<()> 
         ensure!(
             record.hangup_by == HangupBy::Agent && record.final_code == 200,
             "{record:?}"
+        );
+        Ok(())
+    }
+    .await;
+    browser.finish(result).await
+}
+
+#[tokio::test]
+async fn a_killed_gateway_still_records_the_call_that_was_up() -> Result<()> {
+    let mut gateway = Gateway::start().await?;
+    gateway.require_client()?;
+    let browser = Browser::start().await?;
+    let result = async {
+        calls::sign_in_agent(&browser, &gateway).await?;
+        calls::dial(&browser, "4155552671").await?;
+        calls::connected_with_audio(&browser).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // No shutdown at all: SIGKILL, as a crash or a power cut.
+        gateway.kill_now()?;
+        gateway.restart().await?;
+        let record = calls::demo_last_record(&gateway).await?;
+        ensure!(
+            record
+                .final_reason
+                .contains("gateway stopped during the call")
+                && record.hangup_by == HangupBy::Gateway
+                && record.answered_at.is_some()
+                && record.final_code == 200
+                && record.dialled.ends_with("4155552671"),
+            "{record:?}"
+        );
+        let log = gateway.log();
+        ensure!(
+            log.contains("calls up when the gateway last stopped abruptly, now recorded: 1"),
+            "the restart says so"
         );
         Ok(())
     }

@@ -171,6 +171,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // One gateway per data directory; a restore waits for it to stop.
     let data_lock = backup::lock_data_dir(&config.data_dir).map_err(StartError::Locked)?;
     let database = db::open(&config.database_url).await?;
+    match records::recover_interrupted(&database).await {
+        Ok(0) => {}
+        Ok(n) => warn!("calls up when the gateway last stopped abruptly, now recorded: {n}"),
+        Err(e) => warn!("calls interrupted by the last stop not recorded: {e}"),
+    }
     let now = transport::now();
     db::purge_expired(&database, now.unix).await?;
     let seeded = db::seed_if_empty(&database, &config.data_dir, now.unix).await?;

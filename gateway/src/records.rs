@@ -17,6 +17,14 @@
 //! At shutdown the writer gets until the driver's deadline; records it still
 //! holds then are logged as JSON lines (`call record not written`) so that
 //! an operator can put them back.
+//!
+//! A gateway killed outright (SIGKILL, power loss) keeps no memory, so each
+//! call's record so far is also written when it starts and when it is
+//! answered (`calls_in_progress`, best effort: a refusing database skips
+//! it), its `seen_at` refreshed every 30 s while the gateway runs, and the
+//! row deleted once the final record is stored. At the next start
+//! [`recover_interrupted`] turns what is left into records that end when
+//! the gateway was last seen running, saying so.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +44,43 @@ use crate::transport::{CoreInput, SipHandle, now};
 /// for days cannot exhaust memory.
 pub const MAX_WAITING: usize = 100_000;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// How often the calls in progress are marked as still running.
+const SEEN_EVERY: Duration = Duration::from_secs(30);
+
+/// At start: records for the calls a previous run was killed in the middle
+/// of. Each ends when that run was last seen (at most 30 s before it
+/// died), hung up by the gateway, with a reason that says so. Returns how
+/// many were recorded.
+pub async fn recover_interrupted(db: &Db) -> Result<usize, crate::db::DbError> {
+    let mut recorded = 0;
+    for (json, seen_at) in crate::db::interrupted_calls(db).await? {
+        let Ok(mut record) = serde_json::from_str::<CallRecord>(&json) else {
+            warn!(record = %json, "an interrupted call's record could not be read");
+            continue;
+        };
+        let id = record.id.clone();
+        let ended_ms = (seen_at * 1000).max(record.answered_at.unwrap_or(record.invite_at));
+        record.ended_at = ended_ms;
+        record.duration_s = record
+            .answered_at
+            .map_or(0, |a| (ended_ms - a).max(0) / 1000);
+        if record.final_code == 0 {
+            record.final_code = if record.answered_at.is_some() {
+                200
+            } else {
+                503
+            };
+        }
+        record.final_reason = "The gateway stopped during the call (killed or crashed); \
+            it ended at most 30 s after this time"
+            .to_owned();
+        record.hangup_by = shared::api::HangupBy::Gateway;
+        crate::db::insert_call_record(db, &record).await?;
+        crate::db::delete_in_progress(db, &id).await?;
+        recorded += 1;
+    }
+    Ok(recorded)
+}
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
 /// How the writer is doing, for `/healthz`.
@@ -82,6 +127,8 @@ struct Job {
 
 enum Message {
     Record(Job),
+    /// A call's record so far (started, answered).
+    InProgress(Box<CallRecord>),
     /// Store what is queued until `deadline`, then answer.
     Flush {
         deadline: Instant,
@@ -121,6 +168,12 @@ impl RecordWriter {
         }
     }
 
+    /// Keeps `record` (a call just started or answered) in
+    /// `calls_in_progress` until its final record is stored.
+    pub fn in_progress(&self, record: Box<CallRecord>) {
+        let _ = self.tx.send(Message::InProgress(record));
+    }
+
     /// Waits until every record submitted so far is stored, or `deadline`.
     pub async fn flush(&self, deadline: Instant) {
         let (done, stored) = oneshot::channel();
@@ -137,6 +190,8 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Message>,
 ) {
     let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut heartbeat = tokio::time::interval(SEEN_EVERY);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut flushes: Vec<(Instant, oneshot::Sender<()>)> = Vec::new();
     let mut retry = FIRST_RETRY;
     let mut next_try = Instant::now();
@@ -147,9 +202,17 @@ async fn run(
         // Take what has arrived; wait only when there is nothing to do.
         let idle = queue.is_empty() && flushes.is_empty();
         let message = if idle {
-            match rx.recv().await {
-                Some(m) => Some(m),
-                None => return,
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => Some(m),
+                    None => return,
+                },
+                _ = heartbeat.tick() => {
+                    if let Err(e) = crate::db::touch_in_progress(&db, now().unix).await {
+                        tracing::debug!("calls in progress not touched: {e}");
+                    }
+                    continue;
+                }
             }
         } else if Instant::now() < next_try {
             let wake = flushes.iter().map(|(d, _)| *d).fold(next_try, Instant::min);
@@ -181,6 +244,15 @@ async fn run(
                 flushes.push((deadline, done));
                 continue;
             }
+            Some(Message::InProgress(record)) => {
+                let json = serde_json::to_string(&record).unwrap_or_default();
+                if let Err(e) =
+                    crate::db::upsert_in_progress(&db, &record.id, &json, now().unix).await
+                {
+                    tracing::debug!(call = %record.id, "call in progress not noted: {e}");
+                }
+                continue;
+            }
             None => {}
         }
         if Instant::now() >= next_try
@@ -194,6 +266,9 @@ async fn run(
                     };
                     status.0.waiting.fetch_sub(1, Ordering::Relaxed);
                     job.record.estimated_cost = cost;
+                    if let Err(e) = crate::db::delete_in_progress(&db, &job.record.id).await {
+                        tracing::debug!(call = %job.record.id, "in-progress row left: {e}");
+                    }
                     count_limits(&db, &handle, &job).await;
                     if let Some((since, why)) = status.failing() {
                         status.set_failing(None);

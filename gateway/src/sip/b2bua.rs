@@ -123,6 +123,9 @@ pub enum Progress {
 pub enum B2buaEvent {
     /// A call ended: store its record.
     Record(Box<CallRecord>),
+    /// A call's record so far (started, answered): kept until its `Record`
+    /// so that a gateway killed mid-call still records the call.
+    Snapshot(Box<CallRecord>),
     /// A call was placed toward a carrier (for logs and live views).
     Placed {
         call: CallId,
@@ -723,6 +726,7 @@ impl B2bua {
                     self.events.push(B2buaEvent::Progress { kind, call })
                 }
                 CallOutput::Record(rec) => self.events.push(B2buaEvent::Record(rec)),
+                CallOutput::Snapshot(rec) => self.events.push(B2buaEvent::Snapshot(rec)),
             }
         }
         if call.is_finished() {

@@ -282,6 +282,7 @@ impl Driver {
                     message,
                 }) => self.raise_alert(kind, agent, message),
                 CoreEvent::Call(B2buaEvent::Record(record)) => self.store_record(record),
+                CoreEvent::Call(B2buaEvent::Snapshot(record)) => self.records.in_progress(record),
                 CoreEvent::Call(B2buaEvent::Progress { kind, call }) => {
                     self.publish_progress(kind, call)
                 }
@@ -504,7 +505,9 @@ fn log_event(event: &CoreEvent) {
         }
         // Logged where they are stored (`store_alert`), with the daily limits'.
         CoreEvent::Trunk(_)
-        | CoreEvent::Call(B2buaEvent::Alert { .. } | B2buaEvent::Progress { .. }) => {}
+        | CoreEvent::Call(
+            B2buaEvent::Alert { .. } | B2buaEvent::Progress { .. } | B2buaEvent::Snapshot(_),
+        ) => {}
     }
 }
 

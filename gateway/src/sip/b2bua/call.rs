@@ -61,6 +61,9 @@ pub enum CallOutput {
     Placed { agent: String, carrier: String },
     /// Started, answered, ended: for integrations (webhooks).
     Progress(Progress, LiveCall),
+    /// The record so far (at the start and at the answer), kept by the
+    /// shell so that a gateway killed mid-call still records the call.
+    Snapshot(Box<CallRecord>),
     /// The call is over: its record, once.
     Record(Box<CallRecord>),
 }
@@ -153,6 +156,7 @@ impl Life {
     /// Reports the call as started.
     pub fn started(&self, out: &mut Out, live: LiveCall) {
         out.event(CallOutput::Progress(Progress::Started, live));
+        out.event(CallOutput::Snapshot(Box::new(self.record.clone())));
     }
 
     /// Reports the call as answered (once).
@@ -160,6 +164,7 @@ impl Life {
         if !self.answered_reported {
             self.answered_reported = true;
             out.event(CallOutput::Progress(Progress::Answered, live));
+            out.event(CallOutput::Snapshot(Box::new(self.record.clone())));
         }
     }
 

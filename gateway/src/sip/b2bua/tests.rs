@@ -329,6 +329,7 @@ impl Harness {
                 B2buaEvent::Record(r) => Some(*r),
                 B2buaEvent::Placed { .. }
                 | B2buaEvent::Progress { .. }
+                | B2buaEvent::Snapshot(_)
                 | B2buaEvent::Alert { .. } => None,
             })
             .collect()
