@@ -73,7 +73,8 @@ pub struct Args {
     /// Directory for the database and first-start credentials.
     #[arg(long, env = "GATEWAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Directory of the built web client (Trunk's `dist`).
+    /// Directory of the built web client (Trunk's `dist`); serves it
+    /// instead of the client embedded in a release binary.
     #[arg(long, env = "GATEWAY_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
     /// Log filter: error, warn, info, debug, trace or a tracing directive list.
@@ -282,7 +283,8 @@ pub struct Config {
     pub rtp_ports: RangeInclusive<u16>,
     pub database_url: String,
     pub data_dir: PathBuf,
-    pub static_dir: PathBuf,
+    /// The web client served: `static_dir`, else the embedded copy.
+    pub web_client: crate::web_client::WebClient,
     pub log_level: String,
     pub log_sip: bool,
     /// True with `tls`: the browser reaches us over HTTPS.
@@ -370,15 +372,7 @@ impl Config {
                 }
             ));
         }
-        let index = self.static_dir.join("index.html");
-        lines.push(if index.exists() {
-            format!("static_dir = {}", self.static_dir.display())
-        } else {
-            format!(
-                "static_dir = {} (warning: no index.html: the web client is not built there)",
-                self.static_dir.display()
-            )
-        });
+        lines.push(self.web_client.describe());
         lines.join("\n")
     }
 
@@ -474,10 +468,7 @@ impl Config {
                 "only SQLite URLs (sqlite://PATH) are supported",
             ));
         }
-        let static_dir = args
-            .static_dir
-            .or(file.static_dir)
-            .unwrap_or_else(|| PathBuf::from("dist"));
+        let web_client = crate::web_client::WebClient::choose(args.static_dir.or(file.static_dir));
         let log_level = pick(args.log_level, file.log_level, "info");
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             return Err(bad(
@@ -718,7 +709,7 @@ impl Config {
             rtp_ports,
             database_url,
             data_dir,
-            static_dir,
+            web_client,
             log_level,
             log_sip: args.log_sip || file.log_sip.unwrap_or(false),
             secure_cookies,

@@ -35,6 +35,7 @@ pub mod sip;
 pub mod transport;
 pub mod trunk_status;
 pub mod turn;
+pub mod web_client;
 pub mod webhook;
 
 use std::future::IntoFuture;
@@ -406,10 +407,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tokio::spawn(transport::tls::accept_loop(listener, acceptor, sip.clone()));
     }
 
-    if !config.static_dir.join("index.html").exists() {
+    if config.web_client.is_built() {
+        info!("{}", config.web_client.describe());
+    } else {
         warn!(
-            dir = %config.static_dir.display(),
-            "web client not built there (run `trunk build --release`); / will answer 404"
+            "{}; run `trunk build --release` (/ cannot be served until then)",
+            config.web_client.describe()
         );
     }
     let grace = config.shutdown_grace;

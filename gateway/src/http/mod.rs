@@ -15,6 +15,7 @@ mod audit;
 mod calls;
 mod campaigns;
 mod carriers;
+mod client_files;
 mod csv;
 mod dids;
 mod embed;
@@ -42,7 +43,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use shared::api::{Campaign, Carrier, Did, RingGroup};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use agents::agent_info;
@@ -173,7 +173,6 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 
 /// The whole HTTP application; tests drive it with `oneshot`.
 pub fn app(state: AppState) -> Router {
-    let static_dir = state.config.static_dir.clone();
     let api = api_routes()
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| {
@@ -194,9 +193,7 @@ pub fn app(state: AppState) -> Router {
         .route("/index.html", get(page::app))
         // The client's files; unknown paths get the app's page (with a 404
         // status) so that the client's routes survive a reload.
-        .fallback_service(
-            ServeDir::new(&static_dir).not_found_service(get(page::app).with_state(state.clone())),
-        )
+        .fallback_service(client_files::service(&state))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
