@@ -2,7 +2,8 @@
 # Sets up everything the tests need and runs every check and test:
 #   build tools (scripts/setup.sh), test peers (Debian's chromium,
 #   chromium-driver, sip-tester, socat + openssl for the TLS carrier, coturn
-#   for TURN, dnsmasq-base for the carrier DNS test, pebble, the test ACME CA;
+#   for TURN, dnsmasq-base for the carrier DNS test, pebble, the test ACME CA,
+#   prometheus for the metrics test;
 #   JsSIP from npm in e2e/node, SIPVicious from PyPI in target/sv-venv,
 #   cargo-deb from crates.io), then
 #   fmt, clippy (native and wasm32), the client build, the gateway build and
@@ -68,7 +69,8 @@ apt_install() {
 setup_test_peers() {
   local missing=() pkg
   # dnsmasq-base: the carrier DNS test's SRV/NAPTR server (the binary only, no service).
-  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core coturn dnsmasq-base pebble; do
+  # prometheus: the metrics test's scraper (and promtool).
+  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core coturn dnsmasq-base pebble prometheus; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done

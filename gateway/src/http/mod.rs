@@ -1,4 +1,5 @@
-//! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
+//! The HTTP side: the built web client at `/`, `GET /healthz`,
+//! `GET /metrics` (Prometheus, behind a token), the REST API
 //! under `/api/v1` (described by `/api/v1/openapi.json`) and the SIP
 //! WebSocket at `/ws`.
 //!
@@ -21,6 +22,7 @@ mod dids;
 mod embed;
 mod error;
 mod live;
+mod metrics;
 mod openapi;
 mod page;
 mod params;
@@ -47,6 +49,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use agents::agent_info;
 pub use error::AppError;
+pub use metrics::listener_app as metrics_app;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -180,6 +183,7 @@ pub fn app(state: AppState) -> Router {
         });
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::guarded))
         .route("/ws", get(sip_websocket))
         .route("/embed", get(embed::page))
         .route("/widget.js", get(embed::widget_js))
