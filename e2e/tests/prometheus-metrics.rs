@@ -158,17 +158,8 @@ async fn promtool_check(text: &str) -> Result<()> {
     stdin.write_all(text.as_bytes()).await?;
     drop(stdin);
     let output = child.wait_with_output().await?;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    ensure!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool check metrics: {}\n{said}\n{text}",
-        output.status
-    );
-    Ok(())
+    e2e::ensure_silent_success("promtool check metrics", &output)
+        .with_context(|| format!("the text checked:\n{text}"))
 }
 
 async fn scrape(url: &str, token: Option<&str>) -> Result<String> {
