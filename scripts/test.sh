@@ -2,8 +2,10 @@
 # Sets up everything the tests need and runs every check and test:
 #   build tools (scripts/setup.sh), test peers (Debian's chromium,
 #   chromium-driver, sip-tester, socat + openssl for the TLS carrier, coturn
-#   for TURN, dnsmasq-base for the carrier DNS test, pebble, the test ACME CA;
-#   JsSIP from npm in e2e/node, SIPVicious from PyPI in target/sv-venv), then
+#   for TURN, dnsmasq-base for the carrier DNS test, pebble, the test ACME CA,
+#   prometheus for the metrics test;
+#   JsSIP from npm in e2e/node, SIPVicious from PyPI in target/sv-venv,
+#   cargo-deb from crates.io), then
 #   fmt, clippy (native and wasm32), the client build, the gateway build and
 #   `cargo test --workspace` (unit, integration and end-to-end tests).
 # Prints how long each step took. Used by CI (.ci/run) and by developers.
@@ -67,7 +69,8 @@ apt_install() {
 setup_test_peers() {
   local missing=() pkg
   # dnsmasq-base: the carrier DNS test's SRV/NAPTR server (the binary only, no service).
-  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core coturn dnsmasq-base pebble; do
+  # prometheus: the metrics test's scraper (and promtool).
+  for pkg in chromium chromium-driver sip-tester socat openssl baresip-core coturn dnsmasq-base pebble prometheus; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done
@@ -104,16 +107,27 @@ setup_sipvicious() {
   fi
 }
 
+# cargo-deb for the package test (e2e/tests/debian-package.rs), pinned: the
+# test packages the dev-profile binary (`--profile dev`), which cargo-deb
+# 3.8 allows with a warning. About 2 minutes to build here, once.
+setup_cargo_deb() {
+  local version="3.8.0"
+  if [[ "$(cargo-deb --version 2>/dev/null)" != "cargo-deb $version" ]]; then
+    echo "installing cargo-deb $version"
+    cargo install --locked --quiet cargo-deb --version "$version"
+  fi
+}
+
 # The tests run in a network namespace of their own that has only loopback:
 # nothing they start (gateway, Chromium, SIPp, JsSIP) can reach another
 # address, and SIP answered at a Via's host stays on this machine.
 run_tests() {
   if unshare --net true 2>/dev/null; then
     echo "running the tests in a network namespace with only loopback"
-    unshare --net -- bash -c 'ip link set lo up && exec cargo test --locked --offline --workspace'
+    unshare --net -- bash -c 'ip link set lo up && exec cargo test --locked --offline --workspace --features gateway/embed-client'
   else
     echo "warning: cannot make a network namespace (needs root); running the tests on the host network"
-    cargo test --locked --offline --workspace
+    cargo test --locked --offline --workspace --features gateway/embed-client
   fi
 }
 
@@ -124,12 +138,16 @@ source "$ROOT/scripts/setup.sh"
 step "setup: test peers (chromium, chromedriver, sipp, node)" setup_test_peers
 step "setup: JsSIP (npm ci in e2e/node)" setup_node_peers
 step "setup: SIPVicious (pip into target/sv-venv)" setup_sipvicious
+step "setup: cargo-deb (the package test)" setup_cargo_deb
 step "cargo fmt --check" cargo fmt --all --check
 step "clippy (workspace, native)" cargo clippy --locked --workspace --all-targets -- -D warnings
 step "clippy (client, wasm32)" cargo clippy --locked -p client --target wasm32-unknown-unknown -- -D warnings
 step "check (shared, wasm32)" cargo check --locked -p shared --target wasm32-unknown-unknown
 step "trunk build (client into dist/)" trunk build --release --offline
-step "build gateway (debug, for the e2e tests)" cargo build --locked -p gateway
+# With the client in dist/ compiled in (`embed-client`): the e2e tests pass
+# --static-dir (which wins), the package test serves the embedded copy; the
+# test step below builds with the same feature, so nothing is built twice.
+step "build gateway (debug, client embedded, for the e2e tests)" cargo build --locked -p gateway --features embed-client
 step "cargo test --workspace (loopback-only network namespace)" run_tests
 # schemathesis (from PyPI, into target/fuzz-venv) against the OpenAPI
 # document the gateway serves: every operation, 10 examples each; any 5xx

@@ -189,6 +189,20 @@ where
     }
 }
 
+/// A checker's verdict (`systemd-analyze verify`, `promtool check`): it
+/// must exit 0 and print nothing, or the error carries what it said.
+pub fn ensure_silent_success(what: &str, output: &std::process::Output) -> Result<()> {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() || !said.trim().is_empty() {
+        bail!("{what}: {}\n{said}", output.status);
+    }
+    Ok(())
+}
+
 /// The last `lines` lines of `text`, for error messages.
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();

@@ -81,7 +81,8 @@ pub struct Args {
     /// Directory for the database and first-start credentials.
     #[arg(long, env = "GATEWAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Directory of the built web client (Trunk's `dist`).
+    /// Directory of the built web client (Trunk's `dist`); serves it
+    /// instead of the client embedded in a release binary.
     #[arg(long, env = "GATEWAY_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
     /// Log filter: error, warn, info, debug, trace or a tracing directive list.
@@ -226,6 +227,17 @@ pub struct Args {
     /// Browsers send media only through TURN (`iceTransportPolicy: relay`).
     #[arg(long, env = "GATEWAY_ICE_RELAY_ONLY")]
     pub ice_relay_only: bool,
+    /// Bearer token a Prometheus scrape of `GET /metrics` must send on the
+    /// HTTP listener (16+ characters). Prefer the environment to the flag.
+    #[arg(long, env = "GATEWAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A listener of its own for `GET /metrics`, without a token (e.g. a
+    /// private address: 10.0.0.5:9464).
+    #[arg(long, env = "GATEWAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Log lines as `text` (the default) or `json` (one object a line).
+    #[arg(long, env = "GATEWAY_LOG_FORMAT")]
+    pub log_format: Option<String>,
 }
 
 /// The same settings, read from the config file.
@@ -282,6 +294,9 @@ struct FileSettings {
     turn_urls: Option<String>,
     turn_secret: Option<String>,
     ice_relay_only: Option<bool>,
+    metrics_token: Option<String>,
+    metrics_listen: Option<String>,
+    log_format: Option<String>,
 }
 
 /// Checked settings.
@@ -302,7 +317,8 @@ pub struct Config {
     pub rtp_ports: RangeInclusive<u16>,
     pub database_url: String,
     pub data_dir: PathBuf,
-    pub static_dir: PathBuf,
+    /// The web client served: `static_dir`, else the embedded copy.
+    pub web_client: crate::web_client::WebClient,
     pub log_level: String,
     pub log_sip: bool,
     /// True with `tls`: the browser reaches us over HTTPS.
@@ -337,6 +353,28 @@ pub struct Config {
     pub business_hours: Option<crate::sip::b2bua::watch::BusinessHours>,
     /// The TURN servers browsers are handed (`crate::turn`).
     pub turn: crate::turn::TurnConfig,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
+    /// One JSON object per log line instead of text.
+    pub log_json: bool,
+}
+
+/// Who may scrape `GET /metrics`: a request with the token on the HTTP
+/// listener, anyone on the metrics listener. With neither, nobody.
+#[derive(Clone, Default)]
+pub struct MetricsAccess {
+    pub token: Option<String>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is never printed.
+        f.debug_struct("MetricsAccess")
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("listen", &self.listen)
+            .finish()
+    }
 }
 
 /// The IPv6 side of a dual-stack gateway: carriers with IPv6 addresses are
@@ -397,15 +435,16 @@ impl Config {
                 }
             ));
         }
-        let index = self.static_dir.join("index.html");
-        lines.push(if index.exists() {
-            format!("static_dir = {}", self.static_dir.display())
-        } else {
-            format!(
-                "static_dir = {} (warning: no index.html: the web client is not built there)",
-                self.static_dir.display()
-            )
-        });
+        lines.push(self.web_client.describe());
+        if let Some(at) = self.metrics.listen {
+            lines.push(format!("metrics_listen = {at}"));
+        }
+        if self.metrics.token.is_some() {
+            lines.push("metrics_token = (set)".to_owned());
+        }
+        if self.log_json {
+            lines.push("log_format = json".to_owned());
+        }
         lines.join("\n")
     }
 
@@ -501,10 +540,7 @@ impl Config {
                 "only SQLite URLs (sqlite://PATH) are supported",
             ));
         }
-        let static_dir = args
-            .static_dir
-            .or(file.static_dir)
-            .unwrap_or_else(|| PathBuf::from("dist"));
+        let web_client = crate::web_client::WebClient::choose(args.static_dir.or(file.static_dir));
         let log_level = pick(args.log_level, file.log_level, "info");
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             return Err(bad(
@@ -745,7 +781,39 @@ impl Config {
         };
         let secure_cookies =
             args.secure_cookies || file.secure_cookies.unwrap_or(false) || tls.is_some();
+        let metrics = MetricsAccess {
+            token: match args
+                .metrics_token
+                .or(file.metrics_token)
+                .map(|t| t.trim().to_owned())
+            {
+                Some(t) if t.chars().count() < 16 => {
+                    return Err(bad(
+                        "metrics_token",
+                        "give at least 16 characters (a random string)",
+                    ));
+                }
+                t => t,
+            },
+            listen: args
+                .metrics_listen
+                .or(file.metrics_listen)
+                .map(|a| socket_addr("metrics_listen", &a))
+                .transpose()?,
+        };
+        let log_json = match pick(args.log_format, file.log_format, "text").as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(bad(
+                    "log_format",
+                    format!("`{other}` is not `text` or `json`"),
+                ));
+            }
+        };
         Ok(Config {
+            metrics,
+            log_json,
             turn,
             limits,
             tls,
@@ -773,7 +841,7 @@ impl Config {
             rtp_ports,
             database_url,
             data_dir,
-            static_dir,
+            web_client,
             log_level,
             log_sip: args.log_sip || file.log_sip.unwrap_or(false),
             secure_cookies,
@@ -1104,6 +1172,29 @@ mod tests {
     }
 
     #[test]
+    fn metrics_access_and_log_format_are_read_and_the_token_never_printed() {
+        let c = Config::resolve(args(|a| {
+            a.metrics_token = Some(" a-token-of-16-chars ".into());
+            a.metrics_listen = Some("127.0.0.1:9464".into());
+            a.log_format = Some("json".into());
+        }))
+        .expect("valid");
+        assert_eq!(c.metrics.token.as_deref(), Some("a-token-of-16-chars"));
+        assert_eq!(
+            c.metrics.listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        assert!(c.log_json);
+        for shown in [format!("{c:?}"), c.summary()] {
+            assert!(!shown.contains("a-token-of-16-chars"), "{shown}");
+        }
+        assert!(c.summary().contains("metrics_listen = 127.0.0.1:9464"));
+        let plain = Config::resolve(Args::default()).expect("valid");
+        assert!(plain.metrics.token.is_none() && plain.metrics.listen.is_none());
+        assert!(!plain.log_json);
+    }
+
+    #[test]
     fn bad_settings_name_the_setting() {
         let cases: Vec<(Args, &str)> = vec![
             (
@@ -1125,6 +1216,15 @@ mod tests {
                 "database_url",
             ),
             (args(|a| a.log_level = Some("loud[".into())), "log_level"),
+            (args(|a| a.log_format = Some("xml".into())), "log_format"),
+            (
+                args(|a| a.metrics_token = Some(" short-token ".into())),
+                "metrics_token",
+            ),
+            (
+                args(|a| a.metrics_listen = Some("9464".into())),
+                "metrics_listen",
+            ),
             (
                 args(|a| a.sip_udp6 = Some("127.0.0.1:5060".into())),
                 "sip_udp6",

@@ -31,12 +31,14 @@ pub mod http;
 pub mod limits;
 pub mod live;
 pub mod media;
+pub mod metrics;
 pub mod password;
 pub mod records;
 pub mod sip;
 pub mod transport;
 pub mod trunk_status;
 pub mod turn;
+pub mod web_client;
 pub mod webhook;
 
 use std::future::IntoFuture;
@@ -127,6 +129,8 @@ pub struct Running {
     pub first_start: bool,
     /// Where the built-in demo carrier listens, when it runs.
     pub demo_carrier: Option<SocketAddr>,
+    /// The metrics listener (`--metrics-listen`).
+    pub metrics: Option<SocketAddr>,
     sip: transport::SipHandle,
     grace: std::time::Duration,
     _demo: Option<demo_carrier::DemoCarrier>,
@@ -388,6 +392,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         call_events.subscribe(),
         sip.alerts().subscribe(),
     ));
+    tokio::spawn(metrics::count_alerts(sip.alerts().subscribe()));
     let mut agents = std::collections::BTreeSet::new();
     for credential in db::live_sip_credentials(&database, now.unix).await? {
         agents.insert(credential.account_id);
@@ -432,10 +437,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tokio::spawn(transport::tls::accept_loop(listener, acceptor, sip.clone()));
     }
 
-    if !config.static_dir.join("index.html").exists() {
+    if config.web_client.is_built() {
+        info!("{}", config.web_client.describe());
+    } else {
         warn!(
-            dir = %config.static_dir.display(),
-            "web client not built there (run `trunk build --release`); / will answer 404"
+            "{}; run `trunk build --release` (/ cannot be served until then)",
+            config.web_client.describe()
         );
     }
     let grace = config.shutdown_grace;
@@ -450,6 +457,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     // Carrier host names looked up again as their TTLs run out.
     tokio::spawn(dns::refresh(state.clone()));
+    // `GET /metrics` on a listener of its own, without a token.
+    let metrics = match state.config.metrics.listen {
+        Some(addr) => {
+            let bind_error = |source| StartError::Bind {
+                what: "metrics",
+                addr,
+                source,
+            };
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(bind_error)?;
+            let bound = listener.local_addr().map_err(bind_error)?;
+            let app = http::metrics_app(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    warn!("metrics listener: {e}");
+                }
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let stop = async {
@@ -507,6 +536,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         first_start: seeded.is_some(),
         first_start_credentials: seeded.and_then(|s| s.credentials_file),
         demo_carrier: demo_addr,
+        metrics,
         sip,
         grace,
         _demo: demo,

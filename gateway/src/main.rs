@@ -32,10 +32,14 @@ async fn main() -> ExitCode {
     if backup_to.is_some() || restore_from.is_some() {
         return backup_or_restore(&config, backup_to, restore_from).await;
     }
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 
     let running = match gateway::start(config).await {
         Ok(r) => r,
@@ -66,6 +70,7 @@ async fn main() -> ExitCode {
         ("sip_tls", running.sip_tls),
         ("sip_udp6", running.sip_udp6),
         ("sip_tcp6", running.sip_tcp6),
+        ("metrics", running.metrics),
     ] {
         if let Some(addr) = addr {
             optional.push_str(&format!(" {name}={addr}"));

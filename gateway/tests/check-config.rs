@@ -47,6 +47,30 @@ fn a_valid_configuration_is_summarised_and_nothing_is_written() {
     );
     assert!(stdout.ends_with("configuration is valid\n"), "{stdout}");
     assert!(!data.exists(), "the check created the data directory");
+    // Which web client it would serve: built in with `embed-client`.
+    if cfg!(feature = "embed-client") {
+        assert!(
+            stdout.contains("web client embedded in the binary ("),
+            "{stdout}"
+        );
+    } else {
+        assert!(
+            stdout.contains("web client from static_dir = dist"),
+            "{stdout}"
+        );
+    }
+    // A static_dir wins over the embedded copy.
+    let dir = scratch("static");
+    let out = check(&["--static-dir", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "web client from static_dir = {} (warning: no index.html",
+            dir.display()
+        )),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The HTTP side: the built web client at `/`, `GET /healthz`, the REST API
+//! The HTTP side: the built web client at `/`, `GET /healthz`,
+//! `GET /metrics` (Prometheus, behind a token), the REST API
 //! under `/api/v1` (described by `/api/v1/openapi.json`) and the SIP
 //! WebSocket at `/ws`.
 //!
@@ -15,11 +16,13 @@ mod audit;
 mod calls;
 mod campaigns;
 mod carriers;
+mod client_files;
 mod csv;
 mod dids;
 mod embed;
 mod error;
 mod live;
+mod metrics;
 mod openapi;
 mod page;
 mod params;
@@ -43,11 +46,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use shared::api::{Campaign, Carrier, Did, RingGroup};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use agents::agent_info;
 pub use error::AppError;
+pub use metrics::listener_app as metrics_app;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -174,7 +177,6 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 
 /// The whole HTTP application; tests drive it with `oneshot`.
 pub fn app(state: AppState) -> Router {
-    let static_dir = state.config.static_dir.clone();
     let api = api_routes()
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| {
@@ -182,6 +184,7 @@ pub fn app(state: AppState) -> Router {
         });
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::guarded))
         .route("/ws", get(sip_websocket))
         .route("/embed", get(embed::page))
         .route("/widget.js", get(embed::widget_js))
@@ -195,9 +198,7 @@ pub fn app(state: AppState) -> Router {
         .route("/index.html", get(page::app))
         // The client's files; unknown paths get the app's page (with a 404
         // status) so that the client's routes survive a reload.
-        .fallback_service(
-            ServeDir::new(&static_dir).not_found_service(get(page::app).with_state(state.clone())),
-        )
+        .fallback_service(client_files::service(&state))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

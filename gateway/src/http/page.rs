@@ -30,10 +30,12 @@ pub async fn app(State(state): State<AppState>) -> Result<Response, AppError> {
 
 /// The page with the policy for `frame_ancestors` (a whole directive).
 pub async fn serve(state: &AppState, frame_ancestors: &str) -> Result<Response, AppError> {
-    let index = state.config.static_dir.join("index.html");
-    let html = tokio::fs::read_to_string(&index)
+    let html = state
+        .config
+        .web_client
+        .index_html()
         .await
-        .map_err(|e| AppError::Internal(format!("{}: {e}", index.display())))?;
+        .map_err(AppError::Internal)?;
     let csp = content_security_policy(&html, frame_ancestors);
     let mut response = Html(html).into_response();
     let headers = response.headers_mut();

@@ -102,7 +102,10 @@ async fn test_app() -> TestApp {
     let live = crate::live::LiveCalls::new();
     TestApp {
         live: live.clone(),
-        static_dir: config.static_dir.clone(),
+        static_dir: match &config.web_client {
+            crate::web_client::WebClient::Directory(dir) => dir.clone(),
+            crate::web_client::WebClient::Embedded => unreachable!("a static_dir was given"),
+        },
         router: app(AppState {
             db: db.clone(),
             sip,

@@ -273,6 +273,7 @@ impl Driver {
     fn handle_events(&mut self) {
         while let Some(event) = self.core.poll_event() {
             log_event(&event);
+            crate::metrics::core_event(&event);
             match event {
                 CoreEvent::Trunk(status) => self.set_trunk_status(status),
                 CoreEvent::Guard(event) => self.guard_event(event),

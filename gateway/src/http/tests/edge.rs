@@ -1,5 +1,6 @@
 //! The browser edge: which pages may open `/ws` (the `Origin` check, over
-//! a real socket) and the Content-Security-Policy of the served pages.
+//! a real socket), the Content-Security-Policy of the served pages, and
+//! `/metrics` closed to everyone (even a signed-in admin) without a token.
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite;
@@ -178,4 +179,20 @@ async fn the_embed_page_may_be_framed_by_allowed_origins_only() {
     );
     assert!(headers.get(header::X_FRAME_OPTIONS).is_none());
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+#[tokio::test]
+async fn metrics_are_refused_when_no_token_is_configured() {
+    let app = test_app().await;
+    let (admin, _) = admin_and_agent(&app).await;
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer anything-at-all-here")],
+        vec![("cookie", admin.as_str())],
+    ] {
+        let (status, _, body) = app.raw("GET", "/metrics", &headers, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "metrics_unauthorized");
+    }
 }
