@@ -202,6 +202,8 @@ pub struct Snapshot<'a> {
     /// Carrier names by id (trunk statuses carry ids only).
     pub carrier_names: &'a HashMap<CarrierId, String>,
     pub bans_in_force: usize,
+    /// Call records waiting for the database (it refuses them).
+    pub records_waiting: usize,
 }
 
 /// The whole exposition, with what this process has counted.
@@ -420,6 +422,16 @@ fn render_with(snapshot: &Snapshot<'_>, c: &Counters) -> String {
         );
     }
 
+    out.family(
+        "gateway_call_records_waiting",
+        "gauge",
+        "Call records kept in memory because the database refuses them.",
+    );
+    out.sample(
+        "gateway_call_records_waiting",
+        &[],
+        snapshot.records_waiting as f64,
+    );
     out.family("gateway_bans", "gauge", "Source addresses banned now.");
     out.sample("gateway_bans", &[], snapshot.bans_in_force as f64);
     out.family("gateway_bans_total", "counter", "Bans begun, by reason.");

@@ -61,6 +61,7 @@ async fn serve(state: &AppState) -> Response {
         trunks: &state.sip.trunk_statuses().all(),
         carrier_names: &carrier_names,
         bans_in_force: state.sip.bans().list(now_unix).len(),
+        records_waiting: state.sip.record_status().waiting(),
     });
     (
         [(

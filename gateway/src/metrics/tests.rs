@@ -96,6 +96,7 @@ fn records_count_calls_attempts_setup_and_media_per_carrier() {
             trunks: &[],
             carrier_names: &names,
             bans_in_force: 2,
+            records_waiting: 3,
         },
         &c,
     );
@@ -105,6 +106,7 @@ fn records_count_calls_attempts_setup_and_media_per_carrier() {
     );
     assert_eq!(value(&text, "gateway_active_calls{state=\"ringing\"}"), 1.0);
     assert_eq!(value(&text, "gateway_active_calls{state=\"held\"}"), 0.0);
+    assert_eq!(value(&text, "gateway_call_records_waiting"), 3.0);
     assert_eq!(
         value(&text, "gateway_active_calls_by_carrier{carrier=\"Main\"}"),
         2.0
@@ -222,6 +224,7 @@ fn registrations_trunk_changes_bans_follow_events() {
             trunks: &[status(QualifyState::Down)],
             carrier_names: &names,
             bans_in_force: 0,
+            records_waiting: 0,
         },
         &c,
     );
