@@ -31,6 +31,7 @@ pub mod limits;
 pub mod live;
 pub mod media;
 pub mod password;
+pub mod quality;
 pub mod sip;
 pub mod transport;
 pub mod trunk_status;

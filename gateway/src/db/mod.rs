@@ -19,6 +19,7 @@ mod calls;
 mod dids;
 mod limits;
 mod policy;
+mod quality;
 mod rates;
 pub use admin::*;
 pub use alerts::*;
@@ -27,6 +28,7 @@ pub use calls::*;
 pub use dids::*;
 pub use limits::*;
 pub use policy::*;
+pub use quality::*;
 pub use rates::*;
 
 pub type Db = SqlitePool;

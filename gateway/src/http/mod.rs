@@ -24,6 +24,7 @@ mod openapi;
 mod page;
 mod params;
 mod policy;
+mod quality;
 mod resource;
 mod ring_groups;
 mod roles;
@@ -168,6 +169,8 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/security/alerts", get(security::alerts)),
         ("/security/settings", get(security::settings)),
         ("/security/limits", put(security::set_limits)),
+        ("/quality/carriers", get(quality::carriers)),
+        ("/quality/thresholds/{id}", put(quality::set_threshold)),
     ]
 }
 

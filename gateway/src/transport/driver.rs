@@ -369,6 +369,17 @@ impl Driver {
                 Ok(cost) => record.estimated_cost = cost,
                 Err(e) => return warn!(call = %record.id, "call record not stored: {e}"),
             }
+            // The carrier's quality rows, then its threshold (alert once an hour).
+            if let Err(e) = crate::db::record_carrier_quality(&db, &record).await {
+                warn!(call = %record.id, "carrier quality not counted: {e}");
+            }
+            match crate::db::quality_alert(&db, &record, now().unix).await {
+                Ok(Some(message)) => {
+                    store_alert(&db, &handle.alerts(), "quality", None, &message).await;
+                }
+                Ok(None) => {}
+                Err(e) => warn!("quality threshold not checked: {e}"),
+            }
             let today = super::utc_day(now().unix_ms);
             match crate::limits::reached(&db, &limits, &home, today.start, Some(&record)).await {
                 Ok(reached) if !reached.is_empty() => {

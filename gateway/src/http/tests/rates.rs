@@ -58,6 +58,7 @@ fn record(id: &str, carrier: i64, dialled: &str, answered_s: Option<i64>) -> Cal
         estimated_cost: None,
         campaign_id: None,
         destination_country: None,
+        quality: None,
     }
 }
 
