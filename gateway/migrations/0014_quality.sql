@@ -6,7 +6,6 @@ ALTER TABLE call_records ADD COLUMN carrier_loss REAL;
 ALTER TABLE call_records ADD COLUMN carrier_jitter_ms REAL;
 CREATE INDEX call_records_carrier_mos ON call_records (carrier_mos, invite_at)
     WHERE carrier_mos IS NOT NULL;
-CREATE INDEX call_records_carrier ON call_records (carrier_id, invite_at);
 
 -- Per carrier and time bucket ('hour' or 'day', start in Unix seconds):
 -- the sums and histograms of gateway::quality::Bucket as JSON, updated as

@@ -173,6 +173,23 @@ const CSV_HEADER: [&str; 28] = [
     "browser_mos",
 ];
 
+/// `GET /api/v1/calls/{id}`: one record (the Quality page's worst calls
+/// link here). Agents read only their own; another's is "not found".
+pub async fn one(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<CallRecord>, AppError> {
+    let axum::extract::Path(id) = path.map_err(|_| AppError::NotFound)?;
+    let record = db::call_record(&state.db, &id)
+        .await?
+        .filter(|r| account.role != Role::Agent || r.account_id.map(|a| a.0) == Some(account.id))
+        .ok_or(AppError::Missing {
+            what: "call record",
+        })?;
+    Ok(Json(record))
+}
+
 /// The quality columns of a record (empty where it has no such figure).
 fn quality_fields(r: &CallRecord) -> [String; 10] {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();

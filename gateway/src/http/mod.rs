@@ -96,6 +96,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/carriers/status", get(carriers::statuses)),
         ("/calls", get(calls::list)),
         ("/calls.csv", get(calls::csv)),
+        ("/calls/{id}", get(calls::one)),
         ("/live", get(live::stream)),
         ("/dids", get(dids::list).post(dids::create)),
         ("/dids/import", post(dids::import)),

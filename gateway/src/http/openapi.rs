@@ -279,6 +279,14 @@ pub const OPERATIONS: &[Op] = &[
     },
     op(
         "get",
+        "/calls/{id}",
+        "One call record by its id, with its media quality per leg (agents: their own calls only; 404 otherwise).",
+        SignedIn,
+        Body::None,
+        Answer::Json(200, "CallRecord"),
+    ),
+    op(
+        "get",
         "/live",
         "Calls in progress as Server-Sent Events: `event: calls`, data a JSON array of LiveCall, at once and after every change.",
         Reader,
