@@ -39,10 +39,16 @@ pub struct Bucket {
     pub pdd_calls: i64,
     pub pdd_sum_ms: f64,
     pub pdd_bins: Vec<i64>,
+    /// The extremes, so that a percentile read inside a bin never lies
+    /// outside what was seen (one call of 12 ms is not "p50 50 ms").
+    #[serde(default)]
+    pub pdd_range: Option<(f64, f64)>,
     /// Calls with media figures on the carrier leg.
     pub media_calls: i64,
     pub loss_sum: f64,
     pub loss_bins: Vec<i64>,
+    #[serde(default)]
+    pub loss_range: Option<(f64, f64)>,
     pub jitter_sum_ms: f64,
     pub mos_sum: f64,
     pub mos_bins: Vec<i64>,
@@ -132,6 +138,20 @@ fn add_bins(into: &mut Vec<i64>, from: &[i64]) {
     }
 }
 
+fn widen(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    match (a, b) {
+        (Some((lo, hi)), Some((l, h))) => Some((lo.min(l), hi.max(h))),
+        (x, None) | (None, x) => x,
+    }
+}
+
+fn clamp(v: Option<f64>, range: Option<(f64, f64)>) -> Option<f64> {
+    match (v, range) {
+        (Some(v), Some((lo, hi))) => Some(v.clamp(lo, hi)),
+        (v, _) => v,
+    }
+}
+
 /// The value at quantile `q` of a histogram with upper `edges`, read
 /// linearly inside its bin (the open last bin reads as its lower edge).
 fn quantile(bins: &[i64], edges: &[f64], q: f64) -> Option<f64> {
@@ -186,6 +206,7 @@ impl Bucket {
         if let Some(pdd) = f.pdd_ms {
             self.pdd_calls += 1;
             self.pdd_sum_ms += pdd;
+            self.pdd_range = widen(self.pdd_range, Some((pdd, pdd)));
             bump(
                 &mut self.pdd_bins,
                 PDD_EDGES_MS.len() + 1,
@@ -195,6 +216,7 @@ impl Bucket {
         if let Some(m) = f.media {
             self.media_calls += 1;
             self.loss_sum += m.loss_percent;
+            self.loss_range = widen(self.loss_range, Some((m.loss_percent, m.loss_percent)));
             self.jitter_sum_ms += m.jitter_ms;
             self.mos_sum += m.mos;
             bump(
@@ -218,9 +240,11 @@ impl Bucket {
         self.pdd_calls += other.pdd_calls;
         self.pdd_sum_ms += other.pdd_sum_ms;
         add_bins(&mut self.pdd_bins, &other.pdd_bins);
+        self.pdd_range = widen(self.pdd_range, other.pdd_range);
         self.media_calls += other.media_calls;
         self.loss_sum += other.loss_sum;
         add_bins(&mut self.loss_bins, &other.loss_bins);
+        self.loss_range = widen(self.loss_range, other.loss_range);
         self.jitter_sum_ms += other.jitter_sum_ms;
         self.mos_sum += other.mos_sum;
         add_bins(&mut self.mos_bins, &other.mos_bins);
@@ -250,11 +274,19 @@ impl Bucket {
                 self.talk_s as f64 / self.answered as f64
             },
             minutes: self.talk_s as f64 / 60.0,
-            pdd_p50_ms: quantile(&self.pdd_bins, &PDD_EDGES_MS, 0.5).map(|v| v.round() as i64),
-            pdd_p95_ms: quantile(&self.pdd_bins, &PDD_EDGES_MS, 0.95).map(|v| v.round() as i64),
+            pdd_p50_ms: clamp(quantile(&self.pdd_bins, &PDD_EDGES_MS, 0.5), self.pdd_range)
+                .map(|v| v.round() as i64),
+            pdd_p95_ms: clamp(
+                quantile(&self.pdd_bins, &PDD_EDGES_MS, 0.95),
+                self.pdd_range,
+            )
+            .map(|v| v.round() as i64),
             media_calls: self.media_calls,
             loss_avg: media(self.loss_sum),
-            loss_p95: quantile(&self.loss_bins, &LOSS_EDGES, 0.95),
+            loss_p95: clamp(
+                quantile(&self.loss_bins, &LOSS_EDGES, 0.95),
+                self.loss_range,
+            ),
             jitter_avg_ms: media(self.jitter_sum_ms),
             mos_avg: media(self.mos_sum),
             loss_histogram: LOSS_BANDS
@@ -415,6 +447,17 @@ mod tests {
         b.add(&attempt_figures(486));
         let f = b.figures();
         assert_eq!((f.calls, f.asr, f.ner), (2, 0.0, 50.0));
+    }
+
+    #[test]
+    fn one_call_reads_as_itself() {
+        let mut b = Bucket::default();
+        let mut r = record(200, Some(12), 50, 380);
+        r.ringing_at = None;
+        b.add(&record_figures(&r));
+        let f = b.figures();
+        assert_eq!((f.pdd_p50_ms, f.pdd_p95_ms), (Some(12), Some(12)));
+        assert_eq!(f.loss_p95, Some(5.0));
     }
 
     #[test]

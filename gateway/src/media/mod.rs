@@ -101,6 +101,8 @@
 //!   `a=setup:actpass` with `passive` (we are the DTLS client); Chromium
 //!   answers `active` (we are the server), the role outbound calls test.
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 pub(crate) use call::panic_message;
 mod ports;
