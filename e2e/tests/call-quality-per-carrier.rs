@@ -417,6 +417,20 @@ async fn induced_loss_and_jitter_show_on_the_record_and_the_quality_page() -> Re
             )
             .await?;
         let shot = admin::screenshot(&browser, "quality").await?;
+        // The charts and the worst calls, further down.
+        browser
+            .client()?
+            .execute(
+                "document.getElementById('quality-charts-title').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .context("scrolling to the charts")?;
+        let charts = browser.client()?.screenshot().await?;
+        std::fs::write(
+            e2e::artifacts_dir().join("admin-quality-charts.png"),
+            charts,
+        )?;
         eprintln!(
             "page: loss {page_loss:?}, jitter {page_jitter:?}, MOS {page_mos:?}; {}",
             shot.display()
