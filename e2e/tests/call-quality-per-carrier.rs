@@ -60,7 +60,11 @@ struct Report {
 fn parse_compound(data: &[u8]) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     let mut rest = data;
-    ensure!(data.len() % 4 == 0, "compound of {} bytes", data.len());
+    ensure!(
+        data.len().is_multiple_of(4),
+        "compound of {} bytes",
+        data.len()
+    );
     while !rest.is_empty() {
         ensure!(rest.len() >= 4, "trailing {} bytes", rest.len());
         ensure!(rest[0] >> 6 == 2, "version {}", rest[0] >> 6);
@@ -211,7 +215,7 @@ fn run_relay(rtp: UdpSocket, echo: SocketAddr, seen: Arc<Mutex<Seen>>) {
                 continue;
             };
             let seq = u16::from_be_bytes([data[2], data[3]]);
-            if seq % DROP_EVERY == 0 {
+            if seq.is_multiple_of(DROP_EVERY) {
                 if let Ok(mut s) = seen.lock() {
                     s.dropped += 1;
                 }

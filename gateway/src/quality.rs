@@ -330,6 +330,7 @@ pub fn bucket_start(at_s: i64, bucket_s: i64) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use shared::api::{CallDirection, CallQuality, HangupBy, LegQuality, StreamQuality};

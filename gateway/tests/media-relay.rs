@@ -203,7 +203,7 @@ async fn relays_both_ways_with_our_ssrc_continuous_sequence_remapped_dtmf_and_la
             dtmf_events_to_browser: 1,
             law_converted_packets: 0,
             srtp_rejected_packets: 0,
-            quality: stats.quality,
+            quality: stats.quality.clone(),
             carrier_rtcp_sent: stats.carrier_rtcp_sent,
             carrier_rtcp_received: stats.carrier_rtcp_received,
         }

@@ -1032,7 +1032,8 @@ pub struct Alert {
     /// Unix seconds.
     pub at: i64,
     /// `velocity` (calls a minute), `spend_cap` (a day's estimated cost),
-    /// `international_minutes`, `new_destination`, `night`, `spike`.
+    /// `international_minutes`, `new_destination`, `night`, `spike`,
+    /// `quality` (a carrier under its threshold over the last hour).
     pub kind: String,
     /// The agent concerned, if one is.
     pub agent: Option<String>,

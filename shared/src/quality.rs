@@ -268,6 +268,7 @@ pub mod emodel {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::emodel::{self, G711_PLC};
     use super::*;

@@ -258,10 +258,10 @@ impl Call {
             });
         }
         let mut stats = self.relay.stats.clone();
-        stats.quality = shared::api::CallQuality {
+        stats.quality = Box::new(shared::api::CallQuality {
             carrier: self.rtcp.leg_quality(),
             browser: self.browser_quality(),
-        };
+        });
         stats.carrier_rtcp_sent = self.rtcp.reports_sent;
         stats.carrier_rtcp_received = self.rtcp.reports_received;
         (stats, reason)

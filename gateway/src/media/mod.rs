@@ -632,7 +632,8 @@ pub struct MediaStats {
     pub srtp_rejected_packets: u64,
     /// Loss, jitter, round trip and MOS of each leg (`rtcp.rs`, str0m's
     /// stats for the browser leg).
-    pub quality: shared::api::CallQuality,
+    /// Boxed: it is most of the size of `MediaEvent::Stopped`.
+    pub quality: Box<shared::api::CallQuality>,
     /// RTCP compound packets sent to and received from the carrier.
     pub carrier_rtcp_sent: u32,
     pub carrier_rtcp_received: u32,

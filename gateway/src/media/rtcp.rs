@@ -320,6 +320,7 @@ pub fn ntp_of(since_unix: Duration) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
