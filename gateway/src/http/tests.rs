@@ -371,6 +371,7 @@ mod embed;
 mod live;
 mod openapi;
 mod policy;
+mod quality;
 mod rates;
 mod security;
 mod session;
