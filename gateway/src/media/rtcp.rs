@@ -135,6 +135,11 @@ impl Rtcp {
             let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
             let Some(packet) = rest.get(..len) else { break };
             rest = &rest[len..];
+            // Our own report reflected back (an echoing test carrier such
+            // as SIPp's -rtp_echo): not the carrier's view of anything.
+            if packet.len() >= 8 && packet[4..8] == self.ssrc.to_be_bytes() {
+                continue;
+            }
             let blocks = match pt {
                 PT_SR if packet.len() >= 28 => {
                     let mid = u32::from_be_bytes([packet[10], packet[11], packet[12], packet[13]]);
@@ -433,6 +438,18 @@ mod tests {
         assert_eq!(&out[24..28], &0x0304_0506u32.to_be_bytes());
         // 3 s in 1/65536 s.
         assert_eq!(&out[28..32], &(3u32 * 65536).to_be_bytes());
+    }
+
+    #[test]
+    fn our_own_reports_reflected_back_are_ignored() {
+        let t0 = Instant::now();
+        let mut r = Rtcp::new(t0, OURS);
+        r.received(t0, OURS, 1, 160);
+        r.sent(t0, &rtp(1, 160));
+        let mut out = Vec::new();
+        assert!(r.poll_report(t0 + Duration::from_secs(3), 1 << 40, &mut out));
+        r.handle(t0 + Duration::from_secs(3), 1 << 40, &out);
+        assert_eq!((r.reports_received, r.far_end, r.rtt()), (0, None, None));
     }
 
     #[test]
