@@ -547,6 +547,14 @@ impl Call {
                 }
             },
         };
+        // Only from the carrier's own address (its RTP's, or its SDP's).
+        if self
+            .relay
+            .carrier_rtcp_destination()
+            .is_none_or(|expected| expected.ip() != source.ip())
+        {
+            return;
+        }
         self.rtcp_source = Some(source);
         self.rtcp.handle(now, ntp_now(), data);
     }
@@ -573,6 +581,8 @@ impl Call {
                 debug!(call = self.call.0, codec = %answer.codec, "carrier answer applied");
                 self.set_srtp(answer.srtp.as_ref());
                 self.relay.carrier_answered(now, answer);
+                // A new answer (failover) may be another carrier.
+                self.rtcp_source = None;
             }
             Command::BrowserAnswer(answer) => {
                 if let Err(e) = self.apply_answer(now, *answer) {
