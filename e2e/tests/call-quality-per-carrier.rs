@@ -12,7 +12,9 @@
 //! SDES CNAME, lengths, the gateway's SSRC); the record's carrier leg shows
 //! 5 ± 1 % loss and the induced jitter ± 1 ms, the RR's figures as the far end's
 //! view and the 200 ms round trip; the Quality page (headless Chromium,
-//! screenshot `admin-quality.png`) shows the same loss and jitter.
+//! screenshot `admin-quality.png`) shows the same loss and jitter; the
+//! agent's phone (getStats) warns of the loss during the call, and stays
+//! quiet on a clean call.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -302,8 +304,21 @@ async fn induced_loss_and_jitter_show_on_the_record_and_the_quality_page() -> Re
         calls::dial(&browser, "+44 20 7946 0000").await?;
         browser.wait_for(CONNECTED, Duration::from_secs(20)).await?;
         calls::wait_for_audio(&browser, 50, Duration::from_secs(15)).await?;
+        let started = std::time::Instant::now();
+        // The gateway keeps the carrier's sequence gaps: the browser sees
+        // the 5 % loss too, and the phone warns the agent.
+        let warning = browser
+            .wait_for_text(
+                r#"#connection-quality[data-level="poor"]"#,
+                Duration::from_secs(12),
+            )
+            .await?;
+        ensure!(
+            warning.contains("packet loss"),
+            "the warning says {warning:?}"
+        );
         // Three report intervals (the first after 2.5 s, then every 5 s).
-        tokio::time::sleep(Duration::from_secs(14)).await;
+        tokio::time::sleep(Duration::from_secs(14).saturating_sub(started.elapsed())).await;
         calls::hang_up(&browser).await?;
         sipp.wait(Duration::from_secs(15)).await?.ensure_success()?;
 
@@ -314,7 +329,7 @@ async fn induced_loss_and_jitter_show_on_the_record_and_the_quality_page() -> Re
                 s.compounds.clone(),
                 s.dropped,
                 s.forwarded_to_gateway,
-                s.induced.jitter_ms(),
+                s.induced.mean_jitter_ms(),
             )
         };
         eprintln!(
@@ -508,6 +523,12 @@ async fn srtcp_reports_cross_both_ways_with_baresip() -> Result<()> {
         calls::wait_for_audio(&browser, 50, Duration::from_secs(20)).await?;
         // Our reports at 2.5 s and 7.5 s; baresip's every 5 s.
         tokio::time::sleep(Duration::from_secs(13)).await;
+        // A clean call: the phone does not cry wolf.
+        let level = browser.attr("#connection-quality", "data-level").await?;
+        ensure!(
+            level.as_deref() == Some("good"),
+            "connection quality {level:?}"
+        );
         calls::hang_up(&browser).await?;
         let record = calls::demo_last_record(&gateway).await?;
         let carrier = record

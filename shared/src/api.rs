@@ -476,7 +476,9 @@ pub struct StreamQuality {
     pub packets: i64,
     /// Packets lost (sequence gaps; cumulative, as RTCP counts them).
     pub lost: i64,
-    /// Interarrival jitter, microseconds.
+    /// Interarrival jitter, microseconds: for what the gateway received,
+    /// the RFC 3550 estimate's mean over the call; for a far end's report,
+    /// the estimate in its last report.
     pub jitter_us: i64,
 }
 

@@ -274,7 +274,7 @@ impl Call {
         let received = StreamQuality {
             packets: self.browser_rx.received() as i64,
             lost: self.browser_rx.lost() as i64,
-            jitter_us: (self.browser_rx.jitter_ms() * 1000.0).round() as i64,
+            jitter_us: (self.browser_rx.mean_jitter_ms() * 1000.0).round() as i64,
         };
         let far_end = self.browser_far.map(|mut f| {
             f.packets = i64::try_from(self.browser_sent).unwrap_or(i64::MAX);

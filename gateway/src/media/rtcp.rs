@@ -276,7 +276,7 @@ impl Rtcp {
         let received = StreamQuality {
             packets: self.received.received() as i64,
             lost: self.received.lost() as i64,
-            jitter_us: (self.received.jitter_ms() * 1000.0).round() as i64,
+            jitter_us: (self.received.mean_jitter_ms() * 1000.0).round() as i64,
         };
         let far_end = self.far_end.map(|rb| StreamQuality {
             packets: i64::from(self.sent_packets),
