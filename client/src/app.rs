@@ -13,7 +13,7 @@ use crate::components::admin::NotAllowed;
 use crate::hooks::{go_to, use_phone, use_route};
 use crate::pages::admin::{
     AgentsPage, AlertBanner, AuditPage, CallerIdsPage, CallsPage, CarriersPage, DialingPolicyPage,
-    DidsPage, IntegrationsPage, LivePage, RingGroupsPage, SecurityPage,
+    DidsPage, IntegrationsPage, LivePage, QualityPage, RingGroupsPage, SecurityPage,
 };
 use crate::pages::{LoadingPage, PhonePage, SignInPage};
 use crate::route::Route;
@@ -143,6 +143,7 @@ pub fn App() -> Html {
                 Route::Audit => html! { <AuditPage /> },
                 Route::Integrations => html! { <IntegrationsPage /> },
                 Route::Security => html! { <SecurityPage /> },
+                Route::Quality => html! { <QualityPage {can_edit} /> },
             };
             let away = route != Route::Phone;
             // A call ringing while another page is shown.

@@ -23,11 +23,13 @@ pub enum Route {
     Integrations,
     /// Banned source addresses (admins).
     Security,
+    /// Call quality per carrier: ASR, PDD, loss, jitter, MOS over time.
+    Quality,
 }
 
 impl Route {
     /// The pages opened every day, in the top navigation.
-    pub const TOP: [Route; 7] = [
+    pub const TOP: [Route; 8] = [
         Route::Phone,
         Route::Carriers,
         Route::Dids,
@@ -35,6 +37,7 @@ impl Route {
         Route::Agents,
         Route::Calls,
         Route::Live,
+        Route::Quality,
     ];
 
     /// The pages set up once and looked at now and then, in the
@@ -66,6 +69,7 @@ impl Route {
             "audit" => Route::Audit,
             "integrations" => Route::Integrations,
             "security" => Route::Security,
+            "quality" => Route::Quality,
             _ => Route::Phone,
         }
     }
@@ -85,6 +89,7 @@ impl Route {
             Route::Audit => "audit",
             Route::Integrations => "integrations",
             Route::Security => "security",
+            Route::Quality => "quality",
         }
     }
 
@@ -110,6 +115,7 @@ impl Route {
             Route::Audit => "Audit",
             Route::Integrations => "Integrations",
             Route::Security => "Security",
+            Route::Quality => "Quality",
         }
     }
 
@@ -179,6 +185,7 @@ mod tests {
             Route::Audit,
             Route::Integrations,
             Route::Security,
+            Route::Quality,
         ];
         assert_eq!(all.len(), count);
         for route in all {

@@ -95,6 +95,10 @@ pub struct SippOptions {
     /// Signalling and media on `::1` instead of `127.0.0.1` (an IPv6
     /// carrier; the RTP probe, if any, on `::1` too).
     pub ipv6: bool,
+    /// With [`SippMedia::Echo`]: the RTP port the SDP names instead of
+    /// SIPp's own, e.g. a lossy relay of the test's in front of SIPp's
+    /// echo socket ([`Sipp::echo_addr`]).
+    pub rtp_port: Option<u16>,
 }
 
 impl SippOptions {
@@ -112,6 +116,7 @@ impl SippOptions {
             caller: "e2e".to_owned(),
             sip_port: None,
             ipv6: false,
+            rtp_port: None,
         }
     }
 
@@ -150,6 +155,8 @@ pub struct Sipp {
     pub media_addr: SocketAddr,
     /// With [`SippMedia::Probe`]: the socket behind `media_addr`.
     pub probe: Option<RtpProbe>,
+    /// SIPp's own `-rtp_echo` socket (`-mp`).
+    pub echo_addr: SocketAddr,
     /// SIP over TCP (`-t t1`).
     tcp: bool,
     child: Option<Child>,
@@ -194,7 +201,11 @@ impl Sipp {
             };
             let media_port = free_media_port(ip)?;
             let local = ip.to_string();
-            let rtp_port = probe.as_ref().map_or(media_port, |p| p.addr().port());
+            let rtp_port = probe
+                .as_ref()
+                .map(|p| p.addr().port())
+                .or(options.rtp_port)
+                .unwrap_or(media_port);
             let mut command = Command::new("sipp");
             command
                 .current_dir(dir.path())
@@ -242,6 +253,7 @@ impl Sipp {
                 tcp: options.tcp,
                 sip_addr: SocketAddr::new(ip, sip_port),
                 media_addr: SocketAddr::new(ip, rtp_port),
+                echo_addr: SocketAddr::new(ip, media_port),
                 probe: None,
                 child: Some(child),
                 label: format!(

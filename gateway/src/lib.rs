@@ -33,6 +33,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod password;
+pub mod quality;
 pub mod records;
 pub mod sip;
 pub mod transport;

@@ -269,6 +269,7 @@ async fn run(
                     if let Err(e) = crate::db::delete_in_progress(&db, &job.record.id).await {
                         tracing::debug!(call = %job.record.id, "in-progress row left: {e}");
                     }
+                    count_quality(&db, &handle, &job.record).await;
                     count_limits(&db, &handle, &job).await;
                     if let Some((since, why)) = status.failing() {
                         status.set_failing(None);
@@ -331,6 +332,28 @@ async fn count_limits(db: &Db, handle: &SipHandle, job: &Job) {
     }
 }
 
+/// The carrier's quality rows, then its threshold (an alert at most once
+/// an hour).
+async fn count_quality(db: &Db, handle: &SipHandle, record: &CallRecord) {
+    if let Err(e) = crate::db::record_carrier_quality(db, record).await {
+        warn!(call = %record.id, "carrier quality not counted: {e}");
+    }
+    match crate::db::quality_alert(db, record, now().unix).await {
+        Ok(Some(message)) => raise(db, handle, "quality", &message).await,
+        Ok(None) => {}
+        Err(e) => warn!("quality threshold not checked: {e}"),
+    }
+}
+
+/// An alert: the `gateway alert:` log line, stored, then published.
+async fn raise(db: &Db, handle: &SipHandle, kind: &str, message: &str) {
+    warn!(kind, "gateway alert: kind={kind} {message}");
+    match crate::db::insert_alert(db, now().unix, kind, None, message).await {
+        Ok(alert) => handle.alerts().publish(alert),
+        Err(e) => warn!("alert not stored: {e}"),
+    }
+}
+
 /// Writes work again: the admins hear how long they did not, and that
 /// nothing was lost.
 async fn recovered(db: &Db, handle: &SipHandle, since: i64, why: &str, kept: usize) {
@@ -344,10 +367,7 @@ async fn recovered(db: &Db, handle: &SipHandle, since: i64, why: &str, kept: usi
          {kept} kept meanwhile and now stored."
     );
     info!("{message}");
-    match crate::db::insert_alert(db, now().unix, "records_delayed", None, &message).await {
-        Ok(alert) => handle.alerts().publish(alert),
-        Err(e) => warn!("alert not stored: {e}"),
-    }
+    raise(db, handle, "records_delayed", &message).await;
 }
 
 /// A record given up: its JSON goes to the log, the last place it can be

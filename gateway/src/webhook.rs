@@ -521,6 +521,7 @@ mod tests {
             estimated_cost: None,
             campaign_id: None,
             destination_country: None,
+            quality: None,
         }
     }
 

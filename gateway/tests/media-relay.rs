@@ -203,8 +203,16 @@ async fn relays_both_ways_with_our_ssrc_continuous_sequence_remapped_dtmf_and_la
             dtmf_events_to_browser: 1,
             law_converted_packets: 0,
             srtp_rejected_packets: 0,
+            quality: stats.quality.clone(),
+            carrier_rtcp_sent: stats.carrier_rtcp_sent,
+            carrier_rtcp_received: stats.carrier_rtcp_received,
         }
     );
+    // The carrier leg's own count: every packet relayed, none missing
+    // (its source change starts a new sequence, not a gap).
+    let carrier = stats.quality.carrier.expect("carrier leg figures");
+    assert_eq!((carrier.received.packets, carrier.received.lost), (64, 0));
+    assert!(stats.quality.browser.is_some(), "browser leg figures");
 }
 
 #[tokio::test]

@@ -470,6 +470,59 @@ pub struct CallRecord {
     /// area code), for outbound calls to a number that has one.
     #[serde(default)]
     pub destination_country: Option<String>,
+    /// Media quality per leg (RTCP and the gateway's own counts); `None`
+    /// for calls without media and records written before it was kept.
+    #[serde(default)]
+    pub quality: Option<CallQuality>,
+}
+
+/// One direction of a leg's RTP as its receiver counted it (RFC 3550
+/// §6.4.1: sequence gaps and interarrival jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StreamQuality {
+    /// Packets received; for a far end's report, packets we sent it.
+    pub packets: i64,
+    /// Packets lost (sequence gaps; cumulative, as RTCP counts them).
+    pub lost: i64,
+    /// Interarrival jitter, microseconds: for what the gateway received,
+    /// the RFC 3550 estimate's mean over the call; for a far end's report,
+    /// the estimate in its last report.
+    pub jitter_us: i64,
+}
+
+impl StreamQuality {
+    /// Lost as a percentage of what was expected (received + lost).
+    pub fn loss_percent(&self) -> f64 {
+        let expected = self.packets.max(0) + self.lost.max(0);
+        if expected == 0 {
+            0.0
+        } else {
+            self.lost.max(0) as f64 * 100.0 / expected as f64
+        }
+    }
+}
+
+/// One leg of a call (toward the carrier, or toward the agent's browser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LegQuality {
+    /// What the gateway received on this leg.
+    pub received: StreamQuality,
+    /// What the far end reported receiving from the gateway (its RTCP
+    /// receiver report blocks); `None` if it sent none.
+    pub far_end: Option<StreamQuality>,
+    /// Round-trip time from RTCP (RFC 3550 §6.4.1 LSR/DLSR), ms.
+    pub rtt_ms: Option<i64>,
+    /// ITU-T G.107 R-factor (0–100) from the leg's worse direction.
+    pub r_factor: i64,
+    /// Estimated MOS × 100 (100–450) from that R-factor.
+    pub mos_x100: i64,
+}
+
+/// A call's media quality, both legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CallQuality {
+    pub carrier: Option<LegQuality>,
+    pub browser: Option<LegQuality>,
 }
 
 /// One carrier tried for a call.
@@ -992,7 +1045,8 @@ pub struct Alert {
     /// Unix seconds.
     pub at: i64,
     /// `velocity` (calls a minute), `spend_cap` (a day's estimated cost),
-    /// `international_minutes`, `new_destination`, `night`, `spike`.
+    /// `international_minutes`, `new_destination`, `night`, `spike`,
+    /// `quality` (a carrier under its threshold over the last hour).
     pub kind: String,
     /// The agent concerned, if one is.
     pub agent: Option<String>,
@@ -1071,4 +1125,150 @@ pub struct LimitUsage {
     /// The daily limits reached today, in words (one line each, saying
     /// whether calls are refused or the limit only alerts).
     pub reached: Vec<String>,
+}
+
+/// One carrier's figures over one time bucket, as
+/// `GET /api/v1/quality/carriers` lists them. Kept as rows, updated as
+/// each call record is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarrierQuality {
+    pub carrier_id: CarrierId,
+    pub carrier: String,
+    /// The bucket's start, Unix seconds (UTC hour or day).
+    pub bucket_start: i64,
+    /// Calls tried on the carrier (records whose carrier it was).
+    pub calls: i64,
+    /// Calls it answered.
+    pub answered: i64,
+    /// Answer-seizure ratio, % of calls answered.
+    pub asr: f64,
+    /// Network effectiveness ratio, % of calls answered, busy or not
+    /// answered by the callee (the network delivered them).
+    pub ner: f64,
+    /// Average call duration of answered calls, seconds.
+    pub acd_s: f64,
+    /// Minutes of answered calls.
+    pub minutes: f64,
+    /// Post-dial delay (INVITE to first 18x/2xx), ms, median and 95th
+    /// percentile; `None` when no call got that far.
+    pub pdd_p50_ms: Option<i64>,
+    pub pdd_p95_ms: Option<i64>,
+    /// Loss on the carrier leg (both directions, the worse), %.
+    pub loss_avg: Option<f64>,
+    pub loss_p95: Option<f64>,
+    /// Jitter on the carrier leg, ms.
+    pub jitter_avg_ms: Option<f64>,
+    /// Estimated MOS of the carrier leg.
+    pub mos_avg: Option<f64>,
+    /// Calls with media figures (the averages are over these).
+    pub media_calls: i64,
+}
+
+/// Time bucket of the quality figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityBucket {
+    #[default]
+    Hour,
+    Day,
+}
+
+impl QualityBucket {
+    pub fn seconds(self) -> i64 {
+        match self {
+            QualityBucket::Hour => 3600,
+            QualityBucket::Day => 86_400,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityBucket::Hour => "hour",
+            QualityBucket::Day => "day",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<QualityBucket> {
+        match s {
+            "hour" => Some(QualityBucket::Hour),
+            "day" => Some(QualityBucket::Day),
+            _ => None,
+        }
+    }
+}
+
+/// A carrier's alert thresholds (checked over the last hour).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct QualityThreshold {
+    /// Alert when the hour's average MOS falls below this (`None`: no check).
+    pub min_mos: Option<f64>,
+    /// Alert when the hour's ASR (%) falls below this.
+    pub min_asr: Option<f64>,
+    /// Calls the hour must have before ASR or MOS is judged.
+    #[serde(default = "default_min_calls")]
+    pub min_calls: i64,
+}
+
+fn default_min_calls() -> i64 {
+    5
+}
+
+/// A call of the worst-calls list (lowest MOS first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorstCall {
+    pub record_id: String,
+    pub carrier_id: Option<CarrierId>,
+    pub carrier: Option<String>,
+    pub dialled: String,
+    pub invite_at: i64,
+    pub duration_s: i64,
+    pub mos: f64,
+    pub loss_percent: f64,
+    pub jitter_ms: f64,
+}
+
+/// What the Quality page shows: per-carrier rows over the range, the
+/// worst calls, each carrier's threshold and channel sizing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct QualityReport {
+    pub bucket: QualityBucket,
+    pub from: i64,
+    pub to: i64,
+    /// One row per carrier and bucket, oldest first.
+    pub rows: Vec<CarrierQuality>,
+    pub worst_calls: Vec<WorstCall>,
+    pub carriers: Vec<CarrierQualitySummary>,
+}
+
+/// One carrier over the whole range, with its sizing advice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarrierQualitySummary {
+    pub carrier_id: CarrierId,
+    pub carrier: String,
+    pub calls: i64,
+    pub asr: f64,
+    pub ner: f64,
+    pub acd_s: f64,
+    pub minutes: f64,
+    pub pdd_p50_ms: Option<i64>,
+    pub pdd_p95_ms: Option<i64>,
+    pub loss_avg: Option<f64>,
+    pub loss_p95: Option<f64>,
+    pub jitter_avg_ms: Option<f64>,
+    pub mos_avg: Option<f64>,
+    pub media_calls: i64,
+    /// Most calls at once on the carrier during the range (its records'
+    /// spans, as `GET /carriers/{id}/channels` counts them).
+    pub peak_concurrent: i64,
+    /// Channels to provision: peak × 1.2, rounded up.
+    pub advised_channels: i64,
+    /// The carrier's configured channel limit (`None`: unlimited).
+    pub channel_limit: Option<i64>,
+    /// The loss distribution of its calls: counts per band
+    /// (0, ≤1, ≤3, ≤5, ≤10, >10 %).
+    pub loss_histogram: Vec<i64>,
+    /// The MOS distribution: counts per band
+    /// (<2.5, <3.1, <3.6, <4.0, <4.3, ≥4.3).
+    pub mos_histogram: Vec<i64>,
+    pub threshold: QualityThreshold,
 }

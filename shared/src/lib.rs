@@ -23,6 +23,8 @@
 //! - [`policy`]: who may call where ([`policy::DestinationPolicy`]), checked
 //!   by the gateway before any carrier sees a call and by the phone before
 //!   the agent dials.
+//! - [`quality`]: what a receiver of an RTP stream measures (RFC 3550 loss
+//!   and jitter) and the ITU-T G.107 E-model's MOS estimate from it.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -31,5 +33,6 @@ pub mod destination;
 pub mod e164;
 pub mod ids;
 pub mod policy;
+pub mod quality;
 pub mod rates;
 pub mod sip;

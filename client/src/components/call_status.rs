@@ -60,7 +60,11 @@ pub fn CallStatus(props: &CallStatusProps) -> Html {
                 <span class="call-dot" aria-hidden="true"></span>
                 <span id="call-state" data-state={state} role="status">{ call.label() }</span>
             </div>
-            <div class="call-info">{ detail }</div>
+            <div class="call-info">
+                { detail }
+                // Poor-connection warnings from getStats (connection_quality.rs).
+                if connected { <super::ConnectionQuality /> }
+            </div>
             if call.has_controls() {
                 <div class="call-controls">
                     <button

@@ -325,13 +325,15 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<Option<i64>, 
         }
         _ => None,
     };
+    let media = crate::quality::media_figures(r);
     sqlx::query(
         "INSERT INTO call_records (id, direction, account_id, agent, caller_id, dialled,
              carrier_id, carrier, invite_at, ringing_at, answered_at, ended_at, duration_s,
              final_code, final_reason, hangup_by, packets_to_carrier, bytes_to_carrier,
              packets_from_carrier, bytes_from_carrier, attempts, estimated_cost, campaign_id,
-             destination_country)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             destination_country, quality, carrier_mos, carrier_loss, carrier_jitter_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                 ?, ?, ?, ?)",
     )
     .bind(&r.id)
     .bind(direction_str(r.direction))
@@ -357,6 +359,14 @@ pub async fn insert_call_record(db: &Db, r: &CallRecord) -> Result<Option<i64>, 
     .bind(estimated_cost)
     .bind(r.campaign_id)
     .bind(&r.destination_country)
+    .bind(
+        r.quality
+            .as_ref()
+            .and_then(|q| serde_json::to_string(q).ok()),
+    )
+    .bind(media.map(|m| m.mos))
+    .bind(media.map(|m| m.loss_percent))
+    .bind(media.map(|m| m.jitter_ms))
     .execute(db)
     .await?;
     Ok(estimated_cost)
@@ -472,6 +482,9 @@ fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallRecord, sqlx::Er
         estimated_cost: row.try_get("estimated_cost")?,
         campaign_id: row.try_get("campaign_id")?,
         destination_country: row.try_get("destination_country")?,
+        quality: row
+            .try_get::<Option<&str>, _>("quality")?
+            .and_then(|json| serde_json::from_str(json).ok()),
     })
 }
 

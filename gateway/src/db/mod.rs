@@ -20,6 +20,7 @@ mod dids;
 mod limits;
 mod policy;
 mod progress;
+mod quality;
 mod rates;
 pub use admin::*;
 pub use alerts::*;
@@ -29,6 +30,7 @@ pub use dids::*;
 pub use limits::*;
 pub use policy::*;
 pub use progress::*;
+pub use quality::*;
 pub use rates::*;
 
 pub type Db = SqlitePool;

@@ -141,7 +141,7 @@ pub async fn list(
 }
 
 /// The CSV columns, in order.
-const CSV_HEADER: [&str; 18] = [
+const CSV_HEADER: [&str; 28] = [
     "id",
     "direction",
     "outcome",
@@ -160,7 +160,60 @@ const CSV_HEADER: [&str; 18] = [
     "hangup_by",
     "bytes_to_carrier",
     "estimated_cost",
+    // The carrier leg (shared::api::CallQuality), then the browser leg's MOS.
+    "pdd_ms",
+    "carrier_rx_packets",
+    "carrier_rx_lost",
+    "carrier_rx_jitter_ms",
+    "carrier_far_end_lost",
+    "carrier_far_end_jitter_ms",
+    "carrier_rtt_ms",
+    "carrier_r_factor",
+    "carrier_mos",
+    "browser_mos",
 ];
+
+/// `GET /api/v1/calls/{id}`: one record (the Quality page's worst calls
+/// link here). Agents read only their own; another's is "not found".
+pub async fn one(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<CallRecord>, AppError> {
+    let axum::extract::Path(id) = path.map_err(|_| AppError::NotFound)?;
+    let record = db::call_record(&state.db, &id)
+        .await?
+        .filter(|r| account.role != Role::Agent || r.account_id.map(|a| a.0) == Some(account.id))
+        .ok_or(AppError::Missing {
+            what: "call record",
+        })?;
+    Ok(Json(record))
+}
+
+/// The quality columns of a record (empty where it has no such figure).
+fn quality_fields(r: &CallRecord) -> [String; 10] {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let ms = |us: i64| format!("{:.1}", us as f64 / 1000.0);
+    let pdd = r.ringing_at.or(r.answered_at).map(|at| at - r.invite_at);
+    let carrier = r.quality.and_then(|q| q.carrier);
+    let browser = r.quality.and_then(|q| q.browser);
+    let far = carrier.and_then(|c| c.far_end);
+    let mos = |x100: i64| format!("{:.2}", x100 as f64 / 100.0);
+    [
+        opt(pdd),
+        opt(carrier.map(|c| c.received.packets)),
+        opt(carrier.map(|c| c.received.lost)),
+        carrier
+            .map(|c| ms(c.received.jitter_us))
+            .unwrap_or_default(),
+        opt(far.map(|f| f.lost)),
+        far.map(|f| ms(f.jitter_us)).unwrap_or_default(),
+        opt(carrier.and_then(|c| c.rtt_ms)),
+        opt(carrier.map(|c| c.r_factor)),
+        carrier.map(|c| mos(c.mos_x100)).unwrap_or_default(),
+        browser.map(|b| mos(b.mos_x100)).unwrap_or_default(),
+    ]
+}
 
 /// `GET /api/v1/calls.csv`: the filtered records (no paging; at most
 /// [`MAX_CSV_ROWS`]), newest first, as an RFC 4180 file with a header row.
@@ -209,7 +262,9 @@ pub async fn csv(
                 r.estimated_cost
                     .map(shared::rates::format_price)
                     .unwrap_or_default(),
-            ],
+            ]
+            .into_iter()
+            .chain(quality_fields(r)),
         );
     }
     let mut response = out.into_response();

@@ -27,6 +27,7 @@ mod openapi;
 mod page;
 mod params;
 mod policy;
+mod quality;
 pub mod redirect;
 mod resource;
 mod ring_groups;
@@ -99,6 +100,7 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/carriers/status", get(carriers::statuses)),
         ("/calls", get(calls::list)),
         ("/calls.csv", get(calls::csv)),
+        ("/calls/{id}", get(calls::one)),
         ("/live", get(live::stream)),
         ("/dids", get(dids::list).post(dids::create)),
         ("/dids/import", post(dids::import)),
@@ -172,6 +174,8 @@ fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/security/alerts", get(security::alerts)),
         ("/security/settings", get(security::settings)),
         ("/security/limits", put(security::set_limits)),
+        ("/quality/carriers", get(quality::carriers)),
+        ("/quality/thresholds/{id}", put(quality::set_threshold)),
     ]
 }
 

@@ -279,6 +279,14 @@ pub const OPERATIONS: &[Op] = &[
     },
     op(
         "get",
+        "/calls/{id}",
+        "One call record by its id, with its media quality per leg (agents: their own calls only; 404 otherwise).",
+        SignedIn,
+        Body::None,
+        Answer::Json(200, "CallRecord"),
+    ),
+    op(
+        "get",
         "/live",
         "Calls in progress as Server-Sent Events: `event: calls`, data a JSON array of LiveCall, at once and after every change.",
         Reader,
@@ -608,6 +616,22 @@ pub const OPERATIONS: &[Op] = &[
         Answer::Json(200, "SecuritySettings"),
     ),
     op(
+        "get",
+        "/quality/carriers",
+        "Per-carrier quality over a range (`from`/`to` Unix seconds, default the last 24 h; `bucket` hour or day): a row per carrier and bucket (ASR, NER, ACD, minutes, PDD p50/p95, loss, jitter, MOS), each carrier over the range with its loss and MOS distributions, channel sizing (peak × 1.2 against its limit) and threshold, and the worst calls.",
+        Reader,
+        Body::None,
+        Answer::Json(200, "QualityReport"),
+    ),
+    op(
+        "put",
+        "/quality/thresholds/{id}",
+        "Set a carrier's alert threshold over the last hour (MOS below `min_mos` or ASR below `min_asr` %, once it has `min_calls` calls): crossing it raises a `quality` alert, at most once an hour per carrier.",
+        Admin,
+        Body::Json("QualityThresholdInput"),
+        Answer::Json(200, "QualityThreshold"),
+    ),
+    op(
         "delete",
         "/security/bans/{ip}",
         "Lift a ban; 404 when the address is not banned.",
@@ -705,6 +729,87 @@ fn object(required: &[&str], properties: Vec<(&str, Value)>) -> Value {
         o["required"] = json!(required);
     }
     o
+}
+
+fn number() -> Value {
+    json!({"type": "number"})
+}
+fn nnumber() -> Value {
+    json!({"type": "number", "nullable": true})
+}
+
+/// `shared::api::CallQuality`: per leg, what the gateway received, what
+/// the far end reported, the round trip and the E-model's R and MOS × 100.
+fn call_quality() -> Value {
+    let stream = || {
+        object(
+            &["packets", "lost", "jitter_us"],
+            vec![("packets", int()), ("lost", int()), ("jitter_us", int())],
+        )
+    };
+    let mut far_end = stream();
+    far_end["nullable"] = json!(true);
+    let mut leg = object(
+        &["received", "r_factor", "mos_x100"],
+        vec![
+            ("received", stream()),
+            ("far_end", far_end),
+            ("rtt_ms", nint()),
+            ("r_factor", int()),
+            ("mos_x100", int()),
+        ],
+    );
+    leg["nullable"] = json!(true);
+    let mut q = object(&[], vec![("carrier", leg.clone()), ("browser", leg)]);
+    q["nullable"] = json!(true);
+    q
+}
+
+/// `shared::api::QualityThreshold` (`input`: the PUT body, all optional).
+fn quality_threshold(input: bool) -> Value {
+    let min_calls = if input {
+        json!({"type": "integer", "minimum": 1, "maximum": 100000, "nullable": true})
+    } else {
+        int()
+    };
+    object(
+        if input { &[] } else { &["min_calls"] },
+        vec![
+            (
+                "min_mos",
+                json!({"type": "number", "minimum": 1, "maximum": 4.5, "nullable": true}),
+            ),
+            (
+                "min_asr",
+                json!({"type": "number", "minimum": 0, "maximum": 100, "nullable": true}),
+            ),
+            ("min_calls", min_calls),
+        ],
+    )
+}
+
+/// The figures a carrier's row and summary share (`row`: with the bucket).
+fn quality_figures(row: bool) -> Vec<(&'static str, Value)> {
+    let mut v = vec![
+        ("carrier_id", int()),
+        ("carrier", string()),
+        ("calls", int()),
+        ("asr", number()),
+        ("ner", number()),
+        ("acd_s", number()),
+        ("minutes", number()),
+        ("pdd_p50_ms", nint()),
+        ("pdd_p95_ms", nint()),
+        ("loss_avg", nnumber()),
+        ("loss_p95", nnumber()),
+        ("jitter_avg_ms", nnumber()),
+        ("mos_avg", nnumber()),
+        ("media_calls", int()),
+    ];
+    if row {
+        v.extend([("bucket_start", int()), ("answered", int())]);
+    }
+    v
 }
 
 /// No properties beyond those listed (the body is read with
@@ -1139,6 +1244,7 @@ fn schemas() -> Map<String, Value> {
                     ("estimated_cost", nint()),
                     ("campaign_id", nint()),
                     ("destination_country", nstring()),
+                    ("quality", call_quality()),
                     (
                         "attempts",
                         array(object(
@@ -1425,6 +1531,60 @@ fn schemas() -> Map<String, Value> {
             ),
         ),
         ("AlertList", array(r("Alert"))),
+        ("QualityThreshold", quality_threshold(false)),
+        ("QualityThresholdInput", closed(quality_threshold(true))),
+        (
+            "CarrierQuality",
+            object(
+                &["carrier_id", "carrier", "bucket_start", "calls"],
+                quality_figures(true),
+            ),
+        ),
+        ("CarrierQualitySummary", {
+            let mut props = quality_figures(false);
+            props.extend([
+                ("peak_concurrent", int()),
+                ("advised_channels", int()),
+                ("channel_limit", nint()),
+                ("loss_histogram", array(int())),
+                ("mos_histogram", array(int())),
+                ("threshold", r("QualityThreshold")),
+            ]);
+            object(
+                &["carrier_id", "carrier", "calls", "advised_channels"],
+                props,
+            )
+        }),
+        (
+            "QualityReport",
+            object(
+                &["bucket", "from", "to", "rows", "worst_calls", "carriers"],
+                vec![
+                    ("bucket", one_of(&["hour", "day"])),
+                    ("from", int()),
+                    ("to", int()),
+                    ("rows", array(r("CarrierQuality"))),
+                    (
+                        "worst_calls",
+                        array(object(
+                            &["record_id", "dialled", "invite_at", "mos"],
+                            vec![
+                                ("record_id", string()),
+                                ("carrier_id", nint()),
+                                ("carrier", nstring()),
+                                ("dialled", string()),
+                                ("invite_at", int()),
+                                ("duration_s", int()),
+                                ("mos", number()),
+                                ("loss_percent", number()),
+                                ("jitter_ms", number()),
+                            ],
+                        )),
+                    ),
+                    ("carriers", array(r("CarrierQualitySummary"))),
+                ],
+            ),
+        ),
         ("FraudLimits", fraud_limits()),
         (
             "LimitUsage",

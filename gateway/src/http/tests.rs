@@ -374,6 +374,7 @@ mod embed;
 mod live;
 mod openapi;
 mod policy;
+mod quality;
 mod rates;
 mod security;
 mod session;

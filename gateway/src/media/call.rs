@@ -8,7 +8,7 @@
 //!            │         Timeout in the past → handle_input(Timeout), again   │
 //!            │         no-media deadline passed → MediaEvent::NoMedia       │
 //!            │ select! { command | browser datagram | carrier datagram |    │
-//!            │           carrier RTCP (dropped) | sleep_until(deadline) }   │
+//!            │           carrier RTCP (rtcp.rs) | sleep_until(deadline) }   │
 //!            │ one mutation of the Rtc for what woke us, then loop          │
 //!            └──────────────────────────────────────────────────────────────┘
 //! ```
@@ -38,10 +38,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use shared::api::{LegQuality, StreamQuality};
+use shared::quality::ReceiveStats;
+
 use super::ports::PortLease;
 use super::relay::{BrowserPts, Relay};
+use super::rtcp::{self, Rtcp};
 use super::sdp::{Negotiated, SrtpKeys};
-use super::srtp::{SrtpContext, SrtpKey};
+use super::srtp::{SrtcpContext, SrtpContext, SrtpKey};
 use super::{CallId, Direction, MediaEvent, MediaStats, StopReason};
 
 /// Largest datagram read; longer ones are truncated (and then fail to parse).
@@ -105,6 +109,18 @@ pub(super) struct Call {
     out: Vec<u8>,
     /// SRTP toward the carrier, when the leg is encrypted.
     srtp: Option<CarrierSrtp>,
+    /// The carrier leg's RTCP: our counts, its reports, ours to send.
+    rtcp: Rtcp,
+    /// Where the carrier's RTCP comes from (our reports go there).
+    rtcp_source: Option<SocketAddr>,
+    rtcp_out: Vec<u8>,
+    /// The browser leg: what we receive (counted as for the carrier), and
+    /// str0m's view of what the browser reports and the round trip.
+    browser_rx: ReceiveStats,
+    browser_epoch: Instant,
+    browser_far: Option<StreamQuality>,
+    browser_rtt: Option<std::time::Duration>,
+    browser_sent: u64,
 }
 
 /// The two SRTP contexts of an encrypted carrier leg, with the keys they
@@ -114,6 +130,8 @@ struct CarrierSrtp {
     remote: SrtpKey,
     protect: SrtpContext,
     unprotect: SrtpContext,
+    rtcp_protect: SrtcpContext,
+    rtcp_unprotect: SrtcpContext,
 }
 
 /// What woke the task.
@@ -135,6 +153,8 @@ impl Call {
         events: mpsc::UnboundedSender<MediaEvent>,
         commands: mpsc::UnboundedReceiver<Command>,
     ) -> Call {
+        let now = Instant::now();
+        let rtcp = Rtcp::new(now, relay.carrier_ssrc());
         Call {
             call,
             rtc,
@@ -148,6 +168,14 @@ impl Call {
             failed: None,
             out: Vec::with_capacity(MAX_DATAGRAM),
             srtp: None,
+            rtcp,
+            rtcp_source: None,
+            rtcp_out: Vec::with_capacity(256),
+            browser_rx: ReceiveStats::new(8000),
+            browser_epoch: now,
+            browser_far: None,
+            browser_rtt: None,
+            browser_sent: 0,
         }
     }
 
@@ -162,10 +190,12 @@ impl Call {
             Some(s) => {
                 if s.local != keys.local {
                     s.protect = SrtpContext::new(&keys.local);
+                    s.rtcp_protect = SrtcpContext::new(&keys.local);
                     s.local = keys.local.clone();
                 }
                 if s.remote != keys.remote {
                     s.unprotect = SrtpContext::new(&keys.remote);
+                    s.rtcp_unprotect = SrtcpContext::new(&keys.remote);
                     s.remote = keys.remote.clone();
                 }
             }
@@ -173,6 +203,8 @@ impl Call {
                 self.srtp = Some(CarrierSrtp {
                     protect: SrtpContext::new(&keys.local),
                     unprotect: SrtpContext::new(&keys.remote),
+                    rtcp_protect: SrtcpContext::new(&keys.local),
+                    rtcp_unprotect: SrtcpContext::new(&keys.remote),
                     local: keys.local.clone(),
                     remote: keys.remote.clone(),
                 })
@@ -225,7 +257,30 @@ impl Call {
                 }
             });
         }
-        (self.relay.stats.clone(), reason)
+        let mut stats = self.relay.stats.clone();
+        stats.quality = Box::new(shared::api::CallQuality {
+            carrier: self.rtcp.leg_quality(),
+            browser: self.browser_quality(),
+        });
+        stats.carrier_rtcp_sent = self.rtcp.reports_sent;
+        stats.carrier_rtcp_received = self.rtcp.reports_received;
+        (stats, reason)
+    }
+
+    /// The browser leg's figures: our own count of what it sent us, its
+    /// reports (via str0m) of what we sent it.
+    fn browser_quality(&self) -> Option<LegQuality> {
+        self.browser_rx.ssrc()?;
+        let received = StreamQuality {
+            packets: self.browser_rx.received() as i64,
+            lost: self.browser_rx.lost() as i64,
+            jitter_us: (self.browser_rx.mean_jitter_ms() * 1000.0).round() as i64,
+        };
+        let far_end = self.browser_far.map(|mut f| {
+            f.packets = i64::try_from(self.browser_sent).unwrap_or(i64::MAX);
+            f
+        });
+        Some(rtcp::leg(received, far_end, self.browser_rtt))
     }
 
     /// Runs `f` on the call; a panic inside becomes `Err(message)`.
@@ -265,8 +320,11 @@ impl Call {
                     let data = &carrier_buf[..n];
                     self.guard(|c| c.on_carrier(now, source, data))
                 }
-                // Carrier RTCP is absorbed (see the module docs).
-                Wake::CarrierRtcp(Ok(_)) => Ok(()),
+                Wake::CarrierRtcp(Ok((n, source))) => {
+                    io_errors = 0;
+                    let data = &rtcp_buf[..n];
+                    self.guard(|c| c.on_carrier_rtcp(now, source, data))
+                }
                 Wake::Browser(Err(e)) | Wake::Carrier(Err(e)) | Wake::CarrierRtcp(Err(e)) => {
                     // E.g. ICMP port unreachable reported on a later read.
                     io_errors += 1;
@@ -311,6 +369,7 @@ impl Call {
                 "the browser closed the WebRTC session".into(),
             ));
         }
+        self.send_rtcp(now);
         if let Some((silent_for, leg)) = self.relay.poll_no_media(now) {
             let _ = self.events.send(MediaEvent::NoMedia {
                 call: self.call,
@@ -318,10 +377,10 @@ impl Call {
                 leg,
             });
         }
-        let deadline = match self.relay.no_media_deadline() {
-            Some(d) => d.min(timeout),
-            None => timeout,
-        };
+        let deadline = [self.relay.no_media_deadline(), self.rtcp.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(timeout, Instant::min);
         // Never spin: wake at least 1 ms from now.
         Ok(deadline.max(now + std::time::Duration::from_millis(1)))
     }
@@ -342,6 +401,13 @@ impl Call {
         match event {
             Event::RtpPacket(p) => {
                 let h = &p.header;
+                let arrival = p.timestamp.saturating_duration_since(self.browser_epoch);
+                self.browser_rx.packet(
+                    *h.ssrc,
+                    h.sequence_number,
+                    h.timestamp,
+                    arrival.as_micros() as u64,
+                );
                 if let Some(dest) = self.relay.browser_packet(
                     now,
                     *h.payload_type,
@@ -352,6 +418,7 @@ impl Call {
                     &p.payload,
                     &mut self.out,
                 ) {
+                    self.rtcp.sent(now, &self.out);
                     if let Some(srtp) = &mut self.srtp
                         && srtp.protect.protect(&mut self.out).is_err()
                     {
@@ -368,6 +435,18 @@ impl Call {
             Event::MediaChanged(m) if m.mid == self.mid => {
                 let (pts, direction) = browser_state(&self.rtc, self.mid);
                 self.relay.set_browser(now, pts, direction);
+            }
+            Event::MediaEgressStats(s) if s.mid == self.mid => {
+                if let Some(rtt) = s.rtt {
+                    self.browser_rtt = Some(rtt);
+                }
+                if let Some(remote) = s.remote {
+                    self.browser_far = Some(StreamQuality {
+                        packets: 0,
+                        lost: i64::try_from(remote.packets_lost).unwrap_or(i64::MAX),
+                        jitter_us: i64::from(remote.jitter) * 1_000_000 / 8000,
+                    });
+                }
             }
             Event::IceConnectionStateChange(state) => {
                 debug!(call = self.call.0, ?state, "browser ICE state");
@@ -424,9 +503,14 @@ impl Call {
             let _ = self.relay.carrier_datagram(now, source, data, false);
             return;
         }
+        let fields = rtp_fields(data);
         let Some((to, payload)) = self.relay.carrier_datagram(now, source, data, true) else {
             return;
         };
+        if let Some((ssrc, seq, ts)) = fields {
+            self.rtcp.received(now, ssrc, seq, ts);
+        }
+        self.browser_sent += 1;
         let payload: Vec<u8> = match to.convert {
             None => payload.to_vec(),
             Some(table) => payload.iter().map(|b| table[usize::from(*b)]).collect(),
@@ -447,12 +531,59 @@ impl Call {
         );
     }
 
+    /// A datagram on the carrier's RTCP port: SRTCP on an encrypted leg
+    /// (unauthentic ones are dropped), its reports into `rtcp`.
+    fn on_carrier_rtcp(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let plain;
+        let data = match &mut self.srtp {
+            None => data,
+            Some(srtp) => match srtp.rtcp_unprotect.unprotect(data) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                Err(why) => {
+                    debug!(call = self.call.0, ?why, "carrier SRTCP packet dropped");
+                    return;
+                }
+            },
+        };
+        // Only from the carrier's own address (its RTP's, or its SDP's).
+        if self
+            .relay
+            .carrier_rtcp_destination()
+            .is_none_or(|expected| expected.ip() != source.ip())
+        {
+            return;
+        }
+        self.rtcp_source = Some(source);
+        self.rtcp.handle(now, ntp_now(), data);
+    }
+
+    /// Our report to the carrier, when one is due.
+    fn send_rtcp(&mut self, now: Instant) {
+        if !self.rtcp.poll_report(now, ntp_now(), &mut self.rtcp_out) {
+            return;
+        }
+        let Some(dest) = self.rtcp_source.or(self.relay.carrier_rtcp_destination()) else {
+            return;
+        };
+        if let Some(srtp) = &mut self.srtp
+            && srtp.rtcp_protect.protect(&mut self.rtcp_out).is_err()
+        {
+            return;
+        }
+        send(&self.sockets.carrier.rtcp, &self.rtcp_out, dest);
+    }
+
     fn on_command(&mut self, now: Instant, command: Command) {
         match command {
             Command::CarrierAnswer(answer) => {
                 debug!(call = self.call.0, codec = %answer.codec, "carrier answer applied");
                 self.set_srtp(answer.srtp.as_ref());
                 self.relay.carrier_answered(now, answer);
+                // A new answer (failover) may be another carrier.
+                self.rtcp_source = None;
             }
             Command::BrowserAnswer(answer) => {
                 if let Err(e) = self.apply_answer(now, *answer) {
@@ -559,6 +690,24 @@ pub(super) fn browser_state(rtc: &Rtc, mid: Mid) -> (BrowserPts, Direction) {
         slot.get_or_insert(*p.pt());
     }
     (pts, media.direction().into())
+}
+
+/// SSRC, sequence number and timestamp of an RTP packet (version 2, at
+/// least a fixed header).
+fn rtp_fields(data: &[u8]) -> Option<(u32, u16, u32)> {
+    if data.len() < 12 || data[0] >> 6 != 2 {
+        return None;
+    }
+    let word = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+    Some((word(8), u16::from_be_bytes([data[2], data[3]]), word(4)))
+}
+
+/// The wall clock as an NTP timestamp (RTCP's clock).
+fn ntp_now() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rtcp::ntp_of(since)
 }
 
 fn send(socket: &UdpSocket, data: &[u8], destination: SocketAddr) {

@@ -8,7 +8,7 @@
 //!  ICE checks,        │ browser socket    str0m Rtc      Relay         carrier     │  RTP
 //!  DTLS, SRTP  ◄─────►│ advertised:B ◄──► ICE-lite  ◄──► PT map   ◄──► socket :P   │◄──────►
 //!  (rtcp-mux)         │ (host candidate)  DTLS-SRTP      SSRC/seq/ts   RTCP :P+1   │◄─────── RTCP
-//!                     │                   RTP mode       latch, hold   (absorbed)  │
+//!                     │                   RTP mode       latch, hold   (SR/RR)     │
 //!                     └──────────────────────────▲─────────────┬───────────────────┘
 //!                                   MediaControl │             │ MediaEvent: Connected,
 //!                          (commands, SIP core) ─┘             ▼ BrowserAnswer, NoMedia, Stopped
@@ -52,8 +52,9 @@
 //! Files: `mod.rs` (this API, the engine), `call.rs` (the I/O shell: the task,
 //! its sockets, driving str0m), and sans-IO parts: `relay.rs` (what crosses
 //! and how it is rewritten), `rtp.rs` (RTP header, rewriter, G.711 law
-//! tables), `sdp.rs` (carrier SDP, SDES `a=crypto`), `srtp.rs` (SRTP
-//! protect/unprotect), `ports.rs` (port pool).
+//! tables), `sdp.rs` (carrier SDP, SDES `a=crypto`), `srtp.rs` (SRTP and
+//! SRTCP protect/unprotect), `rtcp.rs` (the carrier leg's reports, loss,
+//! jitter, round trip), `ports.rs` (port pool).
 //!
 //! # Invariants
 //! - A call's media state is owned by its task; no lock is shared with
@@ -80,10 +81,13 @@
 //!   rather than leaving the call one-way silent.
 //!
 //! # Known limits
-//! - Carrier-leg RTCP is absorbed (read and dropped) and none is sent; the
-//!   browser leg's RTCP is str0m's own (reports for what it sends/receives).
+//! - Carrier-leg RTCP (`rtcp.rs`): we send SR/RR + SDES every 5 s to the
+//!   carrier's RTP port + 1 (or where its RTCP comes from); `a=rtcp` and
+//!   rtcp-mux toward carriers are not negotiated. Its reports give the
+//!   far end's loss and jitter and the round trip. The browser leg's RTCP
+//!   is str0m's own; its figures come from str0m's stats events.
 //! - SRTP toward carriers is SDES only (`srtp.rs`: AES_CM_128_HMAC_SHA1_80
-//!   and _32, no MKI, no SRTCP); DTLS-SRTP toward carriers is refused. A
+//!   and _32, SRTCP for the leg's reports, no MKI); DTLS-SRTP toward carriers is refused. A
 //!   new carrier key is followed wherever it comes (183, 200, or its
 //!   re-INVITE, whose answer repeats our offer and so our key).
 //! - Carrier SDP is parsed by the small hand-written `sdp.rs` (c=, the
@@ -98,10 +102,13 @@
 //!   `a=setup:actpass` with `passive` (we are the DTLS client); Chromium
 //!   answers `active` (we are the server), the role outbound calls test.
 
+#[doc(hidden)]
+pub mod bench;
 mod call;
 pub(crate) use call::panic_message;
 mod ports;
 mod relay;
+pub mod rtcp;
 mod rtp;
 mod sdp;
 pub mod srtp;
@@ -628,6 +635,13 @@ pub struct MediaStats {
     pub law_converted_packets: u64,
     /// SRTP packets from the carrier dropped: wrong tag, replayed or malformed.
     pub srtp_rejected_packets: u64,
+    /// Loss, jitter, round trip and MOS of each leg (`rtcp.rs`, str0m's
+    /// stats for the browser leg).
+    /// Boxed: it is most of the size of `MediaEvent::Stopped`.
+    pub quality: Box<shared::api::CallQuality>,
+    /// RTCP compound packets sent to and received from the carrier.
+    pub carrier_rtcp_sent: u32,
+    pub carrier_rtcp_received: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -907,6 +921,9 @@ impl MediaEngine {
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_rtp_mode(true)
+            // The browser leg's RTCP figures (round trip, the browser's
+            // loss and jitter reports) come out as stats events.
+            .set_stats_interval(Some(Duration::from_secs(1)))
             .set_dtls_cert(self.cert.clone())
             .set_crypto_provider(Arc::clone(&self.crypto))
             .clear_codecs();

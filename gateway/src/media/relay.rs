@@ -142,6 +142,21 @@ impl Relay {
         }
     }
 
+    /// Our SSRC toward the carrier.
+    pub fn carrier_ssrc(&self) -> u32 {
+        self.to_carrier.ssrc
+    }
+
+    /// Where the carrier's RTCP goes (RFC 3550 §11: the RTP port + 1 of
+    /// where its RTP comes from, else of its SDP address); `None` before
+    /// its answer.
+    pub fn carrier_rtcp_destination(&self) -> Option<SocketAddr> {
+        let carrier = self.carrier.as_ref()?;
+        let mut rtp = self.latched.map_or(carrier.remote, |(addr, _)| addr);
+        rtp.set_port(rtp.port().checked_add(1)?);
+        Some(rtp)
+    }
+
     /// Either leg is held (or not yet answered in both directions).
     pub fn on_hold(&self) -> bool {
         self.browser_direction != Direction::SendRecv

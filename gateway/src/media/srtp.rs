@@ -14,9 +14,12 @@
 //! lines of packet bookkeeping (key derivation, the rollover counter, the
 //! replay window), which is what this file holds.
 //!
-//! Carrier-leg RTCP is absorbed (see `media/mod.rs`), so only SRTP is
-//! implemented, not SRTCP. No MKI, no key lifetime: a call never comes
-//! close to 2^31 packets.
+//! [`SrtcpContext`] is the same for the leg's RTCP (RFC 3711 §3.4): the
+//! SRTCP keys (labels 3–5), the 31-bit SRTCP index with the E flag after
+//! the packet, and an 80-bit tag for both suites (RFC 4568 §6.2.1). A
+//! received SRTCP index is not checked against a replay window: a replayed
+//! report can only change the call's statistics, never the media.
+//! No MKI, no key lifetime: a call never comes close to 2^31 packets.
 
 use std::fmt;
 
@@ -316,6 +319,102 @@ impl SrtpContext {
     }
 }
 
+/// SRTCP's tag: 80 bits for both suites we speak (RFC 4568 §6.2.1).
+const SRTCP_TAG_LEN: usize = 10;
+/// The E flag of the SRTCP index word: the packet is encrypted.
+const SRTCP_E_FLAG: u32 = 0x8000_0000;
+
+/// One direction of a leg's SRTCP (RFC 3711 §3.4).
+pub struct SrtcpContext {
+    cipher: Box<dyn Aes128CmSha1_80Cipher>,
+    auth_key: [u8; AUTH_KEY_LEN],
+    salt: [u8; MASTER_SALT_LEN],
+    crypto: &'static CryptoProvider,
+    /// The next index we send with.
+    index: u32,
+}
+
+impl fmt::Debug for SrtcpContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SrtcpContext")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrtcpContext {
+    pub fn new(key: &SrtpKey) -> SrtcpContext {
+        let crypto = provider();
+        let master = key.master_key();
+        let salt = key.master_salt();
+        let mut cipher_key = [0u8; MASTER_KEY_LEN];
+        derive(crypto, &master, &salt, 0x03, &mut cipher_key);
+        let mut auth_key = [0u8; AUTH_KEY_LEN];
+        derive(crypto, &master, &salt, 0x04, &mut auth_key);
+        let mut session_salt = [0u8; MASTER_SALT_LEN];
+        derive(crypto, &master, &salt, 0x05, &mut session_salt);
+        SrtcpContext {
+            cipher: crypto
+                .srtp_provider
+                .aes_128_cm_sha1_80()
+                .create_cipher(cipher_key, true),
+            auth_key,
+            salt: session_salt,
+            crypto,
+            index: 0,
+        }
+    }
+
+    /// Encrypts a compound RTCP packet in place (all but the first
+    /// header and SSRC), then appends E‖index and the tag.
+    pub fn protect(&mut self, packet: &mut Vec<u8>) -> Result<(), Unprotect> {
+        if packet.len() < 8 || packet[0] >> 6 != 2 {
+            return Err(Unprotect::Malformed);
+        }
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let index = self.index;
+        self.index = (self.index + 1) & !SRTCP_E_FLAG;
+        self.crypt(ssrc, index, &mut packet[8..]);
+        packet.extend_from_slice(&(SRTCP_E_FLAG | index).to_be_bytes());
+        let tag = self.tag(packet);
+        packet.extend_from_slice(&tag[..SRTCP_TAG_LEN]);
+        Ok(())
+    }
+
+    /// Checks and decrypts a received SRTCP packet into plain RTCP.
+    pub fn unprotect(&mut self, datagram: &[u8]) -> Result<Vec<u8>, Unprotect> {
+        if datagram.len() < 8 + 4 + SRTCP_TAG_LEN || datagram[0] >> 6 != 2 {
+            return Err(Unprotect::Malformed);
+        }
+        let (authenticated, tag) = datagram.split_at(datagram.len() - SRTCP_TAG_LEN);
+        let expected = self.tag(authenticated);
+        if !constant_time_eq(&expected[..SRTCP_TAG_LEN], tag) {
+            return Err(Unprotect::Unauthentic);
+        }
+        let (packet, word) = authenticated.split_at(authenticated.len() - 4);
+        let word = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        let mut plain = packet.to_vec();
+        if word & SRTCP_E_FLAG != 0 {
+            let ssrc = u32::from_be_bytes([plain[4], plain[5], plain[6], plain[7]]);
+            self.crypt(ssrc, word & !SRTCP_E_FLAG, &mut plain[8..]);
+        }
+        Ok(plain)
+    }
+
+    fn crypt(&mut self, ssrc: u32, index: u32, data: &mut [u8]) {
+        let iv = str0m::crypto::Aes128CmSha1_80::rtp_iv(self.salt, ssrc, u64::from(index));
+        let input = data.to_vec();
+        // As for SRTP: counter mode cannot fail for these lengths.
+        let _ = self.cipher.encrypt(&iv, &input, data);
+    }
+
+    fn tag(&self, authenticated: &[u8]) -> [u8; 20] {
+        self.crypto
+            .sha1_hmac_provider
+            .sha1_hmac(&self.auth_key, &[authenticated])
+    }
+}
+
 /// RFC 3711 §3.3.1 (Appendix A): the rollover counter that puts `seq`
 /// closest to the highest index seen (`roc`, `s_l`).
 fn estimate_roc(roc: u32, s_l: Option<u16>, seq: u16) -> u32 {
@@ -383,6 +482,33 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn srtcp_round_trips_and_refuses_tampering() {
+        let key = SrtpKey::random(SrtpSuite::AesCm128HmacSha1_32);
+        let mut tx = SrtcpContext::new(&key);
+        let mut rx = SrtcpContext::new(&key);
+        // An RR with one report block: header, SSRC, 24 bytes of block.
+        let mut plain = vec![0x81, 201, 0, 7, 1, 2, 3, 4];
+        plain.extend((0u8..24).collect::<Vec<_>>());
+        for round in 0..3u32 {
+            let mut packet = plain.clone();
+            tx.protect(&mut packet).unwrap();
+            assert_eq!(packet.len(), plain.len() + 4 + 10);
+            assert_ne!(&packet[8..32], &plain[8..32], "the body is encrypted");
+            assert_eq!(&packet[32..36], &(0x8000_0000 | round).to_be_bytes());
+            assert_eq!(rx.unprotect(&packet).unwrap(), plain);
+            let mut bad = packet.clone();
+            bad[10] ^= 1;
+            assert_eq!(rx.unprotect(&bad), Err(Unprotect::Unauthentic));
+        }
+        // Keys of the SRTP direction do not open SRTCP.
+        let other = SrtpKey::random(SrtpSuite::AesCm128HmacSha1_80);
+        let mut packet = plain.clone();
+        SrtcpContext::new(&other).protect(&mut packet).unwrap();
+        assert_eq!(rx.unprotect(&packet), Err(Unprotect::Unauthentic));
+        assert_eq!(rx.unprotect(&[0x80; 10]), Err(Unprotect::Malformed));
     }
 
     /// RFC 3711 Appendix B.3.

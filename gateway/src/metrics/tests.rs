@@ -43,6 +43,7 @@ fn record(carrier: &str, code: u16, answered: bool) -> CallRecord {
         ],
         estimated_cost: None,
         campaign_id: None,
+        quality: None,
         destination_country: None,
     }
 }

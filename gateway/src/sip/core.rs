@@ -295,6 +295,30 @@ impl SipCore {
         self.drain();
     }
 
+    /// [`Self::media_stopped`], and the call's media quality onto the
+    /// record it ends with: `B2bua::media_stopped` only ever finishes that
+    /// one call, so a record among the events it queued is this call's.
+    /// (A record already out, after `media_grace`, goes without.)
+    pub fn media_stopped_with_quality(
+        &mut self,
+        now: Now,
+        call: CallId,
+        counts: MediaCounts,
+        failure: Option<String>,
+        quality: shared::api::CallQuality,
+    ) {
+        let from = self.events.len();
+        self.media_stopped(now, call, counts, failure);
+        if quality == shared::api::CallQuality::default() {
+            return;
+        }
+        for event in self.events.iter_mut().skip(from) {
+            if let CoreEvent::Call(B2buaEvent::Record(record)) = event {
+                record.quality = Some(quality);
+            }
+        }
+    }
+
     /// A daily limit that blocks was reached (`B2bua::block`).
     pub fn block(
         &mut self,

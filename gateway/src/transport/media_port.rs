@@ -207,7 +207,7 @@ pub fn deliver(core: &mut SipCore, now: Now, event: MediaEvent) {
                 StopReason::Panicked(e) => Some(format!("panic: {e}")),
                 StopReason::Error(e) => Some(e),
             };
-            core.media_stopped(now, call, counts, failure);
+            core.media_stopped_with_quality(now, call, counts, failure, *stats.quality);
         }
     }
 }

@@ -12,6 +12,7 @@ mod dialing_policy;
 mod dids;
 mod integrations;
 mod live;
+mod quality;
 mod ring_groups;
 mod security;
 mod security_limits;
@@ -25,6 +26,7 @@ pub use dialing_policy::DialingPolicyPage;
 pub use dids::DidsPage;
 pub use integrations::IntegrationsPage;
 pub use live::LivePage;
+pub use quality::QualityPage;
 pub use ring_groups::RingGroupsPage;
 pub use security::{AlertBanner, SecurityPage};
 

@@ -33,6 +33,7 @@ fn record(id: &str, agent: Option<(i64, &str)>, at: i64, secs: i64) -> CallRecor
         estimated_cost: None,
         campaign_id: None,
         destination_country: None,
+        quality: None,
     }
 }
 

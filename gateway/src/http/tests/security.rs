@@ -111,6 +111,7 @@ fn spent(
         estimated_cost: Some(cost),
         campaign_id: campaign,
         destination_country: Some("GB".to_owned()),
+        quality: None,
     }
 }
 

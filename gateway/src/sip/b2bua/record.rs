@@ -37,6 +37,7 @@ pub fn new(id: String, direction: CallDirection, now: &Now) -> CallRecord {
         estimated_cost: None,
         campaign_id: None,
         destination_country: None,
+        quality: None,
     }
 }
 
