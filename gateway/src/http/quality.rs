@@ -189,7 +189,7 @@ pub struct ThresholdInput {
 /// `min_calls` calls, 1–100000; default 5). `null`s turn a check off.
 pub async fn set_threshold(
     State(state): State<AppState>,
-    _: Admin,
+    Admin(actor): Admin,
     path: Result<Path<i64>, PathRejection>,
     body: Result<Json<ThresholdInput>, JsonRejection>,
 ) -> Result<Json<QualityThreshold>, AppError> {
@@ -217,6 +217,21 @@ pub async fn set_threshold(
         min_asr: input.min_asr,
         min_calls,
     };
+    let old = db::quality_thresholds(&state.db)
+        .await?
+        .into_iter()
+        .find(|(carrier, _)| carrier.0 == id)
+        .map(|(_, t)| t);
     db::set_quality_threshold(&state.db, id, &threshold).await?;
+    super::audit::record(
+        &state,
+        &actor,
+        "update",
+        "quality_threshold",
+        id,
+        old.as_ref(),
+        Some(&threshold),
+    )
+    .await?;
     Ok(Json(threshold))
 }

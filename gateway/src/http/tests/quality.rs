@@ -214,6 +214,17 @@ async fn carriers_are_compared_and_a_bad_hour_alerts_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Audited, with the values set.
+    let (_, audit) = app.json("GET", "/api/v1/audit?limit=5", &admin, None).await;
+    let entry = &audit["items"][0];
+    assert_eq!(entry["entity"], "quality_threshold", "{audit}");
+    let set: serde_json::Value =
+        serde_json::from_str(entry["new_json"].as_str().unwrap_or_default()).unwrap();
+    assert_eq!(
+        (set["min_asr"].as_f64(), set["min_calls"].as_i64()),
+        (Some(30.0), Some(3)),
+        "{audit}"
+    );
     let last = call("b4", bad, "Bad", now_ms - 1000, 503, 0);
     store(&app, &last).await;
     let why = crate::db::quality_alert(&app.db, &last, now_ms / 1000)
