@@ -9,6 +9,20 @@ use shared::api::{CallRecord, Page};
 
 use crate::{Browser, Gateway, http};
 
+/// SIPp as the carrier, answering with `uas-answer-echo.xml` and its RTP
+/// through the test's probe (which echoes and records), added to the
+/// gateway as the carrier "SIPp".
+pub async fn echo_carrier(gateway: &Gateway) -> Result<crate::sipp::Sipp> {
+    use crate::sipp::{Sipp, SippMedia, SippOptions};
+    let sipp = Sipp::start(SippOptions {
+        media: SippMedia::Probe,
+        ..SippOptions::carrier("uas-answer-echo.xml")
+    })
+    .await?;
+    add_carrier(gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    Ok(sipp)
+}
+
 /// Signs `demo` in through the page and waits for "Registered".
 pub async fn sign_in_agent(browser: &Browser, gateway: &Gateway) -> Result<()> {
     browser.goto(&gateway.url("/")).await?;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::gateway::GatewayOptions;
-use e2e::sipp::{Sipp, SippMedia, SippOptions};
 use e2e::{Browser, Gateway, calls};
 use shared::api::HangupBy;
 
@@ -82,12 +81,7 @@ fn cut_connections_to(port: u16) -> Result<()> {
 async fn the_call_resumes_after_the_phone_loses_its_connection() -> Result<()> {
     let mut gateway = Gateway::start().await?;
     gateway.require_client()?;
-    let mut sipp = Sipp::start(SippOptions {
-        media: SippMedia::Probe,
-        ..SippOptions::carrier("uas-answer-echo.xml")
-    })
-    .await?;
-    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let mut sipp = calls::echo_carrier(&gateway).await?;
     let browser = Browser::start().await?;
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;
@@ -182,12 +176,7 @@ async fn a_tab_that_never_comes_back_ends_the_call_after_the_grace() -> Result<(
     })
     .await?;
     gateway.require_client()?;
-    let mut sipp = Sipp::start(SippOptions {
-        media: SippMedia::Probe,
-        ..SippOptions::carrier("uas-answer-echo.xml")
-    })
-    .await?;
-    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let mut sipp = calls::echo_carrier(&gateway).await?;
     let browser = Browser::start().await?;
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;

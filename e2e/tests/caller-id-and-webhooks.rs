@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 use e2e::embed;
-use e2e::sipp::{Sipp, SippMedia, SippOptions};
+use e2e::sipp::{Sipp, SippOptions};
 use e2e::{Browser, Gateway, calls, http};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -33,12 +33,7 @@ const SECRET: &str = "e2e-webhook-secret";
 async fn automatic_caller_id_presents_the_local_number_not_the_default() -> Result<()> {
     let mut gateway = Gateway::start().await?;
     gateway.require_client()?;
-    let mut sipp = Sipp::start(SippOptions {
-        media: SippMedia::Probe,
-        ..SippOptions::carrier("uas-answer-echo.xml")
-    })
-    .await?;
-    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let mut sipp = calls::echo_carrier(&gateway).await?;
     for (number, label) in [(DEFAULT_CID, "New York"), (CHICAGO_CID, "Chicago")] {
         calls::add_did(&gateway, number, label, "demo", None).await?;
     }

@@ -244,12 +244,7 @@ async fn a_carrier_that_vanishes_is_hung_up_by_the_media_timeout() -> Result<()>
     })
     .await?;
     gateway.require_client()?;
-    let mut sipp = Sipp::start(SippOptions {
-        media: SippMedia::Probe,
-        ..SippOptions::carrier("uas-answer-echo.xml")
-    })
-    .await?;
-    calls::add_carrier(&gateway, "SIPp", sipp.sip_addr, |_| {}).await?;
+    let mut sipp = calls::echo_carrier(&gateway).await?;
     let browser = Browser::start().await?;
     let result = async {
         calls::sign_in_agent(&browser, &gateway).await?;

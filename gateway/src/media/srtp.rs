@@ -188,17 +188,33 @@ fn provider() -> &'static CryptoProvider {
     PROVIDER.get_or_init(str0m::crypto::from_feature_flags)
 }
 
+/// The session cipher key, authentication key and salt of `key` (RFC 3711
+/// §4.3.1): labels `first`, `first + 1`, `first + 2` — 0 for SRTP, 3 for
+/// SRTCP.
+fn session_keys(
+    crypto: &CryptoProvider,
+    key: &SrtpKey,
+    first: u8,
+) -> (
+    [u8; MASTER_KEY_LEN],
+    [u8; AUTH_KEY_LEN],
+    [u8; MASTER_SALT_LEN],
+) {
+    let master = key.master_key();
+    let salt = key.master_salt();
+    let mut cipher_key = [0u8; MASTER_KEY_LEN];
+    derive(crypto, &master, &salt, first, &mut cipher_key);
+    let mut auth_key = [0u8; AUTH_KEY_LEN];
+    derive(crypto, &master, &salt, first + 1, &mut auth_key);
+    let mut session_salt = [0u8; MASTER_SALT_LEN];
+    derive(crypto, &master, &salt, first + 2, &mut session_salt);
+    (cipher_key, auth_key, session_salt)
+}
+
 impl SrtpContext {
     pub fn new(key: &SrtpKey) -> SrtpContext {
         let crypto = provider();
-        let master = key.master_key();
-        let salt = key.master_salt();
-        let mut cipher_key = [0u8; MASTER_KEY_LEN];
-        derive(crypto, &master, &salt, 0x00, &mut cipher_key);
-        let mut auth_key = [0u8; AUTH_KEY_LEN];
-        derive(crypto, &master, &salt, 0x01, &mut auth_key);
-        let mut session_salt = [0u8; MASTER_SALT_LEN];
-        derive(crypto, &master, &salt, 0x02, &mut session_salt);
+        let (cipher_key, auth_key, session_salt) = session_keys(crypto, key, 0x00);
         SrtpContext {
             suite: key.suite,
             cipher: crypto
@@ -345,14 +361,7 @@ impl fmt::Debug for SrtcpContext {
 impl SrtcpContext {
     pub fn new(key: &SrtpKey) -> SrtcpContext {
         let crypto = provider();
-        let master = key.master_key();
-        let salt = key.master_salt();
-        let mut cipher_key = [0u8; MASTER_KEY_LEN];
-        derive(crypto, &master, &salt, 0x03, &mut cipher_key);
-        let mut auth_key = [0u8; AUTH_KEY_LEN];
-        derive(crypto, &master, &salt, 0x04, &mut auth_key);
-        let mut session_salt = [0u8; MASTER_SALT_LEN];
-        derive(crypto, &master, &salt, 0x05, &mut session_salt);
+        let (cipher_key, auth_key, session_salt) = session_keys(crypto, key, 0x03);
         SrtcpContext {
             cipher: crypto
                 .srtp_provider

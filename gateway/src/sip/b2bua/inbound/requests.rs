@@ -238,8 +238,8 @@ impl InboundCall {
     }
 
     /// Hangs up both legs of the answered call for `reason`.
-    fn hang_up_answered(&mut self, now: Now, reason: &str, env: &mut Env) {
-        self.life.record.hangup_by = HangupBy::Gateway;
+    fn hang_up_answered(&mut self, now: Now, reason: &str, by: HangupBy, env: &mut Env) {
+        self.life.record.hangup_by = by;
         self.life.record.final_reason = reason.to_owned();
         let why = format!("SIP;cause=200;text=\"{}\"", reason.replace('"', "'"));
         self.bye_winner(Some(&why), env);
@@ -325,7 +325,7 @@ impl InboundCall {
             leg.from_words(),
             silent_for.as_secs()
         );
-        self.hang_up_answered(now, &reason, env);
+        self.hang_up_answered(now, &reason, HangupBy::Gateway, env);
     }
 
     /// The answering agent's phone came back on `conn` (signed in as
@@ -458,12 +458,7 @@ impl InboundCall {
                 let secs = env.config.reconnect_grace.as_secs();
                 let reason =
                     format!("The agent's connection was lost and did not come back in {secs} s");
-                let why = format!("SIP;cause=200;text=\"{reason}\"");
-                self.life.record.hangup_by = HangupBy::Agent;
-                self.life.record.final_reason = reason;
-                self.bye_winner(Some(&why), env);
-                self.bye_carrier(now, Some(&why), env);
-                self.end(now, env);
+                self.hang_up_answered(now, &reason, HangupBy::Agent, env);
             }
         }
         if self.life.flush_deadline.is_some_and(|d| d <= now.instant) {

@@ -408,15 +408,16 @@ fn in_order_ring_group_rings_one_member_after_the_other() {
     );
 }
 
-#[test]
-fn the_answering_phone_reconnects_and_keeps_the_call() {
+/// A call to the demo DID answered on `tab` and acknowledged by the
+/// carrier, all output consumed: the tab's INVITE and our To tag toward
+/// the carrier.
+fn answered_on(tab: ConnId) -> (Harness, String, String) {
     let mut h = Harness::new();
     let carrier = Destination::Udp(CARRIER.parse().unwrap());
     h.carrier_invite("+14155550150", true);
     h.sent_to(carrier);
-    h.sent_to(Destination::Conn(TAB_1));
-    let invite_2 = h.sent_to(Destination::Conn(TAB_2)).remove(0);
-    h.tab_responds(TAB_2, &invite_2, 200, "v=0\r\nanswer-from-tab-2\r\n");
+    let invite = h.sent_to(Destination::Conn(tab)).remove(0);
+    h.tab_responds(tab, &invite, 200, "v=0\r\nanswer\r\n");
     let ok = h.sent_to(carrier);
     let tag = header_line(&ok[0], "To")
         .unwrap()
@@ -426,6 +427,13 @@ fn the_answering_phone_reconnects_and_keeps_the_call() {
         .to_owned();
     h.carrier_sends("ACK", 10, Some(&tag));
     h.sent();
+    (h, invite, tag)
+}
+
+#[test]
+fn the_answering_phone_reconnects_and_keeps_the_call() {
+    let (mut h, invite_2, tag) = answered_on(TAB_2);
+    let carrier = Destination::Udp(CARRIER.parse().unwrap());
 
     let now = h.now();
     h.b2bua.connection_closed(now, TAB_2);
@@ -477,21 +485,8 @@ fn the_answering_phone_reconnects_and_keeps_the_call() {
 
 #[test]
 fn the_answering_phone_that_never_comes_back_ends_the_call_after_the_grace() {
-    let mut h = Harness::new();
+    let (mut h, _, _) = answered_on(TAB_1);
     let carrier = Destination::Udp(CARRIER.parse().unwrap());
-    h.carrier_invite("+14155550150", true);
-    h.sent_to(carrier);
-    let invite_1 = h.sent_to(Destination::Conn(TAB_1)).remove(0);
-    h.tab_responds(TAB_1, &invite_1, 200, "v=0\r\nanswer\r\n");
-    let ok = h.sent_to(carrier);
-    let tag = header_line(&ok[0], "To")
-        .unwrap()
-        .split("tag=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    h.carrier_sends("ACK", 10, Some(&tag));
-    h.sent();
     let now = h.now();
     h.b2bua.connection_closed(now, TAB_1);
     h.advance(30_000);
