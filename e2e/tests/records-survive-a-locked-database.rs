@@ -52,7 +52,7 @@ async fn records_wait_while_the_database_is_locked_and_are_stored_after() -> Res
         }
         let waiting = e2e::eventually(
             "healthz reporting the waiting records",
-            Duration::from_secs(20),
+            Duration::from_secs(30),
             || async {
                 let h = health(&gateway).await?;
                 Ok((h.status == "degraded" && h.records_waiting == 2).then_some(h))

@@ -21,7 +21,8 @@
 //! A gateway killed outright (SIGKILL, power loss) keeps no memory, so each
 //! call's record so far is also written when it starts and when it is
 //! answered (`calls_in_progress`, best effort: a refusing database skips
-//! it), its `seen_at` refreshed every 30 s while the gateway runs, and the
+//! it, and further notes are skipped while records wait or for 30 s after
+//! a refusal, so that they never hold the queue up), its `seen_at` refreshed every 30 s while the gateway runs, and the
 //! row deleted once the final record is stored. At the next start
 //! [`recover_interrupted`] turns what is left into records that end when
 //! the gateway was last seen running, saying so.
@@ -46,6 +47,8 @@ pub const MAX_WAITING: usize = 100_000;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// How often the calls in progress are marked as still running.
 const SEEN_EVERY: Duration = Duration::from_secs(30);
+/// How long call-in-progress notes are skipped after the database refused one.
+const NOTES_PAUSE: Duration = Duration::from_secs(30);
 
 /// At start: records for the calls a previous run was killed in the middle
 /// of. Each ends when that run was last seen (at most 30 s before it
@@ -198,6 +201,8 @@ async fn run(
     let mut failed_count = 0usize;
     // The driver is gone: only the queue is left to store.
     let mut closed = false;
+    // When a call-in-progress note was last refused by the database.
+    let mut notes_refused_at: Option<Instant> = None;
     loop {
         // Take what has arrived; wait only when there is nothing to do.
         let idle = queue.is_empty() && flushes.is_empty();
@@ -245,11 +250,22 @@ async fn run(
                 continue;
             }
             Some(Message::InProgress(record)) => {
+                // Best effort: while the database refuses writes, each try
+                // would hold the queue for the busy timeout (5 s), so notes
+                // are skipped until records are stored again, and for
+                // NOTES_PAUSE after a note itself was refused.
+                let paused = notes_refused_at.is_some_and(|at| at.elapsed() < NOTES_PAUSE);
+                if paused || status.failing().is_some() {
+                    tracing::debug!(call = %record.id, "call in progress not noted: the database refuses writes");
+                    continue;
+                }
                 let json = serde_json::to_string(&record).unwrap_or_default();
-                if let Err(e) =
-                    crate::db::upsert_in_progress(&db, &record.id, &json, now().unix).await
-                {
-                    tracing::debug!(call = %record.id, "call in progress not noted: {e}");
+                match crate::db::upsert_in_progress(&db, &record.id, &json, now().unix).await {
+                    Ok(()) => notes_refused_at = None,
+                    Err(e) => {
+                        tracing::debug!(call = %record.id, "call in progress not noted: {e}");
+                        notes_refused_at = Some(Instant::now());
+                    }
                 }
                 continue;
             }
