@@ -44,6 +44,10 @@ pub struct GatewayOptions {
     /// With `tls`: SIP over TLS from carriers on a port of its own
     /// (`--sip-tls`, [`Gateway::sip_tls`]).
     pub sip_tls: bool,
+    /// Log warnings only and no SIP messages (`--log-level warn`, no
+    /// `--log-sip`): for load runs, where the log would cost what they
+    /// measure.
+    pub quiet: bool,
 }
 
 impl Default for GatewayOptions {
@@ -57,6 +61,7 @@ impl Default for GatewayOptions {
             all_interfaces: false,
             tls: None,
             sip_tls: false,
+            quiet: false,
         }
     }
 }
@@ -175,9 +180,13 @@ impl Gateway {
             .arg(&self.static_dir)
             .args([
                 "--log-level",
-                &std::env::var("E2E_GATEWAY_LOG").unwrap_or_else(|_| "info".to_owned()),
-            ])
-            .arg("--log-sip");
+                &std::env::var("E2E_GATEWAY_LOG").unwrap_or_else(|_| {
+                    if self.options.quiet { "warn" } else { "info" }.to_owned()
+                }),
+            ]);
+        if !self.options.quiet {
+            command.arg("--log-sip");
+        }
         if let Some(pki) = &self.options.tls {
             command
                 .arg("--tls-cert")
@@ -250,6 +259,11 @@ impl Gateway {
         self.sip_udp6 = ready_field(&line, "sip_udp6")?;
         self.sip_tcp6 = ready_field(&line, "sip_tcp6")?;
         Ok(())
+    }
+
+    /// The gateway process's ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `http://127.0.0.1:PORT{path}` (`https://` with [`GatewayOptions::tls`]).

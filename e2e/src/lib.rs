@@ -37,6 +37,7 @@ pub mod gateway;
 pub mod http;
 pub mod incoming;
 pub mod jssip;
+pub mod load;
 pub mod pki;
 pub mod sip;
 pub mod sipp;
