@@ -129,7 +129,7 @@ fn etags() -> &'static [String] {
 
 /// Trunk's hashed asset names: `<name>-<16 hex digits>` before the
 /// extension, the wasm's with `_bg` after the hash.
-fn is_hashed_name(path: &str) -> bool {
+pub(crate) fn is_hashed_name(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
