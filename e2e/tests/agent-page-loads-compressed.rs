@@ -28,7 +28,11 @@ fn assets(html: &str) -> Vec<String> {
     let mut found: Vec<String> = html
         .split(['"', '\''])
         .filter(|token| token.starts_with('/') && !token.starts_with("//"))
-        .filter(|token| [".js", ".wasm", ".css"].iter().any(|ext| token.ends_with(ext)))
+        .filter(|token| {
+            [".js", ".wasm", ".css"]
+                .iter()
+                .any(|ext| token.ends_with(ext))
+        })
         .map(str::to_owned)
         .collect();
     found.sort();
@@ -127,6 +131,11 @@ async fn a_cold_load_gets_compressed_files_and_the_phone_registers() -> Result<(
     let browser = Browser::start().await?;
     let result = async {
         e2e::calls::sign_in_agent(&browser, &gateway).await?;
+        // For a person to look at: the phone as the compressed files built it.
+        let dir = e2e::artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        let png = browser.client()?.screenshot().await?;
+        std::fs::write(dir.join("phone-after-cold-load.png"), png)?;
         let first = fetched(&browser).await?;
         for file in &files {
             let Some(entry) = first.iter().find(|e| e.name.ends_with(file.as_str())) else {
@@ -143,7 +152,9 @@ async fn a_cold_load_gets_compressed_files_and_the_phone_registers() -> Result<(
 
         // A second visit: the hashed files from the cache, nothing sent.
         browser.goto(&gateway.url("/")).await?;
-        browser.wait_for(REGISTERED, Duration::from_secs(30)).await?;
+        browser
+            .wait_for(REGISTERED, Duration::from_secs(30))
+            .await?;
         let second = fetched(&browser).await?;
         for file in files.iter().filter(|f| f.ends_with(".wasm")) {
             let Some(entry) = second.iter().find(|e| e.name.ends_with(file.as_str())) else {
@@ -172,18 +183,17 @@ struct ColdLoad {
 
 async fn cold_load(gateway: &Gateway, link: Option<(Duration, u64)>) -> Result<ColdLoad> {
     let session = gateway.sign_in("demo", &gateway.demo_password).await?;
-    let (name, value) = session
-        .cookie
-        .split_once('=')
-        .context("the session cookie has no value")?;
     let browser = Browser::start().await?;
     let mut load = None;
     let result = async {
         // A page of the gateway without the client, to set the cookie on.
         browser.goto(&gateway.url("/healthz")).await?;
-        let mut cookie = fantoccini::cookies::Cookie::new(name.to_owned(), value.to_owned());
-        cookie.set_path("/");
-        cookie.set_http_only(true);
+        let cookie = fantoccini::cookies::Cookie::parse(format!(
+            "{}; Domain={}; Path=/; HttpOnly; SameSite=Strict",
+            session.cookie,
+            gateway.http.ip()
+        ))
+        .context("the session cookie")?;
         browser.client()?.add_cookie(cookie).await?;
         if let Some((latency, bytes_per_second)) = link {
             browser.emulate_network(latency, bytes_per_second).await?;
@@ -235,14 +245,20 @@ async fn page_load_figures() -> Result<()> {
     gateway.require_client()?;
     let page = gateway.get("/").await?;
     println!("\nbytes over the wire (HTTP bodies):");
-    println!("{:<40} {:>10} {:>10} {:>10}", "file", "identity", "gzip", "br");
+    println!(
+        "{:<40} {:>10} {:>10} {:>10}",
+        "file", "identity", "gzip", "br"
+    );
     let mut totals = [0usize; 3];
     for file in assets(&page.text()) {
         let mut row = [0usize; 3];
         for (i, accept) in [None, Some("gzip"), Some("br")].into_iter().enumerate() {
             let headers: Vec<(&str, &str)> =
                 accept.map(|a| ("accept-encoding", a)).into_iter().collect();
-            row[i] = e2e::http::get(&gateway.url(&file), &headers).await?.body.len();
+            row[i] = e2e::http::get(&gateway.url(&file), &headers)
+                .await?
+                .body
+                .len();
             totals[i] += row[i];
         }
         println!("{file:<40} {:>10} {:>10} {:>10}", row[0], row[1], row[2]);

@@ -99,6 +99,11 @@ pub fn has_embedded() -> bool {
     !generated::FILES.is_empty()
 }
 
+/// The paths of the embedded files (none without `embed-client`).
+pub fn embedded_names() -> impl Iterator<Item = &'static str> {
+    generated::FILES.iter().map(|(name, _)| *name)
+}
+
 /// The embedded file at `path` (relative, `/`-separated, no leading `/`).
 pub fn embedded(path: &str) -> Option<EmbeddedFile> {
     let at = generated::FILES

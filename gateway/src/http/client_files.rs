@@ -229,12 +229,16 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn accept(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap(),
+        );
         headers
     }
 
@@ -314,14 +318,20 @@ mod tests {
         }
     }
 
-    async fn answer(path: &str, request: &[(header::HeaderName, &str)]) -> (StatusCode, HeaderMap, Vec<u8>) {
+    async fn answer(
+        path: &str,
+        request: &[(header::HeaderName, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
         let mut headers = HeaderMap::new();
         for (name, value) in request {
             headers.insert(name, HeaderValue::from_str(value).unwrap());
         }
         let response = file_response(table, path, &headers).expect("a file");
         let (parts, body) = response.into_parts();
-        let body = http_body_util::BodyExt::collect(body).await.unwrap().to_bytes();
+        let body = http_body_util::BodyExt::collect(body)
+            .await
+            .unwrap()
+            .to_bytes();
         (parts.status, parts.headers, body.to_vec())
     }
 
@@ -329,7 +339,12 @@ mod tests {
     async fn embedded_files_are_served_in_the_coding_asked_for_with_their_own_etag() {
         let wasm = "client-0123456789abcdef_bg.wasm";
         for (accept, body, encoding, etag) in [
-            ("gzip, deflate, br, zstd", &b"br wasm"[..], Some("br"), "\"w-br\""),
+            (
+                "gzip, deflate, br, zstd",
+                &b"br wasm"[..],
+                Some("br"),
+                "\"w-br\"",
+            ),
             ("gzip", b"gz wasm", Some("gzip"), "\"w-gz\""),
             ("identity", b"plain wasm", None, "\"w\""),
         ] {
@@ -337,7 +352,9 @@ mod tests {
             assert_eq!(status, StatusCode::OK, "{accept}");
             assert_eq!(got, body, "{accept}");
             assert_eq!(
-                headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap()),
+                headers
+                    .get(header::CONTENT_ENCODING)
+                    .map(|v| v.to_str().unwrap()),
                 encoding,
                 "{accept}"
             );
@@ -351,7 +368,10 @@ mod tests {
             // The same coding's tag is a 304; another coding's is not.
             let (status, headers, got) = answer(
                 wasm,
-                &[(header::ACCEPT_ENCODING, accept), (header::IF_NONE_MATCH, etag)],
+                &[
+                    (header::ACCEPT_ENCODING, accept),
+                    (header::IF_NONE_MATCH, etag),
+                ],
             )
             .await;
             assert_eq!(status, StatusCode::NOT_MODIFIED, "{accept}");
@@ -359,7 +379,10 @@ mod tests {
             assert_eq!(headers[header::VARY], "accept-encoding");
             let (status, _, _) = answer(
                 wasm,
-                &[(header::ACCEPT_ENCODING, accept), (header::IF_NONE_MATCH, "\"w-zz\"")],
+                &[
+                    (header::ACCEPT_ENCODING, accept),
+                    (header::IF_NONE_MATCH, "\"w-zz\""),
+                ],
             )
             .await;
             assert_eq!(status, StatusCode::OK, "{accept}");
@@ -374,6 +397,34 @@ mod tests {
         assert!(headers.get(header::VARY).is_none());
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
         assert!(file_response(table, "missing.js", &HeaderMap::new()).is_none());
+    }
+
+    /// With `embed-client` (as `scripts/test.sh` builds), the embedded
+    /// client's wasm is served from its brotli copy; without the feature
+    /// there is no embedded client to check.
+    #[tokio::test]
+    async fn the_embedded_wasm_is_served_precompressed() {
+        if !web_client::has_embedded() {
+            return;
+        }
+        let wasm = web_client::embedded_names()
+            .find(|name| name.ends_with("_bg.wasm"))
+            .expect("the embedded client has a wasm file");
+        let plain = web_client::embedded(wasm).unwrap();
+        for (request, coding) in [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip")] {
+            let response = file_response(web_client::embedded, wasm, &accept(request)).unwrap();
+            assert_eq!(response.headers()[header::CONTENT_ENCODING], coding);
+            assert_eq!(response.headers()[header::VARY], "accept-encoding");
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            assert!(
+                body.len() * 2 < plain.bytes.len(),
+                "{coding}: {} bytes",
+                body.len()
+            );
+        }
     }
 
     #[test]

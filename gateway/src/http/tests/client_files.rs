@@ -28,7 +28,8 @@ async fn a_directory_serves_the_coding_asked_for_with_cache_headers() {
         (Some("br;q=0, gzip;q=0"), b"plain wasm", None),
         (None, b"plain wasm", None),
     ] {
-        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept-encoding", a)).into_iter().collect();
+        let headers: Vec<(&str, &str)> =
+            accept.map(|a| ("accept-encoding", a)).into_iter().collect();
         let (status, headers, got) = app.raw("GET", &path, &headers, None).await;
         assert_eq!(status, StatusCode::OK, "{accept:?}");
         assert_eq!(&got[..], body, "{accept:?}");
@@ -59,7 +60,12 @@ async fn a_directory_serves_the_coding_asked_for_with_cache_headers() {
 
     // An unhashed name is revalidated; a file without copies is sent as it is.
     let (status, headers, got) = app
-        .raw("GET", "/notes.txt", &[("accept-encoding", "br, gzip")], None)
+        .raw(
+            "GET",
+            "/notes.txt",
+            &[("accept-encoding", "br, gzip")],
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&got[..], b"plain text");
@@ -68,7 +74,12 @@ async fn a_directory_serves_the_coding_asked_for_with_cache_headers() {
 
     // No such file: the app's page with 404, never cached.
     let (status, headers, _) = app
-        .raw("GET", "/client-fedcba9876543210.js", &[("accept-encoding", "br")], None)
+        .raw(
+            "GET",
+            "/client-fedcba9876543210.js",
+            &[("accept-encoding", "br")],
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
