@@ -156,7 +156,7 @@ async fn a_cold_load_gets_compressed_files_and_the_phone_registers() -> Result<(
             .wait_for(REGISTERED, Duration::from_secs(30))
             .await?;
         let second = fetched(&browser).await?;
-        for file in files.iter().filter(|f| f.ends_with(".wasm")) {
+        for file in &files {
             let Some(entry) = second.iter().find(|e| e.name.ends_with(file.as_str())) else {
                 bail!("the second visit never used {file}: {second:?}");
             };
