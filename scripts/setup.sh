@@ -5,8 +5,12 @@
 #   - Trunk 0.21.14 (the last release that builds with Rust 1.95),
 #   - wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in
 #     Cargo.lock (Trunk.toml pins the same version, so Trunk never downloads),
+#   - Node.js and npm (Debian's), which the client build needs: wasm-opt
+#     comes from npm, and Trunk's post-build hook (scripts/precompress.mjs)
+#     writes the brotli and gzip copies of the built files with Node's zlib,
 #   - wasm-opt from the npm package `binaryen`, only if Trunk.toml asks for
-#     one (`wasm_opt = "version_N"`), into .tools/.
+#     one (`wasm_opt = "version_N"`), into .tools/ (Debian's binaryen cannot
+#     read what rustc emits).
 # Run it to install; `source` it to only put the tools on PATH (run.sh and
 # test.sh do both). Quiet when everything is in place; says what it installs.
 
@@ -70,6 +74,17 @@ setup_wasm_bindgen() {
   fi
 }
 
+setup_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  say "installing Node.js and npm (Debian packages nodejs, npm)"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq nodejs npm >/dev/null ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null; } ||
+    die "could not install nodejs and npm with apt-get"
+}
+
 # The binaryen version Trunk.toml asks for (`wasm_opt = "version_N"`), if any.
 wasm_opt_version() {
   sed -n 's/^[[:space:]]*wasm_opt[[:space:]]*=[[:space:]]*"version_\([0-9]*\)".*/\1/p' "$ROOT/Trunk.toml"
@@ -81,7 +96,6 @@ setup_wasm_opt() {
   [[ -n "$version" ]] || return 0
   dir="$ROOT/.tools/binaryen-$version"
   if [[ ! -x "$dir/node_modules/.bin/wasm-opt" ]]; then
-    command -v npm >/dev/null || die "Trunk.toml wants wasm-opt $version, which comes from npm: install Node.js and npm"
     say "installing wasm-opt $version (npm package binaryen) into ${dir#"$ROOT"/}"
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "binaryen@$version" >/dev/null
@@ -99,5 +113,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   setup_rust_target
   setup_trunk
   setup_wasm_bindgen
+  setup_node
   setup_wasm_opt
 fi

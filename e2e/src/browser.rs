@@ -274,6 +274,35 @@ impl Browser {
             .with_context(|| format!("clicking `{css}`"))
     }
 
+    /// Chromium's network emulation for this session (chromedriver's
+    /// `network_conditions`): `latency` added to each request and at most
+    /// `bytes_per_second` each way, as over a slow link; for figures only.
+    pub async fn emulate_network(&self, latency: Duration, bytes_per_second: u64) -> Result<()> {
+        let session = self
+            .session_id
+            .as_deref()
+            .ok_or_else(|| anyhow!("no WebDriver session"))?;
+        let url = format!(
+            "http://127.0.0.1:{}/session/{session}/chromium/network_conditions",
+            self.driver_port
+        );
+        let body = json!({ "network_conditions": {
+            "offline": false,
+            "latency": latency.as_millis() as u64,
+            "download_throughput": bytes_per_second,
+            "upload_throughput": bytes_per_second,
+        }});
+        let response = crate::http::post_json(&url, serde_json::to_vec(&body)?, &[]).await?;
+        if response.status != 200 {
+            bail!(
+                "chromedriver refused the network conditions ({}): {}",
+                response.status,
+                response.text()
+            );
+        }
+        Ok(())
+    }
+
     /// Ends the test's use of the browser. If `result` is an error, first
     /// saves a screenshot, the page's HTML and chromedriver's log (with the
     /// page's console) to the artifacts directory and names them in the error.

@@ -99,6 +99,11 @@ pub fn has_embedded() -> bool {
     !generated::FILES.is_empty()
 }
 
+/// The paths of the embedded files (none without `embed-client`).
+pub fn embedded_names() -> impl Iterator<Item = &'static str> {
+    generated::FILES.iter().map(|(name, _)| *name)
+}
+
 /// The embedded file at `path` (relative, `/`-separated, no leading `/`).
 pub fn embedded(path: &str) -> Option<EmbeddedFile> {
     let at = generated::FILES
@@ -129,7 +134,7 @@ fn etags() -> &'static [String] {
 
 /// Trunk's hashed asset names: `<name>-<16 hex digits>` before the
 /// extension, the wasm's with `_bg` after the hash.
-fn is_hashed_name(path: &str) -> bool {
+pub(crate) fn is_hashed_name(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split('.').next().unwrap_or(file);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);

@@ -368,6 +368,7 @@ mod audit;
 mod caller_ids;
 mod calls;
 mod carriers;
+mod client_files;
 mod dids;
 mod edge;
 mod embed;
