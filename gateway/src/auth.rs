@@ -9,8 +9,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-/// Hashes a password with argon2id and a random salt. CPU-heavy: call it from
-/// `spawn_blocking`.
+/// Hashes a password with argon2id and a random salt. CPU-heavy: async code
+/// calls [`hash_password_in_turn`].
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Ok(Argon2::default()
@@ -19,7 +19,8 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 }
 
 /// Checks a password against a stored PHC string. A malformed stored hash
-/// counts as a mismatch. CPU-heavy: call it from `spawn_blocking`.
+/// counts as a mismatch. CPU-heavy: async code calls
+/// [`verify_password_in_turn`].
 pub fn verify_password(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(hash) => Argon2::default()
@@ -27,6 +28,41 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
             .is_ok(),
         Err(_) => false,
     }
+}
+
+/// At most one argon2 run per core at a time. Each takes 19 MiB and tens
+/// of milliseconds of a core: a burst of sign-ins (a shift starting, or a
+/// flood of wrong passwords) waits its turn here instead of taking a
+/// blocking thread and 19 MiB each, which held hundreds of MB after a burst
+/// (freed memory stays with each thread's allocator arena).
+fn hashing_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// [`hash_password`] off the async threads, in turn with other hashing.
+pub async fn hash_password_in_turn(password: String) -> Result<String, String> {
+    let _turn = hashing_turns()
+        .acquire()
+        .await
+        .map_err(|e| format!("hashing: {e}"))?;
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| format!("hashing task: {e}"))?
+        .map_err(|e| format!("hashing: {e}"))
+}
+
+/// [`verify_password`] off the async threads, in turn with other hashing.
+pub async fn verify_password_in_turn(password: String, stored: String) -> Result<bool, String> {
+    let _turn = hashing_turns()
+        .acquire()
+        .await
+        .map_err(|e| format!("password check: {e}"))?;
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| format!("password check task: {e}"))
 }
 
 /// A hash to verify against when the username does not exist, so that a

@@ -8,6 +8,7 @@
 //! (`scripts/bench-side-by-side.sh` installs the anchor and runs this.)
 //! The gateway binary is `$GATEWAY_BIN`, else `gateway` next to this one.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -118,9 +119,16 @@ async fn main() -> Result<()> {
         let phones = load::register_phones(&running).await?;
         println!("{target}: {} phones registered", phones.len());
         let steps = load::run(&running, phones, plan).await?;
+        let counters = &carrier.counters;
+        println!(
+            "{target}: the carrier saw {} calls set up, {} hung up, echoed {} packets",
+            counters.invites.load(Ordering::Relaxed),
+            counters.byes.load(Ordering::Relaxed),
+            counters.echoed.load(Ordering::Relaxed)
+        );
         for step in &steps {
             println!(
-                "{target} {} calls: {} failed, {} packets sent, {} echoed",
+                "{target} {} calls: {} failed, {} packets sent, {} came back",
                 step.calls, step.failed, step.sent, step.received
             );
         }

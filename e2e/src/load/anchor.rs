@@ -22,6 +22,10 @@ struct Processes {
 
 impl Drop for Processes {
     fn drop(&mut self) {
+        if std::env::var_os("LOADGEN_ANCHOR_DEBUG").is_some() {
+            let log = self._dir.path().join("kamailio.log");
+            let _ = std::fs::copy(&log, std::env::temp_dir().join("loadgen-kamailio.log"));
+        }
         for child in [&mut self.kamailio, &mut self.rtpengine] {
             if let Ok(pid) = i32::try_from(child.id())
                 && let Some(pid) = rustix::process::Pid::from_raw(pid)
@@ -95,6 +99,13 @@ pub async fn start(carrier: SocketAddr, users: usize, workers: usize) -> Result<
         .replace("@NG_PORT@", &ng_port.to_string())
         .replace("@CARRIER@", &carrier.to_string())
         .replace("@CHILDREN@", &workers.to_string());
+    // LOADGEN_ANCHOR_DEBUG=3 (Kamailio's log level) shows each message's routing.
+    let config = match std::env::var("LOADGEN_ANCHOR_DEBUG") {
+        Ok(level) if level.parse::<u8>().is_ok_and(|l| l <= 3) => {
+            config.replacen("debug=1", &format!("debug={level}"), 1)
+        }
+        _ => config,
+    };
     let config_path = dir.path().join("kamailio.cfg");
     std::fs::write(&config_path, config)?;
     let log =

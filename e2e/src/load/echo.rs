@@ -3,7 +3,7 @@
 //! back from a socket of the call's own.
 //!
 //! Echoed packets keep their sequence numbers and timestamps but carry the
-//! carrier's own SSRC (as a real far end would), and the carrier writes how
+//! carrier's own SSRC ([`ECHO_SSRC`], as a real far end would), and the carrier writes how
 //! long it held each packet into bytes 8..12 of the payload (microseconds,
 //! big-endian), so that the phone can take the carrier's own time out of
 //! the round trip. Only PCMU packets are echoed; the target's RTCP and
@@ -18,6 +18,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
+
+/// The SSRC of every echoed stream (each call has its own socket pair, so
+/// one value for all is no clash); phones expect it where the target's
+/// answer names no SSRC (see `phone::as_browsers_take_it`).
+pub const ECHO_SSRC: u32 = 0x5EED_5EED;
 
 /// Where the payload carries the carrier's hold time.
 pub const HOLD_AT: std::ops::Range<usize> = 8..12;
@@ -104,11 +109,10 @@ async fn serve(socket: UdpSocket, ip: IpAddr, counters: Arc<EchoCounters>) {
                     counters.invites.fetch_add(1, Ordering::Relaxed);
                     let port = media.local_addr().map_or(0, |a| a.port());
                     next_tag += 1;
-                    let ssrc = 0x5EED_0000 ^ u32::from(port);
                     let dialog = Dialog {
                         tag: format!("echo{next_tag}"),
                         sdp: sdp(ip, port),
-                        echo: tokio::spawn(echo(media, ssrc, counters.clone())),
+                        echo: tokio::spawn(echo(media, ECHO_SSRC, counters.clone())),
                     };
                     let reply = reply_to(text, "200 OK", Some(&dialog.tag), &dialog.sdp, sip);
                     dialogs.insert(call_id.to_owned(), dialog);
@@ -194,16 +198,55 @@ async fn echo(media: UdpSocket, ssrc: u32, counters: Arc<EchoCounters>) {
             continue;
         };
         let received = Instant::now();
-        // PCMU RTP only (version 2, payload type 0, no CSRCs or extension,
-        // a payload long enough to hold the phone's stamp).
-        if n < 12 + HOLD_AT.end || buf[0] != 0x80 || buf[1] & 0x7f != 0 {
+        // PCMU RTP only, with a payload long enough to hold the phone's
+        // stamp; CSRCs and a header extension (which a relay may pass on)
+        // are stepped over.
+        let Some(payload) = pcmu_payload(&buf[..n]) else {
             continue;
-        }
+        };
         buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
         let held = u32::try_from(received.elapsed().as_micros()).unwrap_or(u32::MAX);
-        buf[12 + HOLD_AT.start..12 + HOLD_AT.end].copy_from_slice(&held.to_be_bytes());
+        buf[payload + HOLD_AT.start..payload + HOLD_AT.end].copy_from_slice(&held.to_be_bytes());
         if media.send_to(&buf[..n], from).await.is_ok() {
             counters.echoed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Where the payload of a PCMU RTP packet starts, if `packet` is one
+/// whose payload can hold the phone's stamp and the carrier's hold time.
+fn pcmu_payload(packet: &[u8]) -> Option<usize> {
+    if packet.len() < 12 || packet[0] >> 6 != 2 || packet[1] & 0x7f != 0 {
+        return None;
+    }
+    let mut start = 12 + 4 * usize::from(packet[0] & 0x0f);
+    if packet[0] & 0x10 != 0 {
+        let words = packet.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    }
+    (packet.len() >= start + HOLD_AT.end).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_is_found_past_csrcs_and_extensions() {
+        let mut plain = vec![0x80, 0x00, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
+        plain.extend([0xFF; 160]);
+        assert_eq!(pcmu_payload(&plain), Some(12));
+        // One-byte-header extension of one word, after one CSRC.
+        let mut ext = vec![0x91, 0x80, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 9, 9, 9, 9];
+        ext.extend([0xBE, 0xDE, 0, 1, 0x10, 0xAA, 0, 0]);
+        ext.extend([0xFF; 160]);
+        assert_eq!(pcmu_payload(&ext), Some(24));
+        // Not PCMU, not version 2, too short.
+        let mut te = plain.clone();
+        te[1] = 101;
+        assert_eq!(pcmu_payload(&te), None);
+        assert_eq!(pcmu_payload(&[0x40; 40]), None);
+        assert_eq!(pcmu_payload(&plain[..20]), None);
+        assert_eq!(pcmu_payload(&ext[..25]), None);
     }
 }

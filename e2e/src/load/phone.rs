@@ -80,9 +80,29 @@ fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
             let (n, v) = l.split_once(':')?;
             n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
         })
-        .flat_map(|v| v.split(">,").map(|p| p.trim()))
-        .map(|p| p.trim_end_matches(','))
+        .flat_map(split_list)
         .collect()
+}
+
+/// The entries of a comma-separated header value; commas inside `<…>` or
+/// quotes do not separate.
+fn split_list(value: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut angle, mut quoted) = (Vec::new(), 0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                parts.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(value[start..].trim());
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 fn status(text: &str) -> u16 {
@@ -105,6 +125,35 @@ fn uri_of(value: &str) -> &str {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value.split(';').next().unwrap_or(value),
     }
+}
+
+/// `sdp` as a browser takes it. rtpengine 10.5 answers a one-m-line
+/// BUNDLE offer without `a=group:BUNDLE` and without `a=ssrc`, which
+/// Chrome accepts (it plays the one audio stream that comes, whatever its
+/// SSRC) and str0m refuses or, lacking the SSRC, drops every packet. So
+/// the group is added when missing, and the echo carrier's SSRC when the
+/// answer names none (a relay passes the carrier's SSRC through).
+fn as_browsers_take_it(sdp: &str) -> String {
+    let Some(mid) = sdp
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .map(str::trim)
+    else {
+        return sdp.to_owned();
+    };
+    let group = !sdp.contains("\na=group:");
+    let ssrc = !sdp.contains("\na=ssrc:");
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.split_inclusive("\r\n") {
+        out.push_str(line);
+        if group && line.starts_with("t=") {
+            out.push_str(&format!("a=group:BUNDLE {mid}\r\n"));
+        }
+        if ssrc && line.starts_with("a=mid:") {
+            out.push_str(&format!("a=ssrc:{} cname:echo\r\n", super::echo::ECHO_SSRC));
+        }
+    }
+    out
 }
 
 /// The dialog of an answered call, for in-dialog requests.
@@ -287,11 +336,12 @@ impl Phone {
                 .collect(),
             cseq: 1,
         };
-        let answer = SdpAnswer::from_sdp_string(body(&ok))
-            .map_err(|e| anyhow!("the answer does not parse: {e}:\n{}", body(&ok)))?;
+        let answer_sdp = as_browsers_take_it(body(&ok));
+        let answer = SdpAnswer::from_sdp_string(&answer_sdp)
+            .map_err(|e| anyhow!("the answer does not parse: {e}:\n{answer_sdp}"))?;
         rtc.sdp_api()
             .accept_answer(pending, answer)
-            .map_err(|e| anyhow!("the answer is not acceptable: {e}:\n{}", body(&ok)))?;
+            .map_err(|e| anyhow!("the answer is not acceptable: {e}:\n{answer_sdp}"))?;
         self.ws
             .send(self.in_dialog(&dialog, "ACK", 1).as_bytes())
             .await?;
@@ -424,7 +474,7 @@ impl Phone {
                         && status(&text) >= 200
                     {
                         if status(&text) != 200 {
-                            bail!("the BYE was answered {}", status(&text));
+                            bail!("the BYE was answered {}: {bye}\n{ok}", status(&text));
                         }
                         return Ok(());
                     }
@@ -498,4 +548,38 @@ impl Phone {
 /// The loopback address phones and carriers use unless told otherwise.
 pub fn loopback() -> IpAddr {
     IpAddr::from([127, 0, 0, 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_routes_split_outside_angle_brackets() {
+        let text = "SIP/2.0 200 OK\r\nRecord-Route: <sip:127.0.0.1:5060;r2=on;lr>, <sip:127.0.0.1:8080;transport=ws;r2=on;lr>\r\nRecord-Route: \"a, b\" <sip:x;lr>\r\n\r\n";
+        assert_eq!(
+            headers(text, "Record-Route"),
+            [
+                "<sip:127.0.0.1:5060;r2=on;lr>",
+                "<sip:127.0.0.1:8080;transport=ws;r2=on;lr>",
+                "\"a, b\" <sip:x;lr>"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_answer_gets_the_group_and_ssrc_a_browser_would_assume() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:x1\r\n";
+        let fixed = as_browsers_take_it(sdp);
+        assert!(fixed.contains("t=0 0\r\na=group:BUNDLE x1\r\n"), "{fixed}");
+        assert!(
+            fixed.contains(&format!(
+                "a=mid:x1\r\na=ssrc:{} cname:echo\r\n",
+                super::super::echo::ECHO_SSRC
+            )),
+            "{fixed}"
+        );
+        let complete = fixed.clone();
+        assert_eq!(as_browsers_take_it(&complete), complete);
+    }
 }

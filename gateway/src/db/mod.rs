@@ -209,10 +209,9 @@ fn random_password() -> String {
 }
 
 async fn hash_blocking(password: String) -> Result<String, DbError> {
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    auth::hash_password_in_turn(password)
         .await
-        .map_err(|e| DbError::Other(format!("hashing task: {e}")))?
-        .map_err(|e| DbError::Other(format!("hashing: {e}")))
+        .map_err(DbError::Other)
 }
 
 pub async fn insert_account(

@@ -160,10 +160,9 @@ fn settings(
 }
 
 async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    auth::hash_password_in_turn(password)
         .await
-        .map_err(|e| AppError::Internal(format!("hashing task: {e}")))?
-        .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+        .map_err(AppError::Internal)
 }
 
 /// Ends the account's sessions and revokes its SIP credentials.

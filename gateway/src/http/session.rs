@@ -58,9 +58,9 @@ pub async fn sign_in(
         |a| a.password_hash.clone(),
     );
     let password = request.password;
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
+    let ok = auth::verify_password_in_turn(password, stored)
         .await
-        .map_err(|e| AppError::Internal(format!("password check task: {e}")))?;
+        .map_err(AppError::Internal)?;
     let account = match account {
         Some(a) if ok && a.enabled => a,
         _ => {
