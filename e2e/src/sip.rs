@@ -654,6 +654,25 @@ impl WsPeer {
         }
     }
 
+    /// The next SIP message or a close, however long it takes (no timer:
+    /// for loops that wait on other things too).
+    pub async fn next_event(&mut self) -> StreamEvent {
+        loop {
+            match self.stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return StreamEvent::Message(text.as_bytes().to_vec());
+                }
+                Some(Ok(Message::Binary(bytes))) => return StreamEvent::Message(bytes.to_vec()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(frame))) => {
+                    return StreamEvent::Closed(frame.map(describe_close));
+                }
+                Some(Err(e)) => return StreamEvent::Closed(Some(e.to_string())),
+                None => return StreamEvent::Closed(None),
+            }
+        }
+    }
+
     /// Sends `request` and reads one SIP response within `timeout`.
     pub async fn exchange(&mut self, request: &[u8], timeout: Duration) -> Result<SipResponse> {
         self.send(request).await?;

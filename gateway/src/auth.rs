@@ -30,39 +30,89 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     }
 }
 
-/// At most one argon2 run per core at a time. Each takes 19 MiB and tens
-/// of milliseconds of a core: a burst of sign-ins (a shift starting, or a
-/// flood of wrong passwords) waits its turn here instead of taking a
-/// blocking thread and 19 MiB each, which held hundreds of MB after a burst
-/// (freed memory stays with each thread's allocator arena).
-fn hashing_turns() -> &'static tokio::sync::Semaphore {
-    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    TURNS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+/// Password hashing runs on a few threads of its own, one argon2 run per
+/// core at a time. Each run takes 19 MiB and tens of milliseconds of a core:
+/// a burst of sign-ins (a shift starting, or a flood of wrong passwords)
+/// waits its turn instead of taking a blocking thread and 19 MiB each. The
+/// same threads every time also keep the memory bounded: on tokio's
+/// blocking pool each run landed on some thread whose allocator arena then
+/// kept its 19 MiB blocks, and 40 sign-ins left the gateway at 500 MB.
+struct Hashers {
+    turns: tokio::sync::Semaphore,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+fn hashers() -> &'static Hashers {
+    static HASHERS: std::sync::OnceLock<Hashers> = std::sync::OnceLock::new();
+    HASHERS.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            // A panic in one job must not take the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("a password hashing thread could not start: {e}");
+            }
+        }
+        Hashers {
+            turns: tokio::sync::Semaphore::new(threads),
+            jobs: std::sync::Mutex::new(tx),
+        }
     })
 }
 
-/// [`hash_password`] off the async threads, in turn with other hashing.
-pub async fn hash_password_in_turn(password: String) -> Result<String, String> {
-    let _turn = hashing_turns()
+/// Runs `work` on a hashing thread when a turn is free.
+async fn in_turn<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let hashers = hashers();
+    let _turn = hashers
+        .turns
         .acquire()
         .await
-        .map_err(|e| format!("hashing: {e}"))?;
-    tokio::task::spawn_blocking(move || hash_password(&password))
+        .map_err(|e| format!("password hashing: {e}"))?;
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let _ = done.send(work());
+    });
+    hashers
+        .jobs
+        .lock()
+        .map_err(|_| "password hashing: a thread panicked".to_owned())?
+        .send(job)
+        .map_err(|_| "password hashing: no thread runs".to_owned())?;
+    result
         .await
-        .map_err(|e| format!("hashing task: {e}"))?
+        .map_err(|_| "password hashing: the job was dropped".to_owned())
+}
+
+/// [`hash_password`] on a hashing thread, in turn.
+pub async fn hash_password_in_turn(password: String) -> Result<String, String> {
+    in_turn(move || hash_password(&password))
+        .await?
         .map_err(|e| format!("hashing: {e}"))
 }
 
-/// [`verify_password`] off the async threads, in turn with other hashing.
+/// [`verify_password`] on a hashing thread, in turn.
 pub async fn verify_password_in_turn(password: String, stored: String) -> Result<bool, String> {
-    let _turn = hashing_turns()
-        .acquire()
-        .await
-        .map_err(|e| format!("password check: {e}"))?;
-    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(|e| format!("password check task: {e}"))
+    in_turn(move || verify_password(&password, &stored)).await
 }
 
 /// A hash to verify against when the username does not exist, so that a

@@ -117,7 +117,13 @@ async fn main() -> Result<()> {
             _ => load::anchor::start(carrier.sip, plan.phones(), args.workers).await?,
         };
         let phones = load::register_phones(&running).await?;
-        println!("{target}: {} phones registered", phones.len());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = report::usage(&(running.pids)());
+        println!(
+            "{target}: {} phones registered and idle; its processes hold {:.1} MB",
+            phones.len(),
+            idle.rss_bytes as f64 / 1_048_576.0
+        );
         let steps = load::run(&running, phones, plan).await?;
         let counters = &carrier.counters;
         println!(
@@ -140,7 +146,8 @@ async fn main() -> Result<()> {
     println!(
         "cpu%: the target's processes (utime+stime from /proc) over the window, percent of one \
          core; cpu ms/cs: per call per second of call. added: round trip minus the echo \
-         carrier's hold time. rtpengine runs in userspace (--table=-1)."
+         carrier's hold time. harness%: the harness's own CPU (phones, carrier). rtpengine \
+         runs in userspace (--table=-1)."
     );
     Ok(())
 }

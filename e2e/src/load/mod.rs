@@ -227,10 +227,11 @@ pub async fn run(target: &Running, phones: Vec<Phone>, plan: &Plan) -> Result<Ve
             });
         }
         tokio::time::sleep_until(window_from.into()).await;
-        let before = report::usage(&(target.pids)());
+        let me = [std::process::id()];
+        let (before, harness_before) = (report::usage(&(target.pids)()), report::usage(&me));
         let from = Instant::now();
         tokio::time::sleep_until(hang_up_at.into()).await;
-        let after = report::usage(&(target.pids)());
+        let (after, harness_after) = (report::usage(&(target.pids)()), report::usage(&me));
         let window = from.elapsed();
         let mut outcomes = Vec::with_capacity(calls);
         let mut back = Vec::with_capacity(calls);
@@ -241,7 +242,7 @@ pub async fn run(target: &Running, phones: Vec<Phone>, plan: &Plan) -> Result<Ve
         }
         back.append(&mut phones);
         phones = back;
-        reports.push(StepReport::new(
+        let mut step = StepReport::new(
             target.name,
             calls,
             &outcomes,
@@ -249,7 +250,10 @@ pub async fn run(target: &Running, phones: Vec<Phone>, plan: &Plan) -> Result<Ve
             after,
             window,
             idle.rss_bytes,
-        ));
+        );
+        step.harness_cpu_pct =
+            100.0 * (harness_after.cpu_s - harness_before.cpu_s) / window.as_secs_f64().max(1e-3);
+        reports.push(step);
         // Let the target tidy up before the next step.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -66,6 +66,9 @@ pub struct StepReport {
     pub rss_kb_per_call: f64,
     pub sent: u64,
     pub received: u64,
+    /// The harness's own CPU over the window (phones and carrier), percent
+    /// of one core: near the machine's cores, the harness is the limit.
+    pub harness_cpu_pct: f64,
 }
 
 /// p50 and p99 in milliseconds (NaN without samples).
@@ -144,6 +147,7 @@ impl StepReport {
                 / calls.max(1) as f64,
             sent,
             received,
+            harness_cpu_pct: f64::NAN,
         }
     }
 }
@@ -154,7 +158,7 @@ pub fn table(reports: &[StepReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8}",
+        "{:<8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>8}",
         "target",
         "calls",
         "failed",
@@ -167,12 +171,13 @@ pub fn table(reports: &[StepReport]) -> String {
         "cpu%",
         "cpu ms/cs",
         "rss MB",
-        "KB/call"
+        "KB/call",
+        "harness%"
     );
     for r in reports {
         let _ = writeln!(
             out,
-            "{:<8} {:>6} {:>6} {:>7.1}ms {:>7.1}ms {:>7.2}ms {:>7.2}ms {:>7.3} {:>5.2}ms {:>7.1} {:>10.3} {:>8.1} {:>8.1}",
+            "{:<8} {:>6} {:>6} {:>7.1}ms {:>7.1}ms {:>7.2}ms {:>7.2}ms {:>7.3} {:>5.2}ms {:>7.1} {:>10.3} {:>8.1} {:>8.1} {:>8.1}",
             r.target,
             r.calls,
             r.failed,
@@ -185,7 +190,8 @@ pub fn table(reports: &[StepReport]) -> String {
             r.cpu_pct,
             r.cpu_ms_per_call_s,
             r.rss_mb,
-            r.rss_kb_per_call
+            r.rss_kb_per_call,
+            r.harness_cpu_pct
         );
     }
     let ours: Vec<&StepReport> = reports.iter().filter(|r| r.target == "gateway").collect();
