@@ -1,0 +1,187 @@
+//! Fuzz-target bodies for everything in this crate that reads bytes from
+//! strangers. One function per target, so the cargo-fuzz crate (`fuzz/`, on
+//! nightly, outside the workspace) and the stable regression test over the
+//! checked-in corpus (`tests/fuzz_corpus.rs`) run the very same code.
+//!
+//! Each body panics only when one of our invariants breaks (an `assert!`
+//! below says which); every other outcome, refusals included, is fine.
+//! Not API: hidden from the docs, and nothing in the product calls it.
+
+use crate::e164::{self, E164};
+use crate::sip::digest::{self, Challenge, Credentials};
+use crate::sip::normalize::{Frame, frame_stream, split};
+use crate::sip::response::response_to;
+use crate::sip::transaction::TransactionKey;
+use crate::sip::uac::DigestAuth;
+use crate::sip::{Inbound, Limits, Transport, inbound};
+
+/// One datagram or WebSocket frame (also tried as one TCP message): the
+/// whole inbound pipeline (normalise, validate, rsip), then what the
+/// gateway reads from what was accepted.
+pub fn sip_message(data: &[u8]) {
+    sip_message_on(data, &[Transport::Udp, Transport::Tcp, Transport::Ws]);
+}
+
+/// [`sip_message`] on the given transports only (the mutation test,
+/// `tests/never-panics.rs`, leaves some out to stay quick).
+pub fn sip_message_on(data: &[u8], transports: &[Transport]) {
+    check_frame(data, frame_stream(data));
+    for &transport in transports {
+        match inbound(data, transport, Limits::default()) {
+            Inbound::Reject { response, code, .. } => {
+                assert!(response.starts_with(format!("SIP/2.0 {code} ").as_bytes()));
+                // What we send back is itself a clean message.
+                assert!(
+                    split(&response, Transport::Tcp).is_ok(),
+                    "{}",
+                    String::from_utf8_lossy(&response)
+                );
+            }
+            Inbound::Request { request } => {
+                accepted_request(&request);
+                // What we accepted, rsip writes back in a form we accept
+                // (sent as the shell sends it: IPv6 aliases restored).
+                let written = request.to_string();
+                let wire = crate::sip::ipv6::restore(written.as_bytes());
+                let again = inbound(&wire, transport, Limits::default());
+                assert!(
+                    matches!(again, Inbound::Request { .. }),
+                    "{request}\n{again:?}"
+                );
+            }
+            Inbound::Response(response) => {
+                let _ = TransactionKey::for_response(&response);
+                // A carrier's 401/407: the challenge we would answer.
+                if let Some(mut auth) = DigestAuth::from_response(&response) {
+                    let _ = auth.header("INVITE", "sip:x@y", "u", "p", "c");
+                }
+            }
+            Inbound::Drop { .. } => {}
+        }
+    }
+}
+
+/// What the layers above `inbound` read from an accepted request.
+fn accepted_request(request: &rsip::Request) {
+    use rsip::headers::ToTypedHeader as _;
+    use rsip::prelude::HeadersExt as _;
+    let _ = TransactionKey::for_request(request);
+    let _ = TransactionKey::for_cancel_target(request);
+    let _ = request.contact_header().map(|c| c.typed());
+    // A clean message as rsip writes it and, with its IPv6 aliases turned
+    // back into literals, as the shell sends it. (Not through `inbound`:
+    // a UA drops a response with more than one Via, and ours copies all.)
+    let response = response_to(request, 486, "Busy Here", Some("t1")).to_string();
+    assert!(
+        rsip::Response::try_from(response.as_str()).is_ok(),
+        "{response}"
+    );
+    let bytes = crate::sip::ipv6::restore(response.as_bytes());
+    assert!(
+        split(&bytes, Transport::Tcp).is_ok(),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+}
+
+/// A TCP/TLS byte stream as the gateway reads it: cut messages with
+/// [`frame_stream`], run each through `inbound`, stop where the stream
+/// cannot be framed.
+pub fn sip_stream(data: &[u8]) {
+    let mut rest = data;
+    loop {
+        let frame = frame_stream(rest);
+        check_frame(rest, frame.clone());
+        match frame {
+            Frame::Complete { len } => {
+                let _ = inbound(&rest[..len], Transport::Tcp, Limits::default());
+                rest = &rest[len..];
+            }
+            Frame::KeepAlive { len } => rest = &rest[len..],
+            Frame::Incomplete | Frame::Invalid(_) => return,
+        }
+    }
+}
+
+fn check_frame(buf: &[u8], frame: Frame) {
+    match frame {
+        Frame::Complete { len } | Frame::KeepAlive { len } => {
+            assert!(
+                len > 0 && len <= buf.len(),
+                "frame of {len} in {}",
+                buf.len()
+            );
+        }
+        Frame::Incomplete | Frame::Invalid(_) => {}
+    }
+}
+
+/// A `WWW-Authenticate` / `Proxy-Authenticate` value from a carrier and an
+/// `Authorization` value from a browser. Our answer to any challenge we
+/// parse must verify, and must read back as what we meant to send (the
+/// carrier's realm, nonce and opaque are echoed in it, escaped).
+pub fn digest(data: &[u8]) {
+    let Ok(value) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(challenge) = Challenge::parse(value) {
+        let creds = digest::answer(
+            &challenge,
+            "INVITE",
+            "sip:+15551234567@carrier.example",
+            "user",
+            "secret",
+            "cnonce",
+            1,
+        );
+        let base = digest::ha1(challenge.algorithm, "user", &challenge.realm, "secret");
+        assert!(digest::verify(&creds, "INVITE", &base), "{creds:?}");
+        let written = creds.to_header_value();
+        assert_eq!(
+            Credentials::parse(&written).as_ref(),
+            Ok(&creds),
+            "{written}"
+        );
+        let again = challenge.to_header_value();
+        assert_eq!(Challenge::parse(&again).as_ref(), Ok(&challenge), "{again}");
+    }
+    if let Ok(creds) = Credentials::parse(value) {
+        let base = digest::ha1(creds.algorithm, &creds.username, &creds.realm, "secret");
+        let _ = digest::verify(&creds, "REGISTER", &base);
+        let _ = creds.to_header_value();
+    }
+}
+
+/// A phone number as typed in the dialer, sent in an API request, a CSV
+/// import or a SIP URI: normalised with several default countries; what is
+/// accepted must be E.164, stable, and readable by the destination rules.
+pub fn phone_number(data: &[u8]) {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = crate::destination::show_prefix(input);
+    let _ = input.parse::<E164>();
+    for iso in ["US", "GB", "DE", "AU", "FR", "JM"] {
+        let Some(country) = e164::country(iso) else {
+            continue;
+        };
+        let Ok(number) = e164::normalize(input, country) else {
+            continue;
+        };
+        let digits = number.digits();
+        assert!(number.as_str().starts_with('+'), "{number}");
+        assert!(
+            (e164::MIN_DIGITS..=e164::MAX_DIGITS).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit()),
+            "{number}"
+        );
+        assert_eq!(number.as_str().parse::<E164>().as_ref(), Ok(&number));
+        assert_eq!(
+            e164::normalize(number.as_str(), country).as_ref(),
+            Ok(&number)
+        );
+        let _ = number.country();
+        let _ = crate::destination::classify(&number).place_name();
+        let _ = crate::destination::show_prefix(digits);
+    }
+}
