@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer, AddressSanitizer) of every
-# reader of bytes from strangers: SIP messages and TCP framing, digest
+# reader of bytes from strangers: SIP messages and TCP framing, message
+# sequences against the SIP transactions, digest
 # headers, phone numbers (shared/), carrier SDP, the carrier leg's RTP, RTCP,
 # SRTP/SRTCP and the B2BUA's header readers (gateway/). The target bodies
 # are `shared::fuzz` and `gateway::fuzz`; `fuzz/` is the nightly-only crate
@@ -33,7 +34,7 @@ CARGO_FUZZ_VERSION="0.13.2"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 WORK="${FUZZ_WORK:-$ROOT/fuzz/target/work}"
 
-SHARED_TARGETS=(sip_message sip_stream digest phone_number)
+SHARED_TARGETS=(sip_message sip_stream sip_transactions digest phone_number)
 GATEWAY_TARGETS=(carrier_sdp carrier_media carrier_srtp sip_headers)
 
 if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
@@ -87,7 +88,7 @@ for t in "${TARGETS[@]}"; do
     # messages. New inputs go to the work corpus only.
     seeds=("$ROOT/fuzz/corpus/$t")
     case "$t" in
-        sip_message | sip_stream | sip_headers) seeds+=("$ROOT/shared/tests/data/rfc4475") ;;
+        sip_message | sip_stream | sip_headers | sip_transactions) seeds+=("$ROOT/shared/tests/data/rfc4475") ;;
     esac
     mkdir -p "$WORK/corpus/$t" "$ROOT/fuzz/artifacts/$t"
     log="$WORK/logs/$t.log"

@@ -20,6 +20,7 @@ use crate::media::sdp;
 use crate::media::srtp::{SrtcpContext, SrtpContext, SrtpKey, SrtpSuite};
 use crate::media::{CarrierLeg, Codec, Crypto, Direction};
 use crate::sip::msg;
+use shared::fuzz::records;
 
 /// A 30-byte key and salt (`inline:` base64), fixed so runs are repeatable.
 const KEY_PARAMS: &str = "inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
@@ -80,27 +81,12 @@ fn key(suite: SrtpSuite) -> SrtpKey {
     SrtpKey::from_key_params(suite, KEY_PARAMS).expect("a valid key")
 }
 
-/// One datagram cut from the fuzzer's input: `[control, length, bytes…]`.
-/// The control byte picks the port, the source and how far the clock moves.
-struct Record<'a> {
-    control: u8,
-    bytes: &'a [u8],
-}
-
-fn records(mut data: &[u8]) -> impl Iterator<Item = Record<'_>> {
-    std::iter::from_fn(move || {
-        let (&control, rest) = data.split_first()?;
-        let (&len, rest) = rest.split_first()?;
-        let len = usize::from(len).min(rest.len());
-        let (bytes, rest) = rest.split_at(len);
-        data = rest;
-        Some(Record { control, bytes })
-    })
-}
-
 /// What a call's carrier sockets receive, in order: RTP (with RTCP muxed
 /// on it) into the relay, RTCP into the leg's reports, from the SDP's
-/// address or another one, as the clock moves.
+/// address or another one, as the clock moves. Input: datagrams as
+/// [`shared::fuzz::records`], whose control byte picks the port (bit 0),
+/// the browser leg's readiness (bit 1), the source (bit 2) and how far the
+/// clock moves (the rest, in 20 ms).
 pub fn carrier_media(data: &[u8]) {
     let start = Instant::now();
     let mut now = start;

@@ -185,3 +185,150 @@ pub fn phone_number(data: &[u8]) {
         let _ = crate::destination::show_prefix(digits);
     }
 }
+
+/// A peer's message sequence against the RFC 3261 §17 transactions: the
+/// first message (a request) opens a server transaction, the others are
+/// its retransmissions, ACKs and CANCELs, or responses to a client INVITE
+/// and a client OPTIONS we sent; between them the TU answers and the clock
+/// moves. Input: `[control, length, bytes…]` records. Whatever the peer
+/// sends, every client transaction has ended once its timers ran out.
+pub fn sip_transactions(data: &[u8]) {
+    use crate::sip::transaction::{
+        ClientInvite, ClientNonInvite, Instant, ServerInvite, ServerNonInvite, Timers,
+    };
+    use std::time::Duration;
+
+    enum Server {
+        Invite(ServerInvite),
+        NonInvite(ServerNonInvite),
+    }
+    let start = Instant::now();
+    let mut now = start;
+    let timers = Timers::default();
+    let mut records = records(data);
+    let mut server = match records
+        .next()
+        .map(|r| inbound(r.bytes, Transport::Udp, Limits::default()))
+    {
+        Some(Inbound::Request { request }) if request.method == rsip::Method::Invite => Some(
+            Server::Invite(ServerInvite::new(now, request, false, timers)),
+        ),
+        Some(Inbound::Request { request }) => Some(Server::NonInvite(ServerNonInvite::new(
+            now, request, false, timers,
+        ))),
+        _ => None,
+    };
+    let mut invite = ClientInvite::new(now, our_request("INVITE"), false, timers);
+    let mut options = ClientNonInvite::new(now, our_request("OPTIONS"), false, timers);
+    for record in records {
+        now += Duration::from_millis(u64::from(record.control >> 2) * 100);
+        let message = inbound(record.bytes, Transport::Udp, Limits::default());
+        match (record.control & 3, message) {
+            (_, Inbound::Request { request }) => match &mut server {
+                Some(Server::Invite(tx)) => tx.handle_request(now, request),
+                Some(Server::NonInvite(tx)) => tx.handle_request(now, request),
+                None => {}
+            },
+            (0, Inbound::Response(response)) => invite.handle_response(now, response),
+            (1, Inbound::Response(response)) => options.handle_response(now, response),
+            // The TU answers the server transaction with the status code
+            // the record's first bytes name.
+            (_, _) => {
+                let code = record
+                    .bytes
+                    .get(..2)
+                    .map_or(100, |b| 100 + u16::from_be_bytes([b[0], b[1]]) % 600);
+                match &mut server {
+                    Some(Server::Invite(tx)) => {
+                        let response = response_to(tx.request(), code, "x", Some("t"));
+                        let _ = tx.send_response(now, response);
+                    }
+                    Some(Server::NonInvite(tx)) => {
+                        let response = response_to(tx.request(), code, "x", Some("t"));
+                        let _ = tx.send_response(now, response);
+                    }
+                    None => {}
+                }
+            }
+        }
+        if record.control & 3 == 3 {
+            invite.handle_cancel_sent(now);
+        }
+        drive(now, &mut server, &mut invite, &mut options);
+    }
+    // Let every timer run out.
+    for _ in 0..200 {
+        now += Duration::from_secs(1);
+        drive(now, &mut server, &mut invite, &mut options);
+    }
+    assert!(invite.is_terminated(), "{:?}", invite.state());
+    assert!(options.is_terminated(), "{:?}", options.state());
+
+    fn drive(
+        now: Instant,
+        server: &mut Option<Server>,
+        invite: &mut ClientInvite,
+        options: &mut ClientNonInvite,
+    ) {
+        macro_rules! step {
+            ($tx:expr) => {{
+                // Each timer that fired moves on (or goes): no machine
+                // keeps asking for the same instant.
+                let mut fired = 0;
+                while $tx.poll_timeout().is_some_and(|t| t <= now) {
+                    $tx.handle_timeout(now);
+                    fired += 1;
+                    assert!(fired < 100, "a timer that never moves on");
+                }
+                while $tx.poll_transmit().is_some() {}
+                while $tx.poll_event().is_some() {}
+            }};
+        }
+        match server {
+            Some(Server::Invite(tx)) => step!(tx),
+            Some(Server::NonInvite(tx)) => step!(tx),
+            None => {}
+        }
+        step!(invite);
+        step!(options);
+    }
+}
+
+/// A request we send (the client transactions' own).
+fn our_request(method: &str) -> rsip::Request {
+    let text = format!(
+        "{method} sip:+15551234567@192.0.2.9 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-ours\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:gw@192.0.2.1>;tag=ours\r\n\
+         To: <sip:+15551234567@192.0.2.9>\r\n\
+         Call-ID: ours@192.0.2.1\r\n\
+         CSeq: 1 {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    // A constant request in the canonical form rsip parses.
+    #[allow(clippy::expect_used)]
+    rsip::Request::try_from(text.as_str()).expect("our own request parses")
+}
+
+/// One record cut from a fuzzer's input: `[control, length (2 bytes, big
+/// endian), bytes…]`, the last one cut short where the input ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub control: u8,
+    pub bytes: &'a [u8],
+}
+
+/// The records of a fuzzer's input (also for `gateway::fuzz`).
+pub fn records(mut data: &[u8]) -> impl Iterator<Item = Record<'_>> {
+    std::iter::from_fn(move || {
+        let (&control, rest) = data.split_first()?;
+        let (len, rest) = match rest {
+            [hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
+            _ => (0, &[][..]),
+        };
+        let (bytes, rest) = rest.split_at(len.min(rest.len()));
+        data = rest;
+        Some(Record { control, bytes })
+    })
+}

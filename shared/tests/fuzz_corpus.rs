@@ -34,6 +34,11 @@ fn sip_stream() {
 }
 
 #[test]
+fn sip_transactions() {
+    run("sip_transactions", shared::fuzz::sip_transactions);
+}
+
+#[test]
 fn digest() {
     run("digest", shared::fuzz::digest);
 }
