@@ -82,8 +82,9 @@ mkdir -p "$WORK/logs"
 SUMMARY=()
 FOUND=0
 for t in "${TARGETS[@]}"; do
+    # The features of the build above, so that `run` does not rebuild.
     features=()
-    if is_gateway_target "$t"; then features=(--features gateway); fi
+    if [ "$NEED_GATEWAY" = 1 ]; then features=(--features gateway); fi
     # Seeds: the checked-in corpus, and for SIP the RFC 4475 torture
     # messages. New inputs go to the work corpus only.
     seeds=("$ROOT/fuzz/corpus/$t")
