@@ -26,6 +26,8 @@ pub mod demo_carrier;
 pub mod dids;
 pub mod dns;
 pub mod embed;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guard;
 pub mod http;
 pub mod limits;

@@ -31,6 +31,8 @@ pub mod api;
 pub mod carrier_presets;
 pub mod destination;
 pub mod e164;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod ids;
 pub mod policy;
 pub mod quality;

@@ -1,11 +1,11 @@
 //! Input from the network never panics us: every prefix of every RFC 4475
 //! message, and every message with single bytes replaced, goes through the
-//! whole message layer. Deterministic and quick; it is a mutation test, not
-//! a coverage-guided fuzzer (there are no fuzz targets yet).
+//! whole message layer. Deterministic and quick; it is a mutation test; the
+//! coverage-guided fuzzer (`fuzz/`, `scripts/fuzz.sh`) runs the same body,
+//! `shared::fuzz::sip_message`.
 #![allow(clippy::unwrap_used)]
 
-use shared::sip::normalize::{Frame, frame_stream, split};
-use shared::sip::{Inbound, Limits, Transport, inbound};
+use shared::sip::Transport;
 
 /// Bytes that matter to the grammar, plus one that is not UTF-8.
 const REPLACEMENTS: &[u8] = b"\0\r\n \t:;,\"<>@%\\=/?0\xff";
@@ -33,35 +33,7 @@ fn exercise(bytes: &[u8]) {
 }
 
 fn exercise_on(bytes: &[u8], transports: &[Transport]) {
-    // `inbound` runs `split` first, so that is covered too.
-    for &transport in transports {
-        match inbound(bytes, transport, Limits::default()) {
-            Inbound::Reject { response, code, .. } => {
-                assert!(response.starts_with(format!("SIP/2.0 {code} ").as_bytes()));
-                // What we send back is itself a clean message.
-                assert!(
-                    split(&response, Transport::Tcp).is_ok(),
-                    "{}",
-                    String::from_utf8_lossy(&response)
-                );
-            }
-            Inbound::Request { request, .. } => {
-                // What we accepted, rsip writes back in a form we accept.
-                let again = inbound(request.to_string().as_bytes(), transport, Limits::default());
-                assert!(
-                    matches!(again, Inbound::Request { .. }),
-                    "{request}\n{again:?}"
-                );
-            }
-            Inbound::Response(_) | Inbound::Drop { .. } => {}
-        }
-    }
-    match frame_stream(bytes) {
-        Frame::Complete { len } | Frame::KeepAlive { len } => {
-            assert!(len > 0 && len <= bytes.len());
-        }
-        Frame::Incomplete | Frame::Invalid(_) => {}
-    }
+    shared::fuzz::sip_message_on(bytes, transports);
 }
 
 #[test]

@@ -107,10 +107,10 @@ pub mod bench;
 mod call;
 pub(crate) use call::panic_message;
 mod ports;
-mod relay;
+pub(crate) mod relay;
 pub mod rtcp;
-mod rtp;
-mod sdp;
+pub(crate) mod rtp;
+pub(crate) mod sdp;
 pub mod srtp;
 
 use std::fmt;

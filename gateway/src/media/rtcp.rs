@@ -146,7 +146,8 @@ impl Rtcp {
                     self.last_sr = Some((mid, now));
                     &packet[28..]
                 }
-                PT_RR => &packet[8..],
+                // A 4-byte RR (length 0) names no sender: skipped.
+                PT_RR if packet.len() >= 8 => &packet[8..],
                 _ => continue,
             };
             any = true;
@@ -462,6 +463,9 @@ mod tests {
         let mut truncated = rr_about(OURS, 1, 1, 1, 1);
         truncated.truncate(20);
         r.handle(t0, 0, &truncated);
+        // Length 0 (a 4-byte packet) followed by more: the fuzzer's find,
+        // once a panic that ended the call.
+        r.handle(t0, 0, &[0x80, PT_RR, 0, 0, 0x80, PT_RR, 0, 0]);
         assert_eq!((r.reports_received, r.far_end), (0, None));
     }
 

@@ -168,7 +168,9 @@ pub fn show_prefix(digits: &str) -> String {
     } else {
         digits.len().min(3)
     };
-    let (code, rest) = digits.split_at(code_len.min(digits.len()));
+    // Callers pass digits; anything else is shown whole rather than cut
+    // inside a character.
+    let (code, rest) = digits.split_at_checked(code_len).unwrap_or((digits, ""));
     let mut out = format!("+{code}");
     // NANP: 3-3-4; elsewhere the rest in one group.
     let groups: Vec<&str> = if code == "1" {
@@ -178,7 +180,9 @@ pub fn show_prefix(digits: &str) -> String {
             if rest.len() <= len {
                 break;
             }
-            let (head, tail) = rest.split_at(len);
+            let Some((head, tail)) = rest.split_at_checked(len) else {
+                break;
+            };
             groups.push(head);
             rest = tail;
         }
@@ -288,6 +292,9 @@ mod tests {
         assert_eq!(show_prefix("449"), "+44 9");
         assert_eq!(show_prefix("44"), "+44");
         assert_eq!(show_prefix("8816"), "+881 6");
+        // Not digits (a fuzzer's find): shown, never cut inside a character.
+        assert_eq!(show_prefix("6(\u{4a2}46"), "+6(\u{4a2}46");
+        assert_eq!(show_prefix("123456\u{4a2}78"), "+1 234 56\u{4a2}78");
         assert_eq!(show_prefix("3531550"), "+353 1550");
     }
 }
