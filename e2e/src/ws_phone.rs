@@ -28,14 +28,19 @@ pub struct Phone {
     seq: u32,
 }
 
-fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+/// The first `name` header's value in a SIP message's text.
+pub(crate) fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     text.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
 
-fn status(text: &str) -> u16 {
+/// A response's status code; 0 for a request or anything else.
+pub(crate) fn status(text: &str) -> u16 {
+    if !text.starts_with("SIP/2.0 ") {
+        return 0;
+    }
     text.split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())

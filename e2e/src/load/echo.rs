@@ -19,6 +19,8 @@ use anyhow::{Context, Result};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
+use crate::ws_phone::header;
+
 /// The SSRC of every echoed stream (each call has its own socket pair, so
 /// one value for all is no clash); phones expect it where the target's
 /// answer names no SSRC (see `phone::as_browsers_take_it`).
@@ -69,13 +71,6 @@ impl EchoCarrier {
             task,
         })
     }
-}
-
-fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 async fn serve(socket: UdpSocket, ip: IpAddr, counters: Arc<EchoCounters>) {
@@ -143,17 +138,9 @@ fn sdp(ip: IpAddr, port: u16) -> String {
     )
 }
 
-/// The answer `status` to `request`: its Via, From, To (with `tag` added
-/// when it has none), Call-ID, CSeq and Record-Route; a Contact and `sdp`
-/// when it answers an INVITE with 200.
-fn reply_to(
-    request: &str,
-    status: &str,
-    tag: Option<&str>,
-    sdp: &str,
-    contact: SocketAddr,
-) -> String {
-    let method = request.split(' ').next().unwrap_or("");
+/// The first lines of the answer `status` to `request`: its Via, From,
+/// To (with `tag` added when it has none), Call-ID, CSeq and Record-Route.
+pub(super) fn reply_head(request: &str, status: &str, tag: Option<&str>) -> String {
     let mut reply = format!("SIP/2.0 {status}\r\n");
     for line in request.split("\r\n") {
         let name = line
@@ -180,6 +167,20 @@ fn reply_to(
             _ => {}
         }
     }
+    reply
+}
+
+/// The answer `status` to `request` ([`reply_head`]), with a Contact and
+/// `sdp` when it answers an INVITE with 200.
+fn reply_to(
+    request: &str,
+    status: &str,
+    tag: Option<&str>,
+    sdp: &str,
+    contact: SocketAddr,
+) -> String {
+    let method = request.split(' ').next().unwrap_or("");
+    let mut reply = reply_head(request, status, tag);
     if method == "INVITE" && status.starts_with("200") {
         reply.push_str(&format!(
             "Contact: <sip:echo@{contact}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",

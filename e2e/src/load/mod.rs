@@ -139,33 +139,28 @@ pub async fn start_gateway(carrier: std::net::SocketAddr, agents: usize) -> Resu
                 .info
                 .sip
                 .context("an agent without a SIP credential")?;
-            let user = sip
+            let (user, domain) = sip
                 .aor
                 .strip_prefix("sip:")
-                .and_then(|a| a.split('@').next())
-                .context("the AOR")?
-                .to_owned();
+                .and_then(|a| a.split_once('@'))
+                .context("the AOR")?;
+            let (user, domain) = (user.to_owned(), domain.to_owned());
             let credential = Credential {
                 username: sip.username,
                 password: sip.password,
             };
-            anyhow::Ok((i, user, credential))
+            anyhow::Ok((i, user, domain, credential))
         });
     }
     let mut agents_made = vec![None; agents];
+    let mut domain = None;
     while let Some(done) = tasks.join_next().await {
-        let (i, user, credential) = done??;
+        let (i, user, host, credential) = done??;
+        domain.get_or_insert(host);
         agents_made[i] = Some((user, Some(credential)));
     }
     let agents_made: Vec<_> = agents_made.into_iter().flatten().collect();
-    let session = gateway.sign_in("load0", AGENT_PASSWORD).await?;
-    let domain = session
-        .info
-        .sip
-        .as_ref()
-        .and_then(|s| s.aor.split('@').nth(1))
-        .context("the SIP domain")?
-        .to_owned();
+    let domain = domain.context("no agent, so no SIP domain")?;
     let pid = gateway.pid().context("the gateway is not running")?;
     Ok(Running {
         name: "gateway",

@@ -21,6 +21,7 @@ use str0m::{Candidate, Event, Input, Output, RtcConfig};
 use tokio::net::UdpSocket;
 
 use crate::sip::{StreamEvent, WsPeer};
+use crate::ws_phone::{header, status};
 
 /// Where the sender's timestamp sits in the payload.
 const SENT_AT: std::ops::Range<usize> = 0..8;
@@ -69,13 +70,6 @@ pub struct CallOutcome {
     pub jitter_us: f64,
 }
 
-fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.split("\r\n").find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
     let head = text.split("\r\n\r\n").next().unwrap_or("");
     head.split("\r\n")
@@ -106,16 +100,6 @@ fn split_list(value: &str) -> Vec<&str> {
     parts.push(value[start..].trim());
     parts.retain(|p| !p.is_empty());
     parts
-}
-
-fn status(text: &str) -> u16 {
-    if !text.starts_with("SIP/2.0 ") {
-        return 0;
-    }
-    text.split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
 }
 
 fn body(text: &str) -> &str {
@@ -507,19 +491,7 @@ impl Phone {
         if status(text) != 0 || text.starts_with("ACK ") {
             return Ok(());
         }
-        let mut reply = String::from("SIP/2.0 200 OK\r\n");
-        for line in text.split("\r\n") {
-            let name = line
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if ["via", "from", "to", "call-id", "cseq", "record-route"].contains(&name.as_str()) {
-                reply.push_str(line);
-                reply.push_str("\r\n");
-            }
-        }
+        let mut reply = super::echo::reply_head(text, "200 OK", None);
         reply.push_str("Content-Length: 0\r\n\r\n");
         self.ws.send(reply.as_bytes()).await?;
         if text.starts_with("BYE ") {
