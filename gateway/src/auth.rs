@@ -33,10 +33,9 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// Password hashing runs on a few threads of its own, one argon2 run per
 /// core at a time. Each run takes 19 MiB and tens of milliseconds of a core:
 /// a burst of sign-ins (a shift starting, or a flood of wrong passwords)
-/// waits its turn instead of taking a blocking thread and 19 MiB each. The
-/// same threads every time also keep the memory bounded: on tokio's
-/// blocking pool each run landed on some thread whose allocator arena then
-/// kept its 19 MiB blocks, and 40 sign-ins left the gateway at 500 MB.
+/// waits its turn instead of taking a blocking thread and 19 MiB each, so
+/// at most one 19 MiB block per core is in use at once. (Giving the freed
+/// blocks back to the system is the allocator's part: see `main.rs`.)
 struct Hashers {
     turns: tokio::sync::Semaphore,
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
